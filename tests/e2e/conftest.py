@@ -101,10 +101,12 @@ def containers_env(
         "unqualified-search-registries = []\n"
         f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n'
     )
+    auth = root / "auth.json"
+    auth.write_text('{"auths": {}}')
     return {
         **os.environ,
         "CONTAINERS_REGISTRIES_CONF": str(registries),
-        "REGISTRY_AUTH_FILE": str(root / "auth.json"),
+        "REGISTRY_AUTH_FILE": str(auth),
         "TMPDIR": str(root),
     }
 
@@ -213,18 +215,21 @@ class Podman:
 
 
 @pytest.fixture
-def podman_at(tmp_path: Path, containers_env: dict[str, str]) -> Callable[[str], Podman]:
+def podman_at(containers_env: dict[str, str]) -> Iterator[Callable[[str], Podman]]:
     """`podman_at("builder")` gives a podman with its own image store: one per 'machine'."""
     require_tool("podman")
     require_tool("buildah")
     require(os.geteuid() == 0, "podman with vfs storage and no user namespace needs root")
+    made: list[Path] = []
 
     def make(name: str) -> Podman:
-        root = tmp_path / f"podman-{name}"
-        root.mkdir()
-        return Podman(root, containers_env)
+        # podman refuses a runroot path longer than 50 characters.
+        made.append(Path(tempfile.mkdtemp(prefix=f"berth-podman-{name}-", dir="/tmp")))
+        return Podman(made[-1], containers_env)
 
-    return make
+    yield make
+    for root in made:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @dataclass
