@@ -1,0 +1,156 @@
+"""`bench/run`: measure Distribution and Berth in one run and write RESULTS.md."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench import report
+from bench.blobdata import BigBlob
+from bench.report import RegistryResult, RunInfo
+from bench.servers import Server, berth, distribution
+from bench.suite import KINDS, Settings, Suite
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+INSTALL = (
+    "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
+    "docker-registry wrk curl"
+)
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__)
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke check: 128 MiB transfers, 5 s wrk runs, 1 repeat, 50 images",
+    )
+    parser.add_argument("--only", choices=["berth", "distribution"], help="measure one registry")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="where to write the results (default: bench/RESULTS.md for a full "
+        "run of both, bench/.work/RESULTS-partial.md otherwise)",
+    )
+    parser.add_argument("--check", action="store_true", help="exit 1 when Berth misses a target")
+    return parser.parse_args(argv)
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    if args.quick:
+        return Settings(size=128 << 20, repeats=1, wrk_seconds=5, images=50)
+    return Settings(size=1 << 30, repeats=3, wrk_seconds=15, images=200)
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in ("docker-registry", "wrk", "curl") if shutil.which(tool) is None]
+
+
+def berth_problem(python: str) -> str | None:
+    """Why Berth cannot be started, or None when `ops.cli serve --help` works."""
+    cmd = [python, "-m", "ops.cli", "serve", "--help"]
+    try:
+        out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return f"`{' '.join(cmd)}` failed: {err}"
+    if out.returncode != 0:
+        tail = (out.stderr or out.stdout).strip().splitlines()[-1:] or [""]
+        return f"`python -m ops.cli serve --help` exited {out.returncode}: {tail[0]}"
+    return None
+
+
+def measure(server: Server, blob: BigBlob, settings: Settings) -> RegistryResult:
+    print(f"== {server.label} on {server.base}", flush=True)
+    try:
+        server.start()
+    except RuntimeError as err:
+        result = RegistryResult(server.label)
+        result.failures.append(f"start: {err}")
+        print(f"  FAILED to start: {err}", flush=True)
+        return result
+    try:
+        return Suite(server, blob, settings).run()
+    finally:
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+        os.sync()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    missing = missing_tools()
+    if missing:
+        print(f"bench/run needs {', '.join(missing)}; install with:\n  {INSTALL}", file=sys.stderr)
+        return 2
+    python = (
+        str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else sys.executable
+    )
+    names = [args.only] if args.only else ["distribution", "berth"]
+    problem = berth_problem(python) if "berth" in names else None
+    if problem and args.only == "berth":
+        print(f"Berth cannot start: {problem}", file=sys.stderr)
+        return 2
+
+    settings = settings_for(args)
+    work = BENCH / ".work" / time.strftime("run-%Y%m%d-%H%M%S")
+    logs = BENCH / ".work" / "logs"
+    work.mkdir(parents=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    blob = BigBlob(work / "big.bin", settings.size)
+    results: dict[str, RegistryResult] = {}
+    try:
+        print(f"writing {settings.size >> 20} MiB of random bytes to {blob.path} ...", flush=True)
+        blob.create()
+        for name in names:
+            if name == "berth" and problem:
+                results[name] = RegistryResult("Berth", failures=[f"start: {problem}"])
+                continue
+            server = (
+                distribution(work, logs)
+                if name == "distribution"
+                else berth(work, logs, REPO, python)
+            )
+            results[name] = measure(server, blob, settings)
+    finally:
+        blob.remove()
+        shutil.rmtree(work, ignore_errors=True)
+    return finish(args, settings, results, python)
+
+
+def finish(
+    args: argparse.Namespace, settings: Settings, results: dict[str, RegistryResult], python: str
+) -> int:
+    size_label = (
+        f"{settings.size >> 30} GiB" if settings.size >= 1 << 30 else f"{settings.size >> 20} MiB"
+    )
+    rows = report.metrics(size_label, settings.images)
+    dist, brth = results.get("distribution"), results.get("berth")
+    info = RunInfo(
+        settings.size,
+        settings.repeats,
+        settings.wrk_seconds,
+        settings.images,
+        {k: settings.clients.get(k, "httpx") for k in KINDS},
+        settings.calibration,
+        args.quick,
+    )
+    text = report.markdown(rows, dist, brth, info, report.machine(python, REPO))
+    full = not args.quick and not args.only
+    output = args.output or (
+        BENCH / "RESULTS.md" if full else BENCH / ".work" / "RESULTS-partial.md"
+    )
+    output.write_text(text)
+    print("\n" + "\n".join(report.table(rows, dist, brth)))
+    for result in results.values():
+        for failure in result.failures:
+            print(f"FAILED {result.label}: {failure}")
+    print(f"\nwritten to {output}")
+    failed = any(r.failures for r in results.values())
+    missed = bool(dist and brth and report.misses(rows, dist, brth))
+    return 1 if failed or (args.check and missed) else 0
