@@ -1,0 +1,250 @@
+"""OCI Distribution Spec v1.1, "Error Codes": one test per error kind, with Berth's statuses."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.conformance.oci import (
+    MIB,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    digest_of,
+    image_index,
+    image_manifest,
+    padded_manifest,
+    random_layer,
+    unique,
+    with_digest,
+)
+
+OCTETS = {"Content-Type": "application/octet-stream"}
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.text
+    codes = [error["code"] for error in response.json()["errors"]]
+    assert code in codes, response.text
+
+
+def test_errors_use_the_json_envelope_with_code_message_and_detail(http, repo):
+    # Given a repository that was never pushed to
+    # When something is asked of it
+    response = http.get(f"/v2/{repo}/tags/list")
+
+    # Then the error body is the spec's envelope
+    assert response.headers["Content-Type"].startswith("application/json")
+    errors = response.json()["errors"]
+    assert errors
+    for error in errors:
+        assert re.fullmatch(r"[A-Z_]+", error["code"])
+        assert isinstance(error["message"], str)
+        assert "detail" in error
+
+
+def test_digest_invalid_discards_the_upload(registry, http, repo):
+    # Given an upload session
+    data = random_layer().data
+    location = registry.start_upload(repo)
+
+    # When the blob is committed under a digest it does not have
+    wrong = digest_of(b"something else")
+    response = registry.finish_upload(location, data, wrong)
+
+    # Then DIGEST_INVALID, the session is gone, and no blob exists under either digest
+    assert_error(response, 400, "DIGEST_INVALID")
+    assert_error(http.get(location), 404, "BLOB_UPLOAD_UNKNOWN")
+    for digest in (wrong, digest_of(data)):
+        assert http.head(f"/v2/{repo}/blobs/{digest}").status_code == 404
+
+
+def missing_layer():
+    manifest = image_manifest()
+    return manifest, manifest.blobs[:1]  # the config is pushed, the layer is not
+
+
+def missing_child():
+    return image_index([image_manifest()]), ()  # the child manifest is never pushed
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(missing_layer, id="image-manifest-missing-layer"),
+        pytest.param(missing_child, id="index-missing-child-manifest"),
+    ],
+)
+def test_manifest_blob_unknown_when_manifest_names_missing_content(registry, repo, build):
+    # Given a manifest that names content the repository does not hold
+    manifest, present = build()
+    for blob in present:
+        registry.push_blob(repo, blob.data)
+
+    # When the manifest is pushed
+    response = registry.put_manifest(repo, "v1", manifest)
+
+    # Then it is refused with MANIFEST_BLOB_UNKNOWN
+    assert_error(response, 400, "MANIFEST_BLOB_UNKNOWN")
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        pytest.param(OCI_MANIFEST, b'{"schemaVersion": 2, "config": ', id="malformed-json"),
+        pytest.param(OCI_MANIFEST, b"[1, 2, 3]", id="json-but-not-an-object"),
+        pytest.param(OCI_INDEX, None, id="content-type-disagrees-with-mediaType"),
+        pytest.param("text/plain", None, id="not-a-manifest-media-type"),
+    ],
+)
+def test_manifest_invalid_for_malformed_json_or_wrong_media_type(
+    registry, repo, content_type, body
+):
+    # Given a manifest body that is not valid JSON, or one sent with the wrong media type
+    manifest = image_manifest()
+    registry.push_dependencies(repo, manifest)
+    headers = {"Content-Type": content_type}
+
+    # When it is pushed
+    response = registry.http.put(
+        f"/v2/{repo}/manifests/v1", content=body or manifest.body, headers=headers
+    )
+
+    # Then it is refused with MANIFEST_INVALID, and the reason in detail
+    assert_error(response, 400, "MANIFEST_INVALID")
+    assert response.json()["errors"][0]["detail"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("library/Uppercase", id="uppercase"),
+        pytest.param("library/conf..double-dot", id="double-dot"),
+        pytest.param("library/" + "a" * 250, id="longer-than-255"),
+    ],
+)
+def test_name_invalid_when_name_breaks_the_grammar(http, name):
+    # Given a repository name outside [a-z0-9]+([._-][a-z0-9]+)*(/...)* or 256+ characters long
+    # When an upload is started under it
+    response = http.post(f"/v2/{name}/blobs/uploads/", content=b"")
+
+    # Then it is refused with NAME_INVALID
+    assert_error(response, 400, "NAME_INVALID")
+
+
+def test_name_unknown_for_repository_never_pushed(http):
+    # Given a repository in an existing project that was never pushed to
+    repo = f"library/{unique('never')}"
+
+    # When its tags are listed
+    response = http.get(f"/v2/{repo}/tags/list")
+
+    # Then the repository is unknown
+    assert_error(response, 404, "NAME_UNKNOWN")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        pytest.param("POST", "blobs/uploads/", id="start-upload"),
+        pytest.param("PUT", "manifests/v1", id="put-manifest"),
+    ],
+)
+def test_name_unknown_when_pushing_into_missing_project(http, method, path):
+    # Given a project that does not exist
+    manifest = image_manifest()
+    headers = {"Content-Type": manifest.media_type}
+
+    # When a push into it is attempted
+    response = http.request(
+        method, f"/v2/nosuchproject/app/{path}", content=manifest.body, headers=headers
+    )
+
+    # Then it is refused with NAME_UNKNOWN
+    assert_error(response, 404, "NAME_UNKNOWN")
+
+
+@pytest.mark.parametrize(
+    "method",
+    [pytest.param("PATCH", id="patch-chunk"), pytest.param("PUT", id="closing-put-chunk")],
+)
+def test_size_invalid_when_content_range_disagrees_with_body(registry, http, repo, method):
+    # Given an upload session and a 50-byte chunk
+    data = random_layer(50).data
+    location = registry.start_upload(repo)
+    if method == "PUT":
+        location = with_digest(location, digest_of(data))
+
+    # When the chunk is sent claiming to cover bytes 0-99
+    headers = {**OCTETS, "Content-Range": "0-99"}
+    response = http.request(method, location, content=data, headers=headers)
+
+    # Then the length is refused with SIZE_INVALID
+    assert_error(response, 400, "SIZE_INVALID")
+
+
+def test_manifest_over_4_mib_returns_413(registry, repo):
+    # Given a manifest one byte over 4 MiB whose blobs are pushed
+    manifest = padded_manifest(4 * MIB + 1)
+    registry.push_dependencies(repo, manifest)
+
+    # When it is pushed
+    response = registry.put_manifest(repo, "big", manifest)
+
+    # Then it is refused as too large
+    assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("method", "query"),
+    [
+        pytest.param("GET", "", id="status"),
+        pytest.param("PATCH", "", id="patch-chunk"),
+        pytest.param("PUT", f"?digest={digest_of(b'')}", id="closing-put"),
+        pytest.param("DELETE", "", id="cancel"),
+    ],
+)
+def test_blob_upload_unknown_for_unknown_upload_id(registry, http, repo, method, query):
+    # Given a repository with content, and an upload id it never issued
+    registry.push_blob(repo, random_layer().data)
+    path = f"/v2/{repo}/blobs/uploads/{uuid.uuid4()}{query}"
+
+    # When that upload is used
+    response = http.request(method, path, content=b"", headers=OCTETS)
+
+    # Then it is unknown
+    assert_error(response, 404, "BLOB_UPLOAD_UNKNOWN")
+
+
+@pytest.mark.parametrize(
+    "method", [pytest.param("GET", id="get"), pytest.param("DELETE", id="delete")]
+)
+def test_blob_unknown_for_digest_not_in_repository(registry, http, repo, method):
+    # Given a repository with content, but not this blob
+    registry.push_blob(repo, random_layer().data)
+
+    # When the blob is fetched or deleted
+    response = http.request(method, f"/v2/{repo}/blobs/{digest_of(b'no such blob')}")
+
+    # Then it is unknown
+    assert_error(response, 404, "BLOB_UNKNOWN")
+
+
+@pytest.mark.parametrize(
+    ("method", "reference"),
+    [
+        pytest.param("GET", "absent", id="get-by-tag"),
+        pytest.param("GET", digest_of(b"absent"), id="get-by-digest"),
+        pytest.param("DELETE", digest_of(b"absent"), id="delete-by-digest"),
+    ],
+)
+def test_manifest_unknown_for_reference_not_in_repository(registry, http, repo, method, reference):
+    # Given a repository with one image
+    registry.push_image(repo, "present")
+
+    # When a manifest it does not hold is fetched or deleted
+    response = http.request(method, f"/v2/{repo}/manifests/{reference}")
+
+    # Then it is unknown
+    assert_error(response, 404, "MANIFEST_UNKNOWN")
