@@ -41,6 +41,7 @@ class Server:
     log_path: Path
     port: int
     cwd: Path | None = None
+    env: dict[str, str] | None = None
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -57,6 +58,7 @@ class Server:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            env={**os.environ, **(self.env or {})},
         )
         log.close()
         self._wait_ready(timeout)
@@ -107,19 +109,13 @@ def distribution(work: Path, logs: Path) -> Server:
 
 
 def berth(work: Path, logs: Path, repo: Path, python: str) -> Server:
+    """Berth as `ops.cli serve`; its log level is set to error like Distribution's."""
     port = free_port()
     data = work / "berth-data"
-    cmd = [
-        python,
-        "-m",
-        "ops.cli",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--data-dir",
-        str(data),
-    ]
-    return Server("Berth", cmd, data, logs / "berth.log", port, cwd=repo)
+    listen = f"127.0.0.1:{port}"
+    cmd = [python, "-m", "ops.cli", "serve", "--listen", listen, "--data-dir", str(data)]
+    env = {"BERTH_LOG_LEVEL": os.environ.get("BERTH_LOG_LEVEL", "error")}
+    return Server("Berth", cmd, data, logs / "berth.log", port, cwd=repo, env=env)
 
 
 def process_tree(root: int) -> list[int]:
