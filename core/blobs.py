@@ -1,0 +1,78 @@
+"""Blobs as repositories see them: stat, read, link (push, mount) and unlink."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from tortoise.transactions import in_transaction
+
+from core.digests import parse_digest
+from core.errors import BlobUnknown
+from core.projects import existing_repository, repository_for_push
+from models import Blob, Repository, RepositoryBlob
+from storage import StorageDriver
+from storage.keys import blob_key
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    digest: str
+    size: int
+
+
+class BlobStore:
+    """Content-addressed blobs stored once, visible per repository through links."""
+
+    def __init__(self, storage: StorageDriver) -> None:
+        self.storage = storage
+
+    @staticmethod
+    def key(digest: str) -> str:
+        d = parse_digest(digest)
+        return blob_key(d.algorithm, d.hex)
+
+    async def stat(self, repository: str, digest: str) -> BlobInfo:
+        """Size of a blob linked to repository. Raises BlobUnknown."""
+        parse_digest(digest)
+        rows = await Blob.filter(digest=digest, status="none").values_list("size", flat=True)
+        if not rows or not await RepositoryBlob.exists(
+            repository__name=repository, digest=digest
+        ):
+            raise BlobUnknown(digest)
+        return BlobInfo(digest, int(rows[0]))  # type: ignore[call-overload]
+
+    def read(self, digest: str, offset: int = 0, length: int | None = None
+             ) -> AsyncIterator[bytes]:
+        return self.storage.read(self.key(digest), offset, length)
+
+    async def record(self, repo: Repository, digest: str, size: int) -> None:
+        """Register a committed blob and link it to repo, in one transaction.
+
+        A blob that online GC had marked is brought back by compare-and-set on its version.
+        """
+        async with in_transaction():
+            blob, created = await Blob.get_or_create(digest=digest, defaults={"size": size})
+            if not created and blob.status != "none":
+                await Blob.filter(id=blob.id, version=blob.version).update(
+                    status="none", version=blob.version + 1
+                )
+            await RepositoryBlob.get_or_create(repository=repo, digest=digest)
+
+    async def mount(self, target: str, project: str, digest: str, source: str) -> bool:
+        """Link a blob of repository `source` into target. False when source lacks it."""
+        try:
+            info = await self.stat(source, digest)
+        except BlobUnknown:
+            return False
+        repo = await repository_for_push(target, project)
+        await self.record(repo, info.digest, info.size)
+        return True
+
+    async def unlink(self, repository: str, digest: str) -> None:
+        """Remove the blob from one repository (GC reclaims the bytes). Raises BlobUnknown."""
+        parse_digest(digest)
+        repo = await existing_repository(repository)
+        deleted = await RepositoryBlob.filter(repository=repo, digest=digest).delete()
+        if not deleted:
+            raise BlobUnknown(digest)

@@ -1,0 +1,30 @@
+"""Repository names and tags, by the distribution spec's grammar."""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import NameInvalid, TagInvalid
+
+MAX_NAME_LENGTH = 255
+_COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
+_NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
+_TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
+
+
+def validate_name(name: str) -> str:
+    """Return the project (first path component); raise NameInvalid otherwise."""
+    if len(name) > MAX_NAME_LENGTH:
+        raise NameInvalid(name[:64] + "...", f"longer than {MAX_NAME_LENGTH} characters")
+    if not _NAME_RE.match(name):
+        raise NameInvalid(name, "must match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/...)*")
+    project, sep, _rest = name.partition("/")
+    if not sep:
+        raise NameInvalid(name, "a repository lives in a project: use <project>/<name>")
+    return project
+
+
+def validate_tag(tag: str) -> str:
+    if not _TAG_RE.match(tag):
+        raise TagInvalid(tag)
+    return tag

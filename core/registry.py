@@ -1,0 +1,180 @@
+"""Manifests, tags and referrers of a repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from core.digests import digest_of, is_digest, parse_digest
+from core.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestUnknown,
+)
+from core.manifests import ParsedManifest, parse_manifest
+from core.names import validate_tag
+from core.projects import existing_repository, repository_for_push
+from models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: str
+    subject: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[str]
+    more: bool
+
+
+class ManifestStore:
+    """Push, pull and delete manifests; list tags; answer the referrers API."""
+
+    async def get(self, repository: str, reference: str) -> StoredManifest:
+        """The manifest by tag or digest. Raises NameUnknown or ManifestUnknown."""
+        if is_digest(reference):
+            parse_digest(reference)
+            row = await Manifest.filter(repository__name=repository, digest=reference).first()
+        else:
+            tag = await Tag.filter(repository__name=repository, name=reference).first()
+            row = await Manifest.get_or_none(id=tag.manifest_id) if tag else None  # type: ignore[attr-defined]
+        if row is None:
+            await existing_repository(repository)
+            raise ManifestUnknown(reference)
+        return StoredManifest(row.digest, row.media_type, bytes(row.content))
+
+    async def put(
+        self, repository: str, project: str, reference: str, body: bytes,
+        content_type: str | None,
+    ) -> PushedManifest:
+        """Validate and store a manifest, tagging it when reference is a tag."""
+        by_digest = is_digest(reference)
+        algorithm = parse_digest(reference).algorithm if by_digest else "sha256"
+        if not by_digest:
+            validate_tag(reference)
+        parsed = parse_manifest(body, content_type)
+        digest = digest_of(body, algorithm)
+        if by_digest and digest != reference:
+            raise DigestInvalid(f"manifest hashes to {digest}", reference)
+        repo = await repository_for_push(repository, project)
+        await self._check_references(repo, parsed)
+        async with in_transaction():
+            row = await self._store(repo, digest, body, parsed)
+            if not by_digest:
+                await self._tag(repo, reference, row)
+        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+
+    async def delete(self, repository: str, reference: str) -> None:
+        """By digest: the manifest and every tag on it. By tag: only the tag."""
+        repo = await existing_repository(repository)
+        if is_digest(reference):
+            parse_digest(reference)
+            deleted = await Manifest.filter(repository=repo, digest=reference).delete()
+        else:
+            deleted = await Tag.filter(repository=repo, name=reference).delete()
+        if not deleted:
+            raise ManifestUnknown(reference)
+
+    async def tags(self, repository: str, n: int | None, last: str | None) -> Page:
+        repo = await existing_repository(repository)
+        query = Tag.filter(repository=repo)
+        if last:
+            query = query.filter(name__gt=last)
+        return await _page(query.order_by("name"), n)
+
+    async def catalog(self, n: int | None, last: str | None) -> Page:
+        query = Repository.all()
+        if last:
+            query = query.filter(name__gt=last)
+        return await _page(query.order_by("name"), n)
+
+    async def referrers(
+        self, repository: str, subject: str, artifact_type: str | None
+    ) -> list[dict[str, Any]]:
+        """Descriptors of the manifests whose subject is `subject`."""
+        parse_digest(subject)
+        query = Manifest.filter(repository__name=repository, subject_digest=subject)
+        if artifact_type:
+            query = query.filter(artifact_type=artifact_type)
+        rows = await query.order_by("id").values(
+            "digest", "media_type", "size", "artifact_type", "annotations"
+        )
+        return [_descriptor(row) for row in rows]
+
+    async def _check_references(self, repo: Repository, parsed: ParsedManifest) -> None:
+        wanted = {d.digest: d for d in parsed.blobs}
+        if wanted:
+            linked = set(await RepositoryBlob.filter(
+                repository=repo, digest__in=list(wanted)).values_list("digest", flat=True))
+            sizes = dict(await Blob.filter(
+                digest__in=list(linked), status="none").values_list("digest", "size"))
+            for digest, desc in wanted.items():
+                if digest not in sizes:
+                    raise ManifestBlobUnknown(digest)
+                if sizes[digest] != desc.size:
+                    raise ManifestInvalid(
+                        f"descriptor for {digest} says {desc.size} bytes, blob has {sizes[digest]}")
+        children = {d.digest for d in parsed.children}
+        if children:
+            present = set(await Manifest.filter(
+                repository=repo, digest__in=list(children)).values_list("digest", flat=True))
+            for digest in sorted(children - present):
+                raise ManifestBlobUnknown(digest)
+
+    @staticmethod
+    async def _store(repo: Repository, digest: str, body: bytes, parsed: ParsedManifest
+                     ) -> Manifest:
+        row = await Manifest.get_or_none(repository=repo, digest=digest)
+        if row is not None:
+            return row
+        row = await Manifest.create(
+            repository=repo, digest=digest, media_type=parsed.media_type,
+            artifact_type=parsed.artifact_type,
+            subject_digest=parsed.subject.digest if parsed.subject else None,
+            annotations=parsed.annotations, size=len(body), content=body,
+        )
+        refs = [ManifestReference(manifest=row, digest=d.digest, kind="blob")
+                for d in parsed.blobs]
+        refs += [ManifestReference(manifest=row, digest=d.digest, kind="manifest")
+                 for d in parsed.children]
+        if refs:
+            await ManifestReference.bulk_create(refs)
+        return row
+
+    @staticmethod
+    async def _tag(repo: Repository, name: str, manifest: Manifest) -> None:
+        updated = await Tag.filter(repository=repo, name=name).update(manifest=manifest)
+        if not updated:
+            await Tag.create(repository=repo, name=name, manifest=manifest)
+
+
+async def _page(query: Any, n: int | None) -> Page:
+    if n is not None:
+        query = query.limit(n + 1)
+    names = list(await query.values_list("name", flat=True))
+    if n is not None and len(names) > n:
+        return Page(names[:n], True)
+    return Page(names, False)
+
+
+def _descriptor(row: dict[str, Any]) -> dict[str, Any]:
+    desc: dict[str, Any] = {"mediaType": row["media_type"], "digest": row["digest"],
+                            "size": row["size"]}
+    if row["artifact_type"]:
+        desc["artifactType"] = row["artifact_type"]
+    if row["annotations"]:
+        desc["annotations"] = row["annotations"]
+    return desc
+

@@ -1,0 +1,124 @@
+"""Tortoise models of the registry: projects, repositories, blobs, manifests, tags, uploads."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Project(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255, unique=True)
+    public = fields.BooleanField(default=False)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "project"
+
+
+class Repository(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255, unique=True)
+    project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
+        "models.Project", related_name="repositories", on_delete=fields.RESTRICT
+    )
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "repository"
+
+
+class Blob(Model):
+    """One stored blob, shared by every repository that links it.
+
+    status/version move only by compare-and-set: none -> delete -> deleting (online GC).
+    """
+
+    id = fields.IntField(primary_key=True)
+    digest = fields.CharField(max_length=200, unique=True)
+    size = fields.BigIntField()
+    status = fields.CharField(max_length=16, default="none")
+    version = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "blob"
+
+
+class RepositoryBlob(Model):
+    """A blob is visible in a repository only through this link."""
+
+    id = fields.IntField(primary_key=True)
+    repository: fields.ForeignKeyRelation[Repository] = fields.ForeignKeyField(
+        "models.Repository", related_name="blob_links", on_delete=fields.CASCADE
+    )
+    digest = fields.CharField(max_length=200)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "repository_blob"
+        unique_together = (("repository", "digest"),)
+
+
+class Manifest(Model):
+    """A manifest's exact bytes and what was read from them at push time."""
+
+    id = fields.IntField(primary_key=True)
+    repository: fields.ForeignKeyRelation[Repository] = fields.ForeignKeyField(
+        "models.Repository", related_name="manifests", on_delete=fields.CASCADE
+    )
+    digest = fields.CharField(max_length=200)
+    media_type = fields.CharField(max_length=255)
+    artifact_type = fields.CharField(max_length=255, null=True)
+    subject_digest = fields.CharField(max_length=200, null=True, db_index=True)
+    annotations: fields.Field[dict[str, str] | None] = fields.JSONField(null=True)
+    size = fields.BigIntField()
+    content = fields.BinaryField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "manifest"
+        unique_together = (("repository", "digest"),)
+
+
+class ManifestReference(Model):
+    """What a manifest names: blobs (config, layers) and child manifests (index entries)."""
+
+    id = fields.IntField(primary_key=True)
+    manifest: fields.ForeignKeyRelation[Manifest] = fields.ForeignKeyField(
+        "models.Manifest", related_name="references", on_delete=fields.CASCADE
+    )
+    digest = fields.CharField(max_length=200, db_index=True)
+    kind = fields.CharField(max_length=16)  # "blob" | "manifest"
+
+    class Meta:
+        table = "manifest_reference"
+
+
+class Tag(Model):
+    id = fields.IntField(primary_key=True)
+    repository: fields.ForeignKeyRelation[Repository] = fields.ForeignKeyField(
+        "models.Repository", related_name="tags", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=128)
+    manifest: fields.ForeignKeyRelation[Manifest] = fields.ForeignKeyField(
+        "models.Manifest", related_name="tags", on_delete=fields.CASCADE
+    )
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "tag"
+        unique_together = (("repository", "name"),)
+
+
+class UploadSession(Model):
+    """An upload in progress; its bytes live at storage key uploads/<id>."""
+
+    id = fields.CharField(max_length=64, primary_key=True)
+    repository = fields.CharField(max_length=255)
+    offset = fields.BigIntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "upload_session"

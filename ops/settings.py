@@ -1,0 +1,91 @@
+"""The one typed Settings object: a TOML config file plus BERTH_* environment variables."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class StorageSettings(BaseModel):
+    model_config = {"frozen": True}
+
+    driver: str = "filesystem"
+    root: Path | None = None  # default: <data_dir>/storage
+
+
+class UploadSettings(BaseModel):
+    model_config = {"frozen": True}
+
+    max_age_seconds: int = 24 * 3600  # abandoned sessions older than this are removed
+    purge_interval_seconds: int = 3600
+    flush_every_bytes: int = 64 * 1024 * 1024  # fdatasync while an upload arrives
+
+
+class Settings(BaseSettings):
+    """Everything that picks a backend or a limit. Built once, then passed in."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BERTH_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    config_file: Path | None = None
+    data_dir: Path = Path("data")
+    listen: str = "127.0.0.1:5000"
+    database_url: str | None = None  # default: SQLite file in the data folder
+    workers: int = 1
+    log_level: str = "info"
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    uploads: UploadSettings = Field(default_factory=UploadSettings)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError("listen must be HOST:PORT")
+        return value
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite://{self.data_dir.resolve() / 'berth.db'}"
+
+    @property
+    def storage_root(self) -> Path:
+        return (self.storage.root or self.data_dir / "storage").resolve()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFileSource(settings_cls))
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the file named by BERTH_CONFIG_FILE (or berth.toml in the working folder)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        import os
+
+        path = Path(os.environ.get("BERTH_CONFIG_FILE", "berth.toml"))
+        if not path.is_file():
+            return {}
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once: explicit overrides > environment > config file > defaults."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,78 @@
+"""The storage-driver Protocol that every blob backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+
+class StorageKeyMissing(Exception):
+    """The key names nothing in this storage."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class Appender(Protocol):
+    """An open, append-only handle on one key (an upload in progress)."""
+
+    @property
+    def size(self) -> int:
+        """Bytes in the key, including those appended through this handle."""
+        ...
+
+    async def write(self, data: bytes) -> None:
+        """Append data. Not safe to repeat: a retry appends twice."""
+        ...
+
+    async def flush(self) -> None:
+        """Make everything written so far durable (fsync). Safe to repeat."""
+        ...
+
+    async def close(self) -> None:
+        """Release the handle. Safe to repeat."""
+        ...
+
+
+class StorageDriver(Protocol):
+    """Byte storage addressed by '/'-separated keys. Keys come from storage.keys only."""
+
+    async def stat(self, key: str) -> int:
+        """Size in bytes. Raises StorageKeyMissing. Safe to repeat."""
+        ...
+
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """Stream [offset, offset+length) in pieces. Raises StorageKeyMissing. Safe to repeat."""
+        ...
+
+    async def read_all(self, key: str) -> bytes:
+        """The whole value; only for small keys. Raises StorageKeyMissing. Safe to repeat."""
+        ...
+
+    async def write_all(self, key: str, data: bytes) -> None:
+        """Write a whole value atomically and durably (readers see old or new). Safe to repeat."""
+        ...
+
+    async def appender(self, key: str, create: bool) -> Appender:
+        """Open key for appending; create=True starts it empty. Raises StorageKeyMissing."""
+        ...
+
+    async def truncate(self, key: str, size: int) -> None:
+        """Cut key back to size bytes (drops a half-written chunk). Safe to repeat."""
+        ...
+
+    async def commit(self, src: str, dst: str) -> bool:
+        """Durably move src to dst atomically; if dst exists keep it and drop src.
+
+        Returns True when dst was created by this call. Safe to repeat once src is gone.
+        """
+        ...
+
+    async def delete(self, key: str) -> None:
+        """Remove key (a missing key is not an error). Safe to repeat."""
+        ...
+
+    def list(self, prefix: str) -> AsyncIterator[tuple[str, int, float]]:
+        """Every key under prefix, as (key, size, modified time in epoch seconds)."""
+        ...

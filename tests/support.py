@@ -1,0 +1,91 @@
+"""Helpers shared by the test suite: service requirements and a running Berth."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip on a laptop without the service; fail in CI, where nothing may silently skip."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    require(path is not None, f"{name} is not installed (make test installs it as root)")
+    assert path is not None
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError as exc:
+            last = exc
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
+
+
+@dataclass
+class RunningBerth:
+    url: str  # http://127.0.0.1:PORT
+    host: str  # 127.0.0.1:PORT, as docker and skopeo name it
+    data_dir: Path
+    log: Path
+    proc: subprocess.Popen[bytes]
+
+
+@contextmanager
+def running_berth(
+    data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningBerth]:
+    """Start `berth serve` as a real process on a free loopback port; stop it afterwards."""
+    port = free_port()
+    host = f"127.0.0.1:{port}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / "server.log"
+    env = {**os.environ, "BERTH_LOG_LEVEL": "info", **(extra_env or {})}
+    cmd = [sys.executable, "-m", "ops.cli", "serve", "--listen", host, "--data-dir", str(data_dir)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://{host}/v2/", proc=proc)
+        yield RunningBerth(f"http://{host}", host, data_dir, log, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,88 @@
+"""The Quart application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from quart import Quart, Response, g, request
+
+from core.errors import RegistryError
+from core.service import close_registry, open_registry
+from storage import build_driver
+from web.errors import render_registry_error, render_unexpected
+from web.v2.routes import v2
+
+if TYPE_CHECKING:
+    from ops.settings import Settings
+
+log = logging.getLogger("berth.web")
+
+
+def create_app(settings: Settings) -> Quart:
+    """Build the app; services are opened when it starts serving and closed when it stops."""
+    app = Quart("berth")
+    # Bodies stream to storage, so no global cap; the manifest handler enforces its own.
+    app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
+    app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
+    app.register_blueprint(v2)
+    app.register_error_handler(RegistryError, render_registry_error)
+    app.register_error_handler(Exception, render_unexpected)
+    _install_request_log(app)
+    _install_lifecycle(app, settings)
+    return app
+
+
+def _install_lifecycle(app: Quart, settings: Settings) -> None:
+    @app.before_serving
+    async def start() -> None:
+        storage = build_driver(settings.storage.driver, settings.storage_root)
+        app.extensions["registry"] = await open_registry(
+            storage, settings.db_url, settings.uploads.flush_every_bytes)
+        app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
+
+    @app.after_serving
+    async def stop() -> None:
+        purger = app.extensions.pop("purger", None)
+        if purger is not None:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
+        await close_registry()
+
+
+async def _purge_uploads(app: Quart, settings: Settings) -> None:
+    """Remove abandoned upload sessions older than the configured age, periodically."""
+    max_age = timedelta(seconds=settings.uploads.max_age_seconds)
+    while True:
+        try:
+            removed = await app.extensions["registry"].uploads.purge_stale(max_age)
+            if removed:
+                log.info("purged abandoned uploads", extra={"count": removed})
+        except Exception:
+            log.exception("upload purge failed")
+        await asyncio.sleep(settings.uploads.purge_interval_seconds)
+
+
+def _install_request_log(app: Quart) -> None:
+    @app.before_request
+    async def begin() -> None:
+        g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
+        g.started = time.perf_counter()
+
+    @app.after_request
+    async def finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.request_id
+        response.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
+        if log.isEnabledFor(logging.INFO):
+            log.info("request", extra={
+                "request_id": g.request_id, "method": request.method, "path": request.path,
+                "status": response.status_code, "remote": request.remote_addr,
+                "ms": round((time.perf_counter() - g.started) * 1000, 2),
+            })
+        return response

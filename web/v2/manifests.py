@@ -1,0 +1,123 @@
+"""Manifest endpoints, tags list, catalog and referrers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import Response
+
+from access.policy import Action
+from core import mediatypes as mt
+from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
+from core.registry import Page, StoredManifest
+from web.v2.context import V2Request
+
+MAX_PAGE = 10_000
+DEFAULT_CATALOG_PAGE = 1_000
+
+
+async def get_manifest(ctx: V2Request) -> Response:
+    manifest = await _negotiated(ctx)
+    return Response(manifest.content, status=200, headers=_manifest_headers(manifest))
+
+
+async def head_manifest(ctx: V2Request) -> Response:
+    manifest = await _negotiated(ctx)
+    response = Response(b"", status=200, headers=_manifest_headers(manifest))
+    response.headers["Content-Length"] = str(len(manifest.content))
+    return response
+
+
+async def put_manifest(ctx: V2Request) -> Response:
+    ctx.authorize(Action.PUSH)
+    body = await _bounded_body(ctx, ctx.max_manifest_bytes)
+    pushed = await ctx.registry.manifests.put(
+        ctx.name, ctx.project, ctx.arg, body, ctx.request.headers.get("Content-Type"))
+    headers = {
+        "Location": ctx.location(f"manifests/{pushed.digest}"),
+        "Docker-Content-Digest": pushed.digest,
+        "Content-Length": "0",
+    }
+    if pushed.subject:
+        headers["OCI-Subject"] = pushed.subject
+    return Response(b"", status=201, headers=headers)
+
+
+async def delete_manifest(ctx: V2Request) -> Response:
+    ctx.authorize(Action.DELETE)
+    await ctx.registry.manifests.delete(ctx.name, ctx.arg)
+    return Response(b"", status=202, headers={"Content-Length": "0"})
+
+
+async def list_tags(ctx: V2Request) -> Response:
+    ctx.authorize(Action.PULL)
+    n, last = _pagination(ctx, None)
+    page = await ctx.registry.manifests.tags(ctx.name, n, last)
+    return _paged({"name": ctx.name, "tags": page.items}, page, f"/v2/{ctx.name}/tags/list", n)
+
+
+async def list_referrers(ctx: V2Request) -> Response:
+    ctx.authorize(Action.PULL)
+    artifact_type = ctx.request.args.get("artifactType") or None
+    descriptors = await ctx.registry.manifests.referrers(ctx.name, ctx.arg, artifact_type)
+    body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
+    response = Response(json.dumps(body), status=200, content_type=mt.OCI_INDEX)
+    if artifact_type:
+        response.headers["OCI-Filters-Applied"] = "artifactType"
+    return response
+
+
+async def catalog(ctx: V2Request) -> Response:
+    n, last = _pagination(ctx, DEFAULT_CATALOG_PAGE)
+    page = await ctx.registry.manifests.catalog(n, last)
+    return _paged({"repositories": page.items}, page, "/v2/_catalog", n)
+
+
+async def _negotiated(ctx: V2Request) -> StoredManifest:
+    ctx.authorize(Action.PULL)
+    manifest = await ctx.registry.manifests.get(ctx.name, ctx.arg)
+    if not mt.acceptable(manifest.media_type, ctx.request.headers.getlist("Accept")):
+        raise ManifestUnknown(ctx.arg, f"stored as {manifest.media_type}, not in Accept")
+    return manifest
+
+
+async def _bounded_body(ctx: V2Request, limit: int) -> bytes:
+    declared = ctx.header_int("Content-Length")
+    if declared is not None and declared > limit:
+        raise ManifestTooLarge(limit)
+    chunks: list[bytes] = []
+    total = 0
+    async for data in ctx.body():
+        total += len(data)
+        if total > limit:
+            raise ManifestTooLarge(limit)
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def _manifest_headers(manifest: StoredManifest) -> dict[str, str]:
+    return {
+        "Content-Type": manifest.media_type,
+        "Docker-Content-Digest": manifest.digest,
+        "ETag": f'"{manifest.digest}"',
+    }
+
+
+def _pagination(ctx: V2Request, default: int | None) -> tuple[int | None, str | None]:
+    raw = ctx.request.args.get("n")
+    last = ctx.request.args.get("last") or None
+    if raw is None or raw == "":
+        return default, last
+    if not raw.isdigit():
+        raise PaginationInvalid(f"n must be a non-negative integer, got {raw!r}")
+    return min(int(raw), MAX_PAGE), last
+
+
+def _paged(body: dict[str, Any], page: Page, path: str, n: int | None) -> Response:
+    response = Response(json.dumps(body), status=200, content_type="application/json")
+    if page.more and page.items:
+        query = urlencode({"n": n, "last": page.items[-1]})
+        response.headers["Link"] = f'<{path}?{query}>; rel="next"'
+    return response

@@ -1,0 +1,86 @@
+"""The /v2 blueprint: one parser for the path, one table from (route, method) to handler.
+
+Repository names contain slashes, so the path is matched from the right as the
+distribution spec lays it out, rather than by URL converters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+
+from quart import Blueprint, Response, current_app, request
+
+from access.policy import Identity
+from core.errors import NotFound, Unsupported
+from core.names import validate_name
+from web.v2 import blobs, manifests, uploads
+from web.v2.context import V2Request
+
+Handler = Callable[[V2Request], Awaitable[Response]]
+
+_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^(?P<name>.+)/blobs/uploads/?$"), "uploads"),
+    (re.compile(r"^(?P<name>.+)/blobs/uploads/(?P<arg>[^/]+)$"), "upload"),
+    (re.compile(r"^(?P<name>.+)/blobs/(?P<arg>[^/]+)$"), "blob"),
+    (re.compile(r"^(?P<name>.+)/manifests/(?P<arg>[^/]+)$"), "manifest"),
+    (re.compile(r"^(?P<name>.+)/tags/list$"), "tags"),
+    (re.compile(r"^(?P<name>.+)/referrers/(?P<arg>[^/]+)$"), "referrers"),
+]
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("uploads", "POST"): uploads.start_upload,
+    ("upload", "PATCH"): uploads.patch_upload,
+    ("upload", "PUT"): uploads.put_upload,
+    ("upload", "GET"): uploads.upload_status,
+    ("upload", "DELETE"): uploads.cancel_upload,
+    ("blob", "GET"): blobs.get_blob,
+    ("blob", "HEAD"): blobs.head_blob,
+    ("blob", "DELETE"): blobs.delete_blob,
+    ("manifest", "GET"): manifests.get_manifest,
+    ("manifest", "HEAD"): manifests.head_manifest,
+    ("manifest", "PUT"): manifests.put_manifest,
+    ("manifest", "DELETE"): manifests.delete_manifest,
+    ("tags", "GET"): manifests.list_tags,
+    ("referrers", "GET"): manifests.list_referrers,
+    ("catalog", "GET"): manifests.catalog,
+}
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+v2 = Blueprint("v2", __name__)
+
+
+@v2.route("/v2/", methods=["GET", "HEAD"])
+async def base() -> Response:
+    return Response(b"{}", status=200, content_type="application/json")
+
+
+@v2.route("/v2/<path:rest>", methods=METHODS)
+async def dispatch(rest: str) -> Response:
+    route, name, arg = parse_path(rest)
+    handler = HANDLERS.get((route, request.method))
+    if handler is None:
+        raise Unsupported(f"{request.method} is not allowed on {route}")
+    project = validate_name(name) if route != "catalog" else ""
+    ctx = V2Request(
+        request=request,
+        registry=current_app.extensions["registry"],
+        identity=Identity(address=request.remote_addr),
+        name=name,
+        project=project,
+        arg=arg,
+        max_manifest_bytes=current_app.extensions["max_manifest_bytes"],
+    )
+    return await handler(ctx)
+
+
+def parse_path(rest: str) -> tuple[str, str, str]:
+    """(route, repository name, argument) for a path below /v2/. Raises NotFound."""
+    if rest.rstrip("/") == "_catalog":
+        return "catalog", "", ""
+    for pattern, route in _ROUTES:
+        match = pattern.match(rest)
+        if match:
+            return route, match.group("name"), match.groupdict().get("arg") or ""
+    raise NotFound(f"/v2/{rest}")
