@@ -1,0 +1,125 @@
+"""The storage-driver contract. Every driver joins by adding one entry to DRIVERS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from storage import StorageDriver, StorageKeyMissing, build_driver
+
+DRIVERS: list[Callable[[Path], StorageDriver]] = [
+    pytest.param(lambda root: build_driver("filesystem", root), id="filesystem"),  # type: ignore[list-item]
+]
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
+    return request.param(tmp_path / "store")
+
+
+async def collect(driver: StorageDriver, key: str, offset: int = 0, length: int | None = None
+                  ) -> bytes:
+    return b"".join([piece async for piece in driver.read(key, offset, length)])
+
+
+async def test_write_all_then_read_back(driver: StorageDriver) -> None:
+    await driver.write_all("a/b/c", b"hello")
+    assert await driver.read_all("a/b/c") == b"hello"
+    assert await driver.stat("a/b/c") == 5
+
+
+async def test_write_all_replaces_whole_value(driver: StorageDriver) -> None:
+    await driver.write_all("k", b"first value")
+    await driver.write_all("k", b"2nd")
+    assert await driver.read_all("k") == b"2nd"
+
+
+async def test_missing_key_raises_storage_key_missing(driver: StorageDriver) -> None:
+    with pytest.raises(StorageKeyMissing):
+        await driver.stat("nothing/here")
+    with pytest.raises(StorageKeyMissing):
+        await driver.read_all("nothing/here")
+    with pytest.raises(StorageKeyMissing):
+        await collect(driver, "nothing/here")
+    with pytest.raises(StorageKeyMissing):
+        await driver.appender("nothing/here", create=False)
+
+
+@pytest.mark.parametrize(("offset", "length", "expected"), [
+    pytest.param(0, None, b"0123456789", id="whole"),
+    pytest.param(3, None, b"3456789", id="from-offset"),
+    pytest.param(2, 4, b"2345", id="window"),
+    pytest.param(9, 1, b"9", id="last-byte"),
+])
+async def test_read_range(driver: StorageDriver, offset: int, length: int | None,
+                          expected: bytes) -> None:
+    await driver.write_all("r", b"0123456789")
+    assert await collect(driver, "r", offset, length) == expected
+
+
+async def test_read_streams_large_values_in_pieces(driver: StorageDriver) -> None:
+    data = bytes(range(256)) * 20_000  # ~5 MB
+    await driver.write_all("big", data)
+    pieces = [p async for p in driver.read("big")]
+    assert len(pieces) > 1
+    assert b"".join(pieces) == data
+
+
+async def test_appender_appends_and_reports_size(driver: StorageDriver) -> None:
+    app = await driver.appender("up/1", create=True)
+    await app.write(b"abc")
+    await app.write(b"def")
+    await app.flush()
+    assert app.size == 6
+    await app.close()
+    again = await driver.appender("up/1", create=False)
+    assert again.size == 6
+    await again.write(b"g")
+    await again.close()
+    await again.close()  # safe to repeat
+    assert await driver.read_all("up/1") == b"abcdefg"
+
+
+async def test_truncate_drops_the_tail(driver: StorageDriver) -> None:
+    await driver.write_all("t", b"keep-drop")
+    await driver.truncate("t", 4)
+    assert await driver.read_all("t") == b"keep"
+
+
+async def test_commit_moves_and_keeps_an_existing_target(driver: StorageDriver) -> None:
+    await driver.write_all("src1", b"content")
+    assert await driver.commit("src1", "dst/x") is True
+    assert await driver.read_all("dst/x") == b"content"
+    with pytest.raises(StorageKeyMissing):
+        await driver.stat("src1")
+    # Given the target exists, a second commit of the same content only drops the source.
+    await driver.write_all("src2", b"content")
+    assert await driver.commit("src2", "dst/x") is False
+    with pytest.raises(StorageKeyMissing):
+        await driver.stat("src2")
+    assert await driver.read_all("dst/x") == b"content"
+
+
+async def test_delete_is_idempotent(driver: StorageDriver) -> None:
+    await driver.write_all("d", b"x")
+    await driver.delete("d")
+    await driver.delete("d")
+    with pytest.raises(StorageKeyMissing):
+        await driver.stat("d")
+
+
+async def test_list_under_prefix(driver: StorageDriver) -> None:
+    await driver.write_all("p/one", b"1")
+    await driver.write_all("p/sub/two", b"22")
+    await driver.write_all("q/other", b"3")
+    found = {key: size async for key, size, _mtime in driver.list("p")}
+    assert found == {"p/one": 1, "p/sub/two": 2}
+
+
+@pytest.mark.parametrize("key", ["", "../escape", "a/../b", "a//b", "/abs"])
+async def test_keys_that_escape_or_are_malformed_are_refused(driver: StorageDriver,
+                                                             key: str) -> None:
+    with pytest.raises(ValueError):
+        await driver.write_all(key, b"x")
