@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import report
 from bench.blobdata import BigBlob
+from bench.profiler import py_spy
 from bench.report import RegistryResult, RunInfo
 from bench.servers import Server, berth, distribution
 from bench.suite import KINDS, Settings, Suite
@@ -38,14 +39,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="where to write the results (default: bench/RESULTS.md for a full "
         "run of both, bench/.work/RESULTS-partial.md otherwise)",
     )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample Berth with py-spy during each step (slows it; never writes RESULTS.md); "
+        "profiles and hot-spot lists go to bench/.work/profiles/",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when Berth misses a target")
     return parser.parse_args(argv)
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
     if args.quick:
-        return Settings(size=128 << 20, repeats=1, wrk_seconds=5, images=50)
-    return Settings(size=1 << 30, repeats=3, wrk_seconds=15, images=200)
+        return Settings(size=128 << 20, repeats=1, pull_repeats=3, wrk_seconds=5, images=50)
+    return Settings(size=1 << 30, repeats=3, pull_repeats=5, wrk_seconds=15, images=200)
 
 
 def missing_tools() -> list[str]:
@@ -98,6 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     settings = settings_for(args)
+    if args.profile:
+        settings.py_spy = py_spy(REPO)
+        if settings.py_spy is None:
+            print("--profile needs py-spy: .venv/bin/pip install py-spy", file=sys.stderr)
+            return 2
+        settings.profile_dir = BENCH / ".work" / "profiles"
+        settings.profile_dir.mkdir(parents=True, exist_ok=True)
     work = BENCH / ".work" / time.strftime("run-%Y%m%d-%H%M%S")
     logs = BENCH / ".work" / "logs"
     work.mkdir(parents=True)
@@ -141,7 +155,7 @@ def finish(
         args.quick,
     )
     text = report.markdown(rows, dist, brth, info, report.machine(python, REPO))
-    full = not args.quick and not args.only
+    full = not (args.quick or args.only or args.profile)
     output = args.output or (
         BENCH / "RESULTS.md" if full else BENCH / ".work" / "RESULTS-partial.md"
     )

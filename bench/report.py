@@ -151,6 +151,7 @@ class RunInfo:
 
     size: int
     repeats: int
+    pull_repeats: int
     wrk_seconds: int
     images: int
     clients: dict[str, str]
@@ -199,8 +200,8 @@ def markdown(
     out += ["", "## How it was measured", ""]
     out += [
         f"- Transfers: {info.size / 2**20:.0f} MiB of random bytes; the median of "
-        f"{info.repeats} run(s) per figure; each push sends a blob the registry has not seen. "
-        "MB = 10^6 bytes.",
+        f"{info.repeats} push(es) or {info.pull_repeats} pulls per figure; each push sends a "
+        "blob the registry has not seen. MB = 10^6 bytes.",
         "- Clients chosen by timing both against the first registry: "
         + ", ".join(f"{kind} {client}" for kind, client in info.clients.items())
         + ".",

@@ -6,11 +6,14 @@ import os
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.blobdata import BigBlob
 from bench.loadgen import check_get, make_images, push_images, run_wrk
 from bench.oci import OCI_MANIFEST, RegistryClient, StepFailed, config_blob, image_manifest
+from bench.profiler import PySpyRecording, hot_spots, project_files
 from bench.report import RegistryResult
 from bench.servers import RssSampler, Server
 from bench.transfers import CLIENTS, Transfer
@@ -19,16 +22,20 @@ REPO = "library/bench"
 TAG = "bench"
 CHUNK = 16 << 20
 KINDS = ("monolithic push", "chunked push", "pull")
+PROJECT = project_files(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
 class Settings:
     size: int
     repeats: int
+    pull_repeats: int  # pulls take a fraction of a second and vary more, so more of them
     wrk_seconds: int
     images: int
     clients: dict[str, str] = field(default_factory=dict)  # kind -> client name, once calibrated
     calibration: list[str] = field(default_factory=list)
+    py_spy: str | None = None  # set with --profile: sample Berth during each measured step
+    profile_dir: Path | None = None
 
 
 class Suite:
@@ -61,7 +68,8 @@ class Suite:
                 continue
             print(f"  [{self.server.label}] {name} ...", flush=True)
             try:
-                step()
+                with self._profiled(name):
+                    step()
             except StepFailed as err:
                 self.result.failures.append(f"{name}: {err}")
                 print(f"    FAILED: {err}", flush=True)
@@ -69,6 +77,15 @@ class Suite:
                 self.result.failures.append(f"{name}: {type(err).__name__}: {err}")
                 traceback.print_exc()
         return self.result
+
+    def _profiled(self, step: str) -> AbstractContextManager[object]:
+        cfg = self.settings
+        unmeasured = step.startswith(("seed", "choose"))
+        if not (cfg.py_spy and cfg.profile_dir and self.server.proc) or unmeasured:
+            return nullcontext()
+        slug = "".join(c if c.isalnum() else "-" for c in step.lower()).strip("-")
+        out = cfg.profile_dir / f"{self.server.label.lower()}-{slug}.txt"
+        return _Profile(PySpyRecording(cfg.py_spy, self.server.proc.pid, out))
 
     def seed(self) -> None:
         client = RegistryClient(self.server.base)
@@ -123,7 +140,8 @@ class Suite:
     def _repeat(self, kind: str, key: str) -> None:
         client = CLIENTS[self.settings.clients.get(kind, "httpx")](self.server.base)
         try:
-            speeds = [self._transfer(client, kind) for _ in range(self.settings.repeats)]
+            count = self.settings.pull_repeats if kind == "pull" else self.settings.repeats
+            speeds = [self._transfer(client, kind) for _ in range(count)]
         finally:
             client.close()
         self.result.add_runs(key, speeds)
@@ -185,3 +203,23 @@ class Suite:
             f"{res.images_per_s:,.1f} images/s",
             flush=True,
         )
+
+
+class _Profile:
+    """Records a step with py-spy, then prints and saves its hot spots next to the profile."""
+
+    def __init__(self, recording: PySpyRecording) -> None:
+        self.recording = recording
+
+    def __enter__(self) -> None:
+        self.recording.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.recording.__exit__(*exc)
+        out = self.recording.out
+        if not out.exists():
+            print(f"    py-spy wrote nothing; see {out.with_suffix('.log')}", flush=True)
+            return
+        lines = hot_spots(out, PROJECT)
+        out.with_suffix(".top.txt").write_text("\n".join(lines) + "\n")
+        print("\n".join("    " + line for line in lines[:8]), flush=True)
