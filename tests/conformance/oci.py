@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -175,6 +176,17 @@ MANIFEST_KINDS = [
 def with_digest(location: str, digest: str) -> httpx.URL:
     """The upload location with `digest` added, keeping the query parameters it already carries."""
     return httpx.URL(location).copy_merge_params({"digest": digest})
+
+
+def send_truncated(
+    url: httpx.URL, method: str, headers: dict[str, str], body: bytes, sent: int
+) -> None:
+    """Announce `body` in full, send its first `sent` bytes, then hang up like a dying client."""
+    lines = [f"{method} {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}:{url.port}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    lines += ["Content-Type: application/octet-stream", f"Content-Length: {len(body)}", "", ""]
+    with socket.create_connection((url.host, url.port), timeout=10) as sock:
+        sock.sendall("\r\n".join(lines).encode() + body[:sent])
 
 
 def error_codes(response: httpx.Response) -> list[str]:

@@ -198,6 +198,20 @@ def test_listing_referrers_filtered_by_artifact_type(registry, http, repo, subje
     assert response.headers["OCI-Filters-Applied"] == "artifactType"
 
 
+def test_listing_referrers_filter_matching_nothing_returns_empty_index(
+    registry, http, repo, subject
+):
+    # Given an SBOM that refers to the subject
+    registry.push(repo, artifact_manifest(subject, SBOM))
+
+    # When only signatures are asked for
+    response = referrers(http, repo, subject.digest, artifactType=SIGNATURE)
+
+    # Then the index is empty, and the registry says it applied the filter
+    assert response.json()["manifests"] == []
+    assert response.headers["OCI-Filters-Applied"] == "artifactType"
+
+
 def test_listing_referrers_of_unknown_subject_returns_empty_index(http, repo, subject):
     # Given a repository with an image that nothing refers to
     # When the referrers of a digest the repository never saw are listed

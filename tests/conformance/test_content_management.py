@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tests.conformance.oci import OCI_MANIFEST, artifact_manifest, digest_of, random_layer, unique
+from tests.conformance.oci import (
+    OCI_MANIFEST,
+    artifact_manifest,
+    digest_of,
+    image_manifest,
+    random_layer,
+    unique,
+)
 
 ACCEPT = {"Accept": OCI_MANIFEST}
 
@@ -60,6 +67,24 @@ def test_deleting_manifests_removes_them_from_referrers(registry, http, repo):
     assert listed == []
 
 
+def test_deleting_manifests_leaves_the_same_manifest_in_other_repositories(
+    registry, http, repo, other_repo
+):
+    # Given the same image pushed to two repositories
+    manifest = image_manifest()
+    registry.push(repo, manifest, "v1")
+    registry.push(other_repo, manifest, "v1")
+
+    # When it is deleted from one of them
+    response = http.delete(f"/v2/{repo}/manifests/{manifest.digest}")
+
+    # Then the other repository still serves it, by tag and by digest
+    assert response.status_code == 202
+    for reference in ("v1", manifest.digest):
+        pulled = http.get(f"/v2/{other_repo}/manifests/{reference}", headers=ACCEPT)
+        assert pulled.content == manifest.body
+
+
 def test_deleting_manifests_in_unknown_repository_returns_404(http):
     # Given a repository that was never pushed to
     repo = f"library/{unique('never')}"
@@ -81,6 +106,24 @@ def test_deleting_blobs_returns_202_and_blob_is_gone(registry, http, repo):
     # Then the delete is accepted and the blob is no longer there
     assert response.status_code == 202
     assert http.head(f"/v2/{repo}/blobs/{digest}").status_code == 404
+
+
+def test_deleting_blobs_leaves_mounted_copies_in_other_repositories(
+    registry, http, repo, other_repo
+):
+    # Given a blob pushed to one repository and mounted into another
+    data = random_layer().data
+    digest = registry.push_blob(other_repo, data)
+    mount = {"mount": digest, "from": other_repo}
+    assert http.post(f"/v2/{repo}/blobs/uploads/", params=mount).status_code == 201
+
+    # When it is deleted from the repository it was first pushed to
+    response = http.delete(f"/v2/{other_repo}/blobs/{digest}")
+
+    # Then it is gone there, and still served by the repository it was mounted into
+    assert response.status_code == 202
+    assert http.head(f"/v2/{other_repo}/blobs/{digest}").status_code == 404
+    assert http.get(f"/v2/{repo}/blobs/{digest}").content == data
 
 
 def test_deleting_blobs_unknown_returns_404(registry, http, repo):

@@ -60,6 +60,37 @@ def test_digest_invalid_discards_the_upload(registry, http, repo):
         assert http.head(f"/v2/{repo}/blobs/{digest}").status_code == 404
 
 
+@pytest.mark.parametrize(
+    "digest",
+    [
+        pytest.param("sha256:xyz", id="not-hex"),
+        pytest.param("sha256:" + "ab" * 16, id="too-short"),
+        pytest.param("md5:" + "ab" * 16, id="unsupported-algorithm"),
+    ],
+)
+def test_digest_invalid_for_malformed_upload_digest(registry, repo, digest):
+    # Given an upload session
+    location = registry.start_upload(repo)
+
+    # When the blob is committed under a digest that is not a valid sha256/sha512 digest
+    response = registry.finish_upload(location, random_layer().data, digest)
+
+    # Then it is refused with DIGEST_INVALID
+    assert_error(response, 400, "DIGEST_INVALID")
+
+
+def test_digest_invalid_for_manifest_put_under_another_digest(registry, repo):
+    # Given an image manifest whose blobs are pushed
+    manifest = image_manifest()
+    registry.push_dependencies(repo, manifest)
+
+    # When it is PUT under a digest that is not its own
+    response = registry.put_manifest(repo, digest_of(b"another document"), manifest)
+
+    # Then it is refused with DIGEST_INVALID
+    assert_error(response, 400, "DIGEST_INVALID")
+
+
 def missing_layer():
     manifest = image_manifest()
     return manifest, manifest.blobs[:1]  # the config is pushed, the layer is not
@@ -237,6 +268,7 @@ def test_blob_unknown_for_digest_not_in_repository(registry, http, repo, method)
         pytest.param("GET", "absent", id="get-by-tag"),
         pytest.param("GET", digest_of(b"absent"), id="get-by-digest"),
         pytest.param("DELETE", digest_of(b"absent"), id="delete-by-digest"),
+        pytest.param("DELETE", "absent", id="delete-by-tag"),
     ],
 )
 def test_manifest_unknown_for_reference_not_in_repository(registry, http, repo, method, reference):

@@ -106,6 +106,32 @@ def test_pull_blobs_by_sha512_digest(registry, http, repo):
     assert digest_of(response.content, "sha512") == digest
 
 
+def test_pull_blobs_held_only_by_another_repository_returns_404(registry, http, repo, other_repo):
+    # Given a blob pushed to another repository, and this repository with content of its own
+    digest = registry.push_blob(other_repo, random_layer().data)
+    registry.push_image(repo, "latest")
+
+    # When the other repository's blob is pulled through this one
+    response = http.get(f"/v2/{repo}/blobs/{digest}")
+
+    # Then it is not found: a blob belongs to the repositories it was pushed or mounted to
+    assert response.status_code == 404
+
+
+def test_pull_manifests_held_only_by_another_repository_returns_404(
+    registry, http, repo, other_repo
+):
+    # Given an image pushed to another repository, and this repository with an image of its own
+    foreign = registry.push_image(other_repo, "latest")
+    registry.push_image(repo, "latest")
+
+    # When the other repository's manifest is pulled by digest through this one
+    response = http.get(f"/v2/{repo}/manifests/{foreign.digest}", headers={"Accept": OCI_MANIFEST})
+
+    # Then it is not found
+    assert response.status_code == 404
+
+
 def test_pull_blobs_unknown_digest_returns_404(registry, http, repo):
     # Given a repository with content, but not this blob
     registry.push_image(repo, "latest")

@@ -5,7 +5,6 @@ Endpoints end-4a, end-4b, end-5, end-6, end-7, end-11, end-13 and end-14.
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -14,12 +13,16 @@ from tests.conformance.oci import (
     MANIFEST_KINDS,
     MIB,
     OCI_MANIFEST,
+    Manifest,
     artifact_manifest,
     digest_of,
+    encode,
+    image_index,
     image_manifest,
     padded_manifest,
     random_layer,
     sample_manifest,
+    send_truncated,
     with_digest,
 )
 
@@ -49,11 +52,17 @@ def test_post_then_put_post_returns_202_with_location(http, repo):
 
 
 @pytest.mark.parametrize(
-    "algorithm", [pytest.param(name, id=name) for name in ("sha256", "sha512")]
+    ("algorithm", "size"),
+    [
+        pytest.param("sha256", 2048, id="sha256"),
+        pytest.param("sha512", 2048, id="sha512"),
+        pytest.param("sha256", 0, id="empty-blob"),
+        pytest.param("sha256", 8 * MIB + 1, id="8-mib-blob"),
+    ],
 )
-def test_post_then_put_returns_201_with_pullable_location(registry, http, repo, algorithm):
+def test_post_then_put_returns_201_with_pullable_location(registry, http, repo, algorithm, size):
     # Given an open upload session
-    data = random_layer(2048).data
+    data = random_layer(size).data
     location = registry.start_upload(repo)
 
     # When the whole blob is PUT with its digest
@@ -132,17 +141,32 @@ def test_get_blob_upload_status_returns_204_with_range(registry, http, repo):
     assert response.headers["Location"]
 
 
-def test_pushing_blob_in_chunks_out_of_order_returns_416_with_range(registry, http, repo):
+@pytest.mark.parametrize(
+    "start",
+    [pytest.param(200, id="skips-ahead"), pytest.param(50, id="overlaps-received-bytes")],
+)
+def test_pushing_blob_in_chunks_out_of_order_returns_416_with_range(registry, http, repo, start):
     # Given a session that has received bytes 0-99
     data = random_layer(300).data
     location = session_holding(registry, http, repo, data[:100])
 
-    # When the next chunk skips ahead to byte 200
-    response = patch_chunk(http, location, data[200:], 200)
+    # When the next chunk does not start at byte 100
+    response = patch_chunk(http, location, data[start:], start)
 
     # Then it is refused as unsatisfiable, with the range the registry actually holds
     assert response.status_code == 416
     assert response.headers["Range"] == "0-99"
+
+
+def test_pushing_blob_in_chunks_first_chunk_not_at_zero_returns_416(registry, http, repo):
+    # Given a fresh upload session
+    location = registry.start_upload(repo)
+
+    # When the first chunk claims to start at byte 10
+    response = patch_chunk(http, location, random_layer(100).data, 10)
+
+    # Then it is refused: the first chunk's range MUST begin with 0
+    assert response.status_code == 416
 
 
 def test_cancel_blob_upload_returns_204_and_forgets_session(registry, http, repo):
@@ -221,6 +245,22 @@ def test_pushing_manifests_by_digest_reference(registry, http, repo):
     assert pulled.content == manifest.body
 
 
+def test_pushing_manifests_by_sha512_digest_reference(registry, http, repo):
+    # Given an image manifest whose blobs are pushed
+    manifest = image_manifest()
+    registry.push_dependencies(repo, manifest)
+    digest = digest_of(manifest.body, "sha512")
+
+    # When it is PUT under its sha512 digest
+    response = registry.put_manifest(repo, digest, manifest)
+
+    # Then it is created and pullable by that digest
+    assert response.status_code == 201
+    pulled = http.get(f"/v2/{repo}/manifests/{digest}", headers={"Accept": OCI_MANIFEST})
+    assert pulled.status_code == 200
+    assert pulled.content == manifest.body
+
+
 def test_pushing_manifests_to_existing_tag_moves_the_tag(registry, http, repo):
     # Given a tag pointing at one image
     registry.push_image(repo, "latest")
@@ -244,12 +284,19 @@ def test_pushing_manifests_of_4_mib_is_accepted(registry, repo):
     assert response.headers["Docker-Content-Digest"] == manifest.digest
 
 
-def test_pushing_manifest_with_subject_returns_oci_subject_header(registry, repo):
+@pytest.mark.parametrize(
+    "build",
+    [
+        pytest.param(lambda subject: artifact_manifest(subject=subject), id="artifact-manifest"),
+        pytest.param(lambda subject: image_index([image_manifest()], subject=subject), id="index"),
+    ],
+)
+def test_pushing_manifest_with_subject_returns_oci_subject_header(registry, repo, build):
     # Given an image in the repository
     subject = registry.push_image(repo, "app")
 
-    # When an artifact naming it as subject is pushed
-    response = registry.push(repo, artifact_manifest(subject=subject))
+    # When a manifest naming it as subject is pushed
+    response = registry.push(repo, build(subject))
 
     # Then the registry says it processed the subject
     assert response.headers["OCI-Subject"] == subject.digest
@@ -268,20 +315,89 @@ def test_pushing_manifest_with_subject_not_yet_pushed_is_accepted(registry, http
     assert found.status_code == 200
 
 
+def test_pushing_manifests_ignores_content_type_parameters(registry, http, repo):
+    # Given an image manifest whose blobs are pushed
+    manifest = image_manifest()
+    registry.push_dependencies(repo, manifest)
+
+    # When it is PUT with a parameter on its Content-Type
+    headers = {"Content-Type": f"{manifest.media_type}; charset=utf-8"}
+    response = http.put(f"/v2/{repo}/manifests/v1", content=manifest.body, headers=headers)
+
+    # Then the parameter is ignored: the manifest is stored, and served without parameters
+    assert response.status_code == 201
+    pulled = http.get(f"/v2/{repo}/manifests/v1", headers={"Accept": OCI_MANIFEST})
+    assert pulled.headers["Content-Type"] == OCI_MANIFEST
+
+
+def test_pushing_manifests_without_media_type_field_keeps_content_type(registry, http, repo):
+    # Given an image manifest without the optional mediaType field
+    source = image_manifest()
+    document = {key: value for key, value in source.document.items() if key != "mediaType"}
+    manifest = Manifest(encode(document), OCI_MANIFEST, source.blobs)
+
+    # When it is pushed with its Content-Type
+    registry.push(repo, manifest, "v1")
+
+    # Then it is served with the Content-Type it was pushed with
+    pulled = http.get(f"/v2/{repo}/manifests/v1", headers={"Accept": OCI_MANIFEST})
+    assert pulled.headers["Content-Type"].split(";")[0] == OCI_MANIFEST
+    assert pulled.content == manifest.body
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        pytest.param("-leading-dash", id="leading-dash"),
+        pytest.param(".leading-dot", id="leading-dot"),
+        pytest.param("a" * 129, id="longer-than-128"),
+    ],
+)
+def test_pushing_manifests_under_tag_breaking_the_grammar_is_refused(registry, repo, tag):
+    # Given an image manifest whose blobs are pushed
+    manifest = image_manifest()
+    registry.push_dependencies(repo, manifest)
+
+    # When it is PUT under a tag outside [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}
+    response = registry.put_manifest(repo, tag, manifest)
+
+    # Then it is refused (400, or 404 from a router whose tag pattern does not match)
+    assert response.status_code in (400, 404)
+
+
 def test_interrupted_blob_upload_leaves_no_blob(registry, http, repo):
     # Given an upload session and a blob to send monolithically
     data = random_layer(64 * 1024).data
     url = http.build_request("PUT", with_digest(registry.start_upload(repo), digest_of(data))).url
 
     # When the client announces the whole blob but sends a quarter of it and hangs up
-    head = (
-        f"PUT {url.raw_path.decode()} HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
-        f"Content-Type: application/octet-stream\r\nContent-Length: {len(data)}\r\n\r\n"
-    )
-    with socket.create_connection((url.host, url.port), timeout=10) as sock:
-        sock.sendall(head.encode() + data[: len(data) // 4])
+    send_truncated(url, "PUT", {}, data, len(data) // 4)
     time.sleep(0.5)
 
     # Then neither the announced blob nor the partial bytes became a blob
     for digest in (digest_of(data), digest_of(data[: len(data) // 4])):
         assert http.head(f"/v2/{repo}/blobs/{digest}").status_code == 404
+
+
+def test_resumable_push_after_interrupted_chunk(registry, http, repo):
+    # Given a session holding bytes 0-999 of a 3000-byte blob
+    data = random_layer(3000).data
+    location = session_holding(registry, http, repo, data[:1000])
+
+    # When the next chunk's connection drops after 300 of its 1000 bytes
+    url = http.build_request("PATCH", location).url
+    send_truncated(url, "PATCH", {"Content-Range": "1000-1999"}, data[1000:2000], 300)
+    time.sleep(0.5)
+
+    # Then the session reports an offset within what was really received
+    status = http.get(location)
+    assert status.status_code == 204
+    end = int(status.headers["Range"].split("-")[1])
+    assert 999 <= end <= 1299
+
+    # And the client can send the rest from there, ending with the right blob
+    rest = patch_chunk(http, status.headers["Location"], data[end + 1 :], end + 1)
+    assert rest.status_code == 202
+    closed = registry.finish_upload(rest.headers["Location"], b"", digest_of(data))
+    assert closed.status_code == 201
+    assert http.get(f"/v2/{repo}/blobs/{digest_of(data)}").content == data
