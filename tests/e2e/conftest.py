@@ -147,7 +147,7 @@ class Docker:
 
 
 @pytest.fixture(scope="session")
-def docker() -> Iterator[Docker]:
+def dockerd() -> Iterator[Docker]:
     """A private dockerd (vfs storage, no bridge, no iptables) for the whole session."""
     dockerd = require_tool("dockerd")
     require_tool("docker")
@@ -177,6 +177,12 @@ def docker() -> Iterator[Docker]:
     finally:
         stop(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def docker(dockerd: Docker) -> Docker:
+    """The docker CLI talking to the session's dockerd."""
+    return dockerd
 
 
 def _wait_for_dockerd(client: Docker, proc: subprocess.Popen[bytes], log: Path) -> None:
