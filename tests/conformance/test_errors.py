@@ -12,6 +12,7 @@ from tests.conformance.oci import (
     OCI_INDEX,
     OCI_MANIFEST,
     digest_of,
+    error_codes,
     image_index,
     image_manifest,
     padded_manifest,
@@ -21,12 +22,28 @@ from tests.conformance.oci import (
 )
 
 OCTETS = {"Content-Type": "application/octet-stream"}
+MANIFEST = {"Content-Type": OCI_MANIFEST}
+SPEC_CODES = {
+    "BLOB_UNKNOWN",
+    "BLOB_UPLOAD_INVALID",
+    "BLOB_UPLOAD_UNKNOWN",
+    "DIGEST_INVALID",
+    "MANIFEST_BLOB_UNKNOWN",
+    "MANIFEST_INVALID",
+    "MANIFEST_UNKNOWN",
+    "NAME_INVALID",
+    "NAME_UNKNOWN",
+    "SIZE_INVALID",
+    "UNAUTHORIZED",
+    "DENIED",
+    "UNSUPPORTED",
+    "TOOMANYREQUESTS",
+}
 
 
 def assert_error(response, status, code):
     assert response.status_code == status, response.text
-    codes = [error["code"] for error in response.json()["errors"]]
-    assert code in codes, response.text
+    assert code in error_codes(response), response.text
 
 
 def test_errors_use_the_json_envelope_with_code_message_and_detail(http, repo):
@@ -42,6 +59,32 @@ def test_errors_use_the_json_envelope_with_code_message_and_detail(http, repo):
         assert re.fullmatch(r"[A-Z_]+", error["code"])
         assert isinstance(error["message"], str)
         assert "detail" in error
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers"),
+    [
+        pytest.param("GET", "{repo}/manifests/absent", {}, id="unknown-manifest"),
+        pytest.param("GET", "{repo}/blobs/{blob}", {"Range": "bytes=500-"}, id="range-past-end"),
+        pytest.param("GET", "{repo}/tags/list?n=-1", {}, id="negative-n-for-tags"),
+        pytest.param("GET", "_catalog?n=-1", {}, id="negative-n-for-catalog"),
+        pytest.param("GET", "{repo}/no-such-endpoint", {}, id="unknown-endpoint"),
+    ],
+)
+def test_error_codes_in_json_bodies_are_from_the_spec_list(
+    registry, http, repo, method, path, headers
+):
+    # Given a repository with an image and a 100-byte blob
+    registry.push_image(repo, "present")
+    blob = registry.push_blob(repo, random_layer(100).data)
+
+    # When a request fails
+    response = http.request(method, "/v2/" + path.format(repo=repo, blob=blob), headers=headers)
+
+    # Then a JSON error body only uses the codes the spec lists (code-1 .. code-14)
+    assert 400 <= response.status_code < 500
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        assert set(error_codes(response)) <= SPEC_CODES, response.text
 
 
 def test_digest_invalid_discards_the_upload(registry, http, repo):
@@ -225,6 +268,20 @@ def test_manifest_over_4_mib_returns_413(registry, repo):
 
     # Then it is refused as too large
     assert response.status_code == 413
+
+
+def test_manifest_over_4_mib_refusal_leaves_the_connection_usable(http, repo):
+    # Given one client connection (HTTP/1.1 keeps it open between requests)
+    body = b"x" * (5 * MIB)
+
+    # When an oversized manifest is refused, again and again
+    for _ in range(20):
+        refused = http.put(f"/v2/{repo}/manifests/big", content=body, headers=MANIFEST)
+        assert refused.status_code == 413
+
+        # Then the next request on the same client is answered: the registry either read the
+        # rest of the body or said "Connection: close" before hanging up (RFC 9112 section 9.6)
+        assert http.get("/v2/").status_code == 200
 
 
 @pytest.mark.parametrize(

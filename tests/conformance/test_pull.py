@@ -179,6 +179,19 @@ def test_pull_blobs_unsatisfiable_range_returns_416(registry, http, repo):
     assert response.status_code == 416
 
 
+def test_pull_blobs_range_with_unknown_unit_is_ignored(registry, http, repo):
+    # Given a 100-byte blob
+    data = random_layer(100).data
+    digest = registry.push_blob(repo, data)
+
+    # When a range in a unit other than bytes is requested
+    response = http.get(f"/v2/{repo}/blobs/{digest}", headers={"Range": "items=0-1"})
+
+    # Then the Range header is ignored and the whole blob is served (RFC 9110 section 14.2: MUST)
+    assert response.status_code == 200
+    assert response.content == data
+
+
 def test_checking_if_manifest_exists_head_returns_digest_and_length(registry, http, repo):
     # Given an image pushed under a tag
     manifest = registry.push_image(repo, "v1")
