@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import shutil
 import subprocess
@@ -144,15 +146,18 @@ def finish(
         f"{settings.size >> 30} GiB" if settings.size >= 1 << 30 else f"{settings.size >> 20} MiB"
     )
     rows = report.metrics(size_label, settings.images)
+    raw = {name: dataclasses.asdict(result) for name, result in results.items()}
+    (BENCH / ".work" / "last-results.json").write_text(json.dumps(raw, indent=1))
     dist, brth = results.get("distribution"), results.get("berth")
     info = RunInfo(
-        settings.size,
-        settings.repeats,
-        settings.wrk_seconds,
-        settings.images,
-        {k: settings.clients.get(k, "httpx") for k in KINDS},
-        settings.calibration,
-        args.quick,
+        size=settings.size,
+        repeats=settings.repeats,
+        pull_repeats=settings.pull_repeats,
+        wrk_seconds=settings.wrk_seconds,
+        images=settings.images,
+        clients={k: settings.clients.get(k, "httpx") for k in KINDS},
+        calibration=settings.calibration,
+        quick=args.quick,
     )
     text = report.markdown(rows, dist, brth, info, report.machine(python, REPO))
     full = not (args.quick or args.only or args.profile)

@@ -58,9 +58,10 @@ class RegistryResult:
 def _run(cmd: list[str]) -> str:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-        return (out.stdout or out.stderr).strip().splitlines()[0]
-    except (OSError, IndexError, subprocess.TimeoutExpired):
+        text = (out.stdout or out.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired):
         return "unknown"
+    return text.splitlines()[0] if text else ""
 
 
 def machine(python: str, repo: Path) -> list[tuple[str, str]]:
@@ -75,6 +76,9 @@ def machine(python: str, repo: Path) -> list[tuple[str, str]]:
         if line.startswith("MemTotal")
     )
     commit = _run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"])
+    dirty = _run(["git", "-C", str(repo), "status", "--porcelain", "--", ".", ":!bench"])
+    if dirty not in ("", "unknown"):
+        commit += " + uncommitted changes"
     return [
         ("date (UTC)", dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")),
         ("CPU", cpu),
