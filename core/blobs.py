@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from core.digests import parse_digest
@@ -33,14 +34,17 @@ class BlobStore:
         return blob_key(d.algorithm, d.hex)
 
     async def stat(self, repository: str, digest: str) -> BlobInfo:
-        """Size of a blob linked to repository. Raises BlobUnknown."""
+        """Size of a blob linked to repository, in one query. Raises BlobUnknown."""
         parse_digest(digest)
-        rows = await Blob.filter(digest=digest, status="none").values_list("size", flat=True)
-        if not rows or not await RepositoryBlob.exists(
-            repository__name=repository, digest=digest
-        ):
+        sizes = await Blob.filter(
+            digest=digest, status="none",
+            digest__in=Subquery(
+                RepositoryBlob.filter(repository__name=repository, digest=digest).values("digest")
+            ),
+        ).values_list("size", flat=True)
+        if not sizes:
             raise BlobUnknown(digest)
-        return BlobInfo(digest, int(rows[0]))  # type: ignore[call-overload]
+        return BlobInfo(digest, int(sizes[0]))  # type: ignore[call-overload]
 
     def read(self, digest: str, offset: int = 0, length: int | None = None
              ) -> AsyncIterator[bytes]:

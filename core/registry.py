@@ -43,17 +43,20 @@ class ManifestStore:
     """Push, pull and delete manifests; list tags; answer the referrers API."""
 
     async def get(self, repository: str, reference: str) -> StoredManifest:
-        """The manifest by tag or digest. Raises NameUnknown or ManifestUnknown."""
+        """The manifest by tag or digest, in one query. Raises NameUnknown or ManifestUnknown."""
         if is_digest(reference):
             parse_digest(reference)
-            row = await Manifest.filter(repository__name=repository, digest=reference).first()
+            rows = await Manifest.filter(
+                repository__name=repository, digest=reference
+            ).values_list("digest", "media_type", "content")
         else:
-            tag = await Tag.filter(repository__name=repository, name=reference).first()
-            row = await Manifest.get_or_none(id=tag.manifest_id) if tag else None  # type: ignore[attr-defined]
-        if row is None:
+            rows = await Tag.filter(repository__name=repository, name=reference).values_list(
+                "manifest__digest", "manifest__media_type", "manifest__content")
+        if not rows:
             await existing_repository(repository)
             raise ManifestUnknown(reference)
-        return StoredManifest(row.digest, row.media_type, bytes(row.content))
+        digest, media_type, content = rows[0]
+        return StoredManifest(digest, media_type, bytes(content))
 
     async def put(
         self, repository: str, project: str, reference: str, body: bytes,

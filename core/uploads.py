@@ -35,7 +35,9 @@ class _HashState:
 
 class UploadService:
     """The upload protocol over storage. Any process can take the next chunk of any session:
-    the database holds the offset, and a process without the running hash re-reads the bytes.
+    the database holds the offset. A process keeps the running sha256 of the sessions whose
+    every chunk it served; when another process took a chunk in between, the hash is computed
+    once, in one pass, at commit - never re-read per chunk.
     """
 
     def __init__(self, storage: StorageDriver, blobs: BlobStore, flush_every: int) -> None:
@@ -121,7 +123,10 @@ class UploadService:
         self, session: UploadSession, body: AsyncIterable[bytes], length: int | None
     ) -> int:
         key = upload_key(session.id)
-        state = await self._hash_state(session)
+        state = self._hashes.get(session.id)
+        if state is not None and state.offset != session.offset:
+            state = None  # another process took a chunk: hash at commit instead
+            self._forget(session.id)
         try:
             appender = await self.storage.appender(key, create=False)
         except StorageKeyMissing:
@@ -136,7 +141,8 @@ class UploadService:
             async for data in body:
                 if length is not None and received + len(data) > length:
                     raise SizeInvalid(f"body is longer than the declared {length} bytes")
-                state.hasher.update(data)
+                if state is not None:
+                    state.hasher.update(data)
                 await appender.write(data)
                 received += len(data)
                 unflushed += len(data)
@@ -160,26 +166,17 @@ class UploadService:
             self._forget(session.id)
             raise BlobUploadInvalid("another request appended to this upload at the same time")
         session.offset = new_offset
-        state.offset = new_offset
+        if state is not None:
+            state.offset = new_offset
         return new_offset
 
-    async def _hash_state(self, session: UploadSession) -> _HashState:
-        state = self._hashes.get(session.id)
-        if state is None or state.offset != session.offset:
-            state = _HashState(0, hashlib.sha256())
-            async for data in self.storage.read(upload_key(session.id), 0, session.offset):
-                state.hasher.update(data)
-                state.offset += len(data)
-            self._hashes[session.id] = state
-        return state
-
     async def _final_digest(self, session: UploadSession, algorithm: str) -> str:
-        if algorithm == "sha256":
-            state = await self._hash_state(session)
+        state = self._hashes.get(session.id)
+        if algorithm == "sha256" and state is not None and state.offset == session.offset:
             return f"sha256:{state.hasher.hexdigest()}"
         hasher = hashlib.new(algorithm)
         async for data in self.storage.read(upload_key(session.id), 0, session.offset):
-            hasher.update(data)
+            await asyncio.to_thread(hasher.update, data)  # hashlib releases the GIL
         return f"{algorithm}:{hasher.hexdigest()}"
 
     def _lock(self, session_id: str) -> asyncio.Lock:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from quart import Response, g
+from quart import Response, g, request
 
 from core import errors as e
 
@@ -24,13 +24,13 @@ def _read_range(err: e.RangeInvalid) -> dict[str, str]:
     return {"Content-Range": f"bytes */{err.size}"}
 
 
-# error type -> (OCI code, HTTP status, extra headers)
+# error type -> (OCI code, HTTP status, extra headers). Only the spec's codes are used.
 ERROR_TABLE: dict[type[e.RegistryError], tuple[str, int, HeaderFn | None]] = {
     e.BlobUnknown: ("BLOB_UNKNOWN", 404, None),
     e.BlobUploadUnknown: ("BLOB_UPLOAD_UNKNOWN", 404, None),
     e.BlobUploadInvalid: ("BLOB_UPLOAD_INVALID", 400, None),
     e.ChunkOutOfOrder: ("BLOB_UPLOAD_INVALID", 416, _upload_range),
-    e.RangeInvalid: ("RANGE_INVALID", 416, _read_range),
+    e.RangeInvalid: ("SIZE_INVALID", 416, _read_range),
     e.DigestInvalid: ("DIGEST_INVALID", 400, None),
     e.ManifestInvalid: ("MANIFEST_INVALID", 400, None),
     e.ManifestBlobUnknown: ("MANIFEST_BLOB_UNKNOWN", 400, None),
@@ -39,12 +39,12 @@ ERROR_TABLE: dict[type[e.RegistryError], tuple[str, int, HeaderFn | None]] = {
     e.NameInvalid: ("NAME_INVALID", 400, None),
     e.NameUnknown: ("NAME_UNKNOWN", 404, None),
     e.SizeInvalid: ("SIZE_INVALID", 400, None),
-    e.TagInvalid: ("TAG_INVALID", 400, None),
-    e.PaginationInvalid: ("PAGINATION_NUMBER_INVALID", 400, None),
+    e.TagInvalid: ("MANIFEST_INVALID", 400, None),
+    e.PaginationInvalid: ("UNSUPPORTED", 400, None),
     e.Unauthorized: ("UNAUTHORIZED", 401, None),
     e.Denied: ("DENIED", 403, None),
     e.Unsupported: ("UNSUPPORTED", 405, None),
-    e.NotFound: ("NOT_FOUND", 404, None),
+    e.NotFound: ("UNSUPPORTED", 404, None),
 }
 
 
@@ -58,7 +58,15 @@ def render_registry_error(err: e.RegistryError) -> Response:
                         content_type="application/json")
     if headers is not None:
         response.headers.update(headers(err))
+    if _body_left_unread():
+        # The rest of the body is still on the wire; the connection cannot be reused.
+        response.headers["Connection"] = "close"
     return response
+
+
+def _body_left_unread() -> bool:
+    has_body = request.headers.get("Transfer-Encoding") or request.content_length
+    return bool(has_body) and not getattr(g, "body_read", False)
 
 
 def render_unexpected(err: Exception) -> Response:

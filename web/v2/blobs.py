@@ -27,8 +27,9 @@ async def get_blob(ctx: V2Request) -> Response:
     headers = _blob_headers(info.digest)
     start, length, status = 0, info.size, 200
     requested = ctx.request.headers.get("Range")
-    if requested:
-        start, end = parse_range(requested, info.size)
+    span = parse_range(requested, info.size) if requested else None
+    if span is not None:
+        start, end = span
         length, status = end - start + 1, 206
         headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
     body = ctx.registry.blobs.read(info.digest, start, length)
@@ -43,18 +44,27 @@ async def delete_blob(ctx: V2Request) -> Response:
     return Response(b"", status=202, headers={"Content-Length": "0"})
 
 
-def parse_range(header: str, size: int) -> tuple[int, int]:
-    """One byte range of RFC 9110 (a-b, a-, -n) as inclusive (start, end)."""
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One byte range of RFC 9110 (a-b, a-, -n) as inclusive (start, end).
+
+    None for a header to ignore (another unit, several ranges, bad syntax): RFC 9110
+    lets a server answer those with the whole content. Raises RangeInvalid when the
+    range lies outside the blob.
+    """
     match = _RANGE_RE.match(header.strip())
     if not match or match.groups() == ("", ""):
-        raise RangeInvalid(header, size)
+        return None
     first, last = match.groups()
     if first == "":
+        if int(last) == 0:
+            raise RangeInvalid(header, size)
         start, end = max(size - int(last), 0), size - 1
     else:
         start = int(first)
         end = min(int(last), size - 1) if last else size - 1
-    if start >= size or start > end:
+        if last and int(last) < start:
+            return None  # syntactically invalid: ignored
+    if start >= size:
         raise RangeInvalid(header, size)
     return start, end
 

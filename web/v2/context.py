@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from quart import Request
+from quart import Request, g
 
 from access.policy import Action, Identity, check_repository
 from core.errors import Denied, SizeInvalid
@@ -40,6 +40,7 @@ class V2Request:
         async for data in self.request.body:
             if data:
                 yield data
+        g.body_read = True
 
     def location(self, suffix: str) -> str:
         return f"/v2/{self.name}/{suffix}"
