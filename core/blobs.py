@@ -37,7 +37,8 @@ class BlobStore:
         """Size of a blob linked to repository, in one query. Raises BlobUnknown."""
         parse_digest(digest)
         sizes = await Blob.filter(
-            digest=digest, status="none",
+            digest=digest,
+            status="none",
             digest__in=Subquery(
                 RepositoryBlob.filter(repository__name=repository, digest=digest).values("digest")
             ),
@@ -46,8 +47,7 @@ class BlobStore:
             raise BlobUnknown(digest)
         return BlobInfo(digest, int(sizes[0]))  # type: ignore[call-overload]
 
-    def read(self, digest: str, offset: int = 0, length: int | None = None
-             ) -> AsyncIterator[bytes]:
+    def read(self, digest: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         return self.storage.read(self.key(digest), offset, length)
 
     async def record(self, repo: Repository, digest: str, size: int) -> None:

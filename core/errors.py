@@ -47,8 +47,9 @@ class RangeInvalid(RegistryError):
 
 class DigestInvalid(RegistryError):
     def __init__(self, reason: str, digest: str | None = None) -> None:
-        super().__init__("provided digest did not match uploaded content",
-                         {"reason": reason, "digest": digest})
+        super().__init__(
+            "provided digest did not match uploaded content", {"reason": reason, "digest": digest}
+        )
 
 
 class ManifestInvalid(RegistryError):
@@ -58,8 +59,9 @@ class ManifestInvalid(RegistryError):
 
 class ManifestBlobUnknown(RegistryError):
     def __init__(self, digest: str) -> None:
-        super().__init__("manifest references a blob or manifest unknown to the repository",
-                         {"digest": digest})
+        super().__init__(
+            "manifest references a blob or manifest unknown to the repository", {"digest": digest}
+        )
 
 
 class ManifestUnknown(RegistryError):

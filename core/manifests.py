@@ -127,8 +127,9 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ManifestInvalid(f"{where}.size must be a non-negative integer")
     artifact_type = value.get("artifactType")
-    return Descriptor(media_type, digest, size, artifact_type if isinstance(artifact_type, str)
-                      else None)
+    return Descriptor(
+        media_type, digest, size, artifact_type if isinstance(artifact_type, str) else None
+    )
 
 
 def _subject(doc: dict[str, Any]) -> Descriptor | None:

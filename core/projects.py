@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+
+from tortoise.exceptions import IntegrityError
+
 from core.errors import NameUnknown
 from models import Project, Repository
 
@@ -9,8 +13,9 @@ DEFAULT_PROJECT = "library"
 
 
 async def ensure_default_project() -> None:
-    """The public project `library` exists from the first start."""
-    await Project.get_or_create(name=DEFAULT_PROJECT, defaults={"public": True})
+    """The public project `library` exists from the first start (safe when replicas race)."""
+    with contextlib.suppress(IntegrityError):  # another replica created it a moment ago
+        await Project.get_or_create(name=DEFAULT_PROJECT, defaults={"public": True})
 
 
 async def create_project(name: str, public: bool = False) -> Project:

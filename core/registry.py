@@ -46,12 +46,13 @@ class ManifestStore:
         """The manifest by tag or digest, in one query. Raises NameUnknown or ManifestUnknown."""
         if is_digest(reference):
             parse_digest(reference)
-            rows = await Manifest.filter(
-                repository__name=repository, digest=reference
-            ).values_list("digest", "media_type", "content")
+            rows = await Manifest.filter(repository__name=repository, digest=reference).values_list(
+                "digest", "media_type", "content"
+            )
         else:
             rows = await Tag.filter(repository__name=repository, name=reference).values_list(
-                "manifest__digest", "manifest__media_type", "manifest__content")
+                "manifest__digest", "manifest__media_type", "manifest__content"
+            )
         if not rows:
             await existing_repository(repository)
             raise ManifestUnknown(reference)
@@ -59,7 +60,11 @@ class ManifestStore:
         return StoredManifest(digest, media_type, bytes(content))
 
     async def put(
-        self, repository: str, project: str, reference: str, body: bytes,
+        self,
+        repository: str,
+        project: str,
+        reference: str,
+        body: bytes,
         content_type: str | None,
     ) -> PushedManifest:
         """Validate and store a manifest, tagging it when reference is a tag."""
@@ -119,39 +124,55 @@ class ManifestStore:
     async def _check_references(self, repo: Repository, parsed: ParsedManifest) -> None:
         wanted = {d.digest: d for d in parsed.blobs}
         if wanted:
-            linked = set(await RepositoryBlob.filter(
-                repository=repo, digest__in=list(wanted)).values_list("digest", flat=True))
-            sizes = dict(await Blob.filter(
-                digest__in=list(linked), status="none").values_list("digest", "size"))
+            linked = set(
+                await RepositoryBlob.filter(repository=repo, digest__in=list(wanted)).values_list(
+                    "digest", flat=True
+                )
+            )
+            sizes = dict(
+                await Blob.filter(digest__in=list(linked), status="none").values_list(
+                    "digest", "size"
+                )
+            )
             for digest, desc in wanted.items():
                 if digest not in sizes:
                     raise ManifestBlobUnknown(digest)
                 if sizes[digest] != desc.size:
                     raise ManifestInvalid(
-                        f"descriptor for {digest} says {desc.size} bytes, blob has {sizes[digest]}")
+                        f"descriptor for {digest} says {desc.size} bytes, blob has {sizes[digest]}"
+                    )
         children = {d.digest for d in parsed.children}
         if children:
-            present = set(await Manifest.filter(
-                repository=repo, digest__in=list(children)).values_list("digest", flat=True))
+            present = set(
+                await Manifest.filter(repository=repo, digest__in=list(children)).values_list(
+                    "digest", flat=True
+                )
+            )
             for digest in sorted(children - present):
                 raise ManifestBlobUnknown(digest)
 
     @staticmethod
-    async def _store(repo: Repository, digest: str, body: bytes, parsed: ParsedManifest
-                     ) -> Manifest:
+    async def _store(
+        repo: Repository, digest: str, body: bytes, parsed: ParsedManifest
+    ) -> Manifest:
         row = await Manifest.get_or_none(repository=repo, digest=digest)
         if row is not None:
             return row
         row = await Manifest.create(
-            repository=repo, digest=digest, media_type=parsed.media_type,
+            repository=repo,
+            digest=digest,
+            media_type=parsed.media_type,
             artifact_type=parsed.artifact_type,
             subject_digest=parsed.subject.digest if parsed.subject else None,
-            annotations=parsed.annotations, size=len(body), content=body,
+            annotations=parsed.annotations,
+            size=len(body),
+            content=body,
         )
-        refs = [ManifestReference(manifest=row, digest=d.digest, kind="blob")
-                for d in parsed.blobs]
-        refs += [ManifestReference(manifest=row, digest=d.digest, kind="manifest")
-                 for d in parsed.children]
+        refs = [ManifestReference(manifest=row, digest=d.digest, kind="blob") for d in parsed.blobs]
+        refs += [
+            ManifestReference(manifest=row, digest=d.digest, kind="manifest")
+            for d in parsed.children
+        ]
         if refs:
             await ManifestReference.bulk_create(refs)
         return row
@@ -173,11 +194,13 @@ async def _page(query: Any, n: int | None) -> Page:
 
 
 def _descriptor(row: dict[str, Any]) -> dict[str, Any]:
-    desc: dict[str, Any] = {"mediaType": row["media_type"], "digest": row["digest"],
-                            "size": row["size"]}
+    desc: dict[str, Any] = {
+        "mediaType": row["media_type"],
+        "digest": row["digest"],
+        "size": row["size"],
+    }
     if row["artifact_type"]:
         desc["artifactType"] = row["artifact_type"]
     if row["annotations"]:
         desc["annotations"] = row["annotations"]
     return desc
-

@@ -77,8 +77,12 @@ class UploadService:
             return await self._append(session, body, length)
 
     async def commit(
-        self, session: UploadSession, digest: str, project: str,
-        body: AsyncIterable[bytes] | None = None, length: int | None = None,
+        self,
+        session: UploadSession,
+        digest: str,
+        project: str,
+        body: AsyncIterable[bytes] | None = None,
+        length: int | None = None,
     ) -> str:
         """Append the last chunk, check the digest, and publish the blob atomically.
 

@@ -10,9 +10,7 @@ MODEL_MODULES = ["models.registry"]
 async def open_database(url: str, create_schema: bool = True) -> None:
     """Connect Tortoise to url (sqlite://PATH or postgres://...) and create missing tables."""
     # Global fallback: requests run in other tasks than the start-up hook that connects.
-    await Tortoise.init(
-        db_url=url, modules={"models": MODEL_MODULES}, _enable_global_fallback=True
-    )
+    await Tortoise.init(db_url=url, modules={"models": MODEL_MODULES}, _enable_global_fallback=True)
     if create_schema:
         await Tortoise.generate_schemas(safe=True)
     if url.startswith("sqlite"):

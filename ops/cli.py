@@ -35,8 +35,9 @@ def _settings(listen: str | None = None, data_dir: Path | None = None) -> Settin
 def serve(
     listen: Listen = None,
     data_dir: DataDir = None,
-    workers: Annotated[int | None, typer.Option(help="server processes [env BERTH_WORKERS]")]
-    = None,
+    workers: Annotated[
+        int | None, typer.Option(help="server processes [env BERTH_WORKERS]")
+    ] = None,
 ) -> None:
     """Run the registry and its API on hypercorn."""
     from hypercorn.config import Config
@@ -49,11 +50,22 @@ def serve(
     config.h11_max_incomplete_size = 64 * 1024
     config.worker_class = "uvloop"
     count = workers or settings.workers
+    asyncio.run(_prepare(settings))
     console.print(f"Berth listening on http://{settings.listen} (data in {settings.data_dir})")
     if count > 1:
         _serve_processes(config, settings, count)
         return
     _serve_single(config, settings)
+
+
+async def _prepare(settings: Settings) -> None:
+    """Create the schema and the default project once, before any server process starts."""
+    from core.service import close_registry, open_registry
+    from storage import build_driver
+
+    storage = build_driver(settings.storage.driver, settings.storage_root)
+    await open_registry(storage, settings.db_url, settings.uploads.flush_every_bytes)
+    await close_registry()
 
 
 def _serve_single(config: object, settings: Settings) -> None:

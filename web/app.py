@@ -43,7 +43,8 @@ def _install_lifecycle(app: Quart, settings: Settings) -> None:
     async def start() -> None:
         storage = build_driver(settings.storage.driver, settings.storage_root)
         app.extensions["registry"] = await open_registry(
-            storage, settings.db_url, settings.uploads.flush_every_bytes)
+            storage, settings.db_url, settings.uploads.flush_every_bytes
+        )
         app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
 
     @app.after_serving
@@ -80,9 +81,15 @@ def _install_request_log(app: Quart) -> None:
         response.headers["X-Request-Id"] = g.request_id
         response.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
         if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={
-                "request_id": g.request_id, "method": request.method, "path": request.path,
-                "status": response.status_code, "remote": request.remote_addr,
-                "ms": round((time.perf_counter() - g.started) * 1000, 2),
-            })
+            log.info(
+                "request",
+                extra={
+                    "request_id": g.request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "remote": request.remote_addr,
+                    "ms": round((time.perf_counter() - g.started) * 1000, 2),
+                },
+            )
         return response

@@ -54,8 +54,9 @@ def error_body(code: str, message: str, detail: Any = None) -> str:
 
 def render_registry_error(err: e.RegistryError) -> Response:
     code, status, headers = _lookup(type(err))
-    response = Response(error_body(code, err.message, err.detail), status=status,
-                        content_type="application/json")
+    response = Response(
+        error_body(code, err.message, err.detail), status=status, content_type="application/json"
+    )
     if headers is not None:
         response.headers.update(headers(err))
     if _body_left_unread():
@@ -73,8 +74,11 @@ def render_unexpected(err: Exception) -> Response:
     """Log with the request id; answer 500 without internals."""
     request_id = getattr(g, "request_id", "-")
     log.error("unhandled error", exc_info=err, extra={"request_id": request_id})
-    return Response(error_body("UNKNOWN", "internal server error", {"request_id": request_id}),
-                    status=500, content_type="application/json")
+    return Response(
+        error_body("UNKNOWN", "internal server error", {"request_id": request_id}),
+        status=500,
+        content_type="application/json",
+    )
 
 
 def _lookup(kind: type) -> tuple[str, int, HeaderFn | None]:

@@ -21,15 +21,18 @@ def test_valid_names_return_their_project(name: str) -> None:
     assert validate_name(name) == name.split("/")[0]
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param("library/App", id="uppercase"),
-    pytest.param("library/../etc", id="dot-dot"),
-    pytest.param("library/./x", id="dot"),
-    pytest.param("library//x", id="empty-component"),
-    pytest.param("library/-x", id="leading-separator"),
-    pytest.param("app", id="no-project"),
-    pytest.param("library/" + "a" * 250, id="too-long"),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param("library/App", id="uppercase"),
+        pytest.param("library/../etc", id="dot-dot"),
+        pytest.param("library/./x", id="dot"),
+        pytest.param("library//x", id="empty-component"),
+        pytest.param("library/-x", id="leading-separator"),
+        pytest.param("app", id="no-project"),
+        pytest.param("library/" + "a" * 250, id="too-long"),
+    ],
+)
 def test_invalid_names_are_refused(name: str) -> None:
     with pytest.raises(NameInvalid):
         validate_name(name)
@@ -52,13 +55,16 @@ def test_digest_parsing_accepts_sha256_and_sha512() -> None:
     assert digest_of(b"", "sha512").startswith("sha512:cf83e135")
 
 
-@pytest.mark.parametrize("text", [
-    pytest.param("sha256:abc", id="short"),
-    pytest.param("sha256:" + "A" * 64, id="uppercase-hex"),
-    pytest.param("md5:" + "a" * 32, id="unsupported-algorithm"),
-    pytest.param("a" * 64, id="no-algorithm"),
-    pytest.param("sha512:" + "a" * 64, id="sha512-wrong-length"),
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("sha256:abc", id="short"),
+        pytest.param("sha256:" + "A" * 64, id="uppercase-hex"),
+        pytest.param("md5:" + "a" * 32, id="unsupported-algorithm"),
+        pytest.param("a" * 64, id="no-algorithm"),
+        pytest.param("sha512:" + "a" * 64, id="sha512-wrong-length"),
+    ],
+)
 def test_bad_digests_are_digest_invalid(text: str) -> None:
     with pytest.raises(DigestInvalid):
         parse_digest(text)
@@ -66,11 +72,16 @@ def test_bad_digests_are_digest_invalid(text: str) -> None:
 
 def image(**extra: object) -> dict[str, object]:
     doc: dict[str, object] = {
-        "schemaVersion": 2, "mediaType": mt.OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": SHA,
-                   "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": SHA2, "size": 10}],
+        "schemaVersion": 2,
+        "mediaType": mt.OCI_MANIFEST,
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": SHA,
+            "size": 2,
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": SHA2, "size": 10}
+        ],
     }
     doc.update(extra)
     return doc
@@ -90,35 +101,74 @@ def test_artifact_with_subject_takes_config_media_type_as_artifact_type() -> Non
 
 
 def test_non_distributable_layers_need_not_be_present() -> None:
-    layer = {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-             "digest": SHA, "size": 1, "urls": ["https://example.invalid/layer"]}
+    layer = {
+        "mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "digest": SHA,
+        "size": 1,
+        "urls": ["https://example.invalid/layer"],
+    }
     parsed = parse_manifest(json.dumps(image(layers=[layer])).encode(), mt.OCI_MANIFEST)
     assert len(parsed.blobs) == 1  # only the config
 
 
-@pytest.mark.parametrize(("body", "content_type", "reason"), [
-    pytest.param(b"{not json", mt.OCI_MANIFEST, "not valid JSON", id="malformed-json"),
-    pytest.param(b"[]", mt.OCI_MANIFEST, "JSON object", id="array"),
-    pytest.param(json.dumps(image(schemaVersion=1)).encode(), None, "schemaVersion",
-                 id="schema-1"),
-    pytest.param(json.dumps(image()).encode(), mt.DOCKER_MANIFEST, "does not match",
-                 id="header-body-mismatch"),
-    pytest.param(json.dumps(image(mediaType=None)).encode(), "text/plain", "unsupported",
-                 id="wrong-media-type"),
-    pytest.param(json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST}).encode(), None,
-                 "config", id="no-config"),
-    pytest.param(json.dumps(image(layers=[{"digest": SHA, "size": 1}])).encode(), None,
-                 "mediaType", id="descriptor-without-media-type"),
-    pytest.param(json.dumps(image(layers=[{"mediaType": "x", "digest": "nope", "size": 1}]))
-                 .encode(), None, "not a valid digest", id="descriptor-bad-digest"),
-    pytest.param(json.dumps(image(layers=[{"mediaType": "x", "digest": SHA, "size": -1}]))
-                 .encode(), None, "non-negative", id="descriptor-negative-size"),
-    pytest.param(json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX}).encode(), None,
-                 "manifests array", id="index-without-manifests"),
-    pytest.param(json.dumps({"schemaVersion": 2, "config": image()["config"], "layers": []})
-                 .encode(), mt.DOCKER_MANIFEST, "carry their mediaType",
-                 id="docker-without-media-type"),
-])
+@pytest.mark.parametrize(
+    ("body", "content_type", "reason"),
+    [
+        pytest.param(b"{not json", mt.OCI_MANIFEST, "not valid JSON", id="malformed-json"),
+        pytest.param(b"[]", mt.OCI_MANIFEST, "JSON object", id="array"),
+        pytest.param(
+            json.dumps(image(schemaVersion=1)).encode(), None, "schemaVersion", id="schema-1"
+        ),
+        pytest.param(
+            json.dumps(image()).encode(),
+            mt.DOCKER_MANIFEST,
+            "does not match",
+            id="header-body-mismatch",
+        ),
+        pytest.param(
+            json.dumps(image(mediaType=None)).encode(),
+            "text/plain",
+            "unsupported",
+            id="wrong-media-type",
+        ),
+        pytest.param(
+            json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST}).encode(),
+            None,
+            "config",
+            id="no-config",
+        ),
+        pytest.param(
+            json.dumps(image(layers=[{"digest": SHA, "size": 1}])).encode(),
+            None,
+            "mediaType",
+            id="descriptor-without-media-type",
+        ),
+        pytest.param(
+            json.dumps(image(layers=[{"mediaType": "x", "digest": "nope", "size": 1}])).encode(),
+            None,
+            "not a valid digest",
+            id="descriptor-bad-digest",
+        ),
+        pytest.param(
+            json.dumps(image(layers=[{"mediaType": "x", "digest": SHA, "size": -1}])).encode(),
+            None,
+            "non-negative",
+            id="descriptor-negative-size",
+        ),
+        pytest.param(
+            json.dumps({"schemaVersion": 2, "mediaType": mt.OCI_INDEX}).encode(),
+            None,
+            "manifests array",
+            id="index-without-manifests",
+        ),
+        pytest.param(
+            json.dumps({"schemaVersion": 2, "config": image()["config"], "layers": []}).encode(),
+            mt.DOCKER_MANIFEST,
+            "carry their mediaType",
+            id="docker-without-media-type",
+        ),
+    ],
+)
 def test_malformed_manifests_are_manifest_invalid_with_reason(
     body: bytes, content_type: str | None, reason: str
 ) -> None:
@@ -127,13 +177,20 @@ def test_malformed_manifests_are_manifest_invalid_with_reason(
     assert reason in caught.value.detail["reason"]
 
 
-@pytest.mark.parametrize(("stored", "accept", "ok"), [
-    pytest.param(mt.OCI_INDEX, [], True, id="no-accept"),
-    pytest.param(mt.OCI_INDEX, ["*/*"], True, id="wildcard"),
-    pytest.param(mt.OCI_INDEX, [f"{mt.OCI_MANIFEST}, {mt.OCI_INDEX};q=0.9"], True,
-                 id="listed-with-params"),
-    pytest.param(mt.OCI_INDEX, [mt.DOCKER_MANIFEST, mt.OCI_MANIFEST], False, id="not-listed"),
-    pytest.param(mt.DOCKER_MANIFEST, ["application/json"], True, id="no-manifest-types"),
-])
+@pytest.mark.parametrize(
+    ("stored", "accept", "ok"),
+    [
+        pytest.param(mt.OCI_INDEX, [], True, id="no-accept"),
+        pytest.param(mt.OCI_INDEX, ["*/*"], True, id="wildcard"),
+        pytest.param(
+            mt.OCI_INDEX,
+            [f"{mt.OCI_MANIFEST}, {mt.OCI_INDEX};q=0.9"],
+            True,
+            id="listed-with-params",
+        ),
+        pytest.param(mt.OCI_INDEX, [mt.DOCKER_MANIFEST, mt.OCI_MANIFEST], False, id="not-listed"),
+        pytest.param(mt.DOCKER_MANIFEST, ["application/json"], True, id="no-manifest-types"),
+    ],
+)
 def test_accept_negotiation(stored: str, accept: list[str], ok: bool) -> None:
     assert mt.acceptable(stored, accept) is ok

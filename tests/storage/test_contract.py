@@ -19,8 +19,9 @@ def driver(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
     return request.param(tmp_path / "store")
 
 
-async def collect(driver: StorageDriver, key: str, offset: int = 0, length: int | None = None
-                  ) -> bytes:
+async def collect(
+    driver: StorageDriver, key: str, offset: int = 0, length: int | None = None
+) -> bytes:
     return b"".join([piece async for piece in driver.read(key, offset, length)])
 
 
@@ -47,14 +48,18 @@ async def test_missing_key_raises_storage_key_missing(driver: StorageDriver) -> 
         await driver.appender("nothing/here", create=False)
 
 
-@pytest.mark.parametrize(("offset", "length", "expected"), [
-    pytest.param(0, None, b"0123456789", id="whole"),
-    pytest.param(3, None, b"3456789", id="from-offset"),
-    pytest.param(2, 4, b"2345", id="window"),
-    pytest.param(9, 1, b"9", id="last-byte"),
-])
-async def test_read_range(driver: StorageDriver, offset: int, length: int | None,
-                          expected: bytes) -> None:
+@pytest.mark.parametrize(
+    ("offset", "length", "expected"),
+    [
+        pytest.param(0, None, b"0123456789", id="whole"),
+        pytest.param(3, None, b"3456789", id="from-offset"),
+        pytest.param(2, 4, b"2345", id="window"),
+        pytest.param(9, 1, b"9", id="last-byte"),
+    ],
+)
+async def test_read_range(
+    driver: StorageDriver, offset: int, length: int | None, expected: bytes
+) -> None:
     await driver.write_all("r", b"0123456789")
     assert await collect(driver, "r", offset, length) == expected
 
@@ -119,7 +124,8 @@ async def test_list_under_prefix(driver: StorageDriver) -> None:
 
 
 @pytest.mark.parametrize("key", ["", "../escape", "a/../b", "a//b", "/abs"])
-async def test_keys_that_escape_or_are_malformed_are_refused(driver: StorageDriver,
-                                                             key: str) -> None:
+async def test_keys_that_escape_or_are_malformed_are_refused(
+    driver: StorageDriver, key: str
+) -> None:
     with pytest.raises(ValueError):
         await driver.write_all(key, b"x")

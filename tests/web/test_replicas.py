@@ -19,18 +19,21 @@ def test_upload_started_on_one_replica_finishes_on_another(tmp_path: Path) -> No
         start = httpx.post(f"{first.url}/v2/library/spread/blobs/uploads/")
         assert start.status_code == 202
         location = start.headers["Location"]
-        one = httpx.patch(first.url + location, content=data[:1_000_000],
-                          headers={"Content-Range": "0-999999"})
+        one = httpx.patch(
+            first.url + location, content=data[:1_000_000], headers={"Content-Range": "0-999999"}
+        )
         assert one.status_code == 202
         # When replica two reports its status, takes the next chunk and the commit
         status = httpx.get(second.url + location)
         assert status.status_code == 204
         assert status.headers["Range"] == "0-999999"
-        two = httpx.patch(second.url + location, content=data[1_000_000:2_000_000],
-                          headers={"Content-Range": "1000000-1999999"})
+        two = httpx.patch(
+            second.url + location,
+            content=data[1_000_000:2_000_000],
+            headers={"Content-Range": "1000000-1999999"},
+        )
         assert two.status_code == 202
-        done = httpx.put(first.url + location, params={"digest": digest},
-                         content=data[2_000_000:])
+        done = httpx.put(first.url + location, params={"digest": digest}, content=data[2_000_000:])
         assert done.status_code == 201, done.text
         # Then both replicas serve the whole blob
         for server in (first, second):

@@ -34,7 +34,8 @@ async def put_manifest(ctx: V2Request) -> Response:
     ctx.authorize(Action.PUSH)
     body = await _bounded_body(ctx, ctx.max_manifest_bytes)
     pushed = await ctx.registry.manifests.put(
-        ctx.name, ctx.project, ctx.arg, body, ctx.request.headers.get("Content-Type"))
+        ctx.name, ctx.project, ctx.arg, body, ctx.request.headers.get("Content-Type")
+    )
     headers = {
         "Location": ctx.location(f"manifests/{pushed.digest}"),
         "Docker-Content-Digest": pushed.digest,

@@ -89,23 +89,32 @@ def _chunk_range(ctx: V2Request) -> tuple[int | None, int | None]:
     if end < start:
         raise SizeInvalid(f"Content-Range {header!r} ends before it starts")
     if length is not None and length != end - start + 1:
-        raise SizeInvalid(f"Content-Range {header!r} spans {end - start + 1} bytes, "
-                          f"Content-Length says {length}")
+        raise SizeInvalid(
+            f"Content-Range {header!r} spans {end - start + 1} bytes, Content-Length says {length}"
+        )
     return start, end - start + 1
 
 
 def _progress(ctx: V2Request, session: UploadSession) -> Response:
-    return Response(b"", status=202, headers={
-        "Location": ctx.location(f"blobs/uploads/{session.id}"),
-        "Range": f"0-{max(session.offset - 1, 0)}",
-        "Docker-Upload-UUID": session.id,
-        "Content-Length": "0",
-    })
+    return Response(
+        b"",
+        status=202,
+        headers={
+            "Location": ctx.location(f"blobs/uploads/{session.id}"),
+            "Range": f"0-{max(session.offset - 1, 0)}",
+            "Docker-Upload-UUID": session.id,
+            "Content-Length": "0",
+        },
+    )
 
 
 def _created(ctx: V2Request, digest: str) -> Response:
-    return Response(b"", status=201, headers={
-        "Location": ctx.location(f"blobs/{digest}"),
-        "Docker-Content-Digest": digest,
-        "Content-Length": "0",
-    })
+    return Response(
+        b"",
+        status=201,
+        headers={
+            "Location": ctx.location(f"blobs/{digest}"),
+            "Docker-Content-Digest": digest,
+            "Content-Length": "0",
+        },
+    )
