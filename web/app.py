@@ -16,6 +16,7 @@ from core.errors import RegistryError
 from core.service import close_registry, open_registry
 from storage import build_driver
 from web.errors import render_registry_error, render_unexpected
+from web.streaming import BoundedConnection, BoundedRequest
 from web.v2.routes import v2
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ log = logging.getLogger("berth.web")
 def create_app(settings: Settings) -> Quart:
     """Build the app; services are opened when it starts serving and closed when it stops."""
     app = Quart("berth")
+    app.request_class = BoundedRequest
+    app.asgi_http_class = BoundedConnection
     # Bodies stream to storage, so no global cap; the manifest handler enforces its own.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes

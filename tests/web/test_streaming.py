@@ -1,0 +1,72 @@
+"""Uploads stream: memory stays bounded however large the body is."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from tests.support import running_berth
+from web.streaming import BUFFER_LIMIT, BoundedBody
+
+
+async def test_receiver_waits_while_the_handler_has_not_consumed_the_buffer() -> None:
+    body = BoundedBody(None, None)
+    body.append(b"x" * BUFFER_LIMIT)
+    waiter = asyncio.create_task(body.wait_for_room())
+    await asyncio.sleep(0.05)
+    assert not waiter.done()  # the receiver would stop reading the socket here
+    assert len(await body.__anext__()) == BUFFER_LIMIT
+    await asyncio.wait_for(waiter, 1)
+
+
+def rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_a_large_upload_never_sits_in_server_memory(tmp_path: Path) -> None:
+    piece = os.urandom(1024 * 1024)
+    pieces = 256
+    digest = hashlib.sha256()
+    for _ in range(pieces):
+        digest.update(piece)
+
+    def body() -> Iterator[bytes]:
+        for _ in range(pieces):
+            yield piece
+
+    with running_berth(tmp_path) as server:
+        baseline = rss_bytes(server.proc.pid)
+        peak = baseline
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                peak = max(peak, rss_bytes(server.proc.pid))
+                stop.wait(0.02)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            response = httpx.post(
+                f"{server.url}/v2/library/big/blobs/uploads/",
+                params={"digest": f"sha256:{digest.hexdigest()}"},
+                content=body(),
+                timeout=120,
+            )
+        finally:
+            stop.set()
+            sampler.join()
+        # Then the blob is stored and the server held little of it in memory at any time
+        assert response.status_code == 201, response.text
+        assert peak - baseline < 64 * 1024 * 1024, f"server grew by {(peak - baseline) >> 20} MiB"
