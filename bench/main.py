@@ -21,6 +21,7 @@ from bench.suite import KINDS, Settings, Suite
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
+LABELS = {"distribution": "Distribution", "berth": "Berth"}
 INSTALL = (
     "DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "
     "docker-registry wrk curl"
@@ -46,6 +47,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="sample Berth with py-spy during each step (slows it; never writes RESULTS.md); "
         "profiles and hot-spot lists go to bench/.work/profiles/",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        help="times each registry is measured, taking turns (default 2; 1 with --quick)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when Berth misses a target")
     return parser.parse_args(argv)
@@ -74,21 +80,51 @@ def berth_problem(python: str) -> str | None:
     return None
 
 
-def measure(server: Server, blob: BigBlob, settings: Settings) -> RegistryResult:
+def measure(server: Server, blob: BigBlob, settings: Settings, result: RegistryResult) -> None:
+    """One round of every step on a freshly started server, whose data is deleted after."""
     print(f"== {server.label} on {server.base}", flush=True)
     try:
         server.start()
     except RuntimeError as err:
-        result = RegistryResult(server.label)
         result.failures.append(f"start: {err}")
         print(f"  FAILED to start: {err}", flush=True)
-        return result
+        return
     try:
-        return Suite(server, blob, settings).run()
+        Suite(server, blob, settings, result).run()
     finally:
         server.stop()
         shutil.rmtree(server.data_dir, ignore_errors=True)
         os.sync()
+
+
+def run_rounds(
+    names: list[str], settings: Settings, rounds: int, python: str, problem: str | None
+) -> dict[str, RegistryResult]:
+    """The registries take turns, one at a time, `rounds` times over one big blob."""
+    results = {name: RegistryResult(LABELS[name]) for name in names}
+    if problem and "berth" in results:
+        results["berth"].failures.append(f"start: {problem}")
+        names = [n for n in names if n != "berth"]
+    work = BENCH / ".work" / time.strftime("run-%Y%m%d-%H%M%S")
+    work.mkdir(parents=True)
+    blob = BigBlob(work / "big.bin", settings.size)
+    try:
+        print(f"writing {settings.size >> 20} MiB of random bytes to {blob.path} ...", flush=True)
+        blob.create()
+        for round_no in range(1, rounds + 1):
+            logs = BENCH / ".work" / "logs" / f"round{round_no}"
+            logs.mkdir(parents=True, exist_ok=True)
+            print(f"-- round {round_no} of {rounds}", flush=True)
+            for name in names:
+                if name == "distribution":
+                    server = distribution(work, logs)
+                else:
+                    server = berth(work, logs, REPO, python)
+                measure(server, blob, settings, results[name])
+    finally:
+        blob.remove()
+        shutil.rmtree(work, ignore_errors=True)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,15 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"bench/run needs {', '.join(missing)}; install with:\n  {INSTALL}", file=sys.stderr)
         return 2
-    python = (
-        str(REPO / ".venv/bin/python") if (REPO / ".venv/bin/python").exists() else sys.executable
-    )
+    venv = REPO / ".venv/bin/python"
+    python = str(venv) if venv.exists() else sys.executable
     names = [args.only] if args.only else ["distribution", "berth"]
     problem = berth_problem(python) if "berth" in names else None
     if problem and args.only == "berth":
         print(f"Berth cannot start: {problem}", file=sys.stderr)
         return 2
-
     settings = settings_for(args)
     if args.profile:
         settings.py_spy = py_spy(REPO)
@@ -114,33 +148,17 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         settings.profile_dir = BENCH / ".work" / "profiles"
         settings.profile_dir.mkdir(parents=True, exist_ok=True)
-    work = BENCH / ".work" / time.strftime("run-%Y%m%d-%H%M%S")
-    logs = BENCH / ".work" / "logs"
-    work.mkdir(parents=True)
-    logs.mkdir(parents=True, exist_ok=True)
-    blob = BigBlob(work / "big.bin", settings.size)
-    results: dict[str, RegistryResult] = {}
-    try:
-        print(f"writing {settings.size >> 20} MiB of random bytes to {blob.path} ...", flush=True)
-        blob.create()
-        for name in names:
-            if name == "berth" and problem:
-                results[name] = RegistryResult("Berth", failures=[f"start: {problem}"])
-                continue
-            server = (
-                distribution(work, logs)
-                if name == "distribution"
-                else berth(work, logs, REPO, python)
-            )
-            results[name] = measure(server, blob, settings)
-    finally:
-        blob.remove()
-        shutil.rmtree(work, ignore_errors=True)
-    return finish(args, settings, results, python)
+    rounds = args.rounds or (1 if args.quick or args.profile else 2)
+    results = run_rounds(names, settings, rounds, python, problem)
+    return finish(args, settings, rounds, results, python)
 
 
 def finish(
-    args: argparse.Namespace, settings: Settings, results: dict[str, RegistryResult], python: str
+    args: argparse.Namespace,
+    settings: Settings,
+    rounds: int,
+    results: dict[str, RegistryResult],
+    python: str,
 ) -> int:
     size_label = (
         f"{settings.size >> 30} GiB" if settings.size >= 1 << 30 else f"{settings.size >> 20} MiB"
@@ -151,6 +169,7 @@ def finish(
     dist, brth = results.get("distribution"), results.get("berth")
     info = RunInfo(
         size=settings.size,
+        rounds=rounds,
         repeats=settings.repeats,
         pull_repeats=settings.pull_repeats,
         wrk_seconds=settings.wrk_seconds,

@@ -42,17 +42,22 @@ def metrics(size_label: str, images: int) -> list[Metric]:
 
 @dataclass
 class RegistryResult:
-    """What one registry scored; `runs` keeps every repeat, `failures` every failed step."""
+    """What one registry scored: every value of every round in `runs`, failed steps in
+    `failures`. A figure is the median of its runs (the peak RSS: the largest)."""
 
     label: str
-    figures: dict[str, float] = field(default_factory=dict)
     runs: dict[str, list[float]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add_runs(self, key: str, values: list[float]) -> None:
-        self.runs[key] = values
-        self.figures[key] = statistics.median(values)
+    def add(self, key: str, *values: float) -> None:
+        self.runs.setdefault(key, []).extend(values)
+
+    def figure(self, key: str) -> float | None:
+        values = self.runs.get(key)
+        if not values:
+            return None
+        return max(values) if key == "peak_rss_mb" else statistics.median(values)
 
 
 def _run(cmd: list[str]) -> str:
@@ -125,8 +130,8 @@ def table(
         "| --- | ---: | ---: | ---: | --- |",
     ]
     for metric in rows:
-        d = dist.figures.get(metric.key) if dist else None
-        b = berth.figures.get(metric.key) if berth else None
+        d = dist.figure(metric.key) if dist else None
+        b = berth.figure(metric.key) if berth else None
         ratio, target = verdict(metric, d, b)
         better = "higher is better" if metric.higher_is_better else "lower is better"
         name = f"{metric.label} ({metric.unit}, {better})"
@@ -139,8 +144,8 @@ def misses(
 ) -> list[str]:
     found = []
     for metric in rows:
-        d = dist.figures.get(metric.key) if dist else None
-        b = berth.figures.get(metric.key) if berth else None
+        d = dist.figure(metric.key) if dist else None
+        b = berth.figure(metric.key) if berth else None
         ratio, target = verdict(metric, d, b)
         if "MISSED" in target:
             found.append(
@@ -154,6 +159,7 @@ class RunInfo:
     """How the run was made, for the notes under the table."""
 
     size: int
+    rounds: int
     repeats: int
     pull_repeats: int
     wrk_seconds: int
@@ -203,9 +209,12 @@ def markdown(
         out += [f"- MISSED: {m}" for m in missed] or ["- all targets met."]
     out += ["", "## How it was measured", ""]
     out += [
-        f"- Transfers: {info.size / 2**20:.0f} MiB of random bytes; the median of "
-        f"{info.repeats} push(es) or {info.pull_repeats} pulls per figure; each push sends a "
-        "blob the registry has not seen. MB = 10^6 bytes.",
+        f"- {info.rounds} round(s), the registries taking turns (Distribution, Berth, "
+        "Distribution, ...), each restarted on an empty data dir per round; a figure is the "
+        "median over all rounds (peak RSS: the largest).",
+        f"- Transfers: {info.size / 2**20:.0f} MiB of random bytes, {info.repeats} push(es) "
+        f"of each kind and {info.pull_repeats} pulls per round; each push sends a blob the "
+        "registry has not seen. MB = 10^6 bytes.",
         "- Clients chosen by timing both against the first registry: "
         + ", ".join(f"{kind} {client}" for kind, client in info.clients.items())
         + ".",

@@ -41,15 +41,17 @@ class Settings:
 class Suite:
     """Runs every step against `server`; a failed step is recorded and the next one runs."""
 
-    def __init__(self, server: Server, blob: BigBlob, settings: Settings) -> None:
+    def __init__(
+        self, server: Server, blob: BigBlob, settings: Settings, result: RegistryResult
+    ) -> None:
         self.server = server
         self.blob = blob
         self.settings = settings
-        self.result = RegistryResult(server.label)
+        self.result = result
         self.blob4k = ""
         self.pulled = ""
 
-    def run(self) -> RegistryResult:
+    def run(self) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("seed manifest and 4 KiB blob", self.seed),
             ("choose clients", self.calibrate),
@@ -76,7 +78,6 @@ class Suite:
             except Exception as err:  # noqa: BLE001 - a benchmark step must not stop the run
                 self.result.failures.append(f"{name}: {type(err).__name__}: {err}")
                 traceback.print_exc()
-        return self.result
 
     def _profiled(self, step: str) -> AbstractContextManager[object]:
         cfg = self.settings
@@ -144,15 +145,15 @@ class Suite:
             speeds = [self._transfer(client, kind) for _ in range(count)]
         finally:
             client.close()
-        self.result.add_runs(key, speeds)
+        self.result.add(key, *speeds)
         print(f"    {key}: " + ", ".join(f"{s:,.0f}" for s in speeds), flush=True)
 
     def mono_push(self) -> None:
         assert self.server.proc is not None
         with RssSampler(self.server.proc.pid) as sampler:
             self._repeat("monolithic push", "mono_mbps")
-        self.result.figures["peak_rss_mb"] = sampler.peak / 1e6
-        self.result.notes.append(f"peak RSS from {sampler.samples} samples")
+        self.result.add("peak_rss_mb", sampler.peak / 1e6)
+        print(f"    peak RSS {sampler.peak / 1e6:,.0f} MB ({sampler.samples} samples)", flush=True)
 
     def chunked_push(self) -> None:
         self._repeat("chunked push", "chunked_mbps")
@@ -170,13 +171,9 @@ class Suite:
                 f"{prefix}: {res.bad_status} non-2xx answers and "
                 f"{res.socket_errors} socket errors in {res.requests} requests"
             )
-        self.result.figures.update(
-            {
-                f"{prefix}_rps": res.requests_per_s,
-                f"{prefix}_p50": res.p50_ms,
-                f"{prefix}_p99": res.p99_ms,
-            }
-        )
+        self.result.add(f"{prefix}_rps", res.requests_per_s)
+        self.result.add(f"{prefix}_p50", res.p50_ms)
+        self.result.add(f"{prefix}_p99", res.p99_ms)
         print(
             f"    {prefix}: {res.requests_per_s:,.0f} req/s p50 {res.p50_ms} ms "
             f"p99 {res.p99_ms} ms",
@@ -197,7 +194,7 @@ class Suite:
         images = make_images(self.settings.images, self.server.label)
         os.sync()
         res = push_images(self.server.base, REPO, images)
-        self.result.figures["images_per_s"] = res.images_per_s
+        self.result.add("images_per_s", res.images_per_s)
         print(
             f"    {res.images} images in {res.seconds:.2f} s ({res.requests} requests): "
             f"{res.images_per_s:,.1f} images/s",
