@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from tortoise.expressions import Subquery
 from tortoise.transactions import in_transaction
 
 from core.digests import parse_digest
 from core.errors import BlobUnknown
 from core.projects import existing_repository, repository_for_push
-from models import Blob, Repository, RepositoryBlob
+from models import Blob, Repository, RepositoryBlob, fetch
 from storage import StorageDriver
 from storage.keys import blob_key
+
+_LINKED_BLOB_SIZE = (
+    "SELECT b.size FROM blob b WHERE b.digest = ? AND b.status = 'none' AND EXISTS ("
+    " SELECT 1 FROM repository_blob l JOIN repository r ON r.id = l.repository_id"
+    " WHERE r.name = ? AND l.digest = b.digest)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,16 +41,10 @@ class BlobStore:
     async def stat(self, repository: str, digest: str) -> BlobInfo:
         """Size of a blob linked to repository, in one query. Raises BlobUnknown."""
         parse_digest(digest)
-        sizes = await Blob.filter(
-            digest=digest,
-            status="none",
-            digest__in=Subquery(
-                RepositoryBlob.filter(repository__name=repository, digest=digest).values("digest")
-            ),
-        ).values_list("size", flat=True)
-        if not sizes:
+        rows = await fetch(_LINKED_BLOB_SIZE, digest, repository)
+        if not rows:
             raise BlobUnknown(digest)
-        return BlobInfo(digest, int(sizes[0]))  # type: ignore[call-overload]
+        return BlobInfo(digest, int(rows[0][0]))  # type: ignore[call-overload]
 
     def read(self, digest: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         return self.storage.read(self.key(digest), offset, length)

@@ -17,7 +17,7 @@ from core.errors import (
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
 from core.projects import existing_repository, repository_for_push
-from models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag
+from models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,18 @@ class Page:
     more: bool
 
 
+# The pull path's reads, one round trip each.
+_MANIFEST_BY_TAG = (
+    "SELECT m.digest, m.media_type, m.content FROM tag t"
+    " JOIN repository r ON r.id = t.repository_id JOIN manifest m ON m.id = t.manifest_id"
+    " WHERE r.name = ? AND t.name = ?"
+)
+_MANIFEST_BY_DIGEST = (
+    "SELECT m.digest, m.media_type, m.content FROM manifest m"
+    " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
+)
+
+
 class ManifestStore:
     """Push, pull and delete manifests; list tags; answer the referrers API."""
 
@@ -46,18 +58,14 @@ class ManifestStore:
         """The manifest by tag or digest, in one query. Raises NameUnknown or ManifestUnknown."""
         if is_digest(reference):
             parse_digest(reference)
-            rows = await Manifest.filter(repository__name=repository, digest=reference).values_list(
-                "digest", "media_type", "content"
-            )
+            rows = await fetch(_MANIFEST_BY_DIGEST, repository, reference)
         else:
-            rows = await Tag.filter(repository__name=repository, name=reference).values_list(
-                "manifest__digest", "manifest__media_type", "manifest__content"
-            )
+            rows = await fetch(_MANIFEST_BY_TAG, repository, reference)
         if not rows:
             await existing_repository(repository)
             raise ManifestUnknown(reference)
         digest, media_type, content = rows[0]
-        return StoredManifest(digest, media_type, bytes(content))
+        return StoredManifest(str(digest), str(media_type), bytes(content))  # type: ignore[call-overload]
 
     async def put(
         self,

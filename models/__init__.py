@@ -1,6 +1,6 @@
 """Tortoise ORM models and database start-up; no business logic here."""
 
-from models.db import close_database, open_database
+from models.db import close_database, fetch, open_database
 from models.registry import (
     Blob,
     Manifest,
@@ -22,5 +22,6 @@ __all__ = [
     "Tag",
     "UploadSession",
     "close_database",
+    "fetch",
     "open_database",
 ]

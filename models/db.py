@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 MODEL_MODULES = ["models.registry"]
 
@@ -21,3 +22,23 @@ async def open_database(url: str, create_schema: bool = True) -> None:
 
 async def close_database() -> None:
     await Tortoise.close_connections()
+    # Tortoise caches generated SQL per connection name, not per dialect: forget it, so the
+    # next open_database in this process may use another backend (tests run both).
+    EXECUTOR_CACHE.clear()
+
+
+async def fetch(sql: str, *params: object) -> list[tuple[object, ...]]:
+    """Run one read query written with `?` placeholders on any backend; rows as tuples.
+
+    For the few hot-path reads where building an ORM query costs more than running it.
+    """
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "postgres":
+        sql = _numbered_placeholders(sql)
+    _count, rows = await conn.execute_query(sql, list(params))
+    return [tuple(row) for row in rows]
+
+
+def _numbered_placeholders(sql: str) -> str:
+    parts = sql.split("?")
+    return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))

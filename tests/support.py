@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,43 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
             last = exc
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
+
+
+POSTGRES = "postgres://postgres@127.0.0.1:5432"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    """A fresh, empty database on the local PostgreSQL, dropped afterwards; None without one."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+
+    name = f"berth_test_{uuid.uuid4().hex[:8]}"
+
+    async def admin(sql: str) -> bool:
+        try:
+            conn = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+        return True
+
+    def run(sql: str) -> bool:  # on a thread of its own: callers may be inside an event loop
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, admin(sql)).result()
+
+    if not run(f'CREATE DATABASE "{name}"'):
+        yield None
+        return
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @dataclass

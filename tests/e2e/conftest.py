@@ -80,14 +80,14 @@ def running_distribution(root: Path) -> Iterator[RunningBerth]:
 
 @pytest.fixture(scope="session")
 def registry(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    berth_server: RunningBerth, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBerth]:
-    """The registry the clients talk to: the session's Berth (see module docstring)."""
+    """The registry the clients talk to: the session's Berth, on each database backend."""
     if os.environ.get("BERTH_E2E_AGAINST") == "distribution":
         with running_distribution(tmp_path_factory.mktemp("distribution")) as server:
             yield server
     else:
-        yield request.getfixturevalue("berth_server")
+        yield berth_server
 
 
 @pytest.fixture(scope="session")
