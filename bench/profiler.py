@@ -82,9 +82,22 @@ def _top(counter: Counter[str], samples: int, top: int) -> list[str]:
     return [f"  {100 * n / samples:5.1f}%  {f}" for f, n in counter.most_common(top)]
 
 
+def _thread(frames: list[str]) -> str:
+    """The event loop's thread, or the function at the root of another thread."""
+    if any(f.startswith(("Runner.run (", "run (uvloop")) for f in frames):
+        return "event loop"
+    roots = [f for f in frames if not f.startswith(("Thread.", "_bootstrap"))]
+    return roots[0] if roots else frames[0]
+
+
 def hot_spots(path: Path, project: set[str], top: int = 12) -> list[str]:
-    """Shares of non-idle samples: self time by function and by package, and the
-    inclusive time of the project's own functions (`project`: see project_files)."""
+    """Shares of non-idle samples: by thread, self time by function and by package, and
+    the inclusive time of the project's own functions (`project`: see project_files).
+
+    py-spy counts a thread as busy while it is runnable, so on saturated cores a thread
+    just woken from a queue wait (aiosqlite's worker, the to_thread pool) shows samples
+    in its wait: read those as hand-off cost, not as work."""
+    threads: Counter[str] = Counter()
     own: Counter[str] = Counter()
     packages: Counter[str] = Counter()
     ours: Counter[str] = Counter()
@@ -97,6 +110,7 @@ def hot_spots(path: Path, project: set[str], top: int = 12) -> list[str]:
             continue
         n = int(count)
         samples += n
+        threads[_thread(frames)] += n
         own[frames[-1]] += n
         packages[_package(frames[-1])] += n
         for frame in set(frames):
@@ -109,7 +123,9 @@ def hot_spots(path: Path, project: set[str], top: int = 12) -> list[str]:
         return [f"no samples in {path}"]
     return [
         f"{samples} non-idle samples at 100 Hz, all threads",
-        "self time by function:",
+        "by thread:",
+        *_top(threads, samples, 4),
+        "self time by function (Runner.run = the loop's C code: uvloop, syscalls):",
         *_top(own, samples, top),
         "self time by package:",
         *_top(packages, samples, top),
