@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 PIECE = 1 << 20
@@ -48,7 +49,7 @@ class BigBlob:
         self.digest = "sha256:" + digest.hexdigest()
         return self.digest
 
-    def pieces(self, offset: int = 0, length: int | None = None):  # type: ignore[no-untyped-def]
+    def pieces(self, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Yield the file's bytes from offset in 1 MiB pieces (an httpx body)."""
         remaining = self.size - offset if length is None else length
         with self.path.open("rb", buffering=0) as src:

@@ -71,9 +71,15 @@ class RegistryClient:
         return Response(resp.status, resp.headers, resp.read())
 
     def expect(
-        self, what: str, method: str, path: str, ok: tuple[int, ...], **kw: object
+        self,
+        what: str,
+        method: str,
+        path: str,
+        ok: tuple[int, ...],
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        resp = self.request(method, path, **kw)  # type: ignore[arg-type]
+        resp = self.request(method, path, body, headers)
         if resp.status not in ok:
             text = resp.body.decode("utf-8", "replace")
             raise StepFailed(what, method, self.base + path, resp.status, text)
