@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from core.digests import parse_digest
@@ -50,17 +51,19 @@ class BlobStore:
         return self.storage.read(self.key(digest), offset, length)
 
     async def record(self, repo: Repository, digest: str, size: int) -> None:
-        """Register a committed blob and link it to repo, in one transaction.
+        """Register a committed blob and link it to repo, in one transaction. Safe to repeat.
 
-        A blob that online GC had marked is brought back by compare-and-set on its version.
+        A blob that online GC had marked is brought back, bumping its version so that GC's
+        compare-and-set on the version it saw fails.
         """
         async with in_transaction():
-            blob, created = await Blob.get_or_create(digest=digest, defaults={"size": size})
-            if not created and blob.status != "none":
-                await Blob.filter(id=blob.id, version=blob.version).update(
-                    status="none", version=blob.version + 1
-                )
-            await RepositoryBlob.get_or_create(repository=repo, digest=digest)
+            await Blob.bulk_create([Blob(digest=digest, size=size)], ignore_conflicts=True)
+            await Blob.filter(digest=digest, status__not="none").update(
+                status="none", version=F("version") + 1
+            )
+            await RepositoryBlob.bulk_create(
+                [RepositoryBlob(repository=repo, digest=digest)], ignore_conflicts=True
+            )
 
     async def mount(self, target: str, project: str, digest: str, source: str) -> bool:
         """Link a blob of repository `source` into target. False when source lacks it."""

@@ -61,6 +61,31 @@ class UploadService:
             raise BlobUploadUnknown(session_id)
         return session
 
+    async def upload_whole(
+        self,
+        repository: str,
+        project: str,
+        digest: str,
+        body: AsyncIterable[bytes],
+        length: int | None,
+    ) -> str:
+        """A monolithic upload (POST ?digest=): no session row, the bytes go straight through."""
+        expected = parse_digest(digest)
+        await project_for_push(repository, project)
+        key = upload_key(str(uuid.uuid4()))
+        appender = await self.storage.appender(key, create=True)
+        await appender.close()
+        try:
+            hasher = expected.hasher()
+            size = await self._stream(key, 0, body, hasher, length)
+            actual = f"{expected.algorithm}:{hasher.hexdigest()}"
+            if actual != digest:
+                raise DigestInvalid(f"content hashes to {actual}", digest)
+            await self._publish(key, digest, size, repository, project)
+        finally:
+            await self.storage.delete(key)  # gone already once published
+        return digest
+
     async def append(
         self,
         session: UploadSession,
@@ -74,7 +99,16 @@ class UploadService:
                 f"chunk starts at {start}, upload is at {session.offset}", session.offset
             )
         async with self._lock(session.id):
-            return await self._append(session, body, length)
+            received = await self._stream_session(session, body, length)
+            new_offset = session.offset + received
+            updated = await UploadSession.filter(id=session.id, offset=session.offset).update(
+                offset=new_offset, updated_at=datetime.now(UTC)
+            )
+            if not updated:
+                self._forget(session.id)
+                raise BlobUploadInvalid("another request appended to this upload at the same time")
+            self._advance(session, new_offset)
+            return new_offset
 
     async def commit(
         self,
@@ -89,17 +123,18 @@ class UploadService:
         A wrong digest discards the whole upload (DigestInvalid).
         """
         expected = parse_digest(digest)
-        if body is not None:
-            await self.append(session, body, None, length)
         async with self._lock(session.id):
+            if body is not None:
+                received = await self._stream_session(session, body, length)
+                self._advance(session, session.offset + received)
             actual = await self._final_digest(session, expected.algorithm)
             if actual != str(expected):
                 await self.cancel(session)
                 raise DigestInvalid(f"content hashes to {actual}", digest)
-            repo = await repository_for_push(session.repository, project)
-            await self.storage.commit(upload_key(session.id), self.blobs.key(digest))
-            await self.blobs.record(repo, digest, session.offset)
-            await session.delete()
+            await self._publish(
+                upload_key(session.id), digest, session.offset, session.repository, project
+            )
+            await UploadSession.filter(id=session.id).delete()
             self._forget(session.id)
         return digest
 
@@ -123,32 +158,63 @@ class UploadService:
                 orphans += 1
         return len(stale) + orphans
 
-    async def _append(
+    async def _publish(
+        self, key: str, digest: str, size: int, repository: str, project: str
+    ) -> None:
+        """Move verified bytes to their content address, then record and link the blob."""
+        repo = await repository_for_push(repository, project)
+        await self.storage.commit(key, self.blobs.key(digest))
+        await self.blobs.record(repo, digest, size)
+
+    async def _stream_session(
         self, session: UploadSession, body: AsyncIterable[bytes], length: int | None
     ) -> int:
-        key = upload_key(session.id)
         state = self._hashes.get(session.id)
         if state is not None and state.offset != session.offset:
             state = None  # another process took a chunk: hash at commit instead
             self._forget(session.id)
         try:
+            return await self._stream(
+                upload_key(session.id),
+                session.offset,
+                body,
+                state.hasher if state else None,
+                length,
+            )
+        except BaseException:
+            self._forget(session.id)  # the running hash saw bytes the offset does not count
+            raise
+
+    async def _stream(
+        self,
+        key: str,
+        offset: int,
+        body: AsyncIterable[bytes],
+        hasher: Hasher | None,
+        length: int | None,
+    ) -> int:
+        """Append body to key at offset, hashing as it goes; on any failure cut back to offset.
+
+        Bytes past offset (a chunk cut short earlier) are dropped first. Flushes to disk every
+        flush_every bytes so the final sync is short. Returns the bytes received.
+        """
+        try:
             appender = await self.storage.appender(key, create=False)
         except StorageKeyMissing:
-            raise BlobUploadUnknown(session.id) from None
-        received = 0
-        unflushed = 0
+            raise BlobUploadUnknown(key.rsplit("/", 1)[-1]) from None
+        received = unflushed = 0
         try:
-            if appender.size != session.offset:  # a chunk cut short earlier left extra bytes
-                await self.storage.truncate(key, session.offset)
+            if appender.size != offset:
                 await appender.close()
+                await self.storage.truncate(key, offset)
                 appender = await self.storage.appender(key, create=False)
             async for data in body:
-                if length is not None and received + len(data) > length:
-                    raise SizeInvalid(f"body is longer than the declared {length} bytes")
-                if state is not None:
-                    state.hasher.update(data)
-                await appender.write(data)
                 received += len(data)
+                if length is not None and received > length:
+                    raise SizeInvalid(f"body is longer than the declared {length} bytes")
+                if hasher is not None:
+                    hasher.update(data)
+                await appender.write(data)
                 unflushed += len(data)
                 if unflushed >= self.flush_every:
                     await appender.flush()
@@ -157,22 +223,17 @@ class UploadService:
                 raise SizeInvalid(f"received {received} bytes, Content-Length said {length}")
             await appender.flush()
         except BaseException:
-            self._forget(session.id)  # the running hash saw bytes the offset does not count
             await appender.close()
-            await self.storage.truncate(key, session.offset)
+            await self.storage.truncate(key, offset)
             raise
         await appender.close()
-        new_offset = session.offset + received
-        updated = await UploadSession.filter(id=session.id, offset=session.offset).update(
-            offset=new_offset, updated_at=datetime.now(UTC)
-        )
-        if not updated:
-            self._forget(session.id)
-            raise BlobUploadInvalid("another request appended to this upload at the same time")
+        return received
+
+    def _advance(self, session: UploadSession, new_offset: int) -> None:
         session.offset = new_offset
+        state = self._hashes.get(session.id)
         if state is not None:
             state.offset = new_offset
-        return new_offset
 
     async def _final_digest(self, session: UploadSession, algorithm: str) -> str:
         state = self._hashes.get(session.id)

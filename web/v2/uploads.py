@@ -22,12 +22,13 @@ async def start_upload(ctx: V2Request) -> Response:
         mounted = await _mount(ctx, args["mount"], args.get("from", ""))
         if mounted is not None:
             return mounted
-    session = await ctx.registry.uploads.start(ctx.name, ctx.project)
     if "digest" in args:
-        parse_digest(args["digest"])
         length = ctx.header_int("Content-Length")
-        await ctx.registry.uploads.commit(session, args["digest"], ctx.project, ctx.body(), length)
-        return _created(ctx, args["digest"])
+        digest = await ctx.registry.uploads.upload_whole(
+            ctx.name, ctx.project, args["digest"], ctx.body(), length
+        )
+        return _created(ctx, digest)
+    session = await ctx.registry.uploads.start(ctx.name, ctx.project)
     return _progress(ctx, session)
 
 
