@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
-from tortoise.exceptions import IntegrityError
-
 from core.errors import NameUnknown
 from models import Project, Repository
 
@@ -14,13 +10,12 @@ DEFAULT_PROJECT = "library"
 
 async def ensure_default_project() -> None:
     """The public project `library` exists from the first start (safe when replicas race)."""
-    with contextlib.suppress(IntegrityError):  # another replica created it a moment ago
-        await Project.get_or_create(name=DEFAULT_PROJECT, defaults={"public": True})
+    await Project.bulk_create([Project(name=DEFAULT_PROJECT, public=True)], ignore_conflicts=True)
 
 
 async def create_project(name: str, public: bool = False) -> Project:
-    project, _ = await Project.get_or_create(name=name, defaults={"public": public})
-    return project
+    await Project.bulk_create([Project(name=name, public=public)], ignore_conflicts=True)
+    return await Project.get(name=name)
 
 
 async def project_for_push(repository: str, project_name: str) -> Project:
@@ -37,8 +32,10 @@ async def repository_for_push(name: str, project_name: str) -> Repository:
     if repo is not None:
         return repo
     project = await project_for_push(name, project_name)
-    repo, _ = await Repository.get_or_create(name=name, defaults={"project": project})
-    return repo
+    # Insert-or-ignore, then read: a write first never meets SQLite's stale-snapshot upgrade
+    # error when replicas create the same repository at once.
+    await Repository.bulk_create([Repository(name=name, project=project)], ignore_conflicts=True)
+    return await Repository.get(name=name)
 
 
 async def existing_repository(name: str) -> Repository:

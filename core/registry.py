@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from core.digests import digest_of, is_digest, parse_digest
@@ -86,10 +87,21 @@ class ManifestStore:
             raise DigestInvalid(f"manifest hashes to {digest}", reference)
         repo = await repository_for_push(repository, project)
         await self._check_references(repo, parsed)
-        async with in_transaction():
-            row = await self._store(repo, digest, body, parsed)
-            if not by_digest:
-                await self._tag(repo, reference, row)
+        for attempt in range(3):
+            row = await Manifest.get_or_none(repository=repo, digest=digest)
+            try:
+                # The transaction starts with a write, so SQLite waits for a concurrent writer
+                # (busy timeout) instead of failing to upgrade a stale read snapshot.
+                async with in_transaction():
+                    if row is None:
+                        row = await self._store(repo, digest, body, parsed)
+                    if not by_digest:
+                        await self._tag(repo, reference, row)
+                break
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+                # A concurrent push stored the same manifest or tag first: read it and go on.
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
     async def delete(self, repository: str, reference: str) -> None:
@@ -163,9 +175,6 @@ class ManifestStore:
     async def _store(
         repo: Repository, digest: str, body: bytes, parsed: ParsedManifest
     ) -> Manifest:
-        row = await Manifest.get_or_none(repository=repo, digest=digest)
-        if row is not None:
-            return row
         row = await Manifest.create(
             repository=repo,
             digest=digest,
