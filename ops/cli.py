@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -49,9 +50,14 @@ def serve(
     config.keep_alive_timeout = 75
     config.h11_max_incomplete_size = 64 * 1024
     config.worker_class = "uvloop"
-    count = workers or settings.workers
+    config.errorlog = logging.getLogger("hypercorn.error")  # our JSON lines, not its own
+    config.accesslog = None  # the app logs each request with its request id
+    count = workers or settings.server_processes
     asyncio.run(_prepare(settings))
-    console.print(f"Berth listening on http://{settings.listen} (data in {settings.data_dir})")
+    console.print(
+        f"Berth listening on http://{settings.listen} with {count} server process(es)"
+        f" (data in {settings.data_dir})"
+    )
     if count > 1:
         _serve_processes(config, settings, count)
         return

@@ -36,7 +36,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     listen: str = "127.0.0.1:5000"
     database_url: str | None = None  # default: SQLite file in the data folder
-    workers: int = 1
+    workers: int = 0  # server processes; 0 = one per CPU core, at most 8
     log_level: str = "info"
     max_manifest_bytes: int = 4 * 1024 * 1024
     storage: StorageSettings = Field(default_factory=StorageSettings)
@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite://{self.data_dir.resolve() / 'berth.db'}"
+
+    @property
+    def server_processes(self) -> int:
+        import os
+
+        return self.workers or min(os.cpu_count() or 1, 8)
 
     @property
     def storage_root(self) -> Path:

@@ -26,11 +26,31 @@ async def test_receiver_waits_while_the_handler_has_not_consumed_the_buffer() ->
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
+    """Resident memory of pid and all its descendants (the server's worker processes)."""
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if proc.name == str(pid) or _descends(int(fields["PPid"]), pid):
+            total += int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
+    return total
+
+
+def _descends(ppid: int, root: int) -> bool:
+    while ppid > 1:
+        if ppid == root:
+            return True
+        try:
+            status = Path(f"/proc/{ppid}/status").read_text()
+        except OSError:
+            return False
+        ppid = int(next(ln for ln in status.splitlines() if ln.startswith("PPid:")).split()[1])
+    return False
 
 
 def test_a_large_upload_never_sits_in_server_memory(tmp_path: Path) -> None:
