@@ -7,13 +7,16 @@ import logging
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from ops.logging import configure_logging
 from ops.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.service import Registry
 
 cli = typer.Typer(help="Berth, an enterprise container registry.", no_args_is_help=True)
 project_cli = typer.Typer(help="Manage projects.", no_args_is_help=True)
@@ -64,14 +67,16 @@ def serve(
     _serve_single(config, settings)
 
 
-async def _prepare(settings: Settings) -> None:
-    """Create the schema and the default project once, before any server process starts."""
+async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
+    """Open the database, creating the schema and `library` if they are missing."""
     from core.service import close_registry, open_registry
     from storage import build_driver
 
     storage = build_driver(settings.storage.driver, settings.storage_root)
-    await open_registry(storage, settings.db_url, settings.uploads.flush_every_bytes)
-    await close_registry()
+    registry = await open_registry(storage, settings.db_url, settings.uploads.flush_every_bytes)
+    if not keep_open:
+        await close_registry()
+    return registry
 
 
 def _serve_single(config: object, settings: Settings) -> None:
@@ -103,17 +108,17 @@ def project_create(
     """Create a project (repositories are named <project>/<name>)."""
     from core.names import validate_name
     from core.projects import create_project
-    from models import close_database, open_database
+    from core.service import close_registry
 
     validate_name(f"{name}/x")
     settings = _settings(data_dir=data_dir)
 
     async def run() -> None:
-        await open_database(settings.db_url)
+        await _prepare(settings, keep_open=True)
         try:
             await create_project(name, public)
         finally:
-            await close_database()
+            await close_registry()
 
     asyncio.run(run())
     console.print(f"project {name} ready")
@@ -125,14 +130,12 @@ def uploads_purge(
     data_dir: DataDir = None,
 ) -> None:
     """Remove abandoned upload sessions and their bytes."""
-    from core.service import close_registry, open_registry
-    from storage import build_driver
+    from core.service import close_registry
 
     settings = _settings(data_dir=data_dir)
 
     async def run() -> int:
-        storage = build_driver(settings.storage.driver, settings.storage_root)
-        registry = await open_registry(storage, settings.db_url, 1 << 26)
+        registry = await _prepare(settings, keep_open=True)
         try:
             return await registry.uploads.purge_stale(timedelta(seconds=older_than))
         finally:
