@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from core.digests import parse_digest
 from core.errors import BlobUnknown
 from core.projects import existing_repository, repository_for_push
-from models import Blob, Repository, RepositoryBlob, fetch
+from models import Blob, RepositoryBlob, fetch
 from storage import StorageDriver
 from storage.keys import blob_key
 
@@ -50,7 +50,7 @@ class BlobStore:
     def read(self, digest: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         return self.storage.read(self.key(digest), offset, length)
 
-    async def record(self, repo: Repository, digest: str, size: int) -> None:
+    async def record(self, repo_id: int, digest: str, size: int) -> None:
         """Register a committed blob and link it to repo, in one transaction. Safe to repeat.
 
         A blob that online GC had marked is brought back, bumping its version so that GC's
@@ -62,7 +62,7 @@ class BlobStore:
                 status="none", version=F("version") + 1
             )
             await RepositoryBlob.bulk_create(
-                [RepositoryBlob(repository=repo, digest=digest)], ignore_conflicts=True
+                [RepositoryBlob(repository_id=repo_id, digest=digest)], ignore_conflicts=True
             )
 
     async def mount(self, target: str, project: str, digest: str, source: str) -> bool:
@@ -71,14 +71,14 @@ class BlobStore:
             info = await self.stat(source, digest)
         except BlobUnknown:
             return False
-        repo = await repository_for_push(target, project)
-        await self.record(repo, info.digest, info.size)
+        repo_id = await repository_for_push(target, project)
+        await self.record(repo_id, info.digest, info.size)
         return True
 
     async def unlink(self, repository: str, digest: str) -> None:
         """Remove the blob from one repository (GC reclaims the bytes). Raises BlobUnknown."""
         parse_digest(digest)
-        repo = await existing_repository(repository)
-        deleted = await RepositoryBlob.filter(repository=repo, digest=digest).delete()
+        repo_id = await existing_repository(repository)
+        deleted = await RepositoryBlob.filter(repository_id=repo_id, digest=digest).delete()
         if not deleted:
             raise BlobUnknown(digest)

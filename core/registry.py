@@ -18,7 +18,7 @@ from core.errors import (
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
 from core.projects import existing_repository, repository_for_push
-from models import Blob, Manifest, ManifestReference, Repository, RepositoryBlob, Tag, fetch
+from models import Manifest, ManifestReference, Repository, Tag, fetch
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,15 @@ _MANIFEST_BY_DIGEST = (
     "SELECT m.digest, m.media_type, m.content FROM manifest m"
     " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
 )
+
+
+_MANIFEST_ID = "SELECT id FROM manifest WHERE repository_id = ? AND digest = ?"
+_LINKED_SIZES = (
+    "SELECT l.digest, b.size FROM repository_blob l JOIN blob b"
+    " ON b.digest = l.digest AND b.status = 'none'"
+    " WHERE l.repository_id = ? AND l.digest IN ({marks})"
+)
+_PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
 
 
 class ManifestStore:
@@ -85,18 +94,19 @@ class ManifestStore:
         digest = digest_of(body, algorithm)
         if by_digest and digest != reference:
             raise DigestInvalid(f"manifest hashes to {digest}", reference)
-        repo = await repository_for_push(repository, project)
-        await self._check_references(repo, parsed)
+        repo_id = await repository_for_push(repository, project)
+        await self._check_references(repo_id, parsed)
         for attempt in range(3):
-            row = await Manifest.get_or_none(repository=repo, digest=digest)
+            rows = await fetch(_MANIFEST_ID, repo_id, digest)
+            manifest_id = int(rows[0][0]) if rows else None  # type: ignore[call-overload]
             try:
                 # The transaction starts with a write, so SQLite waits for a concurrent writer
                 # (busy timeout) instead of failing to upgrade a stale read snapshot.
                 async with in_transaction():
-                    if row is None:
-                        row = await self._store(repo, digest, body, parsed)
+                    if manifest_id is None:
+                        manifest_id = await self._store(repo_id, digest, body, parsed)
                     if not by_digest:
-                        await self._tag(repo, reference, row)
+                        await self._tag(repo_id, reference, manifest_id)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -106,18 +116,18 @@ class ManifestStore:
 
     async def delete(self, repository: str, reference: str) -> None:
         """By digest: the manifest and every tag on it. By tag: only the tag."""
-        repo = await existing_repository(repository)
+        repo_id = await existing_repository(repository)
         if is_digest(reference):
             parse_digest(reference)
-            deleted = await Manifest.filter(repository=repo, digest=reference).delete()
+            deleted = await Manifest.filter(repository_id=repo_id, digest=reference).delete()
         else:
-            deleted = await Tag.filter(repository=repo, name=reference).delete()
+            deleted = await Tag.filter(repository_id=repo_id, name=reference).delete()
         if not deleted:
             raise ManifestUnknown(reference)
 
     async def tags(self, repository: str, n: int | None, last: str | None) -> Page:
-        repo = await existing_repository(repository)
-        query = Tag.filter(repository=repo)
+        repo_id = await existing_repository(repository)
+        query = Tag.filter(repository_id=repo_id)
         if last:
             query = query.filter(name__gt=last)
         return await _page(query.order_by("name"), n)
@@ -141,19 +151,14 @@ class ManifestStore:
         )
         return [_descriptor(row) for row in rows]
 
-    async def _check_references(self, repo: Repository, parsed: ParsedManifest) -> None:
+    async def _check_references(self, repo_id: int, parsed: ParsedManifest) -> None:
+        """Every blob named must be linked to the repository with its size; every child
+        manifest of an index must be in the repository."""
         wanted = {d.digest: d for d in parsed.blobs}
         if wanted:
-            linked = set(
-                await RepositoryBlob.filter(repository=repo, digest__in=list(wanted)).values_list(
-                    "digest", flat=True
-                )
-            )
-            sizes = dict(
-                await Blob.filter(digest__in=list(linked), status="none").values_list(
-                    "digest", "size"
-                )
-            )
+            marks = ",".join("?" * len(wanted))
+            rows = await fetch(_LINKED_SIZES.format(marks=marks), repo_id, *wanted)
+            sizes = {str(digest): size for digest, size in rows}
             for digest, desc in wanted.items():
                 if digest not in sizes:
                     raise ManifestBlobUnknown(digest)
@@ -163,20 +168,18 @@ class ManifestStore:
                     )
         children = {d.digest for d in parsed.children}
         if children:
-            present = set(
-                await Manifest.filter(repository=repo, digest__in=list(children)).values_list(
-                    "digest", flat=True
-                )
-            )
+            marks = ",".join("?" * len(children))
+            present = {
+                row[0]
+                for row in await fetch(_PRESENT_MANIFESTS.format(marks=marks), repo_id, *children)
+            }
             for digest in sorted(children - present):
                 raise ManifestBlobUnknown(digest)
 
     @staticmethod
-    async def _store(
-        repo: Repository, digest: str, body: bytes, parsed: ParsedManifest
-    ) -> Manifest:
+    async def _store(repo_id: int, digest: str, body: bytes, parsed: ParsedManifest) -> int:
         row = await Manifest.create(
-            repository=repo,
+            repository_id=repo_id,
             digest=digest,
             media_type=parsed.media_type,
             artifact_type=parsed.artifact_type,
@@ -192,13 +195,13 @@ class ManifestStore:
         ]
         if refs:
             await ManifestReference.bulk_create(refs)
-        return row
+        return row.id
 
     @staticmethod
-    async def _tag(repo: Repository, name: str, manifest: Manifest) -> None:
-        updated = await Tag.filter(repository=repo, name=name).update(manifest=manifest)
+    async def _tag(repo_id: int, name: str, manifest_id: int) -> None:
+        updated = await Tag.filter(repository_id=repo_id, name=name).update(manifest_id=manifest_id)
         if not updated:
-            await Tag.create(repository=repo, name=name, manifest=manifest)
+            await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)
 
 
 async def _page(query: Any, n: int | None) -> Page:

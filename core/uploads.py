@@ -20,7 +20,7 @@ from core.errors import (
     SizeInvalid,
 )
 from core.projects import project_for_push, repository_for_push
-from models import UploadSession
+from models import UploadSession, fetch
 from storage import StorageDriver, StorageKeyMissing
 from storage.keys import UPLOADS, upload_key
 
@@ -28,9 +28,21 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
+class Upload:
+    """An upload session: its id, repository and how many bytes it holds so far."""
+
+    id: str
+    repository: str
+    offset: int = 0
+
+
+@dataclass(slots=True)
 class _HashState:
     offset: int
     hasher: Hasher
+
+
+_SESSION_OFFSET = 'SELECT "offset" FROM upload_session WHERE id = ? AND repository = ?'
 
 
 class UploadService:
@@ -47,19 +59,19 @@ class UploadService:
         self._hashes: dict[str, _HashState] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    async def start(self, repository: str, project: str) -> UploadSession:
+    async def start(self, repository: str, project: str) -> Upload:
+        """A new, empty session; its file is made by the first chunk."""
         await project_for_push(repository, project)
-        session = await UploadSession.create(id=str(uuid.uuid4()), repository=repository)
-        appender = await self.storage.appender(upload_key(session.id), create=True)
-        await appender.close()
+        session = Upload(str(uuid.uuid4()), repository)
+        await UploadSession.create(id=session.id, repository=repository)
         self._hashes[session.id] = _HashState(0, hashlib.sha256())
         return session
 
-    async def get(self, repository: str, session_id: str) -> UploadSession:
-        session = await UploadSession.get_or_none(id=session_id, repository=repository)
-        if session is None:
+    async def get(self, repository: str, session_id: str) -> Upload:
+        rows = await fetch(_SESSION_OFFSET, session_id, repository)
+        if not rows:
             raise BlobUploadUnknown(session_id)
-        return session
+        return Upload(session_id, repository, int(rows[0][0]))  # type: ignore[call-overload]
 
     async def upload_whole(
         self,
@@ -73,8 +85,6 @@ class UploadService:
         expected = parse_digest(digest)
         await project_for_push(repository, project)
         key = upload_key(str(uuid.uuid4()))
-        appender = await self.storage.appender(key, create=True)
-        await appender.close()
         try:
             hasher = expected.hasher()
             size = await self._stream(key, 0, body, hasher, length)
@@ -88,7 +98,7 @@ class UploadService:
 
     async def append(
         self,
-        session: UploadSession,
+        session: Upload,
         body: AsyncIterable[bytes],
         start: int | None = None,
         length: int | None = None,
@@ -112,7 +122,7 @@ class UploadService:
 
     async def commit(
         self,
-        session: UploadSession,
+        session: Upload,
         digest: str,
         project: str,
         body: AsyncIterable[bytes] | None = None,
@@ -138,7 +148,7 @@ class UploadService:
             self._forget(session.id)
         return digest
 
-    async def cancel(self, session: UploadSession) -> None:
+    async def cancel(self, session: Upload) -> None:
         """Drop the session and its bytes. Safe to repeat."""
         await self.storage.delete(upload_key(session.id))
         await UploadSession.filter(id=session.id).delete()
@@ -147,9 +157,9 @@ class UploadService:
     async def purge_stale(self, max_age: timedelta) -> int:
         """Remove sessions untouched for max_age, and upload files with no session."""
         cutoff = datetime.now(UTC) - max_age
-        stale = await UploadSession.filter(updated_at__lt=cutoff)
-        for session in stale:
-            await self.cancel(session)
+        stale = await UploadSession.filter(updated_at__lt=cutoff).values_list("id", "repository")
+        for session_id, repository in stale:
+            await self.cancel(Upload(session_id, repository))
         live = set(await UploadSession.all().values_list("id", flat=True))
         orphans = 0
         async for key, _size, mtime in self.storage.list(UPLOADS):
@@ -162,12 +172,12 @@ class UploadService:
         self, key: str, digest: str, size: int, repository: str, project: str
     ) -> None:
         """Move verified bytes to their content address, then record and link the blob."""
-        repo = await repository_for_push(repository, project)
+        repo_id = await repository_for_push(repository, project)
         await self.storage.commit(key, self.blobs.key(digest))
-        await self.blobs.record(repo, digest, size)
+        await self.blobs.record(repo_id, digest, size)
 
     async def _stream_session(
-        self, session: UploadSession, body: AsyncIterable[bytes], length: int | None
+        self, session: Upload, body: AsyncIterable[bytes], length: int | None
     ) -> int:
         state = self._hashes.get(session.id)
         if state is not None and state.offset != session.offset:
@@ -199,7 +209,7 @@ class UploadService:
         flush_every bytes so the final sync is short. Returns the bytes received.
         """
         try:
-            appender = await self.storage.appender(key, create=False)
+            appender = await self.storage.appender(key, create=offset == 0)
         except StorageKeyMissing:
             raise BlobUploadUnknown(key.rsplit("/", 1)[-1]) from None
         received = unflushed = 0
@@ -229,17 +239,19 @@ class UploadService:
         await appender.close()
         return received
 
-    def _advance(self, session: UploadSession, new_offset: int) -> None:
+    def _advance(self, session: Upload, new_offset: int) -> None:
         session.offset = new_offset
         state = self._hashes.get(session.id)
         if state is not None:
             state.offset = new_offset
 
-    async def _final_digest(self, session: UploadSession, algorithm: str) -> str:
+    async def _final_digest(self, session: Upload, algorithm: str) -> str:
         state = self._hashes.get(session.id)
         if algorithm == "sha256" and state is not None and state.offset == session.offset:
             return f"sha256:{state.hasher.hexdigest()}"
         hasher = hashlib.new(algorithm)
+        if session.offset == 0:
+            return f"{algorithm}:{hasher.hexdigest()}"  # an empty blob: no file was made
         async for data in self.storage.read(upload_key(session.id), 0, session.offset):
             await asyncio.to_thread(hasher.update, data)  # hashlib releases the GIL
         return f"{algorithm}:{hasher.hexdigest()}"

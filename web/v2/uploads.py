@@ -9,7 +9,7 @@ from quart import Response
 from access.policy import Action
 from core.digests import parse_digest
 from core.errors import SizeInvalid
-from models import UploadSession
+from core.uploads import Upload
 from web.v2.context import V2Request
 
 _CONTENT_RANGE_RE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
@@ -96,7 +96,7 @@ def _chunk_range(ctx: V2Request) -> tuple[int | None, int | None]:
     return start, end - start + 1
 
 
-def _progress(ctx: V2Request, session: UploadSession) -> Response:
+def _progress(ctx: V2Request, session: Upload) -> Response:
     return Response(
         b"",
         status=202,
