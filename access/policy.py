@@ -1,12 +1,28 @@
-"""Who may do what on a repository. The access issue fills in the permission table."""
+"""Who may do what: the caller's identity and the permissions it holds in a project.
+
+Every check reads the project's public flag and the caller's memberships at the time of the
+request, so a switch to private or a removed member takes effect on the next request.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+
+from access.roles import (
+    ALL_PERMISSIONS,
+    PUBLIC_PERMISSIONS,
+    REGISTRY_ACTIONS,
+    Permission,
+    Role,
+    permissions_of,
+)
+from models import fetch
 
 
 class Action(StrEnum):
+    """Actions of the distribution API, as token scopes name them."""
+
     PULL = "pull"
     PUSH = "push"
     DELETE = "delete"
@@ -14,15 +30,103 @@ class Action(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """The caller of a request; username None is anonymous."""
+    """The caller of a request. No username: anonymous."""
 
     username: str | None = None
+    user_id: int | None = None
+    sysadmin: bool = False
+    group_ids: tuple[int, ...] = ()
+    robot_id: int | None = None
+    # robots: project name (or "*") -> what the robot may do there
+    robot_permissions: dict[str, frozenset[Permission]] = field(default_factory=dict)
     address: str | None = None
 
+    @property
+    def anonymous(self) -> bool:
+        return self.username is None
 
-def check_repository(identity: Identity, repository: str, action: Action) -> bool:
-    """True when identity may perform action on repository.
 
-    Until users, roles and tokens land, the registry is open: every caller may do everything.
-    """
-    return True
+ANONYMOUS = Identity()
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectAccess:
+    project_id: int
+    public: bool
+    permissions: frozenset[Permission]
+
+
+async def project_access(identity: Identity, project: str) -> ProjectAccess | None:
+    """What identity may do in project; None when the project does not exist."""
+    rows = await fetch("SELECT id, public FROM project WHERE name = ?", project)
+    if not rows:
+        return None
+    project_id, public = int(rows[0][0]), bool(rows[0][1])  # type: ignore[call-overload]
+    if identity.sysadmin:
+        return ProjectAccess(project_id, public, ALL_PERMISSIONS)
+    granted = set(PUBLIC_PERMISSIONS) if public else set()
+    if identity.robot_id is not None:
+        granted |= identity.robot_permissions.get(project, frozenset())
+        granted |= identity.robot_permissions.get("*", frozenset())
+    elif identity.user_id is not None:
+        granted |= permissions_of(await member_roles(identity, project_id))
+    return ProjectAccess(project_id, public, frozenset(granted))
+
+
+async def member_roles(identity: Identity, project_id: int) -> set[Role]:
+    """The roles identity holds in a project, directly or through its groups."""
+    groups = identity.group_ids
+    marks = ",".join("?" * len(groups)) or "NULL"
+    rows = await fetch(
+        "SELECT role FROM project_member WHERE project_id = ? AND ("
+        f"(entity_type = 'u' AND entity_id = ?) OR (entity_type = 'g' AND entity_id IN ({marks})))",
+        project_id,
+        identity.user_id,
+        *groups,
+    )
+    return {Role(int(row[0])) for row in rows}  # type: ignore[call-overload]
+
+
+async def allowed_actions(identity: Identity, repository: str, wanted: set[str]) -> set[str]:
+    """The subset of wanted registry actions ("pull", "push", "delete", "*") allowed."""
+    access = await project_access(identity, repository.split("/", 1)[0])
+    if access is None:
+        # No such project: a system admin goes on to get the registry's own NAME_UNKNOWN;
+        # anybody else learns nothing about which projects exist.
+        return set(wanted) if identity.sysadmin else set()
+    allowed = {
+        a for a in wanted if a in REGISTRY_ACTIONS and REGISTRY_ACTIONS[a] in access.permissions
+    }
+    if "*" in wanted and all(p in access.permissions for p in REGISTRY_ACTIONS.values()):
+        allowed.add("*")
+    return allowed
+
+
+async def check_repository(identity: Identity, repository: str, action: Action) -> bool:
+    """True when identity may perform action on repository now."""
+    return bool(await allowed_actions(identity, repository, {action.value}))
+
+
+async def visible_project_ids(identity: Identity) -> set[int] | None:
+    """Projects whose repositories identity may list; None for all of them (system admin)."""
+    if identity.sysadmin:
+        return None
+    rows = await fetch("SELECT id FROM project WHERE public = ?", True)
+    visible = {int(r[0]) for r in rows}  # type: ignore[call-overload]
+    if identity.robot_id is not None:
+        if "*" in identity.robot_permissions:
+            return None
+        names = list(identity.robot_permissions)
+        marks = ",".join("?" * len(names)) or "NULL"
+        rows = await fetch(f"SELECT id FROM project WHERE name IN ({marks})", *names)
+    elif identity.user_id is not None:
+        marks = ",".join("?" * len(identity.group_ids)) or "NULL"
+        rows = await fetch(
+            "SELECT project_id FROM project_member WHERE (entity_type = 'u' AND entity_id = ?)"
+            f" OR (entity_type = 'g' AND entity_id IN ({marks}))",
+            identity.user_id,
+            *identity.group_ids,
+        )
+    else:
+        rows = []
+    return visible | {int(r[0]) for r in rows}  # type: ignore[call-overload]

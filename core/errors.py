@@ -103,8 +103,16 @@ class PaginationInvalid(RegistryError):
 
 
 class Unauthorized(RegistryError):
-    def __init__(self, reason: str = "authentication required") -> None:
-        super().__init__(reason)
+    """No or bad credentials; challenge is the WWW-Authenticate value that says where to go."""
+
+    def __init__(
+        self,
+        reason: str = "authentication required",
+        challenge: str | None = None,
+        detail: object = None,
+    ) -> None:
+        super().__init__(reason, detail)
+        self.challenge = challenge
 
 
 class Denied(RegistryError):

@@ -132,8 +132,11 @@ class ManifestStore:
             query = query.filter(name__gt=last)
         return await _page(query.order_by("name"), n)
 
-    async def catalog(self, n: int | None, last: str | None) -> Page:
+    async def catalog(self, n: int | None, last: str | None, project_ids: set[int] | None) -> Page:
+        """Repository names in order; only those of project_ids unless it is None."""
         query = Repository.all()
+        if project_ids is not None:
+            query = query.filter(project_id__in=list(project_ids))
         if last:
             query = query.filter(name__gt=last)
         return await _page(query.order_by("name"), n)

@@ -1,6 +1,15 @@
 """Tortoise ORM models and database start-up; no business logic here."""
 
 from models.db import close_database, fetch, open_database
+from models.identity import (
+    ConfigEntry,
+    GroupMembership,
+    LoginThrottle,
+    ProjectMember,
+    Robot,
+    User,
+    UserGroup,
+)
 from models.registry import (
     Blob,
     Manifest,
@@ -13,6 +22,13 @@ from models.registry import (
 )
 
 __all__ = [
+    "ConfigEntry",
+    "GroupMembership",
+    "LoginThrottle",
+    "ProjectMember",
+    "Robot",
+    "User",
+    "UserGroup",
     "Blob",
     "Manifest",
     "ManifestReference",

@@ -10,7 +10,9 @@ class Project(Model):
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=255, unique=True)
     public = fields.BooleanField(default=False)
+    owner_id = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "project"

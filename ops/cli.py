@@ -69,11 +69,19 @@ def serve(
 
 async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
     """Open the database, creating the schema and `library` if they are missing."""
+    from access.users import UserService
     from core.service import close_registry, open_registry
     from storage import build_driver
 
     storage = build_driver(settings.storage.driver, settings.storage_root)
     registry = await open_registry(storage, settings.db_url, settings.uploads.flush_every_bytes)
+    given = settings.admin_password.get_secret_value() if settings.admin_password else None
+    generated = await UserService().bootstrap_admin(given)
+    if generated:
+        console.print(
+            f"[bold]First start: the system administrator is [green]admin[/green] with password "
+            f"[green]{generated}[/green][/bold] (shown once; change it after signing in)"
+        )
     if not keep_open:
         await close_registry()
     return registry

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     workers: int = 0  # server processes; 0 = one per CPU core, at most 8
     log_level: str = "info"
     max_manifest_bytes: int = 4 * 1024 * 1024
+    admin_password: SecretStr | None = None  # first start only; generated and printed if unset
+    token_ttl_seconds: int = 1800
+    token_service: str = "berth-registry"
+    token_issuer: str = "berth-token-service"
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
 
@@ -59,6 +63,10 @@ class Settings(BaseSettings):
         import os
 
         return self.workers or min(os.cpu_count() or 1, 8)
+
+    @property
+    def keys_dir(self) -> Path:
+        return (self.data_dir / "keys").resolve()
 
     @property
     def storage_root(self) -> Path:

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ADMIN = ("admin", "Berth-Test-Admin-1")  # the system admin every test server starts with
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -113,7 +114,12 @@ def running_berth(
     host = f"127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
-    env = {**os.environ, "BERTH_LOG_LEVEL": "info", **(extra_env or {})}
+    env = {
+        **os.environ,
+        "BERTH_LOG_LEVEL": "info",
+        "BERTH_ADMIN_PASSWORD": ADMIN[1],
+        **(extra_env or {}),
+    }
     cmd = [sys.executable, "-m", "ops.cli", "serve", "--listen", host, "--data-dir", str(data_dir)]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -12,11 +12,16 @@ from typing import TYPE_CHECKING
 
 from quart import Quart, Response, g, request
 
+from access.errors import AccessError
+from access.tokens import TokenService, load_or_create_key
+from access.users import UserService
 from core.errors import RegistryError
 from core.service import close_registry, open_registry
 from storage import build_driver
-from web.errors import render_registry_error, render_unexpected
+from web.auth import AuthServices
+from web.errors import render_access_error, render_registry_error, render_unexpected
 from web.streaming import BoundedConnection, BoundedRequest
+from web.token import token
 from web.v2.routes import v2
 
 if TYPE_CHECKING:
@@ -34,11 +39,22 @@ def create_app(settings: Settings) -> Quart:
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
     app.register_blueprint(v2)
+    app.register_blueprint(token)
     app.register_error_handler(RegistryError, render_registry_error)
+    app.register_error_handler(AccessError, render_access_error)
     app.register_error_handler(Exception, render_unexpected)
     _install_request_log(app)
     _install_lifecycle(app, settings)
     return app
+
+
+def build_auth(settings: Settings) -> AuthServices:
+    """The user and token services; the signing key lives in the data folder's keys/."""
+    key = load_or_create_key(settings.keys_dir / "token.pem")
+    tokens = TokenService(
+        key, settings.token_issuer, settings.token_service, settings.token_ttl_seconds
+    )
+    return AuthServices(UserService(), tokens)
 
 
 def _install_lifecycle(app: Quart, settings: Settings) -> None:
@@ -48,6 +64,7 @@ def _install_lifecycle(app: Quart, settings: Settings) -> None:
         app.extensions["registry"] = await open_registry(
             storage, settings.db_url, settings.uploads.flush_every_bytes
         )
+        app.extensions["auth"] = build_auth(settings)
         app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
 
     @app.after_serving

@@ -9,6 +9,14 @@ from typing import Any
 
 from quart import Response, g, request
 
+from access.errors import (
+    AccessError,
+    AuthenticationFailed,
+    DirectoryUnavailable,
+    Forbidden,
+    LoginThrottled,
+    PasswordPolicyViolation,
+)
 from core import errors as e
 
 log = logging.getLogger("berth.web")
@@ -18,6 +26,10 @@ HeaderFn = Callable[[Any], dict[str, str]]
 
 def _upload_range(err: e.ChunkOutOfOrder) -> dict[str, str]:
     return {"Range": f"0-{max(err.current_size - 1, 0)}"}
+
+
+def _challenge(err: e.Unauthorized) -> dict[str, str]:
+    return {"WWW-Authenticate": err.challenge} if err.challenge else {}
 
 
 def _read_range(err: e.RangeInvalid) -> dict[str, str]:
@@ -41,7 +53,7 @@ ERROR_TABLE: dict[type[e.RegistryError], tuple[str, int, HeaderFn | None]] = {
     e.SizeInvalid: ("SIZE_INVALID", 400, None),
     e.TagInvalid: ("MANIFEST_INVALID", 400, None),
     e.PaginationInvalid: ("UNSUPPORTED", 400, None),
-    e.Unauthorized: ("UNAUTHORIZED", 401, None),
+    e.Unauthorized: ("UNAUTHORIZED", 401, _challenge),
     e.Denied: ("DENIED", 403, None),
     e.Unsupported: ("UNSUPPORTED", 405, None),
     e.NotFound: ("UNSUPPORTED", 404, None),
@@ -68,6 +80,30 @@ def render_registry_error(err: e.RegistryError) -> Response:
 def _body_left_unread() -> bool:
     has_body = request.headers.get("Transfer-Encoding") or request.content_length
     return bool(has_body) and not getattr(g, "body_read", False)
+
+
+# access errors -> (code, HTTP status); codes are the distribution spec's where they exist.
+ACCESS_TABLE: dict[type[AccessError], tuple[str, int]] = {
+    AuthenticationFailed: ("UNAUTHORIZED", 401),
+    LoginThrottled: ("TOOMANYREQUESTS", 429),
+    Forbidden: ("DENIED", 403),
+    PasswordPolicyViolation: ("BAD_REQUEST", 400),
+    DirectoryUnavailable: ("UNAVAILABLE", 503),
+}
+
+
+def render_access_error(err: AccessError) -> Response:
+    code, status = next(
+        (ACCESS_TABLE[k] for k in type(err).__mro__ if k in ACCESS_TABLE), ("DENIED", 403)
+    )
+    response = Response(
+        error_body(code, err.message, err.detail), status=status, content_type="application/json"
+    )
+    if isinstance(err, LoginThrottled):
+        response.headers["Retry-After"] = str(err.retry_after)
+    if _body_left_unread():
+        response.headers["Connection"] = "close"
+    return response
 
 
 def render_unexpected(err: Exception) -> Response:

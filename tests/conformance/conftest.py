@@ -8,12 +8,13 @@ import httpx
 import pytest
 
 from tests.conformance.oci import Registry, unique
-from tests.support import RunningBerth
+from tests.support import ADMIN, RunningBerth
 
 
 @pytest.fixture
 def http(berth_server: RunningBerth) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=berth_server.url, timeout=30.0) as client:
+    # Basic credentials on /v2 (the token flow has its own tests): the system admin.
+    with httpx.Client(base_url=berth_server.url, timeout=30.0, auth=ADMIN) as client:
         yield client
 
 

@@ -6,6 +6,7 @@ re-serialises what it stores would hand back different bytes, and the tests woul
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from tests.support import ADMIN
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -184,6 +187,8 @@ def send_truncated(
     """Announce `body` in full, send its first `sent` bytes, then hang up like a dying client."""
     lines = [f"{method} {url.raw_path.decode()} HTTP/1.1", f"Host: {url.host}:{url.port}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
+    token = base64.b64encode(":".join(ADMIN).encode()).decode()
+    lines += [f"Authorization: Basic {token}"]
     lines += ["Content-Type: application/octet-stream", f"Content-Length: {len(body)}", "", ""]
     with socket.create_connection((url.host, url.port), timeout=10) as sock:
         sock.sendall("\r\n".join(lines).encode() + body[:sent])

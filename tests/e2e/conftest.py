@@ -11,6 +11,8 @@ tells a Berth bug from a test bug.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
@@ -24,16 +26,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunningBerth, free_port, require, require_tool, wait_http
+from tests.support import (
+    ADMIN,
+    RunningBerth,
+    free_port,
+    require,
+    require_tool,
+    wait_http,
+)
 
 PUSH_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64}) size: \d+")
 
 
 def run_tool(
-    args: list[str], env: dict[str, str], timeout: float = 300, check: bool = True
+    args: list[str],
+    env: dict[str, str],
+    timeout: float = 300,
+    check: bool = True,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a client command; on failure, fail the test with its full output."""
-    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        args, env=env, capture_output=True, text=True, timeout=timeout, input=stdin
+    )
     if check and proc.returncode != 0:
         raise AssertionError(
             f"`{' '.join(args)}` exited with {proc.returncode}\n"
@@ -102,7 +117,9 @@ def containers_env(
         f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n'
     )
     auth = root / "auth.json"
-    auth.write_text('{"auths": {}}')
+    # skopeo, podman and buildah sign in with the test admin's credentials.
+    credentials = base64.b64encode(":".join(ADMIN).encode()).decode()
+    auth.write_text(json.dumps({"auths": {registry.host: {"auth": credentials}}}))
     return {
         **os.environ,
         "CONTAINERS_REGISTRIES_CONF": str(registries),
@@ -120,8 +137,16 @@ class Docker:
 
     env: dict[str, str]
 
-    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        return run_tool(["docker", *args], self.env, check=check)
+    def __call__(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_tool(["docker", *args], self.env, check=check, stdin=stdin)
+
+    def login(
+        self, host: str, username: str, password: str, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """`docker login` through Berth's token service."""
+        return self("login", host, "-u", username, "--password-stdin", stdin=password, check=check)
 
     def build(self, context: Path, tag: str) -> str:
         """Build with the legacy builder (BuildKit would want its frontend image); return the ID."""
@@ -180,8 +205,9 @@ def dockerd() -> Iterator[Docker]:
 
 
 @pytest.fixture
-def docker(dockerd: Docker) -> Docker:
-    """The docker CLI talking to the session's dockerd."""
+def docker(dockerd: Docker, registry: RunningBerth) -> Docker:
+    """The docker CLI talking to the session's dockerd, logged in to the registry as admin."""
+    dockerd.login(registry.host, *ADMIN)
     return dockerd
 
 

@@ -8,16 +8,18 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Docker
-from tests.support import RunningBerth
+from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
+admin = httpx.Client(auth=ADMIN, timeout=60)  # the test admin's Basic credentials
+
 
 def served_manifest(registry: RunningBerth, repo: str, reference: str) -> httpx.Response:
-    response = httpx.get(
+    response = admin.get(
         f"{registry.url}/v2/{repo}/manifests/{reference}",
         headers={"Accept": f"{DOCKER_MANIFEST}, {OCI_MANIFEST}"},
     )

@@ -13,7 +13,7 @@ import oras.client
 import oras.oci
 import pytest
 
-from tests.support import RunningBerth
+from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +24,8 @@ EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61
 SBOM_TYPE = "application/vnd.example.sbom.v1+json"
 SIGNATURE_TYPE = "application/vnd.example.signature.v1"
 REPO = "library/art"
+
+admin = httpx.Client(auth=ADMIN, timeout=60)  # the test admin's Basic credentials
 
 
 def sha256(data: bytes) -> str:
@@ -42,18 +44,18 @@ class Pushed:
 
 def fetch_manifest(registry: RunningBerth, reference: str) -> bytes:
     url = f"{registry.url}/v2/{REPO}/manifests/{reference}"
-    response = httpx.get(url, headers={"Accept": OCI_MANIFEST})
+    response = admin.get(url, headers={"Accept": OCI_MANIFEST})
     assert response.status_code == 200, response.text
     return response.content
 
 
 def upload_blob(registry: RunningBerth, content: bytes) -> str:
     """POST + PUT monolithic upload, the way every client can."""
-    started = httpx.post(f"{registry.url}/v2/{REPO}/blobs/uploads/")
+    started = admin.post(f"{registry.url}/v2/{REPO}/blobs/uploads/")
     assert started.status_code == 202, started.text
     location = httpx.URL(registry.url).join(started.headers["Location"])
     digest = sha256(content)
-    done = httpx.put(
+    done = admin.put(
         location.copy_merge_params({"digest": digest}),
         content=content,
         headers={"Content-Type": "application/octet-stream"},
@@ -69,7 +71,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client(registry: RunningBerth) -> oras.client.OrasClient:
-    return oras.client.OrasClient(hostname=registry.host, insecure=True)
+    client = oras.client.OrasClient(hostname=registry.host, insecure=True)
+    client.login(
+        *ADMIN,
+        hostname=registry.host,
+        tls_verify=False,
+        config_path=str(Path(registry.data_dir) / "oras-config.json"),
+    )
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +140,7 @@ def signature(registry: RunningBerth, subject: Pushed) -> Pushed:
             "annotations": {"org.example.signed-by": "berth-e2e"},
         }
     ).encode()
-    put = httpx.put(
+    put = admin.put(
         f"{registry.url}/v2/{REPO}/manifests/{sha256(manifest)}",
         content=manifest,
         headers={"Content-Type": OCI_MANIFEST},
@@ -140,7 +149,7 @@ def signature(registry: RunningBerth, subject: Pushed) -> Pushed:
 
 
 def referrers(registry: RunningBerth, digest: str, **params: str) -> httpx.Response:
-    response = httpx.get(f"{registry.url}/v2/{REPO}/referrers/{digest}", params=params)
+    response = admin.get(f"{registry.url}/v2/{REPO}/referrers/{digest}", params=params)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith(OCI_INDEX)
     return response

@@ -9,13 +9,15 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Podman
-from tests.support import RunningBerth
+from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 PLATFORMS = ("amd64", "arm64")
+
+admin = httpx.Client(auth=ADMIN, timeout=60)  # the test admin's Basic credentials
 
 
 def build_platform_image(builder: Podman, workdir: Path, arch: str) -> str:
@@ -62,7 +64,7 @@ def test_manifest_list_push_and_pull_by_digest(
     list_digest = digest_file.read_text().strip()
 
     # Then Berth serves the list by tag, under the digest podman computed, with both platforms
-    served = httpx.get(
+    served = admin.get(
         f"{registry.url}/v2/{repo}/manifests/v1",
         headers={"Accept": f"{OCI_INDEX}, {DOCKER_LIST}"},
     )

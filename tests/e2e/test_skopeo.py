@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Skopeo
-from tests.support import RunningBerth
+from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +25,8 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 ACCEPT_ANY = f"{OCI_MANIFEST}, {DOCKER_MANIFEST}"
+
+admin = httpx.Client(auth=ADMIN, timeout=60)  # the test admin's Basic credentials
 
 
 def sha256(data: bytes) -> str:
@@ -94,7 +96,7 @@ def random_image(directory: Path, tag: str = "v1") -> OciImage:
 
 def manifest_status(registry: RunningBerth, repo: str, reference: str) -> int:
     url = f"{registry.url}/v2/{repo}/manifests/{reference}"
-    return httpx.get(url, headers={"Accept": ACCEPT_ANY}).status_code
+    return admin.get(url, headers={"Accept": ACCEPT_ANY}).status_code
 
 
 def push(skopeo: Skopeo, layout: Path, tag: str, dest: str, *flags: str) -> None:
@@ -114,7 +116,7 @@ def test_oci_image_is_stored_byte_for_byte(
     # Then the manifest read back is the very bytes pushed, under their digest
     raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{dest}").stdout
     assert raw.encode() == image.manifest
-    served = httpx.get(
+    served = admin.get(
         f"{registry.url}/v2/library/skopeo-oci/manifests/v1", headers={"Accept": ACCEPT_ANY}
     )
     assert served.headers["Docker-Content-Digest"] == image.digest
@@ -135,7 +137,7 @@ def test_copy_as_docker_schema2(skopeo: Skopeo, registry: RunningBerth, tmp_path
     manifest = json.loads(raw)
     assert manifest["mediaType"] == DOCKER_MANIFEST
     assert {layer["mediaType"] for layer in manifest["layers"]} == {DOCKER_LAYER}
-    served = httpx.get(
+    served = admin.get(
         f"{registry.url}/v2/library/skopeo-v2s2/manifests/v1", headers={"Accept": ACCEPT_ANY}
     )
     assert served.headers["Content-Type"] == DOCKER_MANIFEST

@@ -12,7 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import postgres_database, require, running_berth
+from tests.support import ADMIN, postgres_database, require, running_berth
+
+admin = httpx.Client(auth=ADMIN, timeout=120)  # Basic credentials of the test admin
 
 
 def test_upload_started_on_one_replica_finishes_on_another(tmp_path: Path) -> None:
@@ -20,28 +22,28 @@ def test_upload_started_on_one_replica_finishes_on_another(tmp_path: Path) -> No
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     with running_berth(tmp_path) as first, running_berth(tmp_path) as second:
         # Given an upload started and given a first chunk on replica one
-        start = httpx.post(f"{first.url}/v2/library/spread/blobs/uploads/")
+        start = admin.post(f"{first.url}/v2/library/spread/blobs/uploads/")
         assert start.status_code == 202
         location = start.headers["Location"]
-        one = httpx.patch(
+        one = admin.patch(
             first.url + location, content=data[:1_000_000], headers={"Content-Range": "0-999999"}
         )
         assert one.status_code == 202
         # When replica two reports its status, takes the next chunk and the commit
-        status = httpx.get(second.url + location)
+        status = admin.get(second.url + location)
         assert status.status_code == 204
         assert status.headers["Range"] == "0-999999"
-        two = httpx.patch(
+        two = admin.patch(
             second.url + location,
             content=data[1_000_000:2_000_000],
             headers={"Content-Range": "1000000-1999999"},
         )
         assert two.status_code == 202
-        done = httpx.put(first.url + location, params={"digest": digest}, content=data[2_000_000:])
+        done = admin.put(first.url + location, params={"digest": digest}, content=data[2_000_000:])
         assert done.status_code == 201, done.text
         # Then both replicas serve the whole blob
         for server in (first, second):
-            got = httpx.get(f"{server.url}/v2/library/spread/blobs/{digest}")
+            got = admin.get(f"{server.url}/v2/library/spread/blobs/{digest}")
             assert got.status_code == 200
             assert got.content == data
 
@@ -52,7 +54,7 @@ def push_image(base: str, repo: str, tag: str, layer: bytes) -> list[int]:
     config = b'{"architecture":"amd64","os":"linux"}'
     for blob in (config, layer):
         digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-        r = httpx.post(f"{base}/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=blob)
+        r = admin.post(f"{base}/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=blob)
         statuses.append(r.status_code)
     manifest = json.dumps(
         {
@@ -72,7 +74,7 @@ def push_image(base: str, repo: str, tag: str, layer: bytes) -> list[int]:
             ],
         }
     ).encode()
-    r = httpx.put(
+    r = admin.put(
         f"{base}/v2/{repo}/manifests/{tag}",
         content=manifest,
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
@@ -103,5 +105,5 @@ def test_replicas_racing_on_the_same_repositories_and_tags_all_succeed(
                 results = list(pool.map(lambda job: push_image(*job), jobs))
             # Then every request succeeded and each repository lists its tags
             assert all(status in (201, 202) for statuses in results for status in statuses), results
-            tags = httpx.get(f"{second.url}/v2/library/race0/tags/list").json()["tags"]
+            tags = admin.get(f"{second.url}/v2/library/race0/tags/list").json()["tags"]
             assert sorted(tags) == ["t0", "t1", "t2", "t3"]

@@ -14,7 +14,7 @@ _RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
 async def head_blob(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PULL)
+    await ctx.authorize(Action.PULL)
     info = await ctx.registry.blobs.stat(ctx.name, ctx.arg)
     response = Response(b"", status=200, headers=_blob_headers(info.digest))
     response.headers["Content-Length"] = str(info.size)
@@ -22,7 +22,7 @@ async def head_blob(ctx: V2Request) -> Response:
 
 
 async def get_blob(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PULL)
+    await ctx.authorize(Action.PULL)
     info = await ctx.registry.blobs.stat(ctx.name, ctx.arg)
     headers = _blob_headers(info.digest)
     start, length, status = 0, info.size, 200
@@ -39,7 +39,7 @@ async def get_blob(ctx: V2Request) -> Response:
 
 
 async def delete_blob(ctx: V2Request) -> Response:
-    ctx.authorize(Action.DELETE)
+    await ctx.authorize(Action.DELETE)
     await ctx.registry.blobs.unlink(ctx.name, ctx.arg)
     return Response(b"", status=202, headers={"Content-Length": "0"})
 

@@ -7,25 +7,48 @@ from dataclasses import dataclass
 
 from quart import Request, g
 
-from access.policy import Action, Identity, check_repository
-from core.errors import Denied, SizeInvalid
+from access.policy import Action, check_repository
+from core.errors import Denied, SizeInvalid, Unauthorized
 from core.service import Registry
+from web.auth import Caller, challenge
+
+# What a client should ask the token service for, by the action a route needs.
+_SCOPE_ACTIONS = {Action.PULL: "pull", Action.PUSH: "pull,push", Action.DELETE: "delete"}
 
 
 @dataclass(slots=True)
 class V2Request:
     request: Request
     registry: Registry
-    identity: Identity
+    caller: Caller
+    token_service: str
     name: str  # repository name
     project: str
     arg: str  # digest, reference or upload id, by route
     max_manifest_bytes: int
 
-    def authorize(self, action: Action) -> None:
-        """The one access check of the /v2 API."""
-        if not check_repository(self.identity, self.name, action):
+    async def authorize(self, action: Action) -> None:
+        """The one access check of the /v2 API, against the roles as they are now.
+
+        Anonymous callers are sent to the token service (401 + challenge); a signed-in caller
+        whose role lacks the action is denied (403); a token that lacks an action the role
+        allows is sent back for a new token (401, insufficient_scope).
+        """
+        identity = self.caller.identity
+        if not await check_repository(identity, self.name, action):
+            if identity.anonymous:
+                raise Unauthorized(challenge=self.challenge(action))
             raise Denied()
+        token = self.caller.token
+        if token is not None and not {action.value, "*"} & token.actions_for(self.name):
+            raise Unauthorized(
+                "the token does not grant this action",
+                challenge=self.challenge(action, "insufficient_scope"),
+            )
+
+    def challenge(self, action: Action, error: str | None = None) -> str:
+        scope = f"repository:{self.name}:{_SCOPE_ACTIONS[action]}"
+        return challenge(self.request, self.token_service, scope, error)
 
     def header_int(self, header: str) -> int | None:
         value = self.request.headers.get(header)

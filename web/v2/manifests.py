@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from quart import Response
 
-from access.policy import Action
+from access.policy import Action, visible_project_ids
 from core import mediatypes as mt
 from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
 from core.registry import Page, StoredManifest
@@ -31,7 +31,7 @@ async def head_manifest(ctx: V2Request) -> Response:
 
 
 async def put_manifest(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PUSH)
+    await ctx.authorize(Action.PUSH)
     body = await _bounded_body(ctx, ctx.max_manifest_bytes)
     pushed = await ctx.registry.manifests.put(
         ctx.name, ctx.project, ctx.arg, body, ctx.request.headers.get("Content-Type")
@@ -47,20 +47,20 @@ async def put_manifest(ctx: V2Request) -> Response:
 
 
 async def delete_manifest(ctx: V2Request) -> Response:
-    ctx.authorize(Action.DELETE)
+    await ctx.authorize(Action.DELETE)
     await ctx.registry.manifests.delete(ctx.name, ctx.arg)
     return Response(b"", status=202, headers={"Content-Length": "0"})
 
 
 async def list_tags(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PULL)
+    await ctx.authorize(Action.PULL)
     n, last = _pagination(ctx, None)
     page = await ctx.registry.manifests.tags(ctx.name, n, last)
     return _paged({"name": ctx.name, "tags": page.items}, page, f"/v2/{ctx.name}/tags/list", n)
 
 
 async def list_referrers(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PULL)
+    await ctx.authorize(Action.PULL)
     artifact_type = ctx.request.args.get("artifactType") or None
     descriptors = await ctx.registry.manifests.referrers(ctx.name, ctx.arg, artifact_type)
     body = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": descriptors}
@@ -72,12 +72,13 @@ async def list_referrers(ctx: V2Request) -> Response:
 
 async def catalog(ctx: V2Request) -> Response:
     n, last = _pagination(ctx, DEFAULT_CATALOG_PAGE)
-    page = await ctx.registry.manifests.catalog(n, last)
+    visible = await visible_project_ids(ctx.caller.identity)
+    page = await ctx.registry.manifests.catalog(n, last, visible)
     return _paged({"repositories": page.items}, page, "/v2/_catalog", n)
 
 
 async def _negotiated(ctx: V2Request) -> StoredManifest:
-    ctx.authorize(Action.PULL)
+    await ctx.authorize(Action.PULL)
     manifest = await ctx.registry.manifests.get(ctx.name, ctx.arg)
     if not mt.acceptable(manifest.media_type, ctx.request.headers.getlist("Accept")):
         raise ManifestUnknown(ctx.arg, f"stored as {manifest.media_type}, not in Accept")

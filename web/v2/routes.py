@@ -11,9 +11,10 @@ from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, current_app, request
 
-from access.policy import Identity
-from core.errors import NotFound, Unsupported
+from access.errors import AuthenticationFailed
+from core.errors import NotFound, Unauthorized, Unsupported
 from core.names import validate_name
+from web.auth import AuthServices, Caller, challenge, resolve_caller
 from web.v2 import blobs, manifests, uploads
 from web.v2.context import V2Request
 
@@ -53,7 +54,19 @@ v2 = Blueprint("v2", __name__)
 
 @v2.route("/v2/", methods=["GET", "HEAD"])
 async def base() -> Response:
+    """The version check: 200 for any caller with valid credentials or a token, else 401."""
+    auth: AuthServices = current_app.extensions["auth"]
+    caller = await _caller(auth)
+    if caller.identity.anonymous and caller.token is None:
+        raise Unauthorized(challenge=challenge(request, auth.tokens.service, None))
     return Response(b"{}", status=200, content_type="application/json")
+
+
+async def _caller(auth: AuthServices) -> Caller:
+    try:
+        return await resolve_caller(request, auth)
+    except AuthenticationFailed as exc:
+        raise Unauthorized(exc.message, challenge(request, auth.tokens.service, None)) from None
 
 
 @v2.route("/v2/<path:rest>", methods=METHODS)
@@ -63,10 +76,12 @@ async def dispatch(rest: str) -> Response:
     if handler is None:
         raise Unsupported(f"{request.method} is not allowed on {route}")
     project = validate_name(name) if route != "catalog" else ""
+    auth: AuthServices = current_app.extensions["auth"]
     ctx = V2Request(
         request=request,
         registry=current_app.extensions["registry"],
-        identity=Identity(address=request.remote_addr),
+        caller=await _caller(auth),
+        token_service=auth.tokens.service,
         name=name,
         project=project,
         arg=arg,

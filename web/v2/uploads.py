@@ -6,9 +6,10 @@ import re
 
 from quart import Response
 
-from access.policy import Action
+from access.policy import Action, check_repository
 from core.digests import parse_digest
-from core.errors import SizeInvalid
+from core.errors import NameInvalid, SizeInvalid
+from core.names import validate_name
 from core.uploads import Upload
 from web.v2.context import V2Request
 
@@ -16,7 +17,7 @@ _CONTENT_RANGE_RE = re.compile(r"^(?:bytes )?(\d+)-(\d+)(?:/(?:\d+|\*))?$")
 
 
 async def start_upload(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PUSH)
+    await ctx.authorize(Action.PUSH)
     args = ctx.request.args
     if "mount" in args:
         mounted = await _mount(ctx, args["mount"], args.get("from", ""))
@@ -33,7 +34,7 @@ async def start_upload(ctx: V2Request) -> Response:
 
 
 async def patch_upload(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PUSH)
+    await ctx.authorize(Action.PUSH)
     session = await ctx.registry.uploads.get(ctx.name, ctx.arg)
     start, length = _chunk_range(ctx)
     await ctx.registry.uploads.append(session, ctx.body(), start, length)
@@ -41,7 +42,7 @@ async def patch_upload(ctx: V2Request) -> Response:
 
 
 async def put_upload(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PUSH)
+    await ctx.authorize(Action.PUSH)
     session = await ctx.registry.uploads.get(ctx.name, ctx.arg)
     digest = ctx.request.args.get("digest", "")
     parse_digest(digest)
@@ -53,7 +54,7 @@ async def put_upload(ctx: V2Request) -> Response:
 
 
 async def upload_status(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PUSH)
+    await ctx.authorize(Action.PUSH)
     session = await ctx.registry.uploads.get(ctx.name, ctx.arg)
     response = _progress(ctx, session)
     response.status_code = 204
@@ -61,7 +62,7 @@ async def upload_status(ctx: V2Request) -> Response:
 
 
 async def cancel_upload(ctx: V2Request) -> Response:
-    ctx.authorize(Action.PUSH)
+    await ctx.authorize(Action.PUSH)
     session = await ctx.registry.uploads.get(ctx.name, ctx.arg)
     await ctx.registry.uploads.cancel(session)
     return Response(b"", status=204)
@@ -70,11 +71,21 @@ async def cancel_upload(ctx: V2Request) -> Response:
 async def _mount(ctx: V2Request, digest: str, source: str) -> Response | None:
     """201 when the blob is linked from `source`; None falls back to a normal upload."""
     parse_digest(digest)
-    if not source or source == ctx.name:
+    if not source or source == ctx.name or not _valid_name(source):
         return None
+    if not await check_repository(ctx.caller.identity, source, Action.PULL):
+        return None  # mounting needs pull on the source; the client uploads instead
     if not await ctx.registry.blobs.mount(ctx.name, ctx.project, digest, source):
         return None
     return _created(ctx, digest)
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except NameInvalid:
+        return False
+    return True
 
 
 def _chunk_range(ctx: V2Request) -> tuple[int | None, int | None]:

@@ -1,0 +1,106 @@
+"""Harbor's project roles and the one permission table used by the token service, the REST
+API and the dashboard alike."""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Role(IntEnum):
+    PROJECT_ADMIN = 1
+    DEVELOPER = 2
+    GUEST = 3
+    MAINTAINER = 4
+    LIMITED_GUEST = 5
+
+    @property
+    def harbor_name(self) -> str:
+        return _HARBOR_NAMES[self]
+
+
+_HARBOR_NAMES = {
+    Role.PROJECT_ADMIN: "projectAdmin",
+    Role.DEVELOPER: "developer",
+    Role.GUEST: "guest",
+    Role.MAINTAINER: "maintainer",
+    Role.LIMITED_GUEST: "limitedGuest",
+}
+
+
+class Permission(StrEnum):
+    """A resource and an action on it, spelled as Harbor's permissions API spells them."""
+
+    PROJECT_READ = "project:read"
+    PROJECT_UPDATE = "project:update"
+    PROJECT_DELETE = "project:delete"
+    REPOSITORY_LIST = "repository:list"
+    REPOSITORY_PULL = "repository:pull"
+    REPOSITORY_PUSH = "repository:push"
+    REPOSITORY_DELETE = "repository:delete"
+    ARTIFACT_DELETE = "artifact:delete"
+    TAG_CREATE = "tag:create"
+    TAG_DELETE = "tag:delete"
+    MEMBER_LIST = "member:list"
+    MEMBER_CREATE = "member:create"
+    MEMBER_UPDATE = "member:update"
+    MEMBER_DELETE = "member:delete"
+    ROBOT_LIST = "robot:list"
+    ROBOT_CREATE = "robot:create"
+    ROBOT_DELETE = "robot:delete"
+    WEBHOOK_LIST = "webhook:list"
+    WEBHOOK_CREATE = "webhook:create"
+    WEBHOOK_UPDATE = "webhook:update"
+    WEBHOOK_DELETE = "webhook:delete"
+    LOG_LIST = "log:list"
+
+
+P = Permission
+_LIMITED_GUEST = frozenset({P.PROJECT_READ, P.REPOSITORY_LIST, P.REPOSITORY_PULL})
+_GUEST = _LIMITED_GUEST | {P.MEMBER_LIST}
+_DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE}
+_MAINTAINER = _DEVELOPER | {
+    P.REPOSITORY_DELETE,
+    P.ARTIFACT_DELETE,
+    P.TAG_DELETE,
+    P.WEBHOOK_LIST,
+}
+_PROJECT_ADMIN = _MAINTAINER | {
+    P.PROJECT_UPDATE,
+    P.PROJECT_DELETE,
+    P.MEMBER_CREATE,
+    P.MEMBER_UPDATE,
+    P.MEMBER_DELETE,
+    P.ROBOT_LIST,
+    P.ROBOT_CREATE,
+    P.ROBOT_DELETE,
+    P.WEBHOOK_CREATE,
+    P.WEBHOOK_UPDATE,
+    P.WEBHOOK_DELETE,
+    P.LOG_LIST,
+}
+
+# role -> what it may do in its project. System admins may do everything everywhere.
+PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.LIMITED_GUEST: _LIMITED_GUEST,
+    Role.GUEST: frozenset(_GUEST),
+    Role.DEVELOPER: frozenset(_DEVELOPER),
+    Role.MAINTAINER: frozenset(_MAINTAINER),
+    Role.PROJECT_ADMIN: frozenset(_PROJECT_ADMIN),
+}
+ALL_PERMISSIONS = frozenset(Permission)
+# Anyone, signed in or not, on a public project.
+PUBLIC_PERMISSIONS = _LIMITED_GUEST
+
+# The distribution API's actions, as token scopes name them, and what each needs.
+REGISTRY_ACTIONS: dict[str, Permission] = {
+    "pull": P.REPOSITORY_PULL,
+    "push": P.REPOSITORY_PUSH,
+    "delete": P.REPOSITORY_DELETE,
+}
+
+
+def permissions_of(roles: set[Role]) -> frozenset[Permission]:
+    granted: set[Permission] = set()
+    for role in roles:
+        granted |= PERMISSIONS[role]
+    return frozenset(granted)

@@ -1,0 +1,114 @@
+"""Docker registry tokens: JWTs signed with an ECDSA P-256 key kept by `cryptography`."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from access.errors import AuthenticationFailed
+
+ALGORITHM = "ES256"
+
+
+def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
+    """The signing key at path (PEM, mode 0600), created on first use. Safe to repeat."""
+    if not path.exists():
+        key = ec.generate_private_key(ec.SECP256R1())
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+        with contextlib.suppress(FileExistsError):  # first writer wins when replicas race
+            os.link(tmp, path)
+        tmp.unlink()
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{path} is not an EC private key")
+    return loaded
+
+
+def key_id(key: ec.EllipticCurvePrivateKey) -> str:
+    """libtrust-style key id: base32 of the SHA-256 of the public key, in 12 groups of 4."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    b32 = base64.b32encode(hashlib.sha256(der).digest()[:30]).decode()
+    return ":".join(b32[i : i + 4] for i in range(0, 48, 4))
+
+
+@dataclass(frozen=True, slots=True)
+class TokenClaims:
+    subject: str  # "" for anonymous
+    access: list[dict[str, Any]]
+
+    def actions_for(self, repository: str) -> set[str]:
+        granted: set[str] = set()
+        for entry in self.access:
+            if entry.get("type") == "repository" and entry.get("name") == repository:
+                granted |= set(entry.get("actions", []))
+        return granted
+
+
+class TokenService:
+    """Issues and verifies the bearer tokens of the distribution API."""
+
+    def __init__(
+        self, key: ec.EllipticCurvePrivateKey, issuer: str, service: str, ttl_seconds: int
+    ) -> None:
+        self._key = key
+        self._public = key.public_key()
+        self._kid = key_id(key)
+        self.issuer = issuer
+        self.service = service
+        self.ttl = ttl_seconds
+
+    def issue(self, subject: str, access: list[dict[str, Any]]) -> tuple[str, int, int]:
+        """(token, expires_in, issued_at) for subject with access entries."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.service,
+            "exp": now + self.ttl,
+            "nbf": now - 1,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "access": access,
+        }
+        token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
+        return token, self.ttl, now
+
+    def verify(self, token: str) -> TokenClaims:
+        """Claims of a token this service signed; AuthenticationFailed for anything else."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=[ALGORITHM],
+                audience=self.service,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"invalid token: {exc}") from None
+        access = claims.get("access")
+        if not isinstance(access, list):
+            raise AuthenticationFailed("invalid token: no access claim")
+        return TokenClaims(str(claims["sub"]), access)

@@ -1,0 +1,133 @@
+"""Users: authentication (local or directory), login throttling, the first admin."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from access.errors import AuthenticationFailed, LoginThrottled
+from access.passwords import hash_password, verify_password
+from access.policy import Identity
+from models import LoginThrottle, User, fetch
+
+ADMIN = "admin"
+
+# A directory login: (username, password) -> the local User row, or None for bad credentials.
+DirectoryLogin = Callable[[str, str], Awaitable[User | None]]
+
+
+class LoginPolicy:
+    """At most max_failures failed logins per user name, and per address, in window."""
+
+    def __init__(
+        self,
+        max_failures: int = 5,
+        max_per_address: int = 30,
+        window: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.max_failures = max_failures
+        self.max_per_address = max_per_address
+        self.window = window
+
+
+class UserService:
+    """Authenticates callers and keeps the first admin. Built once, shared by replicas' DB."""
+
+    def __init__(self, policy: LoginPolicy | None = None) -> None:
+        self.policy = policy or LoginPolicy()
+        self.directory: DirectoryLogin | None = None  # set when auth_mode is ldap_auth
+        # Basic auth on every registry request must not cost an argon2 verification each:
+        # remember recent successes for a short while, keyed by a hash of the credentials.
+        self._recent: dict[str, tuple[float, Identity]] = {}
+
+    async def bootstrap_admin(self, password: str | None) -> str | None:
+        """Create `admin` at first start; the generated password when none was given."""
+        if await User.exists(username=ADMIN):
+            return None
+        generated = None if password else secrets.token_urlsafe(12) + "A1"
+        await User.bulk_create(
+            [
+                User(
+                    username=ADMIN,
+                    password_hash=hash_password(password or generated or ""),
+                    sysadmin=True,
+                    realname="system admin",
+                )
+            ],
+            ignore_conflicts=True,
+        )
+        return generated
+
+    async def authenticate(self, username: str, password: str, address: str | None) -> Identity:
+        """The identity of valid credentials; AuthenticationFailed or LoginThrottled."""
+        cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
+        hit = self._recent.get(cache_key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        await self._check_throttle(username, address)
+        user = await self._login(username, password)
+        if user is None:
+            await self._record_failure(username, address)
+            raise AuthenticationFailed()
+        await LoginThrottle.filter(key=f"user:{username}").delete()
+        identity = await identity_of(user, address)
+        self._recent[cache_key] = (time.monotonic() + 30, identity)
+        return identity
+
+    def forget(self, username: str) -> None:
+        """Drop remembered logins (after a password change, a deletion, a role change)."""
+        self._recent = {k: v for k, v in self._recent.items() if v[1].username != username}
+
+    async def _login(self, username: str, password: str) -> User | None:
+        user = await User.get_or_none(username=username)
+        if user is not None and user.password_hash:  # local account (admin is always local)
+            return user if verify_password(user.password_hash, password) else None
+        if self.directory is not None and username != ADMIN:
+            return await self.directory(username, password)
+        return None
+
+    async def _check_throttle(self, username: str, address: str | None) -> None:
+        now = datetime.now(UTC)
+        for key, limit in self._throttle_keys(username, address):
+            row = await LoginThrottle.get_or_none(key=key)
+            if row and row.failures >= limit and row.window_start + self.policy.window > now:
+                retry = int((row.window_start + self.policy.window - now).total_seconds()) + 1
+                raise LoginThrottled(retry)
+
+    async def _record_failure(self, username: str, address: str | None) -> None:
+        now = datetime.now(UTC)
+        for key, _limit in self._throttle_keys(username, address):
+            await LoginThrottle.bulk_create(
+                [LoginThrottle(key=key, failures=0, window_start=now)], ignore_conflicts=True
+            )
+            row = await LoginThrottle.get(key=key)
+            if row.window_start + self.policy.window <= now:
+                await LoginThrottle.filter(key=key).update(failures=1, window_start=now)
+            else:
+                await LoginThrottle.filter(key=key).update(failures=row.failures + 1)
+
+    def _throttle_keys(self, username: str, address: str | None) -> list[tuple[str, int]]:
+        keys = [(f"user:{username}", self.policy.max_failures)]
+        if address:
+            keys.append((f"addr:{address}", self.policy.max_per_address))
+        return keys
+
+
+async def identity_of(user: User, address: str | None) -> Identity:
+    groups = await fetch("SELECT group_id FROM group_membership WHERE user_id = ?", user.id)
+    return Identity(
+        username=user.username,
+        user_id=user.id,
+        sysadmin=user.sysadmin,
+        group_ids=tuple(int(g[0]) for g in groups),  # type: ignore[call-overload]
+        address=address,
+    )
+
+
+async def identity_by_name(username: str, address: str | None) -> Identity | None:
+    """The identity behind a token's subject, read now (so revocations apply at once)."""
+    user = await User.get_or_none(username=username)
+    return None if user is None else await identity_of(user, address)
