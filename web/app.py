@@ -18,6 +18,9 @@ from access.users import UserService
 from core.errors import RegistryError
 from core.service import close_registry, open_registry
 from storage import build_driver
+from web.api import api
+from web.api.common import ApiError, render_api_error
+from web.api.sessions import SessionStore
 from web.auth import AuthServices
 from web.errors import render_access_error, render_registry_error, render_unexpected
 from web.streaming import BoundedConnection, BoundedRequest
@@ -40,6 +43,8 @@ def create_app(settings: Settings) -> Quart:
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
     app.register_blueprint(v2)
     app.register_blueprint(token)
+    app.register_blueprint(api)
+    app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(RegistryError, render_registry_error)
     app.register_error_handler(AccessError, render_access_error)
     app.register_error_handler(Exception, render_unexpected)
@@ -65,6 +70,7 @@ def _install_lifecycle(app: Quart, settings: Settings) -> None:
             storage, settings.db_url, settings.uploads.flush_every_bytes
         )
         app.extensions["auth"] = build_auth(settings)
+        app.extensions["sessions"] = SessionStore()
         app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
 
     @app.after_serving

@@ -1,0 +1,13 @@
+"""Harbor's REST API v2.0 under /api/v2.0: one module per resource, one blueprint.
+
+Each resource module defines its routes on `api` and is imported at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from quart import Blueprint
+
+api = Blueprint("api", __name__, url_prefix="/api/v2.0")
+
+# Resource modules register their routes on `api` when imported (one line each).
+from web.api import sessions  # noqa: E402,F401

@@ -1,0 +1,118 @@
+"""What every /api/v2.0 handler shares: the caller, errors in Harbor's envelope, paging."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from quart import Response, current_app, request
+
+from access.errors import AccessError, AuthenticationFailed
+from access.policy import Identity
+from web.auth import AuthServices, resolve_caller
+
+MAX_PAGE_SIZE = 100
+
+
+class ApiError(AccessError):
+    """An error of the REST API with its HTTP status and Harbor's code."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+
+class BadRequest(ApiError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class NotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+
+
+class Conflict(ApiError):
+    status, code = 409, "CONFLICT"
+
+
+class PreconditionFailed(ApiError):
+    status, code = 412, "PRECONDITION"
+
+
+def render_api_error(err: ApiError) -> Response:
+    body = {"errors": [{"code": err.code, "message": err.message}]}
+    return Response(json.dumps(body), status=err.status, content_type="application/json")
+
+
+async def current_identity() -> Identity:
+    """The caller: Basic credentials, or the session cookie (set by POST /c/login), or nobody.
+
+    A session cookie on an unsafe method needs the CSRF token in X-Harbor-CSRF-Token.
+    """
+    auth: AuthServices = current_app.extensions["auth"]
+    session_identity = await current_app.extensions["sessions"].identity(request)
+    if session_identity is not None:
+        return session_identity
+    return (await resolve_caller(request, auth)).identity
+
+
+async def signed_in() -> Identity:
+    """The caller, who must not be anonymous (401 otherwise)."""
+    identity = await current_identity()
+    if identity.anonymous:
+        raise AuthenticationFailed("sign in first")
+    return identity
+
+
+async def json_body() -> dict[str, Any]:
+    """The request's JSON object; BadRequest for anything else."""
+    try:
+        body = await request.get_json(force=True, silent=False)
+    except Exception:
+        raise BadRequest("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def paging() -> Paging:
+    """`page` (from 1) and `page_size` (1..100, default 10) from the query."""
+    try:
+        page = int(request.args.get("page", "1"))
+        size = int(request.args.get("page_size", "10"))
+    except ValueError:
+        raise BadRequest("page and page_size must be integers") from None
+    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
+        raise BadRequest(f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
+    return Paging(page, size)
+
+
+def paged_response(items: list[Any], total: int, pages: Paging) -> Response:
+    """A JSON list with X-Total-Count and a Link header to the previous and next pages."""
+    response = Response(json.dumps(items, default=str), content_type="application/json")
+    response.headers["X-Total-Count"] = str(total)
+    links = []
+    query = {k: v for k, v in request.args.items() if k not in ("page", "page_size")}
+    if pages.page > 1:
+        prev = urlencode({**query, "page": pages.page - 1, "page_size": pages.page_size})
+        links.append(f'<{request.path}?{prev}>; rel="prev"')
+    if pages.offset + len(items) < total:
+        nxt = urlencode({**query, "page": pages.page + 1, "page_size": pages.page_size})
+        links.append(f'<{request.path}?{nxt}>; rel="next"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return response
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, default=str), status=status, content_type="application/json")
