@@ -15,6 +15,8 @@ packages=(
     busybox-static   # /bin/busybox, the only binary in the test images
     docker-registry  # CNCF Distribution: the reference registry and replication peer
     wrk              # load generator for the benchmarks
+    slapd            # OpenLDAP server: a private directory for the LDAP login tests
+    ldap-utils       # ldapadd/ldapsearch, handy when debugging the LDAP tests
 )
 
 installed() {
@@ -37,6 +39,8 @@ fi
 
 echo "install-test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# slapd would otherwise build a system-wide directory; the tests make their own.
+echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
 # Another apt run may hold the lock for a while on a freshly booted machine.
 apt_opts=(-o DPkg::Lock::Timeout=600 -q)
 apt-get "${apt_opts[@]}" update
