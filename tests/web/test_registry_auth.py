@@ -1,0 +1,124 @@
+"""The token flow of /v2 as Docker walks it: challenge, token, access by role."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ADMIN, RunningBerth, running_berth
+
+LAYER = b"some layer bytes"
+DIGEST = "sha256:" + hashlib.sha256(LAYER).hexdigest()
+
+
+def claims_of(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def token_for(server: RunningBerth, scope: str, auth: tuple[str, str] | None = None) -> str:
+    response = httpx.get(
+        f"{server.url}/service/token",
+        params={"service": "berth-registry", "scope": scope},
+        auth=auth,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token"] == body["access_token"] and body["expires_in"] == 1800
+    return str(body["token"])
+
+
+def test_anonymous_version_check_is_challenged_with_the_token_realm(
+    berth_server: RunningBerth,
+) -> None:
+    response = httpx.get(f"{berth_server.url}/v2/")
+    assert response.status_code == 401
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith(f'Bearer realm="{berth_server.url}/service/token"')
+    assert 'service="berth-registry"' in challenge
+    assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+
+
+def test_anonymous_token_grants_pull_on_public_library_but_never_push(
+    berth_server: RunningBerth,
+) -> None:
+    # Given an admin pushed a blob into library
+    pushed = httpx.post(
+        f"{berth_server.url}/v2/library/authflow/blobs/uploads/",
+        params={"digest": DIGEST},
+        content=LAYER,
+        auth=ADMIN,
+    )
+    assert pushed.status_code == 201
+    # When an anonymous client asks for pull and push
+    token = token_for(berth_server, "repository:library/authflow:pull,push")
+    # Then the token holds pull only, and works for pull but not push
+    access = claims_of(token)["access"]
+    assert access == [{"type": "repository", "name": "library/authflow", "actions": ["pull"]}]
+    bearer = {"Authorization": f"Bearer {token}"}
+    got = httpx.get(f"{berth_server.url}/v2/library/authflow/blobs/{DIGEST}", headers=bearer)
+    assert got.status_code == 200 and got.content == LAYER
+    push = httpx.post(f"{berth_server.url}/v2/library/authflow/blobs/uploads/", headers=bearer)
+    assert push.status_code == 401
+    assert 'scope="repository:library/authflow:pull,push"' in push.headers["WWW-Authenticate"]
+
+
+def test_a_token_without_an_action_the_role_allows_is_sent_back_for_a_new_one(
+    berth_server: RunningBerth,
+) -> None:
+    token = token_for(berth_server, "repository:library/scoped:pull", ADMIN)
+    response = httpx.post(
+        f"{berth_server.url}/v2/library/scoped/blobs/uploads/",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+    fresh = token_for(berth_server, "repository:library/scoped:pull,push", ADMIN)
+    assert claims_of(fresh)["access"][0]["actions"] == ["pull", "push"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("Bearer not.a.token", id="garbage-bearer"),
+        pytest.param("Basic " + base64.b64encode(b"admin:wrong").decode(), id="wrong-password"),
+        pytest.param("Basic !!!", id="malformed-basic"),
+    ],
+)
+def test_bad_credentials_get_401_in_the_registry_envelope(
+    berth_server: RunningBerth, header: str
+) -> None:
+    response = httpx.get(
+        f"{berth_server.url}/v2/library/x/tags/list", headers={"Authorization": header}
+    )
+    assert response.status_code == 401
+    assert response.json()["errors"][0]["code"] == "UNAUTHORIZED"
+    assert re.match(r'Bearer realm="[^"]+/service/token"', response.headers["WWW-Authenticate"])
+
+
+def test_the_token_service_refuses_wrong_credentials(berth_server: RunningBerth) -> None:
+    response = httpx.get(
+        f"{berth_server.url}/service/token",
+        params={"service": "berth-registry"},
+        auth=("admin", "nope"),
+    )
+    assert response.status_code == 401
+
+
+def test_repeated_failed_logins_are_throttled_per_user(tmp_path: Path) -> None:
+    with running_berth(tmp_path) as server:
+        statuses = [
+            httpx.get(f"{server.url}/service/token", auth=("admin", f"wrong-{i}")).status_code
+            for i in range(6)
+        ]
+        assert statuses[:5] == [401] * 5
+        assert statuses[5] == 429
+        # Even the right password waits out the window: that is what throttling means.
+        locked = httpx.get(f"{server.url}/service/token", auth=ADMIN)
+        assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
