@@ -25,7 +25,7 @@ class LoginPolicy:
     def __init__(
         self,
         max_failures: int = 5,
-        max_per_address: int = 30,
+        max_per_address: int = 100,
         window: timedelta = timedelta(minutes=5),
     ) -> None:
         self.max_failures = max_failures
