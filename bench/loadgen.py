@@ -99,16 +99,24 @@ class PushResult:
 
 
 def push_images(
-    base: str, repo: str, images: list[SmallImage], clients: int = 8, timeout: float = 300.0
+    base: str,
+    repo: str,
+    images: list[SmallImage],
+    clients: int = 8,
+    timeout: float = 300.0,
+    auth: tuple[str, str] | None = None,
 ) -> PushResult:
-    """Push every image through `clients` threads, each on its own keep-alive connection."""
+    """Push every image through `clients` threads, each on its own keep-alive connection.
+
+    With `auth`, every push request carries an Authorization: Basic header.
+    """
     queue = list(reversed(images))
     lock = threading.Lock()
     failures: list[StepFailed] = []
     deadline = time.monotonic() + timeout
 
     def worker() -> None:
-        client = RegistryClient(base)
+        client = RegistryClient(base, auth=auth)
         try:
             while time.monotonic() < deadline and not failures:
                 with lock:

@@ -6,6 +6,7 @@ tens of microseconds, so the load generator stays cheap next to the server.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import http.client
 import json
@@ -15,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class StepFailed(Exception):
@@ -50,13 +52,26 @@ class Response:
     body: bytes
 
 
-class RegistryClient:
-    """One keep-alive connection to a registry at http://HOST:PORT."""
+def basic_header(auth: tuple[str, str]) -> dict[str, str]:
+    """An Authorization: Basic header for (username, password)."""
+    token = base64.b64encode(":".join(auth).encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
-    def __init__(self, base: str, timeout: float = 120.0) -> None:
+
+class RegistryClient:
+    """One keep-alive connection to a registry at http://HOST:PORT.
+
+    With `auth`, every request that writes (POST, PUT, PATCH, DELETE) carries Basic
+    credentials; GETs and HEADs stay anonymous, as a public pull is.
+    """
+
+    def __init__(
+        self, base: str, timeout: float = 120.0, auth: tuple[str, str] | None = None
+    ) -> None:
         self.base = base.rstrip("/")
         netloc = urlsplit(self.base).netloc
         self.conn = http.client.HTTPConnection(netloc, timeout=timeout)
+        self.auth_header = basic_header(auth) if auth else {}
 
     def close(self) -> None:
         self.conn.close()
@@ -65,6 +80,8 @@ class RegistryClient:
         self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
     ) -> Response:
         hdrs = {"Content-Length": str(len(body))} if method in ("POST", "PUT", "PATCH") else {}
+        if method in WRITES:
+            hdrs.update(self.auth_header)
         hdrs.update(headers or {})
         self.conn.request(method, path, body=body or None, headers=hdrs)
         resp = self.conn.getresponse()

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# Berth's first admin; pushes sign in with it, pulls of the public `library` stay anonymous.
+BERTH_ADMIN = ("admin", "Bench-Admin-Pass-1")
+Credentials = tuple[str, str]
 
 
 def free_port() -> int:
@@ -42,6 +45,7 @@ class Server:
     port: int
     cwd: Path | None = None
     env: dict[str, str] | None = None
+    push_auth: Credentials | None = None  # Basic credentials sent on every push request
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -109,13 +113,22 @@ def distribution(work: Path, logs: Path) -> Server:
 
 
 def berth(work: Path, logs: Path, repo: Path, python: str) -> Server:
-    """Berth as `ops.cli serve`; its log level is set to error like Distribution's."""
+    """Berth as `ops.cli serve`; its log level is set to error like Distribution's.
+
+    Pushes need an account, so the first admin gets a known password and every push
+    request carries it as Basic credentials (resolved from a short-lived cache in Berth).
+    """
     port = free_port()
     data = work / "berth-data"
     listen = f"127.0.0.1:{port}"
     cmd = [python, "-m", "ops.cli", "serve", "--listen", listen, "--data-dir", str(data)]
-    env = {"BERTH_LOG_LEVEL": os.environ.get("BERTH_LOG_LEVEL", "error")}
-    return Server("Berth", cmd, data, logs / "berth.log", port, cwd=repo, env=env)
+    env = {
+        "BERTH_LOG_LEVEL": os.environ.get("BERTH_LOG_LEVEL", "error"),
+        "BERTH_ADMIN_PASSWORD": BERTH_ADMIN[1],
+    }
+    return Server(
+        "Berth", cmd, data, logs / "berth.log", port, cwd=repo, env=env, push_auth=BERTH_ADMIN
+    )
 
 
 def process_tree(root: int) -> list[int]:

@@ -89,7 +89,7 @@ class Suite:
         return _Profile(PySpyRecording(cfg.py_spy, self.server.proc.pid, out))
 
     def seed(self) -> None:
-        client = RegistryClient(self.server.base)
+        client = RegistryClient(self.server.base, auth=self.server.push_auth)
         try:
             layer = os.urandom(2048)
             config = config_blob("bench-fixture")
@@ -127,7 +127,7 @@ class Suite:
         for kind in KINDS:
             speeds = {}
             for name, factory in CLIENTS.items():
-                client = factory(self.server.base)
+                client = factory(self.server.base, self.server.push_auth)
                 try:
                     speeds[name] = self._transfer(client, kind)
                 finally:
@@ -139,7 +139,8 @@ class Suite:
             print(f"    {kind}: {shown} -> {best}", flush=True)
 
     def _repeat(self, kind: str, key: str) -> None:
-        client = CLIENTS[self.settings.clients.get(kind, "httpx")](self.server.base)
+        factory = CLIENTS[self.settings.clients.get(kind, "httpx")]
+        client = factory(self.server.base, self.server.push_auth)
         try:
             count = self.settings.pull_repeats if kind == "pull" else self.settings.repeats
             speeds = [self._transfer(client, kind) for _ in range(count)]
@@ -193,7 +194,7 @@ class Suite:
     def small_images(self) -> None:
         images = make_images(self.settings.images, self.server.label)
         os.sync()
-        res = push_images(self.server.base, REPO, images)
+        res = push_images(self.server.base, REPO, images, auth=self.server.push_auth)
         self.result.add("images_per_s", res.images_per_s)
         print(
             f"    {res.images} images in {res.seconds:.2f} s ({res.requests} requests): "

@@ -2,7 +2,8 @@
 
 The run measures both against the first registry and uses the faster one of
 each kind (monolithic push, chunked push, pull) for both registries, so that
-the client is not what limits the figure.
+the client is not what limits the figure. With `auth`, every push request
+carries Basic credentials; the pull stays anonymous (the public pull path).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bench.blobdata import PIECE, BigBlob
 from bench.oci import RegistryClient, StepFailed, path_of, with_query
 
 OCTET = {"Content-Type": "application/octet-stream"}
+Credentials = tuple[str, str]
 
 
 class Transfer(Protocol):
@@ -46,20 +48,26 @@ class HttpxTransfer:
 
     name = "httpx"
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, auth: Credentials | None = None) -> None:
         self.client = httpx.Client(
             base_url=base, timeout=httpx.Timeout(600.0), follow_redirects=True
         )
+        # Per push request rather than on the client, so the pull stays anonymous;
+        # httpx.Auth() is the no-op for a registry without accounts.
+        self._auth: httpx.Auth = httpx.BasicAuth(*auth) if auth else httpx.Auth()
 
     def _start(self, repo: str) -> str:
-        resp = self.client.post(f"/v2/{repo}/blobs/uploads/", headers={"Content-Length": "0"})
+        resp = self.client.post(
+            f"/v2/{repo}/blobs/uploads/", headers={"Content-Length": "0"}, auth=self._auth
+        )
         _check(resp, "start upload", 202)
         return urljoin(str(resp.url), resp.headers["Location"])
 
     def mono_push(self, repo: str, blob: BigBlob) -> None:
         url = with_query(self._start(repo), "digest", blob.digest)
         headers = {**OCTET, "Content-Length": str(blob.size)}
-        _check(self.client.put(url, content=blob.pieces(), headers=headers), "monolithic PUT", 201)
+        resp = self.client.put(url, content=blob.pieces(), headers=headers, auth=self._auth)
+        _check(resp, "monolithic PUT", 201)
 
     def chunked_push(self, repo: str, blob: BigBlob, chunk: int) -> None:
         url, offset = self._start(repo), 0
@@ -70,12 +78,15 @@ class HttpxTransfer:
                 "Content-Length": str(length),
                 "Content-Range": f"{offset}-{offset + length - 1}",
             }
-            resp = self.client.patch(url, content=blob.pieces(offset, length), headers=headers)
+            resp = self.client.patch(
+                url, content=blob.pieces(offset, length), headers=headers, auth=self._auth
+            )
             _check(resp, f"PATCH chunk at {offset}", 202)
             url = urljoin(url, resp.headers["Location"])
             offset += length
         final = with_query(url, "digest", blob.digest)
-        _check(self.client.put(final, headers={"Content-Length": "0"}), "closing PUT", 201)
+        resp = self.client.put(final, headers={"Content-Length": "0"}, auth=self._auth)
+        _check(resp, "closing PUT", 201)
 
     def pull(self, repo: str, digest: str) -> int:
         with self.client.stream("GET", f"/v2/{repo}/blobs/{digest}") as resp:
@@ -94,9 +105,10 @@ class CurlTransfer:
 
     name = "curl"
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, auth: Credentials | None = None) -> None:
         self.base = base
-        self.api = RegistryClient(base)
+        self.api = RegistryClient(base, auth=auth)
+        self.user = ["-u", ":".join(auth)] if auth else []
         self._body = Path(tempfile.mkstemp(prefix="bench-curl-body-")[1])
 
     def _curl(
@@ -122,6 +134,7 @@ class CurlTransfer:
             str(self._body),
             "-w",
             "\n%{http_code}",
+            *self.user,
             *args,
             url,
         ]
