@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
+from tortoise.transactions import in_transaction
+
 from core.errors import NameUnknown
-from models import Project, Repository, fetch
+from core.names import MAX_NAME_LENGTH
+from models import Project, ProjectMember, Repository, User, fetch
 
 DEFAULT_PROJECT = "library"
 
@@ -46,3 +56,144 @@ async def existing_repository(name: str) -> int:
     if not rows:
         raise NameUnknown(name)
     return int(rows[0][0])  # type: ignore[call-overload]
+
+
+# --- The projects API: list, read, create, update, delete -------------------------------
+
+_PROJECT_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")  # one name component
+
+
+class ProjectNameInvalid(ValueError):
+    """A project name outside the repository-name component grammar or 1..255 characters."""
+
+
+class ProjectNameTaken(ValueError):
+    """Another project already has this name."""
+
+
+class ProjectNotEmpty(ValueError):
+    """The project still holds repositories, so it cannot be deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectInfo:
+    id: int
+    name: str
+    public: bool
+    owner_id: int | None
+    owner_name: str
+    created_at: datetime
+    updated_at: datetime
+    repo_count: int
+
+
+def validate_project_name(name: str) -> str:
+    if not 1 <= len(name) <= MAX_NAME_LENGTH or not _PROJECT_NAME_RE.match(name):
+        raise ProjectNameInvalid(
+            f"invalid project name {name[:64]!r}: 1..{MAX_NAME_LENGTH} characters matching"
+            " [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*"
+        )
+    return name
+
+
+async def find_project(ref: str, by_name: bool) -> ProjectInfo | None:
+    """A project by name (by_name) or by numeric id; None when there is none."""
+    if by_name:
+        query = Project.filter(name=ref)
+    elif ref.isdigit() and len(ref) < 12:
+        query = Project.filter(id=int(ref))
+    else:
+        return None
+    rows = await _describe(await query)
+    return rows[0] if rows else None
+
+
+async def project_name_exists(name: str) -> bool:
+    return bool(await fetch("SELECT 1 FROM project WHERE name = ?", name))
+
+
+async def list_projects(
+    visible: set[int] | None,
+    filters: dict[str, Any],
+    order: list[str],
+    offset: int,
+    limit: int,
+) -> tuple[list[ProjectInfo], int]:
+    """A page of projects among visible ids (None: all) matching Tortoise filters; and the
+    total count. `owner` in filters is an owner's username."""
+    query = Project.filter(**{k: v for k, v in filters.items() if k != "owner"})
+    if "owner" in filters:
+        owners = await User.filter(username=filters["owner"]).values_list("id", flat=True)
+        query = query.filter(owner_id__in=list(owners))
+    if visible is not None:
+        query = query.filter(id__in=list(visible))
+    total = await query.count()
+    rows = await query.order_by(*(order or ["name"])).offset(offset).limit(limit)
+    return await _describe(rows), total
+
+
+async def create_owned_project(name: str, public: bool, owner_id: int, owner_role: int) -> int:
+    """Create a project whose owner is its member with owner_role, in one transaction."""
+    validate_project_name(name)
+    try:
+        async with in_transaction():
+            project = await Project.create(name=name, public=public, owner_id=owner_id)
+            await ProjectMember.create(
+                project_id=project.id, entity_type="u", entity_id=owner_id, role=owner_role
+            )
+    except IntegrityError:
+        raise ProjectNameTaken(f"the project {name!r} already exists") from None
+    return project.id
+
+
+async def set_public(project_id: int, public: bool) -> None:
+    await Project.filter(id=project_id).update(public=public, updated_at=datetime.now(UTC))
+
+
+async def deletable(project_id: int) -> tuple[bool, str]:
+    """Whether the project may be deleted now, and why not."""
+    count = await Repository.filter(project_id=project_id).count()
+    if count:
+        return False, f"the project contains {count} repositories; delete them first"
+    return True, ""
+
+
+async def delete_project(project_id: int) -> None:
+    """Delete an empty project and its memberships; ProjectNotEmpty while it holds repositories."""
+    ok, message = await deletable(project_id)
+    if not ok:
+        raise ProjectNotEmpty(message)
+    try:
+        async with in_transaction():
+            await Project.filter(id=project_id).delete()
+            await ProjectMember.filter(project_id=project_id).delete()
+    except IntegrityError:  # a push created a repository in between
+        raise ProjectNotEmpty("the project contains repositories; delete them first") from None
+
+
+async def _describe(projects: list[Project]) -> list[ProjectInfo]:
+    """Projects with their owners' names and repository counts, in three queries."""
+    if not projects:
+        return []
+    ids = [p.id for p in projects]
+    owner_ids = [p.owner_id for p in projects if p.owner_id is not None]
+    counts = dict(
+        await Repository.filter(project_id__in=ids)
+        .annotate(n=Count("id"))
+        .group_by("project_id")
+        .values_list("project_id", "n")
+    )
+    owners = dict(await User.filter(id__in=owner_ids).values_list("id", "username"))
+    return [
+        ProjectInfo(
+            id=p.id,
+            name=p.name,
+            public=p.public,
+            owner_id=p.owner_id,
+            owner_name=str(owners.get(p.owner_id, "")),
+            created_at=p.created_at,
+            updated_at=p.updated_at,
+            repo_count=int(counts.get(p.id, 0)),
+        )
+        for p in projects
+    ]

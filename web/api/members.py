@@ -1,0 +1,112 @@
+"""Project members: /api/v2.0/projects/{project_name_or_id}/members (Harbor's ProjectMember)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, request
+
+from access import members
+from access.members import (
+    GroupRef,
+    InvalidMember,
+    MemberExists,
+    MemberInfo,
+    MemberNotFound,
+    UserRef,
+    parse_role,
+)
+from access.roles import Permission
+from web.api import api
+from web.api.common import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    json_body,
+    json_response,
+    paged_response,
+    paging,
+)
+from web.api.projects import project_scope, render_as
+
+
+@api.route("/projects/<ref>/members", methods=["GET"])
+async def list_members(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.MEMBER_LIST)
+    pages = paging()
+    rows, total = await members.list_members(
+        scope.project.id, request.args.get("entityname"), pages.offset, pages.page_size
+    )
+    return paged_response([_render(m) for m in rows], total, pages)
+
+
+@api.route("/projects/<ref>/members", methods=["POST"])
+async def add_member(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.MEMBER_CREATE)
+    body = await json_body()
+    member_id = await members.add_member(
+        scope.project.id,
+        parse_role(body.get("role_id")),
+        _ref(UserRef, body.get("member_user"), {"user_id": int, "username": str}),
+        _ref(
+            GroupRef,
+            body.get("member_group"),
+            {"id": int, "group_name": str, "group_type": int, "ldap_group_dn": str},
+        ),
+    )
+    response = Response("", status=201)
+    response.headers["Location"] = f"/api/v2.0/projects/{ref}/members/{member_id}"
+    return response
+
+
+@api.route("/projects/<ref>/members/<int:mid>", methods=["GET"])
+async def get_member(ref: str, mid: int) -> Response:
+    scope = await project_scope(ref, Permission.MEMBER_LIST)
+    return json_response(_render(await members.get_member(scope.project.id, mid)))
+
+
+@api.route("/projects/<ref>/members/<int:mid>", methods=["PUT"])
+async def update_member(ref: str, mid: int) -> Response:
+    scope = await project_scope(ref, Permission.MEMBER_UPDATE)
+    role = parse_role((await json_body()).get("role_id"))
+    await members.update_member(scope.project.id, mid, role)
+    return Response("", status=200)
+
+
+@api.route("/projects/<ref>/members/<int:mid>", methods=["DELETE"])
+async def remove_member(ref: str, mid: int) -> Response:
+    scope = await project_scope(ref, Permission.MEMBER_DELETE)
+    await members.remove_member(scope.project.id, mid)
+    return Response("", status=200)
+
+
+def _ref(kind: Any, value: object, fields: dict[str, type]) -> Any:
+    """A UserRef or GroupRef from a request object, each field checked for its type."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest("member_user and member_group must be objects")
+    checked = {}
+    for name, expected in fields.items():
+        field = value.get(name)
+        if field is not None and (isinstance(field, bool) or not isinstance(field, expected)):
+            raise BadRequest(f"{name} must be a {expected.__name__}")
+        checked[name] = field
+    return kind(**checked)
+
+
+def _render(member: MemberInfo) -> dict[str, Any]:
+    return {
+        "id": member.id,
+        "project_id": member.project_id,
+        "entity_name": member.entity_name,
+        "role_name": member.role.harbor_name,
+        "role_id": int(member.role),
+        "entity_id": member.entity_id,
+        "entity_type": member.entity_type,
+    }
+
+
+api.register_error_handler(InvalidMember, render_as(BadRequest))
+api.register_error_handler(MemberNotFound, render_as(NotFound))
+api.register_error_handler(MemberExists, render_as(Conflict))

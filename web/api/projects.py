@@ -1,0 +1,218 @@
+"""Projects: /api/v2.0/projects (Harbor's Project, ProjectReq and ProjectDeletable)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from quart import Response, request
+
+from access.errors import AuthenticationFailed, Forbidden
+from access.policy import Identity, member_roles, project_access, visible_project_ids
+from access.roles import Permission, Role
+from core import projects
+from core.projects import ProjectInfo, ProjectNameInvalid, ProjectNameTaken, ProjectNotEmpty
+from web.api import api
+from web.api.common import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PreconditionFailed,
+    current_identity,
+    json_body,
+    json_response,
+    paged_response,
+    paging,
+    render_api_error,
+    signed_in,
+)
+from web.api.query import (
+    KeyParsers,
+    as_bool,
+    parse_query,
+    parse_sort,
+    tortoise_filters,
+    tortoise_order,
+)
+
+QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
+SORT_KEYS = {"name", "project_id", "creation_time", "update_time"}
+COLUMNS = {"project_id": "id", "creation_time": "created_at", "update_time": "updated_at"}
+# Harbor reports the strongest of a caller's roles as current_user_role_id.
+_ROLE_STRENGTH = [
+    Role.PROJECT_ADMIN,
+    Role.MAINTAINER,
+    Role.DEVELOPER,
+    Role.GUEST,
+    Role.LIMITED_GUEST,
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectScope:
+    """A project the caller may see, and what the caller may do there."""
+
+    identity: Identity
+    project: ProjectInfo
+    permissions: frozenset[Permission]
+
+
+async def project_scope(ref: str, permission: Permission) -> ProjectScope:
+    """The project named by a path's {project_name_or_id}, if the caller holds permission.
+
+    A project the caller may not see is reported missing (404), as if it did not exist.
+    """
+    identity = await current_identity()
+    by_name = request.headers.get("X-Is-Resource-Name", "").lower() == "true" or not ref.isdigit()
+    project = await projects.find_project(ref, by_name)
+    access = await project_access(identity, project.name) if project else None
+    if project is None or access is None or Permission.PROJECT_READ not in access.permissions:
+        raise NotFound(f"project {ref} not found")
+    if permission not in access.permissions:
+        if identity.anonymous:
+            raise AuthenticationFailed("sign in first")
+        raise Forbidden(f"the role does not allow {permission.value} in project {project.name}")
+    return ProjectScope(identity, project, access.permissions)
+
+
+@api.route("/projects", methods=["GET"])  # Quart answers HEAD here too
+async def list_projects() -> Response:
+    if request.method == "HEAD":
+        return await _head_project()
+    identity = await current_identity()
+    filters = tortoise_filters(parse_query(request.args.get("q"), QUERY_KEYS), COLUMNS)
+    filters.update(_plain_filters())
+    pages = paging()
+    rows, total = await projects.list_projects(
+        await visible_project_ids(identity),
+        filters,
+        tortoise_order(parse_sort(request.args.get("sort"), SORT_KEYS), COLUMNS),
+        pages.offset,
+        pages.page_size,
+    )
+    return paged_response([await _render(identity, p) for p in rows], total, pages)
+
+
+@api.route("/projects", methods=["POST"])
+async def create_project() -> Response:
+    identity = await signed_in()
+    if identity.user_id is None:
+        raise Forbidden("only users may create projects")
+    body = await json_body()
+    name = body.get("project_name")
+    if not isinstance(name, str):
+        raise BadRequest("project_name is required")
+    public = _public_of(body) or False
+    project_id = await projects.create_owned_project(
+        name, public, identity.user_id, int(Role.PROJECT_ADMIN)
+    )
+    response = Response("", status=201)
+    named = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
+    response.headers["Location"] = f"/api/v2.0/projects/{name if named else project_id}"
+    return response
+
+
+@api.route("/projects/<ref>", methods=["GET"])
+async def get_project(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.PROJECT_READ)
+    return json_response(await _render(scope.identity, scope.project))
+
+
+@api.route("/projects/<ref>", methods=["PUT"])
+async def update_project(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.PROJECT_UPDATE)
+    public = _public_of(await json_body())
+    if public is not None:
+        await projects.set_public(scope.project.id, public)
+    return Response("", status=200)
+
+
+@api.route("/projects/<ref>", methods=["DELETE"])
+async def delete_project(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.PROJECT_DELETE)
+    await projects.delete_project(scope.project.id)
+    return Response("", status=200)
+
+
+@api.route("/projects/<ref>/_deletable", methods=["GET"])
+async def project_deletable(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.PROJECT_DELETE)
+    ok, message = await projects.deletable(scope.project.id)
+    return json_response({"deletable": ok, "message": message})
+
+
+async def _head_project() -> Response:
+    await signed_in()
+    name = request.args.get("project_name")
+    if not name:
+        raise BadRequest("project_name is required")
+    exists = await projects.project_name_exists(name)
+    return Response("", status=200 if exists else 404)
+
+
+def _plain_filters() -> dict[str, Any]:
+    """Harbor's own list parameters: name (a part of it), public, owner (a username)."""
+    filters: dict[str, Any] = {}
+    if name := request.args.get("name"):
+        filters["name__icontains"] = name
+    if (public := request.args.get("public")) is not None:
+        filters["public"] = _bool_param("public", public)
+    if owner := request.args.get("owner"):
+        filters["owner"] = owner
+    return filters
+
+
+def _public_of(body: dict[str, Any]) -> bool | None:
+    """The visibility a ProjectReq asks for: metadata.public, else the deprecated public."""
+    metadata = body.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise BadRequest("metadata must be an object")
+    value = metadata.get("public", body.get("public"))
+    if value is None or isinstance(value, bool):
+        return value
+    return _bool_param("metadata.public", value)
+
+
+def _bool_param(name: str, value: object) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise BadRequest(f'{name} must be "true" or "false"')
+
+
+async def _render(identity: Identity, project: ProjectInfo) -> dict[str, Any]:
+    roles = await member_roles(identity, project.id) if identity.user_id is not None else set()
+    strongest = next((int(r) for r in _ROLE_STRENGTH if r in roles), 0)
+    return {
+        "project_id": project.id,
+        "name": project.name,
+        "owner_id": project.owner_id,
+        "owner_name": project.owner_name,
+        "creation_time": _time(project.created_at),
+        "update_time": _time(project.updated_at),
+        "repo_count": project.repo_count,
+        "deleted": False,
+        "metadata": {"public": "true" if project.public else "false"},
+        "current_user_role_id": strongest,
+        "current_user_role_ids": sorted(int(r) for r in roles),
+    }
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def render_as(kind: type[ApiError]) -> Any:
+    """An error handler that shows a domain error as an ApiError of kind."""
+
+    def render(err: Exception) -> Response:
+        return render_api_error(kind(str(err)))
+
+    return render
+
+
+# Domain errors of projects, rendered in Harbor's envelope.
+api.register_error_handler(ProjectNameInvalid, render_as(BadRequest))
+api.register_error_handler(ProjectNameTaken, render_as(Conflict))
+api.register_error_handler(ProjectNotEmpty, render_as(PreconditionFailed))
