@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from access.errors import AuthenticationFailed, LoginThrottled
 from access.passwords import hash_password, verify_password
 from access.policy import Identity
+from access.robots import ROBOT_PREFIX, RobotService, robot_identity_by_name
 from models import LoginThrottle, User, fetch
 
 ADMIN = "admin"
@@ -42,6 +43,7 @@ class UserService:
         # Basic auth on every registry request must not cost an argon2 verification each:
         # remember recent successes for a short while, keyed by a hash of the credentials.
         self._recent: dict[str, tuple[float, Identity]] = {}
+        self.robots = RobotService()
 
     async def bootstrap_admin(self, password: str | None) -> str | None:
         """Create `admin` at first start; the generated password when none was given."""
@@ -63,6 +65,8 @@ class UserService:
 
     async def authenticate(self, username: str, password: str, address: str | None) -> Identity:
         """The identity of valid credentials; AuthenticationFailed or LoginThrottled."""
+        if username.startswith(ROBOT_PREFIX):  # random 32-char secrets: no throttle needed
+            return await self.robots.authenticate(username, password, address)
         cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         hit = self._recent.get(cache_key)
         if hit and hit[0] > time.monotonic():
@@ -129,5 +133,7 @@ async def identity_of(user: User, address: str | None) -> Identity:
 
 async def identity_by_name(username: str, address: str | None) -> Identity | None:
     """The identity behind a token's subject, read now (so revocations apply at once)."""
+    if username.startswith(ROBOT_PREFIX):
+        return await robot_identity_by_name(username, address)
     user = await User.get_or_none(username=username)
     return None if user is None else await identity_of(user, address)

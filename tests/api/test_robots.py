@@ -1,0 +1,482 @@
+"""Robot accounts on a real server: /api/v2.0/robots, and robots at /v2 and /service/token."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import ADMIN, REPO_ROOT, RunningBerth
+
+API = "/api/v2.0"
+PASSWORD = "Passw0rd-ok"
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+def admin(server: RunningBerth) -> httpx.Client:
+    return httpx.Client(base_url=server.url + API, auth=ADMIN, timeout=30)
+
+
+def server_env(server: RunningBerth) -> dict[str, str]:
+    """The server's environment (its BERTH_DATABASE_URL when it runs on PostgreSQL)."""
+    raw = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+    pairs = (e.decode().split("=", 1) for e in raw if b"=" in e)
+    return {k: v for k, v in pairs if k.startswith("BERTH_")}
+
+
+def run_sql(server: RunningBerth, statement: str, *args: object) -> None:
+    """Change the server's database directly (SQLite file, or its PostgreSQL)."""
+    db = server.data_dir / "berth.db"
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            conn.execute(statement, tuple(str(a) if isinstance(a, datetime) else a for a in args))
+        return
+    url = server_env(server)["BERTH_DATABASE_URL"]
+    parts = statement.split("?")
+    numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+
+    async def go() -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute(numbered, *args)
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+def new_project(server: RunningBerth, prefix: str = "rb") -> str:
+    """A private project: by the projects API, or by the CLI on the server's database."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    with admin(server) as client:
+        created = client.post("/projects", json={"project_name": name, "public": False})
+    if created.status_code in (404, 405):
+        cmd = [sys.executable, "-m", "ops.cli", "project", "create", name]
+        env = {**os.environ, **server_env(server), "BERTH_DATA_DIR": str(server.data_dir)}
+        subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=True, capture_output=True)
+    else:
+        assert created.status_code == 201, created.text
+    return name
+
+
+def access(*pairs: str) -> list[dict[str, str]]:
+    return [{"resource": p.split(":")[0], "action": p.split(":")[1]} for p in pairs]
+
+
+def robot_body(project: str, *pairs: str, **fields: Any) -> dict[str, Any]:
+    """A RobotCreate for a project-level robot with the given resource:action pairs."""
+    return {
+        "name": f"bot{uuid.uuid4().hex[:6]}",
+        "description": "ci",
+        "level": "project",
+        "duration": -1,
+        "disable": False,
+        "permissions": [{"kind": "project", "namespace": project, "access": access(*pairs)}],
+        **fields,
+    }
+
+
+def create_robot(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
+    created = client.post("/robots", json=body)
+    assert created.status_code == 201, created.text
+    result: dict[str, Any] = created.json()
+    return result
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    result: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return result
+
+
+def granted(server: RunningBerth, auth: tuple[str, str], scope: str) -> list[str]:
+    """The actions /service/token grants auth for one repository scope."""
+    response = httpx.get(
+        f"{server.url}/service/token",
+        params={"service": "berth-registry", "scope": scope},
+        auth=auth,
+    )
+    assert response.status_code == 200, response.text
+    entries = claims_of(response.json()["token"])["access"]
+    return sorted(a for e in entries for a in e["actions"])
+
+
+def start_push(server: RunningBerth, auth: tuple[str, str], repository: str) -> httpx.Response:
+    return httpx.post(f"{server.url}/v2/{repository}/blobs/uploads/", auth=auth)
+
+
+def v2_status(server: RunningBerth, auth: tuple[str, str]) -> int:
+    return httpx.get(f"{server.url}/v2/", auth=auth).status_code
+
+
+# --- creating robots --------------------------------------------------------------------------
+
+
+def test_project_robot_is_created_with_a_secret_shown_once(berth_server: RunningBerth) -> None:
+    # Given a project
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        # When the admin creates a project-level robot
+        body = robot_body(project, "repository:pull", "repository:push")
+        created = create_robot(client, body)
+        # Then it has its full Harbor name, a secret and no expiry
+        assert created["name"] == f"robot${project}+{body['name']}"
+        assert len(created["secret"]) >= 32 and created["expires_at"] == -1
+        assert created["creation_time"]
+        # And GET shows it without the secret
+        got = client.get(f"/robots/{created['id']}")
+    assert got.status_code == 200
+    assert "secret" not in got.json() and created["secret"] not in got.text
+    assert got.json()["level"] == "project" and got.json()["disable"] is False
+    assert got.json()["permissions"][0]["namespace"] == project
+
+
+def test_robot_secret_works_with_basic_and_the_token_service(berth_server: RunningBerth) -> None:
+    # Given a robot that may pull and push in one project
+    project = new_project(berth_server)
+    other = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull", "repository:push"))
+    auth = (robot["name"], robot["secret"])
+    # Then Basic works on /v2 and for a push in its project
+    assert v2_status(berth_server, auth) == 200
+    assert start_push(berth_server, auth, f"{project}/app").status_code == 202
+    # And a token grants exactly the robot's actions there, and nothing in another project
+    assert granted(berth_server, auth, f"repository:{project}/app:pull,push,delete") == [
+        "pull",
+        "push",
+    ]
+    assert granted(berth_server, auth, f"repository:{other}/app:pull,push") == []
+    # And with that token, the robot pushes
+    token = httpx.get(
+        f"{berth_server.url}/service/token",
+        params={"service": "berth-registry", "scope": f"repository:{project}/app:pull,push"},
+        auth=auth,
+    ).json()["token"]
+    pushed = httpx.post(
+        f"{berth_server.url}/v2/{project}/app/blobs/uploads/",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert pushed.status_code == 202
+
+
+def test_pull_only_robot_cannot_push_or_touch_another_project(berth_server: RunningBerth) -> None:
+    # Given a pull-only robot of one project
+    project = new_project(berth_server)
+    other = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+    auth = (robot["name"], robot["secret"])
+    # When it tries to push, in its project and in another
+    own = start_push(berth_server, auth, f"{project}/app")
+    foreign = start_push(berth_server, auth, f"{other}/app")
+    # Then both are denied
+    assert own.status_code == 403 and own.json()["errors"][0]["code"] == "DENIED"
+    assert foreign.status_code in (403, 404)
+    assert granted(berth_server, auth, f"repository:{project}/app:pull,push") == ["pull"]
+
+
+def test_system_robot_reaches_every_project_it_names(berth_server: RunningBerth) -> None:
+    # Given two projects and a system-level robot with pull everywhere, push in one
+    first, second = new_project(berth_server), new_project(berth_server)
+    body = {
+        "name": f"sys{uuid.uuid4().hex[:6]}",
+        "level": "system",
+        "duration": 30,
+        "permissions": [
+            {"kind": "project", "namespace": "*", "access": access("repository:pull")},
+            {"kind": "project", "namespace": first, "access": access("repository:push")},
+        ],
+    }
+    with admin(berth_server) as client:
+        robot = create_robot(client, body)
+    # Then its name is robot$<name>, it expires in 30 days, and grants follow its permissions
+    assert robot["name"] == f"robot${body['name']}"
+    in_30_days = datetime.now(UTC) + timedelta(days=30)
+    assert abs(robot["expires_at"] - in_30_days.timestamp()) < 120
+    auth = (robot["name"], robot["secret"])
+    assert granted(berth_server, auth, f"repository:{first}/x:pull,push") == ["pull", "push"]
+    assert granted(berth_server, auth, f"repository:{second}/x:pull,push") == ["pull"]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        pytest.param({"name": "Bad Name"}, "name", id="bad-name"),
+        pytest.param({"level": "galaxy"}, "level", id="bad-level"),
+        pytest.param({"duration": 0}, "duration", id="zero-duration"),
+        pytest.param({"duration": "ten"}, "duration", id="text-duration"),
+        pytest.param({"permissions": []}, "permission", id="no-permissions"),
+        pytest.param({"secret": "short"}, "password", id="weak-secret"),
+        pytest.param(
+            {
+                "permissions": [
+                    {"kind": "project", "namespace": "*", "access": access("repository:pull")}
+                ]
+            },
+            "exactly one project",
+            id="project-robot-everywhere",
+        ),
+        pytest.param(
+            {
+                "permissions": [
+                    {
+                        "kind": "project",
+                        "namespace": "nope-" + uuid.uuid4().hex,
+                        "access": access("repository:pull"),
+                    }
+                ]
+            },
+            "does not exist",
+            id="unknown-project",
+        ),
+    ],
+)
+def test_bad_robot_requests_get_400(
+    berth_server: RunningBerth, change: dict[str, Any], message: str
+) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        response = client.post("/robots", json={**robot_body(project, "repository:pull"), **change})
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["code"] == "BAD_REQUEST" and message in error["message"]
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        pytest.param("repository:fly", id="unknown-action"),
+        pytest.param("spaceship:pull", id="unknown-resource"),
+    ],
+)
+def test_unknown_access_is_400(berth_server: RunningBerth, pair: str) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        response = client.post("/robots", json=robot_body(project, pair))
+    assert response.status_code == 400
+    assert "unknown access" in response.json()["errors"][0]["message"]
+
+
+def test_duplicate_robot_name_is_409(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    body = robot_body(project, "repository:pull")
+    with admin(berth_server) as client:
+        create_robot(client, body)
+        again = client.post("/robots", json=body)
+    assert again.status_code == 409 and again.json()["errors"][0]["code"] == "CONFLICT"
+
+
+# --- who may manage robots ------------------------------------------------------------------
+
+
+def project_admin(server: RunningBerth, project: str) -> tuple[str, str]:
+    """A new user who is Project Admin of project; (username, password)."""
+    name = f"pa{uuid.uuid4().hex[:8]}"
+    with admin(server) as client:
+        user = client.post(
+            "/users",
+            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+        )
+        assert user.status_code == 201, user.text
+        member = client.post(
+            f"/projects/{project}/members",
+            json={"role_id": 1, "member_user": {"username": name}},
+        )
+        assert member.status_code == 201, member.text
+    return name, PASSWORD
+
+
+def test_project_admin_manages_robots_of_their_project_only(berth_server: RunningBerth) -> None:
+    # Given a Project Admin of one project
+    project, other = new_project(berth_server), new_project(berth_server)
+    auth = project_admin(berth_server, project)
+    with httpx.Client(base_url=berth_server.url + API, auth=auth) as client:
+        # When they create a robot in their project, it works
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        # And they see their project's robots
+        assert client.get(f"/robots/{robot['id']}").json()["name"] == robot["name"]
+        # But a robot in another project, or a system robot, or listing everything is refused
+        foreign = client.post("/robots", json=robot_body(other, "repository:pull"))
+        system = client.post(
+            "/robots", json={**robot_body(project, "repository:pull"), "level": "system"}
+        )
+        everything = client.get("/robots")
+    assert foreign.status_code == 403
+    assert system.status_code == 403
+    assert everything.status_code == 403
+
+
+def test_project_admin_lists_robots_with_harbor_query(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    auth = project_admin(berth_server, project)
+    with httpx.Client(base_url=berth_server.url + API, auth=auth) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        project_id = _project_id(berth_server, project)
+        listed = client.get("/robots", params={"q": f"Level=project,ProjectID={project_id}"})
+    assert listed.status_code == 200, listed.text
+    assert [r["name"] for r in listed.json()] == [robot["name"]]
+    assert listed.headers["X-Total-Count"] == "1"
+    assert robot["secret"] not in listed.text
+
+
+def _project_id(server: RunningBerth, project: str) -> int:
+    with admin(server) as client:
+        got = client.get(f"/projects/{project}")
+    assert got.status_code == 200, got.text
+    return int(got.json()["project_id"])
+
+
+def test_anonymous_and_robots_cannot_manage_robots(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+    anonymous = httpx.get(f"{berth_server.url}{API}/robots")
+    as_robot = httpx.get(
+        f"{berth_server.url}{API}/robots/{robot['id']}", auth=(robot["name"], robot["secret"])
+    )
+    assert anonymous.status_code == 401
+    assert as_robot.status_code == 403
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+def test_disabled_robot_is_refused(berth_server: RunningBerth) -> None:
+    # Given a working robot
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        auth = (robot["name"], robot["secret"])
+        assert v2_status(berth_server, auth) == 200
+        # When the admin disables it
+        updated = client.put(f"/robots/{robot['id']}", json={"disable": True})
+        assert updated.status_code == 200, updated.text
+        # Then its secret no longer works, anywhere
+        assert v2_status(berth_server, auth) == 401
+        token = httpx.get(f"{berth_server.url}/service/token", auth=auth)
+        assert token.status_code == 401
+        assert client.get(f"/robots/{robot['id']}").json()["disable"] is True
+        # And enabled again it works
+        client.put(f"/robots/{robot['id']}", json={"disable": False})
+    assert v2_status(berth_server, auth) == 200
+
+
+def test_expired_robot_is_refused(berth_server: RunningBerth) -> None:
+    # Given a robot with a duration that has passed
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull", duration=1))
+    auth = (robot["name"], robot["secret"])
+    assert v2_status(berth_server, auth) == 200
+    run_sql(
+        berth_server,
+        "UPDATE robot SET expires_at = ? WHERE id = ?",
+        datetime.now(UTC) - timedelta(minutes=1),
+        robot["id"],
+    )
+    # Then its secret is refused
+    assert v2_status(berth_server, auth) == 401
+
+
+def test_token_of_a_disabled_robot_stops_working(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull", "repository:push"))
+        auth = (robot["name"], robot["secret"])
+        token = httpx.get(
+            f"{berth_server.url}/service/token",
+            params={"service": "berth-registry", "scope": f"repository:{project}/a:push"},
+            auth=auth,
+        ).json()["token"]
+        client.put(f"/robots/{robot['id']}", json={"disable": True})
+    response = httpx.post(
+        f"{berth_server.url}/v2/{project}/a/blobs/uploads/",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 401
+
+
+def test_refresh_replaces_the_secret(berth_server: RunningBerth) -> None:
+    # Given a robot whose secret has been used
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        old = (robot["name"], robot["secret"])
+        assert v2_status(berth_server, old) == 200
+        # When the admin refreshes it
+        refreshed = client.patch(f"/robots/{robot['id']}", json={})
+        assert refreshed.status_code == 200
+        fresh = refreshed.json()["secret"]
+        # And then sets a chosen one
+        chosen = client.patch(f"/robots/{robot['id']}", json={"secret": "Chosen-Secret-1"})
+        weak = client.patch(f"/robots/{robot['id']}", json={"secret": "weak"})
+    # Then the old secrets stop working and the chosen one works
+    assert fresh != robot["secret"]
+    assert v2_status(berth_server, old) == 401
+    assert v2_status(berth_server, (robot["name"], fresh)) == 401
+    assert chosen.status_code == 200 and chosen.json() == {"secret": "Chosen-Secret-1"}
+    assert v2_status(berth_server, (robot["name"], "Chosen-Secret-1")) == 200
+    assert weak.status_code == 400
+
+
+def test_update_changes_permissions_live_but_never_name_or_level(
+    berth_server: RunningBerth,
+) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        auth = (robot["name"], robot["secret"])
+        assert start_push(berth_server, auth, f"{project}/app").status_code == 403
+        perms = [
+            {
+                "kind": "project",
+                "namespace": project,
+                "access": access("repository:pull", "repository:push"),
+            }
+        ]
+        widened = client.put(f"/robots/{robot['id']}", json={"permissions": perms})
+        assert widened.status_code == 200
+        assert start_push(berth_server, auth, f"{project}/app").status_code == 202
+        renamed = client.put(f"/robots/{robot['id']}", json={"name": "other"})
+        relevelled = client.put(f"/robots/{robot['id']}", json={"level": "system"})
+    assert renamed.status_code == 400 and relevelled.status_code == 400
+
+
+def test_deleted_robot_is_gone(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        assert client.delete(f"/robots/{robot['id']}").status_code == 200
+        missing = client.get(f"/robots/{robot['id']}")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "NOT_FOUND"
+    assert v2_status(berth_server, (robot["name"], robot["secret"])) == 401
+
+
+def test_admin_lists_robots_without_secrets(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:pull"))
+        listed = client.get("/robots", params={"q": f"name=~{robot['name'][-6:]}"})
+        bad = client.get("/robots", params={"q": "colour=red"})
+    assert listed.status_code == 200
+    assert [r["id"] for r in listed.json()] == [robot["id"]]
+    assert robot["secret"] not in listed.text
+    assert bad.status_code == 400

@@ -1,0 +1,141 @@
+"""Robot accounts: /api/v2.0/robots (Harbor's Robot, RobotCreate, RobotCreated, RobotSec).
+
+The secret appears only in the answers to POST (create) and PATCH (refresh).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from quart import Response, current_app, request
+
+from access.robots import (
+    RobotError,
+    RobotExists,
+    RobotFilter,
+    RobotInvalid,
+    RobotNotFound,
+    RobotService,
+    parse_spec,
+)
+from access.roles import Permission
+from models import Robot
+from web.api import api
+from web.api.common import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    json_body,
+    json_response,
+    paged_response,
+    paging,
+    render_api_error,
+    signed_in,
+)
+from web.api.query import EXACT, parse_query
+
+_ERRORS: dict[type[RobotError], type[ApiError]] = {
+    RobotInvalid: BadRequest,
+    RobotNotFound: NotFound,
+    RobotExists: Conflict,
+}
+
+
+@api.errorhandler(RobotError)
+async def robot_error(err: RobotError) -> Response:
+    return render_api_error(_ERRORS.get(type(err), BadRequest)(err.message))
+
+
+def robots() -> RobotService:
+    service: RobotService = current_app.extensions["auth"].users.robots
+    return service
+
+
+@api.route("/robots", methods=["POST"])
+async def create_robot() -> Response:
+    caller = await signed_in()
+    created = await robots().create(caller, parse_spec(await json_body()))
+    robot = created.robot
+    body = {
+        "id": robot.id,
+        "name": robot.name,
+        "secret": created.secret,
+        "creation_time": _time(robot.created_at),
+        "expires_at": _expires(robot),
+    }
+    response = json_response(body, 201)
+    response.headers["Location"] = f"{request.path}/{robot.id}"
+    return response
+
+
+@api.route("/robots", methods=["GET"])
+async def list_robots() -> Response:
+    caller = await signed_in()
+    pages = paging()
+    found, total = await robots().list(caller, _filter(), pages.offset, pages.page_size)
+    return paged_response([robot_json(r) for r in found], total, pages)
+
+
+@api.route("/robots/<int:robot_id>", methods=["GET"])
+async def get_robot(robot_id: int) -> Response:
+    robot = await robots().get(await signed_in(), robot_id, Permission.ROBOT_LIST)
+    return json_response(robot_json(robot))
+
+
+@api.route("/robots/<int:robot_id>", methods=["PUT"])
+async def update_robot(robot_id: int) -> Response:
+    caller = await signed_in()
+    await robots().update(caller, robot_id, await json_body())
+    return json_response({})
+
+
+@api.route("/robots/<int:robot_id>", methods=["PATCH"])
+async def refresh_robot_secret(robot_id: int) -> Response:
+    caller = await signed_in()
+    secret = await robots().refresh_secret(caller, robot_id, (await json_body()).get("secret"))
+    return json_response({"secret": secret})
+
+
+@api.route("/robots/<int:robot_id>", methods=["DELETE"])
+async def delete_robot(robot_id: int) -> Response:
+    await robots().delete(await signed_in(), robot_id)
+    return json_response({})
+
+
+def robot_json(robot: Robot) -> dict[str, Any]:
+    """Harbor's Robot, without the secret."""
+    return {
+        "id": robot.id,
+        "name": robot.name,
+        "description": robot.description,
+        "level": robot.level,
+        "duration": robot.duration,
+        "editable": True,
+        "disable": robot.disabled,
+        "expires_at": _expires(robot),
+        "permissions": robot.permissions,
+        "creation_time": _time(robot.created_at),
+        "update_time": _time(robot.updated_at),
+    }
+
+
+def _filter() -> RobotFilter:
+    terms = parse_query(request.args.get("q"), {"Level": str, "ProjectID": int, "name": str})
+    found: dict[str, Any] = {}
+    for term in terms:
+        if term.key != "name" and term.op != EXACT:
+            raise BadRequest(f"q: {term.key} takes one exact value")
+        found[term.key] = term.values[0]
+    if found.get("Level") not in (None, "system", "project"):
+        raise BadRequest("q: Level is system or project")
+    return RobotFilter(found.get("Level"), found.get("ProjectID"), found.get("name"))
+
+
+def _expires(robot: Robot) -> int:
+    return -1 if robot.expires_at is None else int(robot.expires_at.timestamp())
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
