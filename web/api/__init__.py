@@ -10,4 +10,7 @@ from quart import Blueprint
 api = Blueprint("api", __name__, url_prefix="/api/v2.0")
 
 # Resource modules register their routes on `api` when imported (one line each).
-from web.api import sessions  # noqa: E402,F401
+from web.api import (  # noqa: E402
+    robots,  # noqa: F401
+    sessions,  # noqa: F401
+)
