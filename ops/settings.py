@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = 1800
     token_service: str = "berth-registry"
     token_issuer: str = "berth-token-service"
+    self_registration: bool = False  # anybody may create a local account
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from quart import Quart, Response, g, request
 
+from access.accounts import AccountService
 from access.errors import AccessError
 from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
@@ -20,7 +21,7 @@ from core.service import close_registry, open_registry
 from storage import build_driver
 from web.api import api
 from web.api.common import ApiError, render_api_error
-from web.api.sessions import SessionStore
+from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
 from web.auth import AuthServices
 from web.errors import render_access_error, render_registry_error, render_unexpected
 from web.streaming import BoundedConnection, BoundedRequest
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> Quart:
     app.register_blueprint(v2)
     app.register_blueprint(token)
     app.register_blueprint(api)
+    app.register_blueprint(sign_in)
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(RegistryError, render_registry_error)
     app.register_error_handler(AccessError, render_access_error)
@@ -70,7 +72,12 @@ def _install_lifecycle(app: Quart, settings: Settings) -> None:
             storage, settings.db_url, settings.uploads.flush_every_bytes
         )
         app.extensions["auth"] = build_auth(settings)
-        app.extensions["sessions"] = SessionStore()
+        app.extensions["sessions"] = SessionStore(
+            load_or_create_session_key(settings.keys_dir / "session.key")
+        )
+        app.extensions["accounts"] = AccountService(
+            app.extensions["auth"].users, settings.self_registration
+        )
         app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
 
     @app.after_serving

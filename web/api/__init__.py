@@ -13,4 +13,5 @@ api = Blueprint("api", __name__, url_prefix="/api/v2.0")
 from web.api import (  # noqa: E402
     robots,  # noqa: F401
     sessions,  # noqa: F401
+    users,  # noqa: F401
 )

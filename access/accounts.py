@@ -1,0 +1,276 @@
+"""User management: create, list, search, read, update and delete local accounts, change a
+password, grant or revoke system admin; and who may do each of those.
+
+Queries arrive in Harbor's `q=` / `sort=` syntax and are parsed against a whitelist of
+columns here, so nothing a caller sends ever becomes SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from access.errors import AccessError, AuthenticationFailed, Forbidden
+from access.passwords import check_password_policy, hash_password, verify_password
+from access.policy import Identity, project_access
+from access.roles import ALL_PERMISSIONS, Permission
+from access.users import ADMIN, UserService
+from models import ConfigEntry, GroupMembership, ProjectMember, User, fetch
+
+
+class AccountError(AccessError):
+    """Base of user-management errors; the API maps each to a status."""
+
+
+class InvalidAccountInput(AccountError):
+    """A malformed `q`, an unknown sort key, a bad field value: 400."""
+
+
+class UserNotFound(AccountError):
+    """No user with that id: 404."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(f"user {user_id} not found")
+
+
+class UserExists(AccountError):
+    """The username or email is taken: 409."""
+
+
+# q= keys and sort= keys -> model columns; anything else is refused.
+QUERY_KEYS = {"username": "username", "email": "email", "realname": "realname"}
+SORT_KEYS = {
+    "user_id": "id",
+    "username": "username",
+    "email": "email",
+    "realname": "realname",
+    "creation_time": "created_at",
+    "update_time": "updated_at",
+}
+MAX_FIELD = 255
+_USERNAME_FORBIDDEN = re.compile(r'[,"~#%$:\s/\\]')
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class UserQuery:
+    """Filters (column -> (exact?, value)) and an ORDER BY list of model column names."""
+
+    filters: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    order: tuple[str, ...] = ("id",)
+
+
+def parse_user_query(q: str | None, sort: str | None) -> UserQuery:
+    """Parse `q=username=~abc,email=x` and `sort=-creation_time,username`; InvalidAccountInput."""
+    return UserQuery(_parse_q(q or ""), _parse_sort(sort or ""))
+
+
+def _parse_q(q: str) -> dict[str, tuple[bool, str]]:
+    filters: dict[str, tuple[bool, str]] = {}
+    for term in filter(None, (t.strip() for t in q.split(","))):
+        key, sep, value = term.partition("=")
+        if not sep or not key:
+            raise InvalidAccountInput(
+                f"malformed q term {term!r}: expected key=value or key=~value"
+            )
+        if key not in QUERY_KEYS:
+            allowed = ", ".join(sorted(QUERY_KEYS))
+            raise InvalidAccountInput(f"unknown q key {key!r}; allowed keys: {allowed}")
+        exact = not value.startswith("~")
+        value = value if exact else value[1:]
+        if value[:1] in ("[", "{", "("):
+            raise InvalidAccountInput(
+                f"q key {key!r}: ranges and lists are not supported for users"
+            )
+        filters[QUERY_KEYS[key]] = (exact, value)
+    return filters
+
+
+def _parse_sort(sort: str) -> tuple[str, ...]:
+    order = []
+    for key in filter(None, (k.strip() for k in sort.split(","))):
+        name = key.removeprefix("-")
+        if name not in SORT_KEYS:
+            allowed = ", ".join(sorted(SORT_KEYS))
+            raise InvalidAccountInput(f"unknown sort key {name!r}; allowed keys: {allowed}")
+        order.append(("-" if key.startswith("-") else "") + SORT_KEYS[name])
+    return tuple(order) or ("id",)
+
+
+def require_sysadmin(identity: Identity) -> None:
+    """401 for nobody, 403 for anybody but a system admin."""
+    if identity.anonymous:
+        raise AuthenticationFailed("sign in first")
+    if not identity.sysadmin:
+        raise Forbidden("only a system admin may do this")
+
+
+def require_self_or_admin(identity: Identity, user_id: int) -> None:
+    """The user themself or a system admin; 401 / 403 otherwise."""
+    if identity.anonymous:
+        raise AuthenticationFailed("sign in first")
+    if not identity.sysadmin and identity.user_id != user_id:
+        raise Forbidden("only the user themself or a system admin may do this")
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    username: str
+    email: str
+    password: str
+    realname: str = ""
+    comment: str = ""
+
+
+class AccountService:
+    """Local accounts. Built once at start; `users` forgets cached logins after changes."""
+
+    def __init__(self, users: UserService, self_registration: bool = False) -> None:
+        self.users = users
+        self.self_registration = self_registration
+
+    async def check_may_create(self, identity: Identity) -> None:
+        """Admins create users; anybody may when self-registration is on (local auth only)."""
+        mode = await ConfigEntry.get_or_none(key="auth_mode")
+        if mode is not None and mode.value not in ("db_auth", None):
+            raise Forbidden(f"users are managed by the directory (auth_mode {mode.value})")
+        if identity.sysadmin:
+            return
+        entry = await ConfigEntry.get_or_none(key="self_registration")
+        allowed = bool(entry.value) if entry is not None else self.self_registration
+        if not allowed:
+            if identity.anonymous:
+                raise AuthenticationFailed("sign in first")
+            raise Forbidden("only a system admin may create users (self-registration is off)")
+
+    async def create(self, new: NewUser) -> User:
+        """A new, non-admin local user; InvalidAccountInput, PasswordPolicyViolation, UserExists."""
+        _check_username(new.username)
+        _check_profile(new.email, new.realname, new.comment)
+        check_password_policy(new.password)
+        await self._check_unique(new.username, new.email)
+        try:
+            return await User.create(
+                username=new.username,
+                email=new.email,
+                realname=new.realname,
+                comment=new.comment,
+                password_hash=hash_password(new.password),
+                sysadmin=False,
+            )
+        except IntegrityError:  # a concurrent create took the name or email
+            raise UserExists("the username or email is already taken") from None
+
+    async def list_users(self, query: UserQuery, offset: int, limit: int) -> tuple[list[User], int]:
+        """One page of users matching query, and the total count."""
+        rows = User.all()
+        for column, (exact, value) in query.filters.items():
+            lookup = column if exact else f"{column}__icontains"
+            rows = rows.filter(**{lookup: value})
+        total = await rows.count()
+        return await rows.order_by(*query.order).offset(offset).limit(limit), total
+
+    async def search(self, username: str, offset: int, limit: int) -> tuple[list[User], int]:
+        """Users whose name contains username, by name."""
+        rows = User.filter(username__icontains=username)
+        total = await rows.count()
+        return await rows.order_by("username").offset(offset).limit(limit), total
+
+    async def get(self, user_id: int) -> User:
+        user = await User.get_or_none(id=user_id)
+        if user is None:
+            raise UserNotFound(user_id)
+        return user
+
+    async def update_profile(self, user_id: int, profile: dict[str, Any]) -> User:
+        """Change email, realname and comment only; every other field is ignored."""
+        user = await self.get(user_id)
+        email = str(profile.get("email", user.email or ""))
+        realname = str(profile.get("realname", user.realname))
+        comment = str(profile.get("comment", user.comment))
+        _check_profile(email, realname, comment)
+        if email != user.email and await User.filter(email=email).exclude(id=user_id).exists():
+            raise UserExists(f"the email {email!r} is already taken")
+        user.email, user.realname, user.comment = email, realname, comment
+        try:
+            await user.save(update_fields=["email", "realname", "comment", "updated_at"])
+        except IntegrityError:
+            raise UserExists(f"the email {email!r} is already taken") from None
+        return user
+
+    async def delete(self, user_id: int) -> None:
+        """Delete a user and their project and group memberships; the admin stays."""
+        user = await self.get(user_id)
+        if user.username == ADMIN:
+            raise Forbidden("the admin account cannot be deleted")
+        async with in_transaction():
+            await ProjectMember.filter(entity_type="u", entity_id=user_id).delete()
+            await GroupMembership.filter(user_id=user_id).delete()
+            await User.filter(id=user_id).delete()
+        self.users.forget(user.username)
+
+    async def change_password(
+        self, identity: Identity, user_id: int, old: str | None, new: str
+    ) -> None:
+        """The user themself with the right old password, or a system admin without it."""
+        require_self_or_admin(identity, user_id)
+        user = await self.get(user_id)
+        if not user.password_hash:
+            raise Forbidden("this user signs in through the directory; change it there")
+        if identity.user_id == user_id and not verify_password(user.password_hash, old or ""):
+            raise Forbidden("the old password is incorrect")
+        if verify_password(user.password_hash, new):
+            raise InvalidAccountInput("the new password must differ from the old one")
+        check_password_policy(new)
+        await User.filter(id=user_id).update(password_hash=hash_password(new))
+        self.users.forget(user.username)
+
+    async def set_sysadmin(self, user_id: int, flag: bool) -> None:
+        """Grant or revoke system admin; the admin account keeps it."""
+        user = await self.get(user_id)
+        if user.username == ADMIN and not flag:
+            raise Forbidden("the admin account stays a system admin")
+        await User.filter(id=user_id).update(sysadmin=flag)
+        self.users.forget(user.username)
+
+    async def _check_unique(self, username: str, email: str) -> None:
+        if await User.exists(username=username):
+            raise UserExists(f"the username {username!r} is already taken")
+        if await User.exists(email=email):
+            raise UserExists(f"the email {email!r} is already taken")
+
+
+def _check_username(username: str) -> None:
+    if not username or len(username) > MAX_FIELD:
+        raise InvalidAccountInput(f"username must be 1 to {MAX_FIELD} characters")
+    if _USERNAME_FORBIDDEN.search(username):
+        raise InvalidAccountInput('username must not contain spaces or any of , " ~ # % $ : / \\')
+
+
+def _check_profile(email: str, realname: str, comment: str) -> None:
+    if not _EMAIL.match(email) or len(email) > MAX_FIELD:
+        raise InvalidAccountInput(f"email {email!r} is not a valid address")
+    for name, value in (("realname", realname), ("comment", comment)):
+        if len(value) > MAX_FIELD:
+            raise InvalidAccountInput(f"{name} must be at most {MAX_FIELD} characters")
+
+
+_SCOPE = re.compile(r"^/project/(\d+)$")
+
+
+async def permissions_in(identity: Identity, scope: str | None) -> frozenset[Permission]:
+    """What identity may do in scope ("/project/{id}"); without a scope, system-wide."""
+    if not scope or scope == "/system":
+        return ALL_PERMISSIONS if identity.sysadmin else frozenset()
+    match = _SCOPE.match(scope)
+    if match is None:
+        raise InvalidAccountInput(f"malformed scope {scope!r}: expected /project/{{id}}")
+    rows = await fetch("SELECT name FROM project WHERE id = ?", int(match.group(1)))
+    if not rows:
+        return frozenset()  # say nothing about which projects exist
+    access = await project_access(identity, str(rows[0][0]))
+    return access.permissions if access is not None else frozenset()

@@ -1,0 +1,177 @@
+"""Harbor's user API: /api/v2.0/users and /users/current (UserResp, UserCreationReq, ...)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Response, current_app, request
+
+from access.accounts import (
+    AccountError,
+    AccountService,
+    InvalidAccountInput,
+    NewUser,
+    UserExists,
+    UserNotFound,
+    parse_user_query,
+    permissions_in,
+    require_self_or_admin,
+    require_sysadmin,
+)
+from access.errors import Forbidden
+from models import User
+from web.api import api
+from web.api.common import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    current_identity,
+    json_body,
+    json_response,
+    paged_response,
+    paging,
+    render_api_error,
+    signed_in,
+)
+
+# account errors -> the API error they are answered with
+ACCOUNT_ERRORS: dict[type[AccountError], type[ApiError]] = {
+    InvalidAccountInput: BadRequest,
+    UserNotFound: NotFound,
+    UserExists: Conflict,
+}
+
+
+@api.errorhandler(AccountError)
+async def render_account_error(err: AccountError) -> Response:
+    return render_api_error(ACCOUNT_ERRORS.get(type(err), BadRequest)(err.message))
+
+
+def accounts() -> AccountService:
+    service: AccountService = current_app.extensions["accounts"]
+    return service
+
+
+def user_resp(user: User) -> dict[str, Any]:
+    """Harbor's UserResp; never the password hash."""
+    return {
+        "user_id": user.id,
+        "username": user.username,
+        "email": user.email or "",
+        "realname": user.realname,
+        "comment": user.comment,
+        "sysadmin_flag": user.sysadmin,
+        "admin_role_in_auth": False,
+        "creation_time": user.created_at.isoformat(),
+        "update_time": user.updated_at.isoformat(),
+    }
+
+
+def text(body: dict[str, Any], name: str, required: bool = False) -> str:
+    value = body.get(name, "")
+    if not isinstance(value, str) or (required and not value):
+        raise BadRequest(f"{name} must be a{' non-empty' if required else ''} string")
+    return value
+
+
+@api.get("/users")
+async def list_users() -> Response:
+    require_sysadmin(await current_identity())
+    query = parse_user_query(request.args.get("q"), request.args.get("sort"))
+    pages = paging()
+    users, total = await accounts().list_users(query, pages.offset, pages.page_size)
+    return paged_response([user_resp(u) for u in users], total, pages)
+
+
+@api.post("/users")
+async def create_user() -> Response:
+    await accounts().check_may_create(await current_identity())
+    body = await json_body()
+    new = NewUser(
+        username=text(body, "username", required=True),
+        email=text(body, "email", required=True),
+        password=text(body, "password", required=True),
+        realname=text(body, "realname"),
+        comment=text(body, "comment"),
+    )  # sysadmin_flag is not part of UserCreationReq: a new user is never an admin
+    user = await accounts().create(new)
+    response = Response("", status=201)
+    response.headers["Location"] = f"{request.path}/{user.id}"
+    return response
+
+
+@api.get("/users/search")
+async def search_users() -> Response:
+    await signed_in()
+    username = request.args.get("username", "")
+    if not username:
+        raise BadRequest("the username query parameter is required")
+    pages = paging()
+    users, total = await accounts().search(username, pages.offset, pages.page_size)
+    return paged_response([{"user_id": u.id, "username": u.username} for u in users], total, pages)
+
+
+@api.get("/users/current")
+async def current_user() -> Response:
+    identity = await signed_in()
+    if identity.user_id is None:
+        raise Forbidden("robot accounts have no user profile")
+    return json_response(user_resp(await accounts().get(identity.user_id)))
+
+
+@api.get("/users/current/permissions")
+async def current_permissions() -> Response:
+    identity = await current_identity()
+    scope = request.args.get("scope")
+    relative = request.args.get("relative", "false").lower() == "true"
+    prefix = "" if relative or not scope else scope.rstrip("/") + "/"
+    granted = sorted(await permissions_in(identity, scope))
+    pairs = [str(p).split(":", 1) for p in granted]
+    return json_response([{"resource": prefix + r, "action": a} for r, a in pairs])
+
+
+@api.get("/users/<int:user_id>")
+async def get_user(user_id: int) -> Response:
+    require_self_or_admin(await current_identity(), user_id)
+    return json_response(user_resp(await accounts().get(user_id)))
+
+
+@api.put("/users/<int:user_id>")
+async def update_user(user_id: int) -> Response:
+    require_self_or_admin(await current_identity(), user_id)
+    body = await json_body()
+    profile: dict[str, Any] = {
+        k: text(body, k) for k in ("email", "realname", "comment") if k in body
+    }
+    await accounts().update_profile(user_id, profile)
+    return Response("", status=200)
+
+
+@api.delete("/users/<int:user_id>")
+async def delete_user(user_id: int) -> Response:
+    require_sysadmin(await current_identity())
+    await accounts().delete(user_id)
+    return Response("", status=200)
+
+
+@api.put("/users/<int:user_id>/password")
+async def change_password(user_id: int) -> Response:
+    identity = await current_identity()
+    body = await json_body()
+    old = body.get("old_password")
+    new = text(body, "new_password", required=True)
+    if old is not None and not isinstance(old, str):
+        raise BadRequest("old_password must be a string")
+    await accounts().change_password(identity, user_id, old, new)
+    return Response("", status=200)
+
+
+@api.put("/users/<int:user_id>/sysadmin")
+async def set_sysadmin(user_id: int) -> Response:
+    require_sysadmin(await current_identity())
+    flag = (await json_body()).get("sysadmin_flag")
+    if not isinstance(flag, bool):
+        raise BadRequest("sysadmin_flag must be true or false")
+    await accounts().set_sysadmin(user_id, flag)
+    return Response("", status=200)
