@@ -94,6 +94,8 @@ class RobotFilter:
     level: str | None = None
     project_id: int | None = None
     name_contains: str | None = None
+    name: str | None = None  # exact full name
+    order: tuple[str, ...] = ("id",)  # Robot fields, "-" first for descending
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,8 +330,10 @@ class RobotService:
             query = query.filter(project_id=where.project_id)
         if where.name_contains:
             query = query.filter(name__icontains=where.name_contains)
+        if where.name is not None:
+            query = query.filter(name=where.name)
         total = await query.count()
-        return await query.order_by("id").offset(offset).limit(limit), total
+        return await query.order_by(*where.order, "id").offset(offset).limit(limit), total
 
     async def update(self, caller: Identity, robot_id: int, body: dict[str, Any]) -> Robot:
         """Change description, disable, duration and permissions; name and level stay."""
@@ -358,6 +362,11 @@ class RobotService:
     async def delete(self, caller: Identity, robot_id: int) -> None:
         robot = await self.get(caller, robot_id, Permission.ROBOT_DELETE)
         await robot.delete()
+
+    async def delete_project_robots(self, project_id: int) -> int:
+        """Remove a deleted project's robots (else a new project of that name would inherit
+        them); how many. Safe to repeat."""
+        return await Robot.filter(level=PROJECT, project_id=project_id).delete()
 
     async def _check_grants(self, caller: Identity, spec: RobotSpec) -> int | None:
         """The robot's project id; Forbidden when the caller cannot grant what it asks."""

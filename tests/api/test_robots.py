@@ -474,9 +474,13 @@ def test_admin_lists_robots_without_secrets(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
     with admin(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
-        listed = client.get("/robots", params={"q": f"name=~{robot['name'][-6:]}"})
+        twin = create_robot(client, robot_body(project, "repository:pull"))
+        listed = client.get("/robots", params={"q": f"name=~{project}+", "sort": "-name"})
+        exact = client.get("/robots", params={"q": f"name={robot['name']}"})
         bad = client.get("/robots", params={"q": "colour=red"})
     assert listed.status_code == 200
-    assert [r["id"] for r in listed.json()] == [robot["id"]]
+    names = sorted([robot["name"], twin["name"]], reverse=True)
+    assert [r["name"] for r in listed.json()] == names
+    assert [r["id"] for r in exact.json()] == [robot["id"]]
     assert robot["secret"] not in listed.text
     assert bad.status_code == 400

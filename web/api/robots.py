@@ -34,7 +34,7 @@ from web.api.common import (
     render_api_error,
     signed_in,
 )
-from web.api.query import EXACT, parse_query
+from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
 
 _ERRORS: dict[type[RobotError], type[ApiError]] = {
     RobotInvalid: BadRequest,
@@ -122,15 +122,26 @@ def robot_json(robot: Robot) -> dict[str, Any]:
 
 
 def _filter() -> RobotFilter:
+    """`q` (Level, ProjectID, name exact or =~) and `sort` (id, name, creation_time)."""
     terms = parse_query(request.args.get("q"), {"Level": str, "ProjectID": int, "name": str})
     found: dict[str, Any] = {}
     for term in terms:
-        if term.key != "name" and term.op != EXACT:
+        if term.op not in (EXACT, CONTAINS) or (term.op == CONTAINS and term.key != "name"):
             raise BadRequest(f"q: {term.key} takes one exact value")
-        found[term.key] = term.values[0]
+        found[term.key + ("~" if term.op == CONTAINS else "")] = term.values[0]
     if found.get("Level") not in (None, "system", "project"):
         raise BadRequest("q: Level is system or project")
-    return RobotFilter(found.get("Level"), found.get("ProjectID"), found.get("name"))
+    order = tortoise_order(parse_sort(request.args.get("sort"), _SORT), _SORT)
+    return RobotFilter(
+        found.get("Level"),
+        found.get("ProjectID"),
+        found.get("name~"),
+        found.get("name"),
+        tuple(order),
+    )
+
+
+_SORT = {"id": "id", "name": "name", "creation_time": "created_at"}
 
 
 def _expires(robot: Robot) -> int:
