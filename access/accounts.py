@@ -189,11 +189,15 @@ class AccountService:
     async def update_profile(self, user_id: int, profile: dict[str, Any]) -> User:
         """Change email, realname and comment only; every other field is ignored."""
         user = await self.get(user_id)
-        email = str(profile.get("email", user.email or ""))
+        email = str(profile["email"]) if "email" in profile else user.email
         realname = str(profile.get("realname", user.realname))
         comment = str(profile.get("comment", user.comment))
         _check_profile(email, realname, comment)
-        if email != user.email and await User.filter(email=email).exclude(id=user_id).exists():
+        if (
+            email is not None
+            and email != user.email
+            and await User.filter(email=email).exclude(id=user_id).exists()
+        ):
             raise UserExists(f"the email {email!r} is already taken")
         user.email, user.realname, user.comment = email, realname, comment
         try:
@@ -251,8 +255,9 @@ def _check_username(username: str) -> None:
         raise InvalidAccountInput('username must not contain spaces or any of , " ~ # % $ : / \\')
 
 
-def _check_profile(email: str, realname: str, comment: str) -> None:
-    if not _EMAIL.match(email) or len(email) > MAX_FIELD:
+def _check_profile(email: str | None, realname: str, comment: str) -> None:
+    """email None: an account made without one (the first admin), left as it is."""
+    if email is not None and (not _EMAIL.match(email) or len(email) > MAX_FIELD):
         raise InvalidAccountInput(f"email {email!r} is not a valid address")
     for name, value in (("realname", realname), ("comment", comment)):
         if len(value) > MAX_FIELD:

@@ -215,6 +215,15 @@ def test_users_read_themselves_but_not_others(berth_server: RunningBerth) -> Non
         assert client.put(f"/users/{other_id}", json={"realname": "x"}).status_code == 403
 
 
+def test_admin_without_email_updates_realname(berth_server: RunningBerth) -> None:
+    with admin_client(berth_server) as admin:
+        me = admin.get("/users/current").json()
+        updated = admin.put(f"/users/{me['user_id']}", json={"realname": "system admin"})
+        bad = admin.put(f"/users/{me['user_id']}", json={"email": "nope"})
+    assert updated.status_code == 200
+    assert bad.status_code == 400 and "email" in message(bad)
+
+
 def test_unknown_user_is_404(berth_server: RunningBerth) -> None:
     with admin_client(berth_server) as admin:
         response = admin.get("/users/99999999")
