@@ -14,6 +14,7 @@ from quart import Quart, Response, g, request
 
 from access.accounts import AccountService
 from access.errors import AccessError
+from access.ldap import directory_login
 from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
 from core.errors import RegistryError
@@ -61,7 +62,9 @@ def build_auth(settings: Settings) -> AuthServices:
     tokens = TokenService(
         key, settings.token_issuer, settings.token_service, settings.token_ttl_seconds
     )
-    return AuthServices(UserService(), tokens)
+    users = UserService()
+    users.directory = directory_login  # reads auth_mode per login: LDAP only in ldap_auth
+    return AuthServices(users, tokens)
 
 
 def _install_lifecycle(app: Quart, settings: Settings) -> None:

@@ -1,0 +1,38 @@
+"""Harbor's system configuration API: GET and PUT /api/v2.0/configurations (admins only)."""
+
+from __future__ import annotations
+
+from quart import Response
+
+from access import config
+from access.errors import Forbidden
+from access.policy import Identity
+from web.api import api
+from web.api.common import BadRequest, json_body, json_response, signed_in
+
+
+async def admin_only() -> Identity:
+    """The caller, who must be a system admin: 401 for nobody, 403 for anybody else."""
+    identity = await signed_in()
+    if not identity.sysadmin:
+        raise Forbidden("only a system admin may do this")
+    return identity
+
+
+@api.get("/configurations")
+async def get_configurations() -> Response:
+    """Every setting as {value, editable}; secrets are never returned."""
+    await admin_only()
+    return json_response(await config.public_view())
+
+
+@api.put("/configurations")
+async def put_configurations() -> Response:
+    """Change the given settings; auth_mode only on a database with no users or projects."""
+    await admin_only()
+    changes = await json_body()
+    try:
+        await config.update(changes)
+    except config.ConfigInvalid as err:
+        raise BadRequest(err.message) from None
+    return Response(status=200)
