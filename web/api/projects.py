@@ -36,6 +36,7 @@ from web.api.query import (
     tortoise_filters,
     tortoise_order,
 )
+from web.api.robots import robots
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
 SORT_KEYS = {"name", "project_id", "creation_time", "update_time"}
@@ -133,6 +134,7 @@ async def update_project(ref: str) -> Response:
 async def delete_project(ref: str) -> Response:
     scope = await project_scope(ref, Permission.PROJECT_DELETE)
     await projects.delete_project(scope.project.id)
+    await robots().delete_project_robots(scope.project.id)  # a same-named project starts clean
     return Response("", status=200)
 
 
