@@ -42,7 +42,7 @@ class UserService:
         self.directory: DirectoryLogin | None = None  # set when auth_mode is ldap_auth
         # Basic auth on every registry request must not cost an argon2 verification each:
         # remember recent successes for a short while, keyed by a hash of the credentials.
-        self._recent: dict[str, tuple[float, Identity]] = {}
+        self._recent: dict[str, tuple[float, Identity, tuple[object, ...]]] = {}
         self.robots = RobotService()
 
     async def bootstrap_admin(self, password: str | None) -> str | None:
@@ -69,8 +69,8 @@ class UserService:
             return await self.robots.authenticate(username, password, address)
         cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         hit = self._recent.get(cache_key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        if hit and hit[0] > time.monotonic() and hit[2] == await _fingerprint(username):
+            return hit[1]  # same password hash, admin flag and groups as when verified
         await self._check_throttle(username, address)
         user = await self._login(username, password)
         if user is None:
@@ -78,7 +78,7 @@ class UserService:
             raise AuthenticationFailed()
         await LoginThrottle.filter(key=f"user:{username}").delete()
         identity = await identity_of(user, address)
-        self._recent[cache_key] = (time.monotonic() + 30, identity)
+        self._recent[cache_key] = (time.monotonic() + 30, identity, await _fingerprint(username))
         return identity
 
     def forget(self, username: str) -> None:
@@ -118,6 +118,17 @@ class UserService:
         if address:
             keys.append((f"addr:{address}", self.policy.max_per_address))
         return keys
+
+
+async def _fingerprint(username: str) -> tuple[object, ...]:
+    """What a remembered login depends on, read in one indexed query on every use: a changed
+    password, admin flag or group list, or a deleted user, is seen by every replica at once."""
+    rows = await fetch(
+        "SELECT u.password_hash, u.sysadmin, u.updated_at, (SELECT COUNT(*) FROM"
+        " group_membership g WHERE g.user_id = u.id) FROM berth_user u WHERE u.username = ?",
+        username,
+    )
+    return tuple(rows[0]) if rows else ()
 
 
 async def identity_of(user: User, address: str | None) -> Identity:
