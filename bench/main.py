@@ -149,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         settings.profile_dir = BENCH / ".work" / "profiles"
         settings.profile_dir.mkdir(parents=True, exist_ok=True)
     rounds = args.rounds or (1 if args.quick or args.profile else 2)
+    load_at_start = os.getloadavg()[0]
+    if load_at_start > 1.0:
+        print(f"note: load average {load_at_start:.2f} before the run; figures may be low")
     results = run_rounds(names, settings, rounds, python, problem)
-    return finish(args, settings, rounds, results, python)
+    return finish(args, settings, rounds, results, python, load_at_start)
 
 
 def finish(
@@ -159,6 +162,7 @@ def finish(
     rounds: int,
     results: dict[str, RegistryResult],
     python: str,
+    load_at_start: float | None = None,
 ) -> int:
     size_label = (
         f"{settings.size >> 30} GiB" if settings.size >= 1 << 30 else f"{settings.size >> 20} MiB"
@@ -178,7 +182,7 @@ def finish(
         calibration=settings.calibration,
         quick=args.quick,
     )
-    text = report.markdown(rows, dist, brth, info, report.machine(python, REPO))
+    text = report.markdown(rows, dist, brth, info, report.machine(python, REPO, load_at_start))
     full = not (args.quick or args.only or args.profile)
     output = args.output or (
         BENCH / "RESULTS.md" if full else BENCH / ".work" / "RESULTS-partial.md"

@@ -69,7 +69,8 @@ def _run(cmd: list[str]) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def machine(python: str, repo: Path) -> list[tuple[str, str]]:
+def machine(python: str, repo: Path, load_at_start: float | None = None) -> list[tuple[str, str]]:
+    """Facts about the run's machine; the load averages show whether anything else was running."""
     cpu = "unknown"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
@@ -95,7 +96,13 @@ def machine(python: str, repo: Path) -> list[tuple[str, str]]:
         ("wrk", _run(["wrk", "-v"]).split(" Copyright")[0]),
         ("curl", " ".join(_run(["curl", "--version"]).split()[:2])),
         ("Berth commit", commit if "fatal" not in commit else "none yet"),
+        ("load average (1 min), start / end", _load(load_at_start)),
     ]
+
+
+def _load(at_start: float | None) -> str:
+    start = "—" if at_start is None else f"{at_start:.2f}"
+    return f"{start} / {os.getloadavg()[0]:.2f}"
 
 
 def _fmt(value: float | None) -> str:
