@@ -14,7 +14,14 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from access.errors import AccessError, AuthenticationFailed, Forbidden
+from access.errors import (
+    AccessError,
+    AlreadyExists,
+    AuthenticationFailed,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from access.passwords import check_password_policy, hash_password, verify_password
 from access.policy import Identity, project_access
 from access.roles import ALL_PERMISSIONS, Permission
@@ -26,18 +33,18 @@ class AccountError(AccessError):
     """Base of user-management errors; the API maps each to a status."""
 
 
-class InvalidAccountInput(AccountError):
+class InvalidAccountInput(AccountError, InvalidInput):
     """A malformed `q`, an unknown sort key, a bad field value: 400."""
 
 
-class UserNotFound(AccountError):
+class UserNotFound(AccountError, NotFound):
     """No user with that id: 404."""
 
     def __init__(self, user_id: int) -> None:
         super().__init__(f"user {user_id} not found")
 
 
-class UserExists(AccountError):
+class UserExists(AccountError, AlreadyExists):
     """The username or email is taken: 409."""
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from access.errors import AccessError
+from access.errors import InvalidInput
 from models import ConfigEntry, Project, User
 
 log = logging.getLogger("berth.access")
@@ -46,7 +46,7 @@ DEFAULTS: dict[str, str | int | bool] = {
 SCOPES = (0, 1, 2)  # base, one level, subtree
 
 
-class ConfigInvalid(AccessError):
+class ConfigInvalid(InvalidInput):
     """A configuration change that cannot be applied: 400 with the reason."""
 
 

@@ -42,6 +42,18 @@ class PasswordPolicyViolation(AccessError):
     """A new password that breaks the policy: 400."""
 
 
+class InvalidInput(AccessError):
+    """A request the service cannot accept as given: 400 with the reason."""
+
+
+class NotFound(AccessError):
+    """The named user, robot, member or group does not exist (or is not visible): 404."""
+
+
+class AlreadyExists(AccessError):
+    """A name or member that is taken: 409."""
+
+
 class DirectoryUnavailable(AccessError):
     """The LDAP / Active Directory server cannot be reached: 503."""
 

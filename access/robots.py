@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from access.errors import AccessError, AuthenticationFailed, Forbidden, PasswordPolicyViolation
+from access.errors import (
+    AccessError,
+    AlreadyExists,
+    AuthenticationFailed,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PasswordPolicyViolation,
+)
 from access.passwords import check_password_policy, hash_password, verify_password
 from access.policy import Identity, project_access
 from access.roles import ALL_PERMISSIONS, Permission
@@ -33,18 +41,18 @@ class RobotError(AccessError):
     """Base of the robot service's request errors."""
 
 
-class RobotInvalid(RobotError):
+class RobotInvalid(RobotError, InvalidInput):
     """A request the robot API cannot accept: 400."""
 
 
-class RobotNotFound(RobotError):
+class RobotNotFound(RobotError, NotFound):
     """No robot with that id: 404."""
 
     def __init__(self, robot_id: int) -> None:
         super().__init__(f"robot {robot_id} not found")
 
 
-class RobotExists(RobotError):
+class RobotExists(RobotError, AlreadyExists):
     """A robot of that full name exists already: 409."""
 
     def __init__(self, name: str) -> None:

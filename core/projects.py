@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from core.errors import NameUnknown
+from core.errors import NameUnknown, RegistryError
 from core.names import MAX_NAME_LENGTH
 from models import Project, ProjectMember, Repository, User, fetch
 
@@ -63,15 +63,19 @@ async def existing_repository(name: str) -> int:
 _PROJECT_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")  # one name component
 
 
-class ProjectNameInvalid(ValueError):
+class ProjectError(RegistryError):
+    """Base of the project-management errors of the REST API."""
+
+
+class ProjectNameInvalid(ProjectError):
     """A project name outside the repository-name component grammar or 1..255 characters."""
 
 
-class ProjectNameTaken(ValueError):
+class ProjectNameTaken(ProjectError):
     """Another project already has this name."""
 
 
-class ProjectNotEmpty(ValueError):
+class ProjectNotEmpty(ProjectError):
     """The project still holds repositories, so it cannot be deleted."""
 
 

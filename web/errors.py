@@ -11,13 +11,17 @@ from quart import Response, g, request
 
 from access.errors import (
     AccessError,
+    AlreadyExists,
     AuthenticationFailed,
     DirectoryUnavailable,
     Forbidden,
+    InvalidInput,
     LoginThrottled,
+    NotFound,
     PasswordPolicyViolation,
 )
 from core import errors as e
+from core.projects import ProjectNameInvalid, ProjectNameTaken, ProjectNotEmpty
 
 log = logging.getLogger("berth.web")
 
@@ -57,6 +61,10 @@ ERROR_TABLE: dict[type[e.RegistryError], tuple[str, int, HeaderFn | None]] = {
     e.Denied: ("DENIED", 403, None),
     e.Unsupported: ("UNSUPPORTED", 405, None),
     e.NotFound: ("UNSUPPORTED", 404, None),
+    # project management (REST API), in Harbor's codes
+    ProjectNameInvalid: ("BAD_REQUEST", 400, None),
+    ProjectNameTaken: ("CONFLICT", 409, None),
+    ProjectNotEmpty: ("PRECONDITION", 412, None),
 }
 
 
@@ -88,6 +96,9 @@ ACCESS_TABLE: dict[type[AccessError], tuple[str, int]] = {
     LoginThrottled: ("TOOMANYREQUESTS", 429),
     Forbidden: ("DENIED", 403),
     PasswordPolicyViolation: ("BAD_REQUEST", 400),
+    InvalidInput: ("BAD_REQUEST", 400),
+    NotFound: ("NOT_FOUND", 404),
+    AlreadyExists: ("CONFLICT", 409),
     DirectoryUnavailable: ("UNAVAILABLE", 503),
 }
 

@@ -8,7 +8,7 @@ from access import config
 from access.errors import Forbidden
 from access.policy import Identity
 from web.api import api
-from web.api.common import BadRequest, json_body, json_response, signed_in
+from web.api.common import json_body, json_response, signed_in
 
 
 async def admin_only() -> Identity:
@@ -31,8 +31,5 @@ async def put_configurations() -> Response:
     """Change the given settings; auth_mode only on a database with no users or projects."""
     await admin_only()
     changes = await json_body()
-    try:
-        await config.update(changes)
-    except config.ConfigInvalid as err:
-        raise BadRequest(err.message) from None
+    await config.update(changes)
     return Response(status=200)

@@ -19,10 +19,7 @@ async def ping_ldap() -> Response:
     body: Any = await request.get_json(force=True, silent=True) or {}
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
-    try:
-        settings = config.overridden(await config.current(), body)
-    except config.ConfigInvalid as err:
-        raise BadRequest(err.message) from None
+    settings = config.overridden(await config.current(), body)
     success, message = await ldap.ping(settings)
     return json_response({"success": success, "message": message})
 

@@ -9,10 +9,7 @@ from quart import Response, request
 from access import members
 from access.members import (
     GroupRef,
-    InvalidMember,
-    MemberExists,
     MemberInfo,
-    MemberNotFound,
     UserRef,
     parse_role,
 )
@@ -20,14 +17,12 @@ from access.roles import Permission
 from web.api import api
 from web.api.common import (
     BadRequest,
-    Conflict,
-    NotFound,
     json_body,
     json_response,
     paged_response,
     paging,
 )
-from web.api.projects import project_scope, render_as
+from web.api.projects import project_scope
 
 
 @api.route("/projects/<ref>/members", methods=["GET"])
@@ -105,8 +100,3 @@ def _render(member: MemberInfo) -> dict[str, Any]:
         "entity_id": member.entity_id,
         "entity_type": member.entity_type,
     }
-
-
-api.register_error_handler(InvalidMember, render_as(BadRequest))
-api.register_error_handler(MemberNotFound, render_as(NotFound))
-api.register_error_handler(MemberExists, render_as(Conflict))

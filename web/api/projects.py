@@ -12,20 +12,16 @@ from access.errors import AuthenticationFailed, Forbidden
 from access.policy import Identity, member_roles, project_access, visible_project_ids
 from access.roles import Permission, Role
 from core import projects
-from core.projects import ProjectInfo, ProjectNameInvalid, ProjectNameTaken, ProjectNotEmpty
+from core.projects import ProjectInfo
 from web.api import api
 from web.api.common import (
-    ApiError,
     BadRequest,
-    Conflict,
     NotFound,
-    PreconditionFailed,
     current_identity,
     json_body,
     json_response,
     paged_response,
     paging,
-    render_api_error,
     signed_in,
 )
 from web.api.query import (
@@ -203,18 +199,3 @@ async def _render(identity: Identity, project: ProjectInfo) -> dict[str, Any]:
 
 def _time(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
-
-
-def render_as(kind: type[ApiError]) -> Any:
-    """An error handler that shows a domain error as an ApiError of kind."""
-
-    def render(err: Exception) -> Response:
-        return render_api_error(kind(str(err)))
-
-    return render
-
-
-# Domain errors of projects, rendered in Harbor's envelope.
-api.register_error_handler(ProjectNameInvalid, render_as(BadRequest))
-api.register_error_handler(ProjectNameTaken, render_as(Conflict))
-api.register_error_handler(ProjectNotEmpty, render_as(PreconditionFailed))

@@ -11,11 +11,7 @@ from typing import Any
 from quart import Response, current_app, request
 
 from access.robots import (
-    RobotError,
-    RobotExists,
     RobotFilter,
-    RobotInvalid,
-    RobotNotFound,
     RobotService,
     parse_spec,
 )
@@ -23,29 +19,14 @@ from access.roles import Permission
 from models import Robot
 from web.api import api
 from web.api.common import (
-    ApiError,
     BadRequest,
-    Conflict,
-    NotFound,
     json_body,
     json_response,
     paged_response,
     paging,
-    render_api_error,
     signed_in,
 )
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
-
-_ERRORS: dict[type[RobotError], type[ApiError]] = {
-    RobotInvalid: BadRequest,
-    RobotNotFound: NotFound,
-    RobotExists: Conflict,
-}
-
-
-@api.errorhandler(RobotError)
-async def robot_error(err: RobotError) -> Response:
-    return render_api_error(_ERRORS.get(type(err), BadRequest)(err.message))
 
 
 def robots() -> RobotService:

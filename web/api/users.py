@@ -7,12 +7,8 @@ from typing import Any
 from quart import Response, current_app, request
 
 from access.accounts import (
-    AccountError,
     AccountService,
-    InvalidAccountInput,
     NewUser,
-    UserExists,
-    UserNotFound,
     parse_user_query,
     permissions_in,
     require_self_or_admin,
@@ -22,30 +18,14 @@ from access.errors import Forbidden
 from models import User
 from web.api import api
 from web.api.common import (
-    ApiError,
     BadRequest,
-    Conflict,
-    NotFound,
     current_identity,
     json_body,
     json_response,
     paged_response,
     paging,
-    render_api_error,
     signed_in,
 )
-
-# account errors -> the API error they are answered with
-ACCOUNT_ERRORS: dict[type[AccountError], type[ApiError]] = {
-    InvalidAccountInput: BadRequest,
-    UserNotFound: NotFound,
-    UserExists: Conflict,
-}
-
-
-@api.errorhandler(AccountError)
-async def render_account_error(err: AccountError) -> Response:
-    return render_api_error(ACCOUNT_ERRORS.get(type(err), BadRequest)(err.message))
 
 
 def accounts() -> AccountService:
