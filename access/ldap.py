@@ -133,17 +133,20 @@ class LdapDirectory:
         return [DirectoryGroup(dn, _first(a, s.group_attribute_name) or dn) for dn, a in found]
 
     def groups_of(self, conn: Connection, dn: str) -> list[DirectoryGroup]:
-        """The user's groups, and the groups those groups belong to (nested)."""
+        """The user's groups, and the groups those groups belong to (nested).
+
+        Membership is read both ways with the membership attribute: groups that list the
+        member in it (OpenLDAP's `member`), and groups the member lists in it on its own
+        entry (Active Directory's `memberOf`, Harbor's default).
+        """
         if not self.settings.group_base_dn:
             return []
         found: dict[str, DirectoryGroup] = {}
         frontier = [dn]
         for _ in range(MAX_GROUP_DEPTH):
-            new = [
-                g
-                for g in self.find_groups(conn, self._members_filter(frontier))
-                if g.dn.lower() not in found
-            ]
+            candidates = self.find_groups(conn, self._members_filter(frontier))
+            candidates += self._listed_groups(conn, frontier)
+            new = list({g.dn.lower(): g for g in candidates if g.dn.lower() not in found}.values())
             found.update((g.dn.lower(), g) for g in new)
             frontier = [g.dn for g in new]
             if not frontier:
@@ -159,6 +162,19 @@ class LdapDirectory:
             return True
         members = self._members_filter([dn, *(g.dn for g in groups)])
         return bool(self.find_groups(conn, members, base=admin))
+
+    def _listed_groups(self, conn: Connection, dns: list[str]) -> list[DirectoryGroup]:
+        """Groups under the group base DN named by the entries' own membership attribute."""
+        attr = self.settings.group_membership_attribute
+        base = self.settings.group_base_dn.lower()
+        groups: list[DirectoryGroup] = []
+        for dn in dns:
+            for _dn, attrs in self.search(conn, dn, "(objectClass=*)", 0, [attr]):
+                listed: Any = next((v for k, v in attrs.items() if k.lower() == attr.lower()), [])
+                for group in listed if isinstance(listed, list) else [listed]:
+                    if str(group).lower().endswith(base):
+                        groups += self.find_groups(conn, "(objectClass=*)", base=str(group))
+        return groups
 
     def _members_filter(self, dns: list[str]) -> str:
         attr = self.settings.group_membership_attribute

@@ -39,13 +39,18 @@ PASSWORDS = {
     "carol": "Carol-Pass-1",
     "dave": "Dave-Pass-1",
     "erin": "Erin-Pass-1",
+    "frank": "Frank-Pass-1",
 }
 GROUPS = {  # group -> members (user names or other groups)
     "developers": ["user:alice", "user:erin"],
     "backend": ["user:bob"],
     "engineering": ["group:backend"],
     "admins": ["user:carol"],
+    "qa": ["user:nobody"],  # frank is in qa only by his own seeAlso (AD's memberOf style)
+    "qa-leads": ["user:nobody"],  # and qa in qa-leads by qa's seeAlso
 }
+# Membership listed on the member's own entry, as Active Directory's memberOf does.
+LISTED_ON_MEMBER = {"user:frank": "qa", "group:qa": "qa-leads"}
 
 
 def user_dn(name: str) -> str:
@@ -109,14 +114,20 @@ def base_ldif() -> str:
         entries.append(
             f"dn: {user_dn(name)}\nobjectClass: inetOrgPerson\nuid: {name}\ncn: {name.title()}"
             f"\nsn: {name.title()}\nmail: {name}@berth.test\nuserPassword: {password}"
+            + _listed(f"user:{name}")
         )
     for group, members in GROUPS.items():
         lines = [f"dn: {group_dn(group)}", "objectClass: groupOfNames", f"cn: {group}"]
         for member in members:
             kind, _, name = member.partition(":")
             lines.append(f"member: {user_dn(name) if kind == 'user' else group_dn(name)}")
-        entries.append("\n".join(lines))
+        entries.append("\n".join(lines) + _listed(f"group:{group}"))
     return "\n\n".join(entries) + "\n"
+
+
+def _listed(member: str) -> str:
+    group = LISTED_ON_MEMBER.get(member)
+    return f"\nseeAlso: {group_dn(group)}" if group else ""
 
 
 @dataclass

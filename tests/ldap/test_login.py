@@ -140,3 +140,21 @@ def test_ldap_api_is_for_system_admins(ldap_berth: RunningBerth, path: str) -> N
     anonymous = httpx.request(method, url)
     alice = httpx.request(method, url, auth=("alice", PASSWORDS["alice"]))
     assert (anonymous.status_code, alice.status_code) == (401, 403)
+
+
+def test_membership_listed_on_the_member_entry_works_like_active_directory(
+    ldap_berth: RunningBerth,
+) -> None:
+    # Given the membership attribute is one the member carries (AD's memberOf; here seeAlso):
+    # frank lists qa, and qa lists qa-leads, on their own entries
+    url = f"{ldap_berth.url}/api/v2.0/configurations"
+    assert (
+        httpx.put(url, json={"ldap_group_membership_attribute": "seeAlso"}, auth=ADMIN).status_code
+        == 200
+    )
+    try:
+        add_group_member(ldap_berth, "qa-proj", "qa-leads", 3)
+        # When frank asks for a token; Then the nested group's Guest role grants pull
+        assert granted(ldap_berth, "frank", "qa-proj/app") == ["pull"]
+    finally:
+        httpx.put(url, json={"ldap_group_membership_attribute": "member"}, auth=ADMIN)
