@@ -24,7 +24,7 @@ from access.errors import (
     NotFound,
     PasswordPolicyViolation,
 )
-from access.passwords import check_password_policy, hash_password, verify_password
+from access.passwords import check_password_policy, hash_password, verify_password_off_loop
 from access.policy import Identity, project_access
 from access.roles import ALL_PERMISSIONS, Permission
 from models import Project, Robot
@@ -284,7 +284,7 @@ class RobotService:
             raise AuthenticationFailed()
         key = hashlib.sha256(f"{name}\0{secret}".encode()).hexdigest()
         if self._verified.get(key) != robot.secret_hash:
-            if not verify_password(robot.secret_hash, secret):
+            if not await verify_password_off_loop(robot.secret_hash, secret):
                 raise AuthenticationFailed()
             if len(self._verified) >= _MAX_CACHED:
                 self._verified.clear()

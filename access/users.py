@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import time
@@ -9,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from access.errors import AuthenticationFailed, LoginThrottled
-from access.passwords import hash_password, verify_password
+from access.passwords import hash_password, verify_password_off_loop
 from access.policy import Identity
 from access.robots import ROBOT_PREFIX, RobotService, robot_identity_by_name
 from models import LoginThrottle, User, fetch
@@ -43,6 +44,7 @@ class UserService:
         # Basic auth on every registry request must not cost an argon2 verification each:
         # remember recent successes for a short while, keyed by a hash of the credentials.
         self._recent: dict[str, tuple[float, Identity, tuple[object, ...]]] = {}
+        self._verifying: dict[str, asyncio.Future[Identity]] = {}
         self.robots = RobotService()
 
     async def bootstrap_admin(self, password: str | None) -> str | None:
@@ -71,6 +73,20 @@ class UserService:
         hit = self._recent.get(cache_key)
         if hit and hit[0] > time.monotonic() and hit[2] == await _fingerprint(username):
             return hit[1]  # same password hash, admin flag and groups as when verified
+        # Clients open several connections at once with the same credentials: verify once.
+        pending = self._verifying.get(cache_key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        task = asyncio.ensure_future(self._verify(cache_key, username, password, address))
+        self._verifying[cache_key] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            self._verifying.pop(cache_key, None)
+
+    async def _verify(
+        self, cache_key: str, username: str, password: str, address: str | None
+    ) -> Identity:
         await self._check_throttle(username, address)
         user = await self._login(username, password)
         if user is None:
@@ -88,7 +104,7 @@ class UserService:
     async def _login(self, username: str, password: str) -> User | None:
         user = await User.get_or_none(username=username)
         if user is not None and user.password_hash:  # local account (admin is always local)
-            return user if verify_password(user.password_hash, password) else None
+            return user if await verify_password_off_loop(user.password_hash, password) else None
         if self.directory is not None and username != ADMIN:
             return await self.directory(username, password)
         return None
@@ -146,5 +162,15 @@ async def identity_by_name(username: str, address: str | None) -> Identity | Non
     """The identity behind a token's subject, read now (so revocations apply at once)."""
     if username.startswith(ROBOT_PREFIX):
         return await robot_identity_by_name(username, address)
-    user = await User.get_or_none(username=username)
-    return None if user is None else await identity_of(user, address)
+    rows = await fetch("SELECT id, sysadmin FROM berth_user WHERE username = ?", username)
+    if not rows:
+        return None
+    user_id, sysadmin = int(rows[0][0]), bool(rows[0][1])  # type: ignore[call-overload]
+    groups = await fetch("SELECT group_id FROM group_membership WHERE user_id = ?", user_id)
+    return Identity(
+        username=username,
+        user_id=user_id,
+        sysadmin=sysadmin,
+        group_ids=tuple(int(g[0]) for g in groups),  # type: ignore[call-overload]
+        address=address,
+    )
