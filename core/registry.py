@@ -15,6 +15,7 @@ from core.errors import (
     ManifestInvalid,
     ManifestUnknown,
 )
+from core.jobs import enqueue
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
 from core.projects import existing_repository, repository_for_push
@@ -107,6 +108,8 @@ class ManifestStore:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
                     if not by_digest:
                         await self._tag(repo_id, reference, manifest_id)
+                    # In the same transaction: no push without its pipeline run.
+                    await enqueue("push", {"repository": repository, "digest": digest})
                 break
             except IntegrityError:
                 if attempt == 2:

@@ -10,6 +10,7 @@ from models.identity import (
     User,
     UserGroup,
 )
+from models.jobs import Job
 from models.registry import (
     Blob,
     Manifest,
@@ -24,6 +25,7 @@ from models.registry import (
 __all__ = [
     "ConfigEntry",
     "GroupMembership",
+    "Job",
     "LoginThrottle",
     "ProjectMember",
     "Robot",

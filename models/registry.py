@@ -76,6 +76,10 @@ class Manifest(Model):
     annotations: fields.Field[dict[str, str] | None] = fields.JSONField(null=True)
     size = fields.BigIntField()
     content = fields.BinaryField()
+    # deep verification by the push pipeline: pending | verified | failed
+    verification = fields.CharField(max_length=16, default="pending")
+    verification_reason = fields.TextField(null=True)
+    verified_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

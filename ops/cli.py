@@ -7,7 +7,7 @@ import logging
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -87,13 +87,19 @@ async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
     return registry
 
 
+def _jobs(settings: Settings) -> Any:
+    from workers.runtime import server_jobs
+
+    return server_jobs(settings.broker_url, settings.broker_namespace, settings.job_threads)
+
+
 def _serve_single(config: object, settings: Settings) -> None:
     import uvloop
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from web.app import create_app
 
-    app = create_app(settings)
+    app = create_app(settings, _jobs(settings))
     uvloop.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
 
 

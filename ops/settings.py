@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     max_manifest_bytes: int = 4 * 1024 * 1024
     admin_password: SecretStr | None = None  # first start only; generated and printed if unset
+    broker_url: str | None = None  # None: Dramatiq workers inside `berth serve`; redis://...
+    broker_namespace: str = "berth"  # Redis key prefix of the job queue
+    job_threads: int = 2  # Dramatiq worker threads per process
     token_ttl_seconds: int = 1800
     token_service: str = "berth-registry"
     token_issuer: str = "berth-token-service"

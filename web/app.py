@@ -7,8 +7,9 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from quart import Quart, Response, g, request
 
@@ -18,7 +19,7 @@ from access.ldap import directory_login
 from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
 from core.errors import RegistryError
-from core.service import close_registry, open_registry
+from core.service import Registry, close_registry, open_registry
 from storage import build_driver
 from web.api import api
 from web.api.common import ApiError, render_api_error
@@ -35,7 +36,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("berth.web")
 
 
-def create_app(settings: Settings) -> Quart:
+class Jobs(Protocol):
+    """The background-job runtime the server hosts (built by ops: web never imports workers)."""
+
+    def wake(self) -> None: ...
+
+    async def dispatch_forever(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+JobsFactory = Callable[[Registry, asyncio.AbstractEventLoop], Jobs]
+
+
+def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Quart:
     """Build the app; services are opened when it starts serving and closed when it stops."""
     app = Quart("berth")
     app.request_class = BoundedRequest
@@ -52,7 +66,7 @@ def create_app(settings: Settings) -> Quart:
     app.register_error_handler(AccessError, render_access_error)
     app.register_error_handler(Exception, render_unexpected)
     _install_request_log(app)
-    _install_lifecycle(app, settings)
+    _install_lifecycle(app, settings, jobs_factory)
     return app
 
 
@@ -67,7 +81,7 @@ def build_auth(settings: Settings) -> AuthServices:
     return AuthServices(users, tokens)
 
 
-def _install_lifecycle(app: Quart, settings: Settings) -> None:
+def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory | None) -> None:
     @app.before_serving
     async def start() -> None:
         storage = build_driver(settings.storage.driver, settings.storage_root)
@@ -82,14 +96,22 @@ def _install_lifecycle(app: Quart, settings: Settings) -> None:
             app.extensions["auth"].users, settings.self_registration
         )
         app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
+        if jobs_factory is not None:
+            jobs = jobs_factory(app.extensions["registry"], asyncio.get_running_loop())
+            app.extensions["jobs"] = jobs
+            app.extensions["dispatcher"] = asyncio.create_task(jobs.dispatch_forever())
 
     @app.after_serving
     async def stop() -> None:
-        purger = app.extensions.pop("purger", None)
-        if purger is not None:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+        for name in ("purger", "dispatcher"):
+            task = app.extensions.pop(name, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        jobs = app.extensions.pop("jobs", None)
+        if jobs is not None:
+            await asyncio.to_thread(jobs.stop)
         await close_registry()
 
 

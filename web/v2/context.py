@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from quart import Request, g
+from quart import Request, current_app, g
 
 from access.policy import Action, check_repository
 from core.errors import Denied, SizeInvalid, Unauthorized
@@ -45,6 +45,12 @@ class V2Request:
                 "the token does not grant this action",
                 challenge=self.challenge(action, "insufficient_scope"),
             )
+
+    def wake_jobs(self) -> None:
+        """A commit enqueued a job: dispatch it now rather than at the next tick."""
+        jobs = current_app.extensions.get("jobs")
+        if jobs is not None:
+            jobs.wake()
 
     def challenge(self, action: Action, error: str | None = None) -> str:
         scope = f"repository:{self.name}:{_SCOPE_ACTIONS[action]}"

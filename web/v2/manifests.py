@@ -36,6 +36,7 @@ async def put_manifest(ctx: V2Request) -> Response:
     pushed = await ctx.registry.manifests.put(
         ctx.name, ctx.project, ctx.arg, body, ctx.request.headers.get("Content-Type")
     )
+    ctx.wake_jobs()
     headers = {
         "Location": ctx.location(f"manifests/{pushed.digest}"),
         "Docker-Content-Digest": pushed.digest,

@@ -1,0 +1,120 @@
+"""Dramatiq brokers and the job dispatcher.
+
+The broker carries only job ids. Embedded mode: a StubBroker and Dramatiq worker threads
+inside the server process. Redis mode: a RedisBroker; `berth worker` processes consume.
+Either way an actor hands the job to the process's event loop, where the database lives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+
+from core.jobs import JobQueue
+from pipelines import PipelineContext, load_pipelines, run_job
+
+log = logging.getLogger(__name__)
+
+QUEUE = "berth-jobs"
+RESEND_AFTER_SECONDS = 30.0  # a sent job not yet claimed is sent again after this long
+
+
+def server_jobs(
+    broker_url: str | None, namespace: str, threads: int
+) -> Callable[[Any, asyncio.AbstractEventLoop], JobRuntime]:
+    """The factory `berth serve` hands the web app: dispatch always, run jobs when embedded."""
+
+    def build(registry: Any, loop: asyncio.AbstractEventLoop) -> JobRuntime:
+        runtime = JobRuntime(broker_url, namespace, registry, loop, threads)
+        if runtime.embedded:
+            runtime.start_workers()
+        return runtime
+
+    return build
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class JobRuntime:
+    """Dispatches due jobs to the broker and (embedded, or in `berth worker`) runs them."""
+
+    def __init__(
+        self,
+        broker_url: str | None,
+        namespace: str,
+        registry: Any,
+        loop: asyncio.AbstractEventLoop,
+        worker_threads: int = 2,
+        backoff_base: float = 2.0,
+    ) -> None:
+        load_pipelines()
+        self.queue = JobQueue(worker_name(), backoff_base)
+        self.context = PipelineContext(registry, self.queue)
+        self.loop = loop
+        self.embedded = broker_url is None
+        self.broker: dramatiq.Broker = (
+            StubBroker() if broker_url is None else RedisBroker(url=broker_url, namespace=namespace)
+        )
+        # Retries are the job table's business (backoff, max_attempts), not Dramatiq's.
+        self.actor = dramatiq.actor(
+            actor_name="run_job", queue_name=QUEUE, broker=self.broker, max_retries=0
+        )(self._run)
+        self.worker_threads = worker_threads
+        self._worker: dramatiq.Worker | None = None
+        self._sent: dict[tuple[int, int], float] = {}
+        self._wake = asyncio.Event()
+
+    def _run(self, job_id: int) -> None:
+        """The actor: runs on a Dramatiq thread, hands the job to the event loop."""
+        future = asyncio.run_coroutine_threadsafe(run_job(job_id, self.context), self.loop)
+        future.result()
+
+    def start_workers(self) -> None:
+        self._worker = dramatiq.Worker(self.broker, worker_threads=self.worker_threads)
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Stop this process's Dramatiq workers, letting running jobs finish (10 s)."""
+        if self._worker is not None:
+            self._worker.stop(timeout=10_000)
+            self._worker = None
+
+    def wake(self) -> None:
+        """Dispatch now rather than at the next tick (after a commit that enqueued a job)."""
+        self._wake.set()
+
+    async def dispatch_forever(self, interval: float = 1.0) -> None:
+        """Send due jobs to the broker; a broker outage only delays them."""
+        while True:
+            try:
+                await self.dispatch_once()
+            except Exception:
+                log.exception("dispatch failed; jobs stay in the database")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), interval)
+            self._wake.clear()
+
+    async def dispatch_once(self) -> int:
+        now = time.monotonic()
+        sent = 0
+        for job_id, attempts in await self.queue.due():
+            # Sent already for this attempt and not claimed yet: give the broker time.
+            if now - self._sent.get((job_id, attempts), -1e9) < RESEND_AFTER_SECONDS:
+                continue
+            await asyncio.to_thread(self.actor.send, job_id)
+            self._sent[(job_id, attempts)] = now
+            sent += 1
+        self._sent = {k: v for k, v in self._sent.items() if now - v < RESEND_AFTER_SECONDS}
+        return sent
