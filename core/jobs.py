@@ -38,9 +38,15 @@ class ClaimedJob:
 class JobQueue:
     """Claiming and finishing jobs. Every method is safe to call from any replica."""
 
-    def __init__(self, worker_name: str, backoff_base: float = BACKOFF_BASE_SECONDS) -> None:
+    def __init__(
+        self,
+        worker_name: str,
+        backoff_base: float = BACKOFF_BASE_SECONDS,
+        lease: timedelta = LEASE,
+    ) -> None:
         self.worker_name = worker_name
         self.backoff_base = backoff_base
+        self.lease = lease
 
     async def due(self, limit: int = 100) -> list[tuple[int, int]]:
         """(id, attempts) of jobs ready now: pending and due, or running with a lapsed lease."""
@@ -56,7 +62,7 @@ class JobQueue:
         taken = await Job.filter(Q(id=job_id) & ready).update(
             status="running",
             attempts=F("attempts") + 1,
-            lease_until=now + LEASE,
+            lease_until=now + self.lease,
             worker=self.worker_name,
         )
         if not taken:
@@ -67,7 +73,7 @@ class JobQueue:
     async def progress(self, job_id: int, fraction: float) -> None:
         """Record progress (0..1) and extend the lease: the worker is alive."""
         await Job.filter(id=job_id, worker=self.worker_name).update(
-            progress=max(0.0, min(1.0, fraction)), lease_until=datetime.now(UTC) + LEASE
+            progress=max(0.0, min(1.0, fraction)), lease_until=datetime.now(UTC) + self.lease
         )
 
     async def succeed(self, job_id: int) -> None:

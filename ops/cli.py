@@ -158,6 +158,140 @@ def uploads_purge(
     console.print(f"removed {asyncio.run(run())} abandoned uploads")
 
 
+jobs_cli = typer.Typer(help="Background jobs: list, follow, enqueue.")
+cli.add_typer(jobs_cli, name="jobs")
+FINAL_STATES = ("succeeded", "failed")
+
+
+@cli.command()
+def worker(
+    data_dir: DataDir = None,
+    threads: Annotated[int | None, typer.Option(help="job threads [env BERTH_JOB_THREADS]")] = None,
+) -> None:
+    """Run jobs from the Redis broker until SIGTERM / SIGINT (start any number, anywhere)."""
+    from storage import build_driver
+    from workers.process import WorkerConfig, run_worker
+
+    settings = _settings(data_dir=data_dir)
+    configure_logging(settings.log_level)
+    url = settings.broker_url
+    if not url or not url.startswith(("redis://", "rediss://", "unix://")):
+        console.print(
+            "[red]berth worker needs a Redis broker: set BERTH_BROKER_URL=redis://HOST:PORT/DB"
+            " (without one, `berth serve` runs jobs itself)[/red]"
+        )
+        raise typer.Exit(2)
+    lease = os.environ.get("BERTH_JOB_LEASE_SECONDS")
+    config = WorkerConfig(
+        url,
+        settings.broker_namespace,
+        settings.db_url,
+        settings.uploads.flush_every_bytes,
+        threads or settings.job_threads,
+        float(lease) if lease else None,
+    )
+    console.print(f"Berth worker on {settings.broker_namespace} with {config.threads} thread(s)")
+    run_worker(config, build_driver(settings.storage.driver, settings.storage_root))
+
+
+async def _with_database(settings: Settings, work: Any) -> Any:
+    from models import close_database, open_database
+
+    await open_database(settings.db_url)
+    try:
+        return await work()
+    finally:
+        await close_database()
+
+
+@jobs_cli.callback(invoke_without_command=True)
+def jobs_list(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="pending, running, succeeded, failed")] = None,
+    kind: Annotated[str | None, typer.Option(help="job kind, e.g. push")] = None,
+    limit: Annotated[int, typer.Option(help="newest N jobs")] = 50,
+    data_dir: DataDir = None,
+) -> None:
+    """List jobs, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from rich.table import Table
+
+    from models import Job
+
+    filters = {k: v for k, v in {"status": status, "kind": kind}.items() if v}
+
+    async def rows() -> list[Job]:
+        return await Job.filter(**filters).order_by("-id").limit(limit)
+
+    table = Table("id", "kind", "status", "attempts", "progress", "updated", "last error")
+    for job in asyncio.run(_with_database(_settings(data_dir=data_dir), rows)):
+        error = (job.last_error or "").splitlines()[0][:60] if job.last_error else ""
+        table.add_row(
+            str(job.id), job.kind, job.status, f"{job.attempts}/{job.max_attempts}",
+            f"{job.progress:.0%}", job.updated_at.strftime("%Y-%m-%d %H:%M:%S"), error,
+        )  # fmt: skip
+    Console().print(table)
+
+
+@jobs_cli.command("follow")
+def jobs_follow(
+    job_id: int,
+    interval: Annotated[float, typer.Option(help="seconds between polls")] = 0.5,
+    data_dir: DataDir = None,
+) -> None:
+    """Show a job's progress until it succeeds or fails (exit 1 when it fails)."""
+    from models import Job
+
+    async def follow() -> Job | None:
+        from rich.progress import Progress
+
+        with Progress(console=Console()) as bar:
+            task = bar.add_task(f"job {job_id}", total=1.0)
+            while (job := await Job.get_or_none(id=job_id)) is not None:
+                bar.update(task, completed=job.progress, description=f"{job.kind} {job.id}"
+                           f" [{job.status}]")  # fmt: skip
+                if job.status in FINAL_STATES:
+                    return job
+                await asyncio.sleep(interval)
+        return None
+
+    job = asyncio.run(_with_database(_settings(data_dir=data_dir), follow))
+    if job is None:
+        console.print(f"[red]no job {job_id}[/red]")
+        raise typer.Exit(2)
+    if job.status == "failed":
+        console.print(f"[red]job {job_id} failed: {job.last_error}[/red]")
+        raise typer.Exit(1)
+    console.print(f"job {job_id} succeeded after {job.attempts} attempt(s)")
+
+
+@jobs_cli.command("enqueue")
+def jobs_enqueue(
+    kind: str,
+    args: Annotated[str, typer.Option(help="job arguments as a JSON object")] = "{}",
+    max_attempts: Annotated[int, typer.Option(help="attempts before it fails")] = 5,
+    data_dir: DataDir = None,
+) -> None:
+    """Add a job; a running `berth serve` dispatches it."""
+    import json
+
+    from core.jobs import enqueue
+
+    try:
+        parsed = json.loads(args)
+    except json.JSONDecodeError as exc:
+        raise typer.BadParameter(f"--args is not JSON: {exc}") from exc
+    if not isinstance(parsed, dict):
+        raise typer.BadParameter("--args must be a JSON object")
+
+    async def add() -> int:
+        return await enqueue(kind, parsed, max_attempts)
+
+    job_id = asyncio.run(_with_database(_settings(data_dir=data_dir), add))
+    Console().print(job_id)
+
+
 def main() -> None:
     cli()
 

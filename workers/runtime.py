@@ -14,13 +14,14 @@ import os
 import socket
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from core.jobs import JobQueue
+from core.jobs import LEASE, JobQueue
 from pipelines import PipelineContext, load_pipelines, run_job
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,11 @@ class JobRuntime:
         loop: asyncio.AbstractEventLoop,
         worker_threads: int = 2,
         backoff_base: float = 2.0,
+        lease_seconds: float | None = None,
     ) -> None:
         load_pipelines()
-        self.queue = JobQueue(worker_name(), backoff_base)
+        lease = LEASE if lease_seconds is None else timedelta(seconds=lease_seconds)
+        self.queue = JobQueue(worker_name(), backoff_base, lease)
         self.context = PipelineContext(registry, self.queue)
         self.loop = loop
         self.embedded = broker_url is None
