@@ -1,0 +1,205 @@
+"""`berth worker` processes consuming from Redis for a real `berth serve` that only dispatches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support import (
+    ADMIN,
+    REPO_ROOT,
+    RunningBerth,
+    free_port,
+    require,
+    require_tool,
+    running_berth,
+)
+
+REDIS = "redis://127.0.0.1:6379/0"
+FINAL = ("succeeded", "failed")
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def broker_env(url: str, **extra: str) -> dict[str, str]:
+    return {
+        "BERTH_BROKER_URL": url,
+        "BERTH_BROKER_NAMESPACE": f"berth-test-{uuid.uuid4().hex[:8]}",
+        **extra,
+    }
+
+
+def berth(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one `berth` command to completion."""
+    cmd = [sys.executable, "-m", "ops.cli", *args, "--data-dir", str(data_dir)]
+    full_env = {**os.environ, "BERTH_ADMIN_PASSWORD": ADMIN[1], **env}
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True)
+
+
+@contextmanager
+def berth_worker(
+    data_dir: Path, env: dict[str, str], name: str = "worker"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `berth worker` process; stopped with SIGTERM afterwards unless it is dead already."""
+    cmd = [sys.executable, "-m", "ops.cli", "worker", "--data-dir", str(data_dir)]
+    with (data_dir / f"{name}.log").open("ab") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
+def redis_server(port: int) -> Iterator[str]:
+    """A private redis-server without persistence on port; stopped afterwards."""
+    exe = require_tool("redis-server")
+    cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while not redis_answers(url):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def jobs(data_dir: Path, kind: str | None = None) -> list[dict[str, object]]:
+    """The job table, as `berth jobs` shows it (read straight from the SQLite file)."""
+    with sqlite3.connect(data_dir / "berth.db", timeout=5) as db:
+        db.row_factory = sqlite3.Row
+        rows = db.execute("SELECT * FROM job ORDER BY id").fetchall()
+    return [dict(r) for r in rows if kind is None or r["kind"] == kind]
+
+
+def wait_for(what: str, condition: object, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what}")
+        time.sleep(0.1)
+
+
+def push_image(server: RunningBerth, repository: str, tag: str) -> None:
+    """Push a config blob and a manifest with Basic credentials (the manifest enqueues a job)."""
+    with httpx.Client(base_url=server.url, auth=ADMIN, timeout=30) as client:
+        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+        digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        blob = client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", content=config)
+        assert blob.status_code == 201, blob.text
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+        put = client.put(
+            f"/v2/{repository}/manifests/{tag}",
+            content=json.dumps(manifest).encode(),
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert put.status_code == 201, put.text
+
+
+def test_a_worker_without_a_broker_url_says_what_it_needs(tmp_path: Path) -> None:
+    # Given no BERTH_BROKER_URL
+    env = {k: v for k, v in os.environ.items() if k != "BERTH_BROKER_URL"}
+    # When a worker starts
+    done = subprocess.run(
+        [sys.executable, "-m", "ops.cli", "worker", "--data-dir", str(tmp_path)],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    # Then it exits at once, naming the setting
+    assert done.returncode == 2
+    assert "BERTH_BROKER_URL=redis://" in done.stdout + done.stderr
+
+
+def test_a_push_job_runs_on_a_worker_process(tmp_path: Path) -> None:
+    require(redis_answers(REDIS), "Redis is not running on 127.0.0.1:6379")
+    env = broker_env(REDIS)
+    # Given a server that only dispatches and one worker process
+    with running_berth(tmp_path, env) as server, berth_worker(tmp_path, env):
+        # When an image is pushed
+        push_image(server, "library/worked", "v1")
+        # Then its push job succeeds, on the worker
+        wait_for("push job succeeded", lambda: [j["status"] for j in jobs(tmp_path, "push")]
+                 == ["succeeded"])  # fmt: skip
+        assert str(jobs(tmp_path, "push")[0]["worker"]).endswith(tuple("0123456789"))
+
+
+def test_a_job_whose_worker_is_killed_completes_once_after_a_restart(tmp_path: Path) -> None:
+    require(redis_answers(REDIS), "Redis is not running on 127.0.0.1:6379")
+    env = broker_env(REDIS, BERTH_JOB_LEASE_SECONDS="2")
+    record = tmp_path / "effects.txt"
+    with running_berth(tmp_path, env):
+        # Given a slow job running on a worker
+        with berth_worker(tmp_path, env, "first") as first:
+            args = json.dumps({"seconds": 4, "record": str(record)})
+            job_id = berth(tmp_path, env, "jobs", "enqueue", "sleep", "--args", args).stdout.strip()
+            wait_for("job half done", lambda: float(jobs(tmp_path)[0]["progress"]) >= 0.3)
+            # When the worker dies mid-job
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        assert jobs(tmp_path)[0]["status"] == "running" and not record.exists()
+        # Then another worker finishes it after the lease runs out, and its effect happens once
+        with berth_worker(tmp_path, env, "second"):
+            wait_for("job final", lambda: jobs(tmp_path)[0]["status"] in FINAL)
+            time.sleep(1)
+    job = jobs(tmp_path)[0]
+    assert (str(job["id"]), job["status"], job["attempts"]) == (job_id, "succeeded", 2)
+    assert record.read_text().splitlines() == [f"done {job_id}"]
+
+
+def test_pushes_succeed_while_redis_is_down_and_their_jobs_run_when_it_is_back(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    with redis_server(port) as url:
+        env = broker_env(url)
+    # Given a server and a worker whose Redis has gone away
+    with running_berth(tmp_path, env) as server, berth_worker(tmp_path, env):
+        # When images are pushed meanwhile
+        for n in range(3):
+            push_image(server, "library/outage", f"v{n}")
+        # Then every push succeeded and its job waits in the database
+        assert [j["status"] for j in jobs(tmp_path, "push")] == ["pending"] * 3
+        # And once Redis is back, every job runs: none is lost
+        with redis_server(port):
+            wait_for("all push jobs final", lambda: all(
+                j["status"] in FINAL for j in jobs(tmp_path, "push")), within=120)  # fmt: skip
+    assert [j["status"] for j in jobs(tmp_path, "push")] == ["succeeded"] * 3
