@@ -292,6 +292,22 @@ def jobs_enqueue(
     Console().print(job_id)
 
 
+@cli.command()
+def scrub(
+    data_dir: DataDir = None,
+    rate: Annotated[int, typer.Option(help="bytes per second to re-hash (0: unbounded)")] = 64
+    << 20,
+) -> None:
+    """Enqueue a scrub job: re-hash stored blobs, fail the manifests of corrupt ones."""
+    from core.jobs import enqueue
+
+    async def add() -> int:
+        return await enqueue("scrub", {"rate": rate})
+
+    job_id = asyncio.run(_with_database(_settings(data_dir=data_dir), add))
+    Console().print(f"scrub job {job_id} enqueued")
+
+
 def main() -> None:
     cli()
 

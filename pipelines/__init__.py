@@ -73,4 +73,6 @@ def load_pipelines() -> None:
     from pipelines import (
         ops,  # noqa: F401
         push,  # noqa: F401
+        scrub,  # noqa: F401
+        verify,  # noqa: F401
     )

@@ -1,0 +1,258 @@
+"""Artifacts (manifests) of a repository as the REST API shows them, and their verification."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from core import mediatypes as mt
+from core.digests import is_digest
+from models import Blob, Manifest, ManifestReference, Repository, Tag
+
+IMAGE_CONFIGS = frozenset(
+    {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
+)
+# Harbor's artifact types by config media type; anything else is UNKNOWN.
+TYPES = {
+    "application/vnd.cncf.helm.config.v1+json": "CHART",
+    "application/vnd.cnab.manifest.v1": "CNAB",
+    **{media_type: "IMAGE" for media_type in IMAGE_CONFIGS},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyTarget:
+    id: int
+    repository_id: int
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    id: int
+    name: str
+    push_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChildInfo:
+    digest: str
+    child_id: int | None
+    platform: dict[str, Any] | None
+    annotations: dict[str, str] | None
+
+
+@dataclass(slots=True)
+class ArtifactInfo:
+    id: int
+    type: str
+    media_type: str
+    manifest_media_type: str
+    project_id: int
+    repository_id: int
+    digest: str
+    size: int
+    push_time: datetime
+    verification: str
+    verification_reason: str | None
+    verified_at: datetime | None
+    tags: list[TagInfo] | None = None
+    references: list[ChildInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryRef:
+    id: int
+    project_id: int
+
+
+# --- verification (the push pipeline and scrub) --------------------------------------------
+
+
+async def manifest_for_verification(repository: str, digest: str) -> VerifyTarget | None:
+    """The manifest's row id, repository id and bytes; None when it is gone."""
+    rows = await Manifest.filter(repository__name=repository, digest=digest).values(
+        "id", "repository_id", "content"
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return VerifyTarget(int(row["id"]), int(row["repository_id"]), bytes(row["content"]))
+
+
+async def record_verification(manifest_id: int, status: str, reason: str | None) -> None:
+    """Store the outcome of a verification. Safe to repeat."""
+    await Manifest.filter(id=manifest_id).update(
+        verification=status, verification_reason=reason, verified_at=datetime.now(UTC)
+    )
+
+
+async def missing_manifests(repository_id: int, digests: list[str]) -> list[str]:
+    """Those of digests that are not manifests of the repository, in the given order."""
+    present = set(
+        await Manifest.filter(repository_id=repository_id, digest__in=digests).values_list(
+            "digest", flat=True
+        )
+    )
+    return [d for d in digests if d not in present]
+
+
+async def fail_manifests_naming(blob_digest: str, reason: str) -> int:
+    """Mark every manifest that references the blob as failed; how many there were."""
+    ids = await ManifestReference.filter(digest=blob_digest, kind="blob").values_list(
+        "manifest_id", flat=True
+    )
+    if not ids:
+        return 0
+    return await Manifest.filter(id__in=list(ids)).update(
+        verification="failed", verification_reason=reason, verified_at=datetime.now(UTC)
+    )
+
+
+async def stored_blobs(after: str, limit: int) -> list[tuple[str, int]]:
+    """(digest, size) of live blobs past `after` in digest order: the scrub's next batch."""
+    rows = (
+        await Blob.filter(status="none", digest__gt=after)
+        .order_by("digest")
+        .limit(limit)
+        .values_list("digest", "size")
+    )
+    return [(str(d), int(s)) for d, s in rows]
+
+
+async def stored_bytes_total() -> int:
+    sizes: list[Any] = await Blob.filter(status="none").values_list("size", flat=True)
+    return sum(int(s) for s in sizes)
+
+
+# --- the read side of the artifacts API ----------------------------------------------------
+
+
+async def find_repository(name: str) -> RepositoryRef | None:
+    rows = await Repository.filter(name=name).values("id", "project_id")
+    return RepositoryRef(int(rows[0]["id"]), int(rows[0]["project_id"])) if rows else None
+
+
+async def list_artifacts(
+    repo: RepositoryRef, offset: int, limit: int, with_tag: bool
+) -> tuple[list[ArtifactInfo], int]:
+    """A page of the repository's artifacts, newest push first, and the total count."""
+    query = Manifest.filter(repository_id=repo.id)
+    total = await query.count()
+    rows = await query.order_by("-created_at", "-id").offset(offset).limit(limit).values(*_FIELDS)
+    return await _artifacts(repo, rows, with_tag), total
+
+
+async def get_artifact(repo: RepositoryRef, reference: str, with_tag: bool) -> ArtifactInfo | None:
+    """The artifact by digest or tag name; None when there is none."""
+    if is_digest(reference):
+        query = Manifest.filter(repository_id=repo.id, digest=reference)
+    else:
+        query = Manifest.filter(repository_id=repo.id, tags__name=reference)
+    rows = await query.limit(1).values(*_FIELDS)
+    found = await _artifacts(repo, rows, with_tag)
+    return found[0] if found else None
+
+
+_FIELDS = (
+    "id",
+    "digest",
+    "media_type",
+    "size",
+    "content",
+    "created_at",
+    "verification",
+    "verification_reason",
+    "verified_at",
+)
+
+
+async def _artifacts(
+    repo: RepositoryRef, rows: list[dict[str, Any]], with_tag: bool
+) -> list[ArtifactInfo]:
+    ids = [int(r["id"]) for r in rows]
+    blob_sizes = await _blob_sizes(ids)
+    tags = await _tags(ids) if with_tag else {}
+    items = []
+    for row in rows:
+        doc = _document(bytes(row["content"]))
+        item = _artifact(repo, row, doc, int(row["size"]) + blob_sizes.get(int(row["id"]), 0))
+        item.tags = tags.get(item.id, []) if with_tag else None
+        item.references = await _children(repo, doc) if row["media_type"] in mt.INDEXES else []
+        items.append(item)
+    return items
+
+
+def _artifact(
+    repo: RepositoryRef, row: dict[str, Any], doc: dict[str, Any], size: int
+) -> ArtifactInfo:
+    config = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    config_type = str(config.get("mediaType") or "") if isinstance(config, dict) else ""
+    manifest_type = str(row["media_type"])
+    is_index = manifest_type in mt.INDEXES
+    return ArtifactInfo(
+        id=int(row["id"]),
+        type="IMAGE" if is_index else TYPES.get(config_type, "UNKNOWN"),
+        media_type=manifest_type if is_index or not config_type else config_type,
+        manifest_media_type=manifest_type,
+        project_id=repo.project_id,
+        repository_id=repo.id,
+        digest=str(row["digest"]),
+        size=size,
+        push_time=row["created_at"],
+        verification=str(row["verification"]),
+        verification_reason=row["verification_reason"],
+        verified_at=row["verified_at"],
+    )
+
+
+def _document(content: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(content)
+    except ValueError:
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+async def _blob_sizes(manifest_ids: list[int]) -> dict[int, int]:
+    """Sum of the sizes of the blobs each manifest names."""
+    refs = await ManifestReference.filter(manifest_id__in=manifest_ids, kind="blob").values_list(
+        "manifest_id", "digest"
+    )
+    digests = {str(d) for _, d in refs}
+    sizes = dict(await Blob.filter(digest__in=list(digests)).values_list("digest", "size"))
+    totals: dict[int, int] = {}
+    for manifest_id, digest in refs:
+        totals[int(manifest_id)] = totals.get(int(manifest_id), 0) + int(sizes.get(digest, 0))
+    return totals
+
+
+async def _tags(manifest_ids: list[int]) -> dict[int, list[TagInfo]]:
+    rows = (
+        await Tag.filter(manifest_id__in=manifest_ids)
+        .order_by("name")
+        .values_list("id", "name", "updated_at", "manifest_id")
+    )
+    tags: dict[int, list[TagInfo]] = {}
+    for tag_id, name, updated, manifest_id in rows:
+        tags.setdefault(int(manifest_id), []).append(TagInfo(int(tag_id), str(name), updated))
+    return tags
+
+
+async def _children(repo: RepositoryRef, doc: dict[str, Any]) -> list[ChildInfo]:
+    entries = [m for m in doc.get("manifests") or [] if isinstance(m, dict)]
+    digests = [str(m.get("digest")) for m in entries]
+    ids = dict(
+        await Manifest.filter(repository_id=repo.id, digest__in=digests).values_list("digest", "id")
+    )
+    return [
+        ChildInfo(
+            str(m.get("digest")),
+            ids.get(str(m.get("digest"))),
+            m.get("platform"),
+            m.get("annotations"),
+        )
+        for m in entries
+    ]
