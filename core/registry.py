@@ -109,7 +109,9 @@ class ManifestStore:
                     if not by_digest:
                         await self._tag(repo_id, reference, manifest_id)
                     # In the same transaction: no push without its pipeline run.
-                    await enqueue("push", {"repository": repository, "digest": digest})
+                    await enqueue(
+                        "push", {"repository": repository, "digest": digest, "reference": reference}
+                    )
                 break
             except IntegrityError:
                 if attempt == 2:

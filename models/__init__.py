@@ -21,6 +21,7 @@ from models.registry import (
     Tag,
     UploadSession,
 )
+from models.webhooks import WebhookExecution, WebhookPolicy
 
 __all__ = [
     "ConfigEntry",
@@ -39,6 +40,8 @@ __all__ = [
     "RepositoryBlob",
     "Tag",
     "UploadSession",
+    "WebhookExecution",
+    "WebhookPolicy",
     "close_database",
     "fetch",
     "open_database",

@@ -7,7 +7,7 @@ import sqlite3
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-MODEL_MODULES = ["models.registry", "models.identity", "models.jobs"]
+MODEL_MODULES = ["models.registry", "models.identity", "models.jobs", "models.webhooks"]
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's
 # indexed reads. Under WAL a reader never waits for a writer, and a point read costs tens

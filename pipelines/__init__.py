@@ -75,4 +75,5 @@ def load_pipelines() -> None:
         push,  # noqa: F401
         scrub,  # noqa: F401
         verify,  # noqa: F401
+        webhooks,  # noqa: F401
     )

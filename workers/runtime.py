@@ -36,7 +36,9 @@ def server_jobs(
     """The factory `berth serve` hands the web app: dispatch always, run jobs when embedded."""
 
     def build(registry: Any, loop: asyncio.AbstractEventLoop) -> JobRuntime:
-        runtime = JobRuntime(broker_url, namespace, registry, loop, threads)
+        # read when the server starts, not at import: tests shorten the retry backoff
+        backoff = float(os.environ.get("BERTH_JOB_BACKOFF_SECONDS", "2.0"))
+        runtime = JobRuntime(broker_url, namespace, registry, loop, threads, backoff)
         if runtime.embedded:
             runtime.start_workers()
         return runtime

@@ -19,4 +19,5 @@ from web.api import (  # noqa: E402
     robots,  # noqa: F401
     sessions,  # noqa: F401
     users,  # noqa: F401
+    webhooks,  # noqa: F401
 )

@@ -10,6 +10,8 @@ from quart import Response
 
 from access.policy import Action, visible_project_ids
 from core import mediatypes as mt
+from core import webhooks
+from core.digests import is_digest
 from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
 from core.registry import Page, StoredManifest
 from web.v2.context import V2Request
@@ -20,6 +22,7 @@ DEFAULT_CATALOG_PAGE = 1_000
 
 async def get_manifest(ctx: V2Request) -> Response:
     manifest = await _negotiated(ctx)
+    await _notify(ctx, webhooks.PULL_ARTIFACT, manifest.digest)
     return Response(manifest.content, status=200, headers=_manifest_headers(manifest))
 
 
@@ -50,6 +53,8 @@ async def put_manifest(ctx: V2Request) -> Response:
 async def delete_manifest(ctx: V2Request) -> Response:
     await ctx.authorize(Action.DELETE)
     await ctx.registry.manifests.delete(ctx.name, ctx.arg)
+    if is_digest(ctx.arg):  # deleting a tag leaves the artifact
+        await _notify(ctx, webhooks.DELETE_ARTIFACT, ctx.arg)
     return Response(b"", status=202, headers={"Content-Length": "0"})
 
 
@@ -84,6 +89,16 @@ async def _negotiated(ctx: V2Request) -> StoredManifest:
     if not mt.acceptable(manifest.media_type, ctx.request.headers.getlist("Accept")):
         raise ManifestUnknown(ctx.arg, f"stored as {manifest.media_type}, not in Accept")
     return manifest
+
+
+async def _notify(ctx: V2Request, event_type: str, digest: str) -> None:
+    """A webhook event; one indexed read when the project has no enabled policy."""
+    tag = None if is_digest(ctx.arg) else ctx.arg
+    operator = ctx.caller.identity.username or ""
+    if await webhooks.notify_artifact(
+        event_type, ctx.name, digest, tag, operator, ctx.request.host
+    ):
+        ctx.wake_jobs()
 
 
 async def _bounded_body(ctx: V2Request, limit: int) -> bytes:

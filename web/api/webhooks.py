@@ -1,0 +1,144 @@
+"""Webhook policies: /api/v2.0/projects/{project_name_or_id}/webhook/... (Harbor's
+WebhookPolicy, Execution and SupportedWebhookEventTypes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from quart import Response
+
+from access.roles import Permission
+from core import webhooks
+from models import WebhookExecution, WebhookPolicy
+from web.api import api
+from web.api.common import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    NotFound,
+    json_body,
+    json_response,
+    paged_response,
+    paging,
+    render_api_error,
+)
+from web.api.projects import project_scope
+
+_ERRORS: dict[type[webhooks.WebhookError], type[ApiError]] = {
+    webhooks.WebhookInvalid: BadRequest,
+    webhooks.WebhookPolicyUnknown: NotFound,
+    webhooks.WebhookNameTaken: Conflict,
+}
+# Harbor's execution statuses
+_STATUS = {"pending": "Pending", "success": "Success", "failed": "Error"}
+
+
+@api.errorhandler(webhooks.WebhookError)
+async def _webhook_error(err: webhooks.WebhookError) -> Response:
+    return render_api_error(_ERRORS.get(type(err), BadRequest)(err.message))
+
+
+@api.route("/projects/<ref>/webhook/policies", methods=["GET"])
+async def list_policies(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.WEBHOOK_LIST)
+    pages = paging()
+    rows, total = await webhooks.list_policies(scope.project.id, pages.offset, pages.page_size)
+    return paged_response([_policy(p) for p in rows], total, pages)
+
+
+@api.route("/projects/<ref>/webhook/policies", methods=["POST"])
+async def create_policy(ref: str) -> Response:
+    scope = await project_scope(ref, Permission.WEBHOOK_CREATE)
+    spec = webhooks.parse_policy(await json_body())
+    creator = scope.identity.username or ""
+    policy_id, secret = await webhooks.create_policy(scope.project.id, spec, creator)
+    # Harbor answers with no body; the secret is shown here once and never again.
+    response = json_response({"id": policy_id, "secret": secret}, status=201)
+    response.headers["Location"] = f"/api/v2.0/projects/{ref}/webhook/policies/{policy_id}"
+    return response
+
+
+@api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["GET"])
+async def get_policy(ref: str, policy_id: int) -> Response:
+    scope = await project_scope(ref, Permission.WEBHOOK_LIST)
+    return json_response(_policy(await webhooks.get_policy(scope.project.id, policy_id)))
+
+
+@api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["PUT"])
+async def update_policy(ref: str, policy_id: int) -> Response:
+    scope = await project_scope(ref, Permission.WEBHOOK_UPDATE)
+    spec = webhooks.parse_policy(await json_body())
+    await webhooks.update_policy(scope.project.id, policy_id, spec)
+    return Response("", status=200)
+
+
+@api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["DELETE"])
+async def delete_policy(ref: str, policy_id: int) -> Response:
+    scope = await project_scope(ref, Permission.WEBHOOK_DELETE)
+    await webhooks.delete_policy(scope.project.id, policy_id)
+    return Response("", status=200)
+
+
+@api.route("/projects/<ref>/webhook/policies/<int:policy_id>/executions", methods=["GET"])
+async def list_executions(ref: str, policy_id: int) -> Response:
+    scope = await project_scope(ref, Permission.WEBHOOK_LIST)
+    pages = paging()
+    rows, total = await webhooks.list_executions(
+        scope.project.id, policy_id, pages.offset, pages.page_size
+    )
+    return paged_response([_execution(e) for e in rows], total, pages)
+
+
+@api.route("/projects/<ref>/webhook/events", methods=["GET"])
+async def supported_events(ref: str) -> Response:
+    await project_scope(ref, Permission.WEBHOOK_LIST)
+    return json_response(
+        {
+            "event_type": list(webhooks.EVENT_TYPES),
+            "notify_type": list(webhooks.NOTIFY_TYPES),
+            "payload_formats": [
+                {"notify_type": kind, "formats": list(webhooks.PAYLOAD_FORMATS)}
+                for kind in webhooks.NOTIFY_TYPES
+            ],
+        }
+    )
+
+
+def _policy(policy: WebhookPolicy) -> dict[str, Any]:
+    """Harbor's WebhookPolicy; the secret is never shown."""
+    return {
+        "id": policy.id,
+        "name": policy.name,
+        "description": policy.description,
+        "project_id": policy.project_id,
+        "targets": policy.targets,
+        "event_types": policy.event_types,
+        "creator": policy.creator,
+        "creation_time": _time(policy.created_at),
+        "update_time": _time(policy.updated_at),
+        "enabled": policy.enabled,
+    }
+
+
+def _execution(execution: WebhookExecution) -> dict[str, Any]:
+    """Harbor's Execution, with the delivery's attempts and last response code."""
+    done = execution.status != "pending"
+    return {
+        "id": execution.id,
+        "vendor_type": "WEBHOOK",
+        "vendor_id": execution.policy_id,
+        "status": _STATUS.get(execution.status, execution.status),
+        "status_message": execution.status_message,
+        "trigger": "EVENT",
+        "event_type": execution.event_type,
+        "attempts": execution.attempts,
+        "response_code": execution.response_code,
+        "extra_attrs": {"event_type": execution.event_type, "payload": execution.payload},
+        "start_time": _time(execution.created_at),
+        "end_time": _time(execution.updated_at) if done else None,
+    }
+
+
+def _time(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
