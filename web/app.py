@@ -23,6 +23,7 @@ from core.service import Registry, close_registry, open_registry
 from storage import build_driver
 from web.api import api
 from web.api.common import ApiError, render_api_error
+from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
 from web.auth import AuthServices
 from web.errors import render_access_error, render_registry_error, render_unexpected
@@ -61,6 +62,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.register_blueprint(token)
     app.register_blueprint(api)
     app.register_blueprint(sign_in)
+    app.register_blueprint(metrics)  # GET /metrics for Prometheus
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(RegistryError, render_registry_error)
     app.register_error_handler(AccessError, render_access_error)
@@ -138,6 +140,7 @@ def _install_request_log(app: Quart) -> None:
     async def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.request_id
         response.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
+        count_request(request.blueprint, response.status_code)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "request",

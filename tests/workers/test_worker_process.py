@@ -77,22 +77,36 @@ def berth_worker(
                 proc.wait()
 
 
+class RedisProcess:
+    """A private redis-server without persistence on a port, started and stopped at will."""
+
+    def __init__(self, port: int) -> None:
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.port = port
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        exe = require_tool("redis-server")
+        cmd = [exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no"]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for("redis-server answers", lambda: redis_answers(self.url), within=10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
 @contextmanager
-def redis_server(port: int) -> Iterator[str]:
-    """A private redis-server without persistence on port; stopped afterwards."""
-    exe = require_tool("redis-server")
-    cmd = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
+def redis_process(port: int) -> Iterator[RedisProcess]:
+    redis = RedisProcess(port)
+    redis.start()
     try:
-        deadline = time.monotonic() + 10
-        while not redis_answers(url):
-            assert time.monotonic() < deadline, "redis-server did not start"
-            time.sleep(0.05)
-        yield url
+        yield redis
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        redis.stop()
 
 
 def jobs(data_dir: Path, kind: str | None = None) -> list[dict[str, object]]:
@@ -188,18 +202,20 @@ def test_a_job_whose_worker_is_killed_completes_once_after_a_restart(tmp_path: P
 def test_pushes_succeed_while_redis_is_down_and_their_jobs_run_when_it_is_back(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    with redis_server(port) as url:
-        env = broker_env(url)
-    # Given a server and a worker whose Redis has gone away
-    with running_berth(tmp_path, env) as server, berth_worker(tmp_path, env):
-        # When images are pushed meanwhile
-        for n in range(3):
-            push_image(server, "library/outage", f"v{n}")
-        # Then every push succeeded and its job waits in the database
-        assert [j["status"] for j in jobs(tmp_path, "push")] == ["pending"] * 3
-        # And once Redis is back, every job runs: none is lost
-        with redis_server(port):
+    with redis_process(free_port()) as redis:
+        env = broker_env(redis.url)
+        # Given a server and a worker on a private Redis
+        with running_berth(tmp_path, env) as server, berth_worker(tmp_path, env):
+            push_image(server, "library/outage", "before")
+            wait_for("first job done", lambda: jobs(tmp_path, "push")[0]["status"] in FINAL)
+            # When Redis goes away while images are pushed
+            redis.stop()
+            for n in range(3):
+                push_image(server, "library/outage", f"during-{n}")
+            # Then every push succeeded and its job waits in the database
+            assert [j["status"] for j in jobs(tmp_path, "push")][1:] == ["pending"] * 3
+            # And once Redis is back, every job runs: none is lost
+            redis.start()
             wait_for("all push jobs final", lambda: all(
                 j["status"] in FINAL for j in jobs(tmp_path, "push")), within=120)  # fmt: skip
-    assert [j["status"] for j in jobs(tmp_path, "push")] == ["succeeded"] * 3
+    assert [j["status"] for j in jobs(tmp_path, "push")] == ["succeeded"] * 4

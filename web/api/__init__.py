@@ -13,6 +13,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v2.0")
 from web.api import (  # noqa: E402
     artifacts,  # noqa: F401
     configurations,  # noqa: F401
+    health,  # noqa: F401
     ldap,  # noqa: F401
     members,  # noqa: F401
     projects,  # noqa: F401

@@ -1,0 +1,54 @@
+"""`berth jobs`: enqueue, list and follow jobs of a running server (embedded broker)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support import running_berth
+from tests.workers.test_worker_process import berth
+
+
+def test_an_enqueued_job_is_followed_to_success_and_listed(tmp_path: Path) -> None:
+    with running_berth(tmp_path):
+        # Given a slow job added from the command line
+        added = berth(tmp_path, {}, "jobs", "enqueue", "sleep", "--args", '{"seconds": 1}')
+        assert added.returncode == 0, added.stderr
+        job_id = added.stdout.strip()
+        # When it is followed
+        followed = berth(tmp_path, {}, "jobs", "follow", job_id)
+        # Then the progress bar ends at 100% and the command says it succeeded
+        assert followed.returncode == 0, followed.stderr
+        assert "100%" in followed.stdout
+        assert f"job {job_id} succeeded after 1 attempt(s)" in followed.stderr
+        # And the list shows it, filtered by status and kind
+        listed = berth(tmp_path, {}, "jobs", "--status", "succeeded", "--kind", "sleep")
+        assert listed.returncode == 0, listed.stderr
+        row = next(line for line in listed.stdout.splitlines() if f" {job_id} " in line)
+        assert "sleep" in row and "succeeded" in row and "100%" in row
+        other = berth(tmp_path, {}, "jobs", "--status", "failed")
+        assert f" {job_id} " not in other.stdout
+
+
+def test_a_failing_job_is_followed_to_its_error(tmp_path: Path) -> None:
+    with running_berth(tmp_path):
+        added = berth(tmp_path, {}, "jobs", "enqueue", "no-such-kind", "--max-attempts", "1")
+        followed = berth(tmp_path, {}, "jobs", "follow", added.stdout.strip())
+    assert followed.returncode == 1
+    assert "no pipeline for job kind" in followed.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["enqueue", "sleep", "--args", "{nope"], "not JSON", id="bad-json"),
+        pytest.param(["enqueue", "sleep", "--args", "[1]"], "JSON object", id="not-an-object"),
+        pytest.param(["follow", "999"], "no job 999", id="missing-job"),
+    ],
+)
+def test_bad_input_gets_a_clear_message(tmp_path: Path, args: list[str], message: str) -> None:
+    done = berth(tmp_path, {}, "jobs", *args)
+    assert done.returncode == 2
+    assert message in json.dumps(done.stdout + done.stderr)

@@ -1,0 +1,147 @@
+"""Operations endpoints: Harbor's GET /api/v2.0/health and Prometheus' GET /metrics.
+
+Both read shared state (the database, storage, the broker) at request time, so every replica
+answers the same whichever process takes the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from quart import Blueprint, Response, current_app
+from tortoise.functions import Count
+
+from models import Job, fetch
+from web.api import api
+from web.api.common import json_response
+
+CHECK_TIMEOUT_SECONDS = 3.0
+PROBE_KEY = "_health/probe"  # a small key outside blobs/ and uploads/, rewritten per check
+DURATION_WINDOW = timedelta(hours=1)
+
+Check = Callable[[], Awaitable[None]]
+
+
+async def _database() -> None:
+    await fetch("SELECT 1 FROM project LIMIT 1")
+
+
+async def _storage() -> None:
+    storage = current_app.extensions["registry"].storage
+    await storage.write_all(PROBE_KEY, str(time.time()).encode())
+    await storage.stat(PROBE_KEY)
+
+
+async def _broker() -> None:
+    """The embedded broker lives in this process; a Redis broker must answer PING."""
+    jobs = current_app.extensions.get("jobs")
+    if jobs is None or getattr(jobs, "embedded", True):
+        return
+    client = jobs.broker.client
+    if not await asyncio.to_thread(client.ping):
+        raise ConnectionError("broker did not answer PING")
+
+
+async def _search() -> None:
+    """Search is embedded in the database for now: healthy whenever the process runs."""
+
+
+CHECKS: dict[str, Check] = {
+    "database": _database,
+    "storage": _storage,
+    "broker": _broker,
+    "search": _search,
+}
+
+
+async def _component(name: str, check: Check) -> dict[str, str]:
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        return {"name": name, "status": "unhealthy", "error": "no answer within 3s"}
+    except Exception as exc:
+        return {"name": name, "status": "unhealthy", "error": f"{type(exc).__name__}: {exc}"}
+    return {"name": name, "status": "healthy"}
+
+
+@api.get("/health")
+async def health() -> Response:
+    """Harbor's overall health: 200 always, with the status of each component."""
+    components = await asyncio.gather(*(_component(n, c) for n, c in CHECKS.items()))
+    healthy = all(c["status"] == "healthy" for c in components)
+    return json_response(
+        {"status": "healthy" if healthy else "unhealthy", "components": list(components)}
+    )
+
+
+# ---- Prometheus -------------------------------------------------------------------------
+
+metrics = Blueprint("metrics", __name__)
+REGISTRY = CollectorRegistry(auto_describe=True)
+REQUESTS = Counter(
+    "berth_http_requests",
+    "HTTP requests this process answered, by route class and status",
+    ["route", "status"],
+    registry=REGISTRY,
+)
+
+
+class JobTableCollector:
+    """Job gauges computed from the job table (the same on every replica) at scrape time."""
+
+    def __init__(self) -> None:
+        self.counts: list[tuple[str, str, int]] = []
+        self.durations: dict[tuple[str, str], list[float]] = {}
+
+    async def refresh(self) -> None:
+        rows = (
+            await Job.annotate(n=Count("id"))
+            .group_by("kind", "status")
+            .values_list("kind", "status", "n")
+        )
+        self.counts = [(str(k), str(s), int(n)) for k, s, n in rows]
+        since = datetime.now(UTC) - DURATION_WINDOW
+        finished = await Job.filter(finished_at__gte=since).values_list(
+            "kind", "status", "created_at", "finished_at"
+        )
+        durations: dict[tuple[str, str], list[float]] = {}
+        for kind, status, created, done in finished:
+            durations.setdefault((kind, status), []).append((done - created).total_seconds())
+        self.durations = durations
+
+    def collect(self) -> Iterator[Metric]:
+        jobs = GaugeMetricFamily(
+            "berth_jobs", "Jobs in the job table by kind and status", labels=["kind", "status"]
+        )
+        for kind, status, n in self.counts:
+            jobs.add_metric([kind, status], n)
+        yield jobs
+        took = SummaryMetricFamily(
+            "berth_job_duration_seconds",
+            "Enqueue-to-finish time of the jobs that finished in the last hour",
+            labels=["kind", "status"],
+        )
+        for (kind, status), values in self.durations.items():
+            took.add_metric([kind, status], count_value=len(values), sum_value=sum(values))
+        yield took
+
+
+JOB_TABLE = JobTableCollector()
+REGISTRY.register(JOB_TABLE)
+
+
+def count_request(route: str | None, status: int) -> None:
+    """Count one answered request (route class: the blueprint that served it)."""
+    REQUESTS.labels(route or "other", str(status)).inc()
+
+
+@metrics.get("/metrics")
+async def scrape() -> Response:
+    await JOB_TABLE.refresh()
+    return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
