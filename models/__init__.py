@@ -10,7 +10,7 @@ from models.identity import (
     User,
     UserGroup,
 )
-from models.jobs import Job
+from models.jobs import Job, Lease, Schedule
 from models.registry import (
     Blob,
     Manifest,
@@ -27,6 +27,8 @@ __all__ = [
     "ConfigEntry",
     "GroupMembership",
     "Job",
+    "Lease",
+    "Schedule",
     "LoginThrottle",
     "ProjectMember",
     "Robot",

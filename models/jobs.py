@@ -30,3 +30,29 @@ class Job(Model):
 
     class Meta:
         table = "job"
+
+
+class Schedule(Model):
+    """A cron trigger: when `cron` fires, one job of `kind` with `args` is enqueued."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    cron = fields.CharField(max_length=128)
+    kind = fields.CharField(max_length=64)
+    args: fields.Field[dict[str, object]] = fields.JSONField(default=dict)
+    enabled = fields.BooleanField(default=True)
+    last_fire = fields.DatetimeField()
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "schedule"
+
+
+class Lease(Model):
+    """A named lease among replicas (the scheduler's): one holder until `until`."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    holder = fields.CharField(max_length=128, default="")
+    until = fields.DatetimeField()
+
+    class Meta:
+        table = "lease"

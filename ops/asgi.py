@@ -8,5 +8,8 @@ from workers.runtime import server_jobs
 settings = load_settings()
 configure_logging(settings.log_level)
 app = create_app(
-    settings, server_jobs(settings.broker_url, settings.broker_namespace, settings.job_threads)
+    settings,
+    server_jobs(
+        settings.broker_url, settings.broker_namespace, settings.job_threads, settings.schedules
+    ),
 )

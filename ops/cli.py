@@ -90,7 +90,9 @@ async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
 def _jobs(settings: Settings) -> Any:
     from workers.runtime import server_jobs
 
-    return server_jobs(settings.broker_url, settings.broker_namespace, settings.job_threads)
+    return server_jobs(
+        settings.broker_url, settings.broker_namespace, settings.job_threads, settings.schedules
+    )
 
 
 def _serve_single(config: object, settings: Settings) -> None:

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # None: Dramatiq workers inside `berth serve`; redis://...
     broker_namespace: str = "berth"  # Redis key prefix of the job queue
     job_threads: int = 2  # Dramatiq worker threads per process
+    scrub_cron: str = "0 3 * * *"  # re-hash stored blobs daily (UTC)
+    scrub_rate_bytes: int = 64 * 1024 * 1024  # bytes/s the scrub may read
     token_ttl_seconds: int = 1800
     token_service: str = "berth-registry"
     token_issuer: str = "berth-token-service"
@@ -67,6 +69,11 @@ class Settings(BaseSettings):
         import os
 
         return self.workers or min(os.cpu_count() or 1, 8)
+
+    @property
+    def schedules(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """Cron triggers: name -> (cron, job kind, job args)."""
+        return {"scrub": (self.scrub_cron, "scrub", {"rate": self.scrub_rate_bytes})}
 
     @property
     def keys_dir(self) -> Path:

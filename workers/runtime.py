@@ -22,16 +22,22 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from core.jobs import LEASE, JobQueue
+from core.schedules import SCHEDULER, ensure_schedules, fire_due, hold_lease
 from pipelines import PipelineContext, load_pipelines, run_job
 
 log = logging.getLogger(__name__)
 
 QUEUE = "berth-jobs"
-RESEND_AFTER_SECONDS = 30.0  # a sent job not yet claimed is sent again after this long
+RESEND_AFTER_SECONDS = 30.0
+SCHEDULE_EVERY_TICKS = 10
+SCHEDULER_LEASE = timedelta(seconds=30)  # a sent job not yet claimed is sent again after this long
 
 
 def server_jobs(
-    broker_url: str | None, namespace: str, threads: int
+    broker_url: str | None,
+    namespace: str,
+    threads: int,
+    schedules: dict[str, tuple[str, str, dict[str, Any]]] | None = None,
 ) -> Callable[[Any, asyncio.AbstractEventLoop], JobRuntime]:
     """The factory `berth serve` hands the web app: dispatch always, run jobs when embedded."""
 
@@ -39,6 +45,7 @@ def server_jobs(
         # read when the server starts, not at import: tests shorten the retry backoff
         backoff = float(os.environ.get("BERTH_JOB_BACKOFF_SECONDS", "2.0"))
         runtime = JobRuntime(broker_url, namespace, registry, loop, threads, backoff)
+        runtime.schedules = schedules or {}
         if runtime.embedded:
             runtime.start_workers()
         return runtime
@@ -80,6 +87,7 @@ class JobRuntime:
         self._worker: dramatiq.Worker | None = None
         self._sent: dict[tuple[int, int], float] = {}
         self._wake = asyncio.Event()
+        self.schedules: dict[str, tuple[str, str, dict[str, Any]]] = {}
 
     def _run(self, job_id: int) -> None:
         """The actor: runs on a Dramatiq thread, hands the job to the event loop."""
@@ -101,15 +109,30 @@ class JobRuntime:
         self._wake.set()
 
     async def dispatch_forever(self, interval: float = 1.0) -> None:
-        """Send due jobs to the broker; a broker outage only delays them."""
+        """Send due jobs to the broker (a broker outage only delays them); every ten ticks,
+        take part in scheduling: the replica holding the scheduler lease fires cron triggers."""
+        await ensure_schedules(self.schedules)
+        tick = 0
         while True:
             try:
+                if tick % SCHEDULE_EVERY_TICKS == 0:
+                    await self.schedule_once()
                 await self.dispatch_once()
             except Exception:
                 log.exception("dispatch failed; jobs stay in the database")
+            tick += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+
+    async def schedule_once(self) -> list[str]:
+        """Fire due schedules if this replica holds (or takes) the scheduler lease."""
+        if not await hold_lease(SCHEDULER, self.queue.worker_name, SCHEDULER_LEASE):
+            return []
+        fired = await fire_due()
+        if fired:
+            log.info("schedules fired", extra={"schedules": fired})
+        return fired
 
     async def dispatch_once(self) -> int:
         now = time.monotonic()

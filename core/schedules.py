@@ -1,0 +1,69 @@
+"""Cron triggers with exactly one active scheduler among any number of replicas.
+
+Each replica tries to hold the scheduler lease; the holder fires due schedules. Firing is a
+compare-and-set on the schedule's last fire time in the same transaction as the job it
+enqueues, so even two schedulers overlapping for a moment enqueue each fire once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from croniter import croniter
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
+
+from core.jobs import enqueue
+from models import Lease, Schedule
+
+SCHEDULER = "scheduler"
+
+
+class ScheduleInvalid(ValueError):
+    """A cron expression that does not parse."""
+
+
+async def ensure_schedules(defaults: dict[str, tuple[str, str, dict[str, Any]]]) -> None:
+    """Create the configured schedules (name -> (cron, kind, args)) that do not exist yet."""
+    now = datetime.now(UTC)
+    for name, (cron, _kind, _args) in defaults.items():
+        if not croniter.is_valid(cron):
+            raise ScheduleInvalid(f"schedule {name}: {cron!r} is not a cron expression")
+    await Schedule.bulk_create(
+        [
+            Schedule(name=n, cron=c, kind=k, args=a, last_fire=now)
+            for n, (c, k, a) in defaults.items()
+        ],
+        ignore_conflicts=True,
+    )
+
+
+async def hold_lease(name: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew the lease `name` for holder; False while another holder's is alive."""
+    now = datetime.now(UTC)
+    await Lease.bulk_create(
+        [Lease(name=name, holder="", until=now - timedelta(days=1))], ignore_conflicts=True
+    )
+    taken = await Lease.filter(Q(name=name) & (Q(holder=holder) | Q(until__lt=now))).update(
+        holder=holder, until=now + ttl
+    )
+    return bool(taken)
+
+
+async def fire_due(now: datetime | None = None) -> list[str]:
+    """Enqueue one job for every enabled schedule whose next fire time has come."""
+    now = now or datetime.now(UTC)
+    fired = []
+    for schedule in await Schedule.filter(enabled=True):
+        due = croniter(schedule.cron, schedule.last_fire).get_next(datetime)
+        if due > now:
+            continue
+        async with in_transaction():
+            won = await Schedule.filter(name=schedule.name, last_fire=schedule.last_fire).update(
+                last_fire=now
+            )
+            if won:
+                await enqueue(schedule.kind, dict(schedule.args))
+                fired.append(schedule.name)
+    return fired
