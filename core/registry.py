@@ -85,8 +85,10 @@ class ManifestStore:
         reference: str,
         body: bytes,
         content_type: str | None,
+        operator: str | None = None,
     ) -> PushedManifest:
-        """Validate and store a manifest, tagging it when reference is a tag."""
+        """Validate and store a manifest, tagging it when reference is a tag; the push
+        pipeline's job (with who pushed, for its events) is written in the same transaction."""
         by_digest = is_digest(reference)
         algorithm = parse_digest(reference).algorithm if by_digest else "sha256"
         if not by_digest:
@@ -109,9 +111,8 @@ class ManifestStore:
                     if not by_digest:
                         await self._tag(repo_id, reference, manifest_id)
                     # In the same transaction: no push without its pipeline run.
-                    await enqueue(
-                        "push", {"repository": repository, "digest": digest, "reference": reference}
-                    )
+                    args = {"repository": repository, "digest": digest, "reference": reference}
+                    await enqueue("push", {**args, "operator": operator or ""})
                 break
             except IntegrityError:
                 if attempt == 2:

@@ -160,6 +160,13 @@ async def delete_policy(project_id: int, policy_id: int) -> None:
     await WebhookPolicy.filter(id=policy_id).delete()
 
 
+async def delete_project_policies(project_id: int) -> None:
+    """Remove a deleted project's policies and their delivery history."""
+    ids = await WebhookPolicy.filter(project_id=project_id).values_list("id", flat=True)
+    await WebhookExecution.filter(policy_id__in=list(ids)).delete()
+    await WebhookPolicy.filter(project_id=project_id).delete()
+
+
 async def get_policy(project_id: int, policy_id: int) -> WebhookPolicy:
     policy = await WebhookPolicy.get_or_none(id=policy_id, project_id=project_id)
     if policy is None:

@@ -133,7 +133,7 @@ def test_a_push_is_posted_signed_with_the_policy_secret(
     # Then the receiver gets Harbor's PUSH_ARTIFACT payload, signed with the secret
     event = receiver.wait_for(1)[0]
     payload = event.json
-    assert payload["type"] == "PUSH_ARTIFACT" and payload["operator"] == ""
+    assert payload["type"] == "PUSH_ARTIFACT" and payload["operator"] == ADMIN[0]
     resource = payload["event_data"]["resources"][0]
     assert resource["digest"] == digest_of(server, f"{project}/app", "v1")
     assert resource["tag"] == "v1" and resource["resource_url"].endswith(f"{project}/app:v1")

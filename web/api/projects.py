@@ -11,7 +11,7 @@ from quart import Response, request
 from access.errors import AuthenticationFailed, Forbidden
 from access.policy import Identity, member_roles, project_access, visible_project_ids
 from access.roles import Permission, Role
-from core import projects
+from core import projects, webhooks
 from core.projects import ProjectInfo
 from web.api import api
 from web.api.common import (
@@ -131,6 +131,7 @@ async def delete_project(ref: str) -> Response:
     scope = await project_scope(ref, Permission.PROJECT_DELETE)
     await projects.delete_project(scope.project.id)
     await robots().delete_project_robots(scope.project.id)  # a same-named project starts clean
+    await webhooks.delete_project_policies(scope.project.id)
     return Response("", status=200)
 
 

@@ -37,7 +37,12 @@ async def put_manifest(ctx: V2Request) -> Response:
     await ctx.authorize(Action.PUSH)
     body = await _bounded_body(ctx, ctx.max_manifest_bytes)
     pushed = await ctx.registry.manifests.put(
-        ctx.name, ctx.project, ctx.arg, body, ctx.request.headers.get("Content-Type")
+        ctx.name,
+        ctx.project,
+        ctx.arg,
+        body,
+        ctx.request.headers.get("Content-Type"),
+        ctx.caller.identity.username,
     )
     ctx.wake_jobs()
     headers = {
