@@ -10,6 +10,11 @@ configure_logging(settings.log_level)
 app = create_app(
     settings,
     server_jobs(
-        settings.broker_url, settings.broker_namespace, settings.job_threads, settings.schedules
+        settings.broker_url,
+        settings.broker_namespace,
+        settings.job_threads,
+        settings.schedules,
+        settings.job_backoff_seconds,
+        settings.job_lease_seconds,
     ),
 )

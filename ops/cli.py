@@ -91,7 +91,12 @@ def _jobs(settings: Settings) -> Any:
     from workers.runtime import server_jobs
 
     return server_jobs(
-        settings.broker_url, settings.broker_namespace, settings.job_threads, settings.schedules
+        settings.broker_url,
+        settings.broker_namespace,
+        settings.job_threads,
+        settings.schedules,
+        settings.job_backoff_seconds,
+        settings.job_lease_seconds,
     )
 
 
@@ -183,14 +188,14 @@ def worker(
             " (without one, `berth serve` runs jobs itself)[/red]"
         )
         raise typer.Exit(2)
-    lease = os.environ.get("BERTH_JOB_LEASE_SECONDS")
     config = WorkerConfig(
         url,
         settings.broker_namespace,
         settings.db_url,
         settings.uploads.flush_every_bytes,
         threads or settings.job_threads,
-        float(lease) if lease else None,
+        settings.job_lease_seconds,
+        settings.job_backoff_seconds,
     )
     console.print(f"Berth worker on {settings.broker_namespace} with {config.threads} thread(s)")
     run_worker(config, build_driver(settings.storage.driver, settings.storage_root))

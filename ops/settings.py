@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     broker_url: str | None = None  # None: Dramatiq workers inside `berth serve`; redis://...
     broker_namespace: str = "berth"  # Redis key prefix of the job queue
     job_threads: int = 2  # Dramatiq worker threads per process
+    job_backoff_seconds: float = 2.0  # first retry delay; doubles per attempt
+    job_lease_seconds: float = 300.0  # a worker silent this long is taken to be dead
     scrub_cron: str = "0 3 * * *"  # re-hash stored blobs daily (UTC)
     scrub_rate_bytes: int = 64 * 1024 * 1024  # bytes/s the scrub may read
     token_ttl_seconds: int = 1800

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -133,3 +135,60 @@ def running_berth(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def broker_env(url: str, **extra: str) -> dict[str, str]:
+    return {
+        "BERTH_BROKER_URL": url,
+        "BERTH_BROKER_NAMESPACE": f"berth-test-{uuid.uuid4().hex[:8]}",
+        **extra,
+    }
+
+
+@contextmanager
+def berth_worker(
+    data_dir: Path, env: dict[str, str], name: str = "worker"
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A `berth worker` process; stopped with SIGTERM afterwards unless it is dead already."""
+    cmd = [sys.executable, "-m", "ops.cli", "worker", "--data-dir", str(data_dir)]
+    with (data_dir / f"{name}.log").open("ab") as out:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
+def running_berth_on(
+    data_dir: Path, broker: str, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningBerth]:
+    """A Berth whose jobs run on the embedded broker, or on Redis with a `berth worker`."""
+    if broker == "embedded":
+        with running_berth(data_dir, extra_env) as server:
+            yield server
+        return
+    require(redis_answers(REDIS), "Redis is not running on 127.0.0.1:6379")
+    env = {**broker_env(REDIS), **(extra_env or {})}
+    with running_berth(data_dir, env) as server, berth_worker(data_dir, env):
+        yield server

@@ -32,6 +32,7 @@ class WorkerConfig:
     flush_every: int
     threads: int = 2
     lease_seconds: float | None = None  # None: core.jobs.LEASE
+    backoff_seconds: float = 2.0
 
 
 class WorkerProcess:
@@ -61,6 +62,7 @@ class WorkerProcess:
             registry,
             self.loop,
             config.threads,
+            backoff_base=config.backoff_seconds,
             lease_seconds=config.lease_seconds,
         )
         self.runtime.start_workers()

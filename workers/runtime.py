@@ -38,13 +38,15 @@ def server_jobs(
     namespace: str,
     threads: int,
     schedules: dict[str, tuple[str, str, dict[str, Any]]] | None = None,
+    backoff_seconds: float = 2.0,
+    lease_seconds: float | None = None,
 ) -> Callable[[Any, asyncio.AbstractEventLoop], JobRuntime]:
     """The factory `berth serve` hands the web app: dispatch always, run jobs when embedded."""
 
     def build(registry: Any, loop: asyncio.AbstractEventLoop) -> JobRuntime:
-        # read when the server starts, not at import: tests shorten the retry backoff
-        backoff = float(os.environ.get("BERTH_JOB_BACKOFF_SECONDS", "2.0"))
-        runtime = JobRuntime(broker_url, namespace, registry, loop, threads, backoff)
+        runtime = JobRuntime(
+            broker_url, namespace, registry, loop, threads, backoff_seconds, lease_seconds
+        )
         runtime.schedules = schedules or {}
         if runtime.embedded:
             runtime.start_workers()

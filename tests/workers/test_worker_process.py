@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,33 +18,19 @@ import httpx
 
 from tests.support import (
     ADMIN,
+    REDIS,
     REPO_ROOT,
     RunningBerth,
+    berth_worker,
+    broker_env,
     free_port,
+    redis_answers,
     require,
     require_tool,
     running_berth,
 )
 
-REDIS = "redis://127.0.0.1:6379/0"
 FINAL = ("succeeded", "failed")
-
-
-def redis_answers(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-def broker_env(url: str, **extra: str) -> dict[str, str]:
-    return {
-        "BERTH_BROKER_URL": url,
-        "BERTH_BROKER_NAMESPACE": f"berth-test-{uuid.uuid4().hex[:8]}",
-        **extra,
-    }
 
 
 def berth(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -53,28 +38,6 @@ def berth(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.Complet
     cmd = [sys.executable, "-m", "ops.cli", *args, "--data-dir", str(data_dir)]
     full_env = {**os.environ, "BERTH_ADMIN_PASSWORD": ADMIN[1], **env}
     return subprocess.run(cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True)
-
-
-@contextmanager
-def berth_worker(
-    data_dir: Path, env: dict[str, str], name: str = "worker"
-) -> Iterator[subprocess.Popen[bytes]]:
-    """A `berth worker` process; stopped with SIGTERM afterwards unless it is dead already."""
-    cmd = [sys.executable, "-m", "ops.cli", "worker", "--data-dir", str(data_dir)]
-    with (data_dir / f"{name}.log").open("ab") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 class RedisProcess:
