@@ -8,6 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
+from core import webhooks
 from core.digests import digest_of, is_digest, parse_digest
 from core.errors import (
     DigestInvalid,
@@ -120,16 +121,24 @@ class ManifestStore:
                 # A concurrent push stored the same manifest or tag first: read it and go on.
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
-    async def delete(self, repository: str, reference: str) -> None:
-        """By digest: the manifest and every tag on it. By tag: only the tag."""
+    async def delete(
+        self, repository: str, reference: str, operator: str = "", host: str | None = None
+    ) -> bool:
+        """By digest: the manifest and every tag on it, and its DELETE_ARTIFACT event in the
+        same transaction. By tag: only the tag. True when a webhook event was written."""
         repo_id = await existing_repository(repository)
-        if is_digest(reference):
-            parse_digest(reference)
-            deleted = await Manifest.filter(repository_id=repo_id, digest=reference).delete()
-        else:
-            deleted = await Tag.filter(repository_id=repo_id, name=reference).delete()
-        if not deleted:
-            raise ManifestUnknown(reference)
+        if not is_digest(reference):
+            if not await Tag.filter(repository_id=repo_id, name=reference).delete():
+                raise ManifestUnknown(reference)
+            return False
+        parse_digest(reference)
+        async with in_transaction():
+            if not await Manifest.filter(repository_id=repo_id, digest=reference).delete():
+                raise ManifestUnknown(reference)
+            events = await webhooks.notify_artifact(
+                webhooks.DELETE_ARTIFACT, repository, reference, None, operator, host
+            )
+        return events > 0
 
     async def tags(self, repository: str, n: int | None, last: str | None) -> Page:
         repo_id = await existing_repository(repository)

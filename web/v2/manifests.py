@@ -57,9 +57,9 @@ async def put_manifest(ctx: V2Request) -> Response:
 
 async def delete_manifest(ctx: V2Request) -> Response:
     await ctx.authorize(Action.DELETE)
-    await ctx.registry.manifests.delete(ctx.name, ctx.arg)
-    if is_digest(ctx.arg):  # deleting a tag leaves the artifact
-        await _notify(ctx, webhooks.DELETE_ARTIFACT, ctx.arg)
+    operator = ctx.caller.identity.username or ""
+    if await ctx.registry.manifests.delete(ctx.name, ctx.arg, operator, ctx.request.host):
+        ctx.wake_jobs()
     return Response(b"", status=202, headers={"Content-Length": "0"})
 
 
