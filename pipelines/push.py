@@ -28,7 +28,9 @@ def push_step(order: int) -> Callable[[Step], Step]:
 
 @pipeline("push")
 async def push_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
-    """Run every registered step for the pushed artifact (args: repository, digest)."""
-    for done, (_order, _name, step) in enumerate(_STEPS, start=1):
+    """Run every registered step for the pushed artifact (args: repository, digest).
+
+    Steps are short, so no progress is written between them (each write would compete with
+    the pushes for the database); the job's completion records progress 1.0."""
+    for _order, _name, step in _STEPS:
         await step(job, context)
-        await context.queue.progress(job.id, done / len(_STEPS))
