@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -15,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -192,3 +195,28 @@ def running_berth_on(
     env = {**broker_env(REDIS), **(extra_env or {})}
     with running_berth(data_dir, env) as server, berth_worker(data_dir, env):
         yield server
+
+
+def push_image(server: RunningBerth, repository: str, tag: str, auth: Any = ADMIN) -> None:
+    """Push a config-only image (config blob and manifest) with Basic credentials."""
+    with httpx.Client(base_url=server.url, auth=auth, timeout=30) as client:
+        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+        digest = "sha256:" + hashlib.sha256(config).hexdigest()
+        blob = client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", content=config)
+        assert blob.status_code == 201, blob.text
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+        put = client.put(
+            f"/v2/{repository}/manifests/{tag}",
+            content=json.dumps(manifest).encode(),
+            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        )
+        assert put.status_code == 201, put.text

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from typing import Any
 
@@ -11,7 +9,7 @@ import httpx
 import pytest
 
 from access.passwords import hash_password
-from tests.support import ADMIN, RunningBerth
+from tests.support import ADMIN, RunningBerth, push_image
 
 API = "/api/v2.0"
 PASSWORD = "Passw0rd-ok"
@@ -77,31 +75,6 @@ def add_member(server: RunningBerth, project: str, username: str, role_id: int) 
         added = admin.post(f"/projects/{project}/members", json=body)
     assert added.status_code == 201, added.text
     return int(added.headers["Location"].rsplit("/", 1)[1])
-
-
-def push_image(server: RunningBerth, repository: str, tag: str, auth: Any = ADMIN) -> None:
-    """Push a one-layer image (config and manifest) with Basic credentials."""
-    with httpx.Client(base_url=server.url, auth=auth) as client:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
-        digest = "sha256:" + hashlib.sha256(config).hexdigest()
-        blob = client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", content=config)
-        assert blob.status_code == 201, blob.text
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-        put = client.put(
-            f"/v2/{repository}/manifests/{tag}",
-            content=json.dumps(manifest).encode(),
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        )
-        assert put.status_code == 201, put.text
 
 
 def error_of(response: httpx.Response) -> str:

@@ -17,11 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_projects import admin_client, new_project, push_image
+from tests.api.test_projects import admin_client, new_project
 from tests.support import (
     ADMIN,
     RunningBerth,
     postgres_database,
+    push_image,
     require,
     running_berth,
     running_berth_on,

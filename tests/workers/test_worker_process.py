@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -14,16 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from tests.support import (
     ADMIN,
     REDIS,
     REPO_ROOT,
-    RunningBerth,
     berth_worker,
     broker_env,
     free_port,
+    push_image,
     redis_answers,
     require,
     require_tool,
@@ -86,31 +83,6 @@ def wait_for(what: str, condition: object, within: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within}s: {what}")
         time.sleep(0.1)
-
-
-def push_image(server: RunningBerth, repository: str, tag: str) -> None:
-    """Push a config blob and a manifest with Basic credentials (the manifest enqueues a job)."""
-    with httpx.Client(base_url=server.url, auth=ADMIN, timeout=30) as client:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
-        digest = "sha256:" + hashlib.sha256(config).hexdigest()
-        blob = client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", content=config)
-        assert blob.status_code == 201, blob.text
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-        put = client.put(
-            f"/v2/{repository}/manifests/{tag}",
-            content=json.dumps(manifest).encode(),
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        )
-        assert put.status_code == 201, put.text
 
 
 def test_a_worker_without_a_broker_url_says_what_it_needs(tmp_path: Path) -> None:
