@@ -1,5 +1,6 @@
 """Tortoise ORM models and database start-up; no business logic here."""
 
+from models.audit import AuditEvent
 from models.db import close_database, fetch, open_database
 from models.identity import (
     ConfigEntry,
@@ -24,6 +25,7 @@ from models.registry import (
 from models.webhooks import WebhookExecution, WebhookPolicy
 
 __all__ = [
+    "AuditEvent",
     "ConfigEntry",
     "GroupMembership",
     "Job",

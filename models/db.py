@@ -7,7 +7,17 @@ import sqlite3
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
-MODEL_MODULES = ["models.registry", "models.identity", "models.jobs", "models.webhooks"]
+MODEL_MODULES = [
+    "models.registry",
+    "models.identity",
+    "models.jobs",
+    "models.webhooks",
+    "models.audit",
+]
+# Indexes Tortoise cannot declare: partial ones. Safe to repeat.
+_EXTRA_SCHEMA = (
+    "CREATE INDEX IF NOT EXISTS audit_event_unindexed ON audit_event (id) WHERE NOT indexed",
+)
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's
 # indexed reads. Under WAL a reader never waits for a writer, and a point read costs tens
@@ -22,6 +32,9 @@ async def open_database(url: str, create_schema: bool = True) -> None:
     await Tortoise.init(db_url=url, modules={"models": MODEL_MODULES}, _enable_global_fallback=True)
     if create_schema:
         await Tortoise.generate_schemas(safe=True)
+        conn = Tortoise.get_connection("default")
+        for statement in _EXTRA_SCHEMA:
+            await conn.execute_script(statement)
     if url.startswith("sqlite://"):
         conn = Tortoise.get_connection("default")
         # WAL lets readers run while a writer commits; NORMAL is durable across app crashes.

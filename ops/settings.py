@@ -25,6 +25,19 @@ class UploadSettings(BaseModel):
     flush_every_bytes: int = 64 * 1024 * 1024  # fdatasync while an upload arrives
 
 
+class AuditSettings(BaseModel):
+    model_config = {"frozen": True}
+
+    search: str = "embedded"  # where events are searched: embedded | elasticsearch
+    elasticsearch_url: str | None = None  # http://host:9200 (search = elasticsearch)
+    elasticsearch_index: str = "berth-audit"  # alias; monthly indices <alias>-YYYY.MM
+    index_interval_seconds: float = 1.0  # how often new events go to the search backend
+    index_batch: int = 2000  # events per batch
+    retention_days: int = 0  # purge events older than this; 0 keeps them forever
+    purge_cron: str = "30 2 * * *"  # when the retention purge runs (UTC)
+    syslog_address: str | None = None  # forward every event: udp://host:514 or tcp://host:601
+
+
 class Settings(BaseSettings):
     """Everything that picks a backend or a limit. Built once, then passed in."""
 
@@ -53,6 +66,7 @@ class Settings(BaseSettings):
     self_registration: bool = False  # anybody may create a local account
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @field_validator("listen")
     @classmethod
@@ -75,7 +89,11 @@ class Settings(BaseSettings):
     @property
     def schedules(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
         """Cron triggers: name -> (cron, job kind, job args)."""
-        return {"scrub": (self.scrub_cron, "scrub", {"rate": self.scrub_rate_bytes})}
+        triggers = {"scrub": (self.scrub_cron, "scrub", {"rate": self.scrub_rate_bytes})}
+        if self.audit.retention_days > 0:
+            args = {"days": self.audit.retention_days}
+            triggers["audit-purge"] = (self.audit.purge_cron, "audit-purge", args)
+        return triggers
 
     @property
     def keys_dir(self) -> Path:

@@ -1,0 +1,190 @@
+"""Recording the audit log: who did what, to which resource, when and from where.
+
+A change records its event inside its own transaction, so a crash never leaves an operation
+without its event nor an event without its operation:
+
+    async with audit.audited(audit.DELETE, audit.PROJECT, name, project=name) as event:
+        ...                       # the change, in the same transaction
+        event.description = "..."  # optional, filled in as the change learns more
+
+When the body raises, its transaction rolls back and the failure is recorded on its own.
+Who is acting comes from the request (web sets it once per request with `begin_request`);
+pulls, which change nothing, are collected in memory and written in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from tortoise.transactions import in_transaction
+
+from models import AuditEvent
+
+log = logging.getLogger("berth.audit")
+
+# Operations (Harbor's names)
+CREATE, UPDATE, DELETE, PULL = "create", "update", "delete", "pull"
+LOGIN, LOGOUT = "login", "logout"
+OPERATIONS = (CREATE, UPDATE, DELETE, PULL, LOGIN, LOGOUT)
+# Resource types
+ARTIFACT, TAG, REPOSITORY, PROJECT = "artifact", "tag", "repository", "project"
+MEMBER, USER, ROBOT = "project_member", "user", "robot"
+CONFIGURATION, WEBHOOK, AUDIT_LOG = "configuration", "webhook_policy", "audit_log"
+RESOURCE_TYPES = (
+    ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG
+)  # fmt: skip
+
+ANONYMOUS = "anonymous"
+SYSTEM = "system"  # jobs acting on their own (retention purge)
+_MAX_DESCRIPTION = 2000
+
+
+@dataclass(slots=True)
+class Actor:
+    """Who is acting in this request; username is filled in once the caller is known."""
+
+    username: str = ANONYMOUS
+    address: str = ""
+    user_agent: str = ""
+
+
+_actor: ContextVar[Actor | None] = ContextVar("berth_audit_actor", default=None)
+
+
+def begin_request(address: str | None, user_agent: str | None) -> Actor:
+    """Start a request's actor (anonymous until `identify`)."""
+    actor = Actor(ANONYMOUS, (address or "")[:64], (user_agent or "")[:512])
+    _actor.set(actor)
+    return actor
+
+
+def identify(username: str | None) -> None:
+    """The request's caller is now known (a user or robot name; None stays anonymous)."""
+    actor = _actor.get()
+    if actor is not None and username:
+        actor.username = username
+
+
+def current_actor() -> Actor:
+    """The acting caller, or the system when no request is in progress (a job, the CLI)."""
+    return _actor.get() or Actor(SYSTEM)
+
+
+@dataclass(slots=True)
+class Event:
+    """An event being recorded; the body of `audited` may complete what it knows later."""
+
+    operation: str
+    resource_type: str
+    resource: str
+    project: str = ""
+    project_id: int | None = None
+    description: str = ""
+    skip: bool = field(default=False)  # the body found nothing to record (e.g. a no-op)
+
+    def row(self, success: bool, actor: Actor, reason: str = "") -> AuditEvent:
+        description = self.description
+        if reason:
+            description = f"{description}: {reason}" if description else reason
+        return AuditEvent(
+            occurred_at=datetime.now(UTC),
+            username=actor.username[:255],
+            operation=self.operation,
+            resource_type=self.resource_type,
+            resource=self.resource[:1024],
+            project=self.project[:255],
+            project_id=self.project_id,
+            success=success,
+            client_address=actor.address,
+            user_agent=actor.user_agent,
+            description=description[:_MAX_DESCRIPTION],
+        )
+
+
+async def record(event: Event, success: bool = True, reason: str = "") -> None:
+    """Write one event in the current transaction (or on its own when there is none)."""
+    await event.row(success, current_actor(), reason).save()
+
+
+@contextlib.asynccontextmanager
+async def audited(
+    operation: str,
+    resource_type: str,
+    resource: str,
+    *,
+    project: str = "",
+    project_id: int | None = None,
+    description: str = "",
+) -> AsyncIterator[Event]:
+    """A transaction for one operation and its event; a failure is recorded as failed."""
+    event = Event(operation, resource_type, resource, project, project_id, description)
+    try:
+        async with in_transaction():
+            yield event
+            if not event.skip:
+                await record(event)
+    except Exception as exc:
+        await record_failure(event, exc)
+        raise
+
+
+async def record_failure(event: Event, exc: BaseException | str) -> None:
+    """Record that an operation failed; never raises (the original error matters more)."""
+    try:
+        await record(event, success=False, reason=str(exc) or type(exc).__name__)
+    except Exception:
+        log.exception("could not record a failed operation", extra={"event": event.operation})
+
+
+class PullLog:
+    """Pull events, collected in memory and written in batches off the pull path.
+
+    A pull changes nothing, so there is no transaction to share; at most one interval's
+    pulls are lost if the process is killed (an orderly stop flushes them).
+    """
+
+    def __init__(self, interval: float = 0.5, limit: int = 10_000) -> None:
+        self._rows: list[AuditEvent] = []
+        self._interval = interval
+        self._limit = limit
+
+    def note(self, repository: str, project: str, reference: str, digest: str) -> None:
+        """A manifest was served to the current caller."""
+        if len(self._rows) >= self._limit:
+            return  # the database is not keeping up: drop rather than grow without bound
+        resource = artifact_resource(repository, reference, digest)
+        event = Event(PULL, ARTIFACT, resource, project)
+        self._rows.append(event.row(True, current_actor()))
+
+    async def flush(self) -> int:
+        """Write what was collected; the count written."""
+        rows, self._rows = self._rows, []
+        if rows:
+            await AuditEvent.bulk_create(rows)
+        return len(rows)
+
+    async def run_forever(self) -> None:
+        """Flush every interval until cancelled, then once more."""
+        try:
+            while True:
+                await asyncio.sleep(self._interval)
+                try:
+                    await self.flush()
+                except Exception:
+                    log.exception("could not write pull events")
+        finally:
+            with contextlib.suppress(Exception):
+                await self.flush()
+
+
+def artifact_resource(repository: str, reference: str, digest: str) -> str:
+    """`repo:tag@digest` for a tag, `repo@digest` for a digest reference."""
+    if reference and reference != digest and ":" not in reference:
+        return f"{repository}:{reference}@{digest}"
+    return f"{repository}@{digest}"
