@@ -18,6 +18,7 @@ from access.errors import AccessError
 from access.ldap import directory_login
 from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
+from core import audit
 from core.errors import RegistryError
 from core.service import Registry, close_registry, open_registry
 from storage import build_driver
@@ -135,6 +136,7 @@ def _install_request_log(app: Quart) -> None:
     async def begin() -> None:
         g.request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16]
         g.started = time.perf_counter()
+        audit.begin_request(request.remote_addr, request.headers.get("User-Agent"))
 
     @app.after_request
     async def finish(response: Response) -> Response:

@@ -12,6 +12,7 @@ from access.errors import AuthenticationFailed
 from access.policy import ANONYMOUS, Identity
 from access.tokens import TokenClaims, TokenService
 from access.users import UserService, identity_by_name
+from core import audit
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,14 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 async def resolve_caller(request: Request, auth: AuthServices) -> Caller:
-    """The caller of a request; AuthenticationFailed for credentials that do not hold."""
+    """The caller of a request; AuthenticationFailed for credentials that do not hold.
+    The audit log learns who is acting from here."""
+    caller = await _resolve_caller(request, auth)
+    audit.identify(caller.identity.username)
+    return caller
+
+
+async def _resolve_caller(request: Request, auth: AuthServices) -> Caller:
     address = request.remote_addr
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":

@@ -11,6 +11,7 @@ from quart import Response, current_app, request
 
 from access.errors import AccessError, AuthenticationFailed
 from access.policy import Identity
+from core import audit
 from web.auth import AuthServices, resolve_caller
 
 MAX_PAGE_SIZE = 100
@@ -52,6 +53,7 @@ async def current_identity() -> Identity:
     auth: AuthServices = current_app.extensions["auth"]
     session_identity = await current_app.extensions["sessions"].identity(request)
     if session_identity is not None:
+        audit.identify(session_identity.username)
         return session_identity
     return (await resolve_caller(request, auth)).identity
 
