@@ -17,6 +17,7 @@ packages=(
     wrk              # load generator for the benchmarks
     slapd            # OpenLDAP server: a private directory for the LDAP login tests
     ldap-utils       # ldapadd/ldapsearch, handy when debugging the LDAP tests
+    chromium         # the browser Playwright drives in the dashboard tests
 )
 
 installed() {
