@@ -1,0 +1,75 @@
+// Calls to Berth's REST API with the session cookie, and the sign-in/out round trips.
+
+export const API = "/api/v2.0";
+export const LOGIN_PAGE = "/ui/login";
+export const HOME_PAGE = "/ui/audit";
+
+/** An API answer that was not 2xx: its status and Harbor's error message. */
+export class ApiError extends Error {
+  constructor(status, message, response) {
+    super(message);
+    this.status = status;
+    this.response = response;
+  }
+}
+
+/** GET an API path; resolves to the Response, rejects with ApiError on a non-2xx answer. */
+export async function apiGet(path, params, { signal } = {}) {
+  const query = params && params.toString() ? `?${params}` : "";
+  const response = await fetch(`${API}${path}${query}`, {
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+    signal,
+  });
+  if (!response.ok) throw new ApiError(response.status, await errorMessage(response), response);
+  return response;
+}
+
+/** Harbor's `{"errors": [{"message": ...}]}`, or the status text when the body has none. */
+export async function errorMessage(response) {
+  try {
+    const body = await response.json();
+    const message = body?.errors?.[0]?.message;
+    if (typeof message === "string" && message) return message;
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  return `${response.status} ${response.statusText}`.trim();
+}
+
+/** POST the sign-in form; resolves to the Response (the caller reads its status). */
+export function signIn(principal, password) {
+  return fetch("/c/login", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ principal, password }),
+  });
+}
+
+/** End the session, then show the sign-in page. */
+export async function signOut() {
+  try {
+    await fetch("/c/log_out", { credentials: "same-origin" });
+  } finally {
+    window.location.assign(LOGIN_PAGE);
+  }
+}
+
+/** The sign-in page, asked to come back to where the visitor is now. */
+export function loginUrl() {
+  const here = window.location.pathname + window.location.search;
+  return `${LOGIN_PAGE}?${new URLSearchParams({ next: here })}`;
+}
+
+/** Where to go after signing in: `next` if it is a dashboard page of this site, else home. */
+export function safeNext(next) {
+  if (!next) return HOME_PAGE;
+  try {
+    const url = new URL(next, window.location.origin);
+    const ours = url.origin === window.location.origin && url.pathname.startsWith("/ui/");
+    return ours && url.pathname !== LOGIN_PAGE ? url.pathname + url.search : HOME_PAGE;
+  } catch {
+    return HOME_PAGE;
+  }
+}
