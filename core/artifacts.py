@@ -1,4 +1,5 @@
-"""Artifacts (manifests) of a repository as the REST API shows them, and their verification."""
+"""Artifacts (manifests) of a repository as the REST API shows and changes them, and their
+verification."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from core import mediatypes as mt
+from core import webhooks
 from core.digests import is_digest
-from models import Blob, Manifest, ManifestReference, Repository, Tag
+from models import Blob, Manifest, ManifestReference, Repository, Tag, fetch
 
 IMAGE_CONFIGS = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
@@ -256,3 +260,77 @@ async def _children(repo: RepositoryRef, doc: dict[str, Any]) -> list[ChildInfo]
         )
         for m in entries
     ]
+
+
+# --- the write side of the artifacts API ---------------------------------------------------
+#
+# These run inside the caller's audited transaction. Their reads go through `fetch` (on
+# SQLite a connection of its own), so that the transaction's first statement is a write:
+# SQLite cannot upgrade a read snapshot another process has written past.
+
+_REPOSITORY = "SELECT id, project_id FROM repository WHERE name = ?"
+_ARTIFACT_BY_DIGEST = "SELECT id, digest FROM manifest WHERE repository_id = ? AND digest = ?"
+_ARTIFACT_BY_TAG = (
+    "SELECT m.id, m.digest FROM tag t JOIN manifest m ON m.id = t.manifest_id"
+    " WHERE t.repository_id = ? AND t.name = ?"
+)
+_TAG_EXISTS = "SELECT 1 FROM tag WHERE repository_id = ? AND name = ?"
+_DIGESTS = "SELECT digest FROM manifest WHERE repository_id = ?"
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRef:
+    id: int
+    digest: str
+
+
+async def repository_ref(name: str) -> RepositoryRef | None:
+    """The repository by its full name, read without touching the write connection."""
+    rows = await fetch(_REPOSITORY, name)
+    if not rows:
+        return None
+    repo_id, project_id = rows[0]
+    return RepositoryRef(int(repo_id), int(project_id))  # type: ignore[call-overload]
+
+
+async def artifact_ref(repo: RepositoryRef, reference: str) -> ArtifactRef | None:
+    """The artifact a digest or a tag names in the repository; None when there is none."""
+    query = _ARTIFACT_BY_DIGEST if is_digest(reference) else _ARTIFACT_BY_TAG
+    rows = await fetch(query, repo.id, reference)
+    if not rows:
+        return None
+    manifest_id, digest = rows[0]
+    return ArtifactRef(int(manifest_id), str(digest))  # type: ignore[call-overload]
+
+
+async def delete_repository(repo: RepositoryRef, name: str, operator: str, host: str | None) -> int:
+    """Delete the repository with its manifests, tags and blob links (the blobs themselves
+    are left to garbage collection), with a DELETE_ARTIFACT webhook event per artifact.
+    The number of webhook events written; 0 when the repository was gone already."""
+    digests = [str(row[0]) for row in await fetch(_DIGESTS, repo.id)]
+    # Manifests, tags, references and links go with it (ON DELETE CASCADE).
+    if not await Repository.filter(id=repo.id).delete():
+        return 0
+    events = 0
+    for digest in digests:
+        events += await webhooks.notify_artifact(
+            webhooks.DELETE_ARTIFACT, name, digest, None, operator, host
+        )
+    return events
+
+
+async def create_tag(repo: RepositoryRef, artifact: ArtifactRef, name: str) -> bool:
+    """Tag the artifact; False when the repository has a tag of that name already."""
+    if await fetch(_TAG_EXISTS, repo.id, name):
+        return False
+    try:
+        await Tag.create(repository_id=repo.id, name=name, manifest_id=artifact.id)
+    except IntegrityError:  # a push took the name in between
+        return False
+    return True
+
+
+async def delete_tag(repo: RepositoryRef, artifact: ArtifactRef, name: str) -> bool:
+    """Remove the tag from the artifact; False when the artifact has no tag of that name."""
+    deleted = await Tag.filter(repository_id=repo.id, manifest_id=artifact.id, name=name).delete()
+    return bool(deleted)
