@@ -37,6 +37,12 @@ def sign_in(page: Page, name: str, password: str) -> None:
 def signed_in_admin(page: Page) -> None:
     sign_in(page, *ADMIN)
     expect(page).to_have_url(re.compile(r"/ui/audit"))
+    shown(page)
+
+
+def shown(page: Page) -> None:
+    """Wait until the audit page has shown its first result (its script owns the form then)."""
+    expect(page.locator("#audit")).to_have_attribute("data-state", "ready")
 
 
 def log_in_times(server: RunningBerth, name: str, agents: list[str]) -> None:
@@ -59,7 +65,7 @@ def audit_events(server: RunningBerth, **params: Any) -> httpx.Response:
 def wait_for_text_index(server: RunningBerth, text: str, count: int) -> None:
     """Free text follows the database within a second or two: wait until it has caught up."""
     deadline = time.monotonic() + 15
-    while int(audit_events(server, text=text).headers["X-Total-Count"]) < count:
+    while int(audit_events(server, text=text, sort="-op_time").headers["X-Total-Count"]) < count:
         assert time.monotonic() < deadline, f"{text!r} not searchable after 15 s"
         time.sleep(0.1)
 
@@ -90,6 +96,19 @@ def test_a_wrong_password_is_refused_and_the_right_one_opens_the_audit_log(page:
     expect(first.locator("td.operation")).to_have_text("login")
     expect(first.locator("td.user")).to_have_text(ADMIN[0])
     expect(first.locator("td.result")).to_have_text("Succeeded")
+
+
+def test_sign_in_says_when_too_many_attempts_failed(page: Page, server: RunningBerth) -> None:
+    # Given a user name whose password was guessed wrong five times
+    _, name = new_user(server, "guessed")
+    for _ in range(5):
+        wrong = httpx.post(f"{server.url}/c/login", data={"principal": name, "password": "x"})
+        assert wrong.status_code == 401
+    # When the right password is given in the form
+    sign_in(page, name, PASSWORD)
+    # Then the form asks to wait
+    expect(page.locator("#login-error")).to_contain_text("Too many failed sign-ins. Try again in")
+    expect(page).to_have_url(re.compile(r"/ui/login"))
 
 
 def test_a_visitor_without_a_session_signs_in_and_comes_back_to_the_same_view(
@@ -184,12 +203,29 @@ def test_free_text_matches_are_highlighted_and_event_text_stays_text(
     expect(page).to_have_url(re.compile(rf"text={word}"))
 
 
+def test_markup_in_a_tried_user_name_is_shown_as_text(page: Page, server: RunningBerth) -> None:
+    # Given a failed sign-in by somebody who typed markup as their user name
+    tried = f'<img src=x id="pwn{uuid.uuid4().hex[:8]}" onerror=alert(1)>'
+    refused = httpx.post(f"{server.url}/c/login", data={"principal": tried, "password": "x"})
+    assert refused.status_code == 401
+    signed_in_admin(page)
+    # When the admin filters by exactly that name
+    page.get_by_label("User", exact=True).fill(tried)
+    page.get_by_role("button", name="Apply").click()
+    # Then the failed attempt is listed with the name as plain text
+    expect(page.locator(ROWS)).to_have_count(1)
+    expect(page.locator(f"{ROWS} td.user")).to_have_text(tried)
+    expect(page.locator(f"{ROWS} td.result")).to_have_text("Failed")
+    assert page.locator(f"{ROWS} img").count() == 0
+
+
 def test_pages_of_five_move_forward_and_back(page: Page, server: RunningBerth) -> None:
     # Given seven events of one user
     name = user_with_logins(server, "pages", 7)
     signed_in_admin(page)
     # When they are listed five to a page
     page.goto(f"/ui/audit?user={name}")
+    shown(page)
     page.get_by_label("Rows per page").select_option("5")
     # Then the first page has five, the second the other two
     expect(page.locator("#page-info")).to_have_text("Page 1 of 2")
@@ -215,6 +251,7 @@ def test_csv_export_holds_the_filtered_events(page: Page, server: RunningBerth) 
     name = user_with_logins(server, "export", 3)
     signed_in_admin(page)
     page.goto(f"/ui/audit?user={name}&operation=login")
+    shown(page)
     expect(page.locator("#summary")).to_have_text("3 events")
     # When the CSV is exported
     with page.expect_download() as download:
@@ -236,6 +273,7 @@ def test_a_time_range_in_local_time_selects_events(page: Page, server: RunningBe
     local = minute_before.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%dT%H:%M:%S")
     signed_in_admin(page)
     page.goto(f"/ui/audit?user={name}")
+    shown(page)
     expect(page.locator(ROWS)).to_have_count(2)
     # When the range ends a minute before the first sign-in
     page.get_by_label("To").fill(local)
