@@ -1,18 +1,29 @@
-"""Who is calling: Basic credentials, a bearer token, or nobody; and the /v2 challenge."""
+"""Who is calling: Basic credentials, a bearer token, or nobody; and the /v2 challenge.
+
+A credential check that fails (wrong, malformed or throttled) is a failed login in the audit
+log, wherever the credentials were sent.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from dataclasses import dataclass
 
-from quart import Request
+from quart import Request, after_this_request, g
+from quart.typing import ResponseTypes
 
-from access.errors import AuthenticationFailed
+from access.errors import AuthenticationFailed, DirectoryUnavailable, LoginThrottled
 from access.policy import ANONYMOUS, Identity
 from access.tokens import TokenClaims, TokenService
 from access.users import UserService, identity_by_name
 from core import audit
+
+log = logging.getLogger("berth.web")
+
+# What a credential check raises when the login does not happen.
+LOGIN_FAILURES = (AuthenticationFailed, LoginThrottled, DirectoryUnavailable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +52,38 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     return username, password
 
 
+async def check_credentials(
+    auth: AuthServices, username: str, password: str, address: str | None
+) -> Identity:
+    """The identity of a user's or robot's credentials; a failure is recorded as a failed
+    login and raised (AuthenticationFailed, LoginThrottled, DirectoryUnavailable)."""
+    try:
+        return await auth.users.authenticate(username, password, address)
+    except LOGIN_FAILURES as exc:
+        note_failed_login(username, exc)
+        raise
+
+
+async def basic_identity(request: Request, auth: AuthServices) -> Identity | None:
+    """The identity of the request's Basic credentials, None when there are none."""
+    try:
+        credentials = basic_credentials(request)
+    except AuthenticationFailed as exc:
+        note_failed_login("", exc)
+        raise
+    if credentials is None:
+        return None
+    return await check_credentials(auth, *credentials, request.remote_addr)
+
+
 async def resolve_caller(request: Request, auth: AuthServices) -> Caller:
     """The caller of a request; AuthenticationFailed for credentials that do not hold.
-    The audit log learns who is acting from here."""
-    caller = await _resolve_caller(request, auth)
+    The audit log learns who is acting from here. Resolved once per request: handlers check
+    the caller before an operation's transaction opens and again inside it."""
+    caller: Caller | None = g.get("berth_caller")
+    if caller is None:
+        caller = await _resolve_caller(request, auth)
+        g.berth_caller = caller
     audit.identify(caller.identity.username)
     return caller
 
@@ -60,10 +99,39 @@ async def _resolve_caller(request: Request, auth: AuthServices) -> Caller:
         if identity is None:
             raise AuthenticationFailed("the token's user no longer exists")
         return Caller(identity, claims)
-    credentials = basic_credentials(request)
-    if credentials is None:
+    identity = await basic_identity(request, auth)
+    if identity is None:
         return Caller(Identity(address=address) if address else ANONYMOUS)
-    return Caller(await auth.users.authenticate(*credentials, address))
+    return Caller(identity)
+
+
+async def record_login(username: str) -> None:
+    """A successful login (the dashboard's, or docker login's): the caller is now username."""
+    audit.identify(username)
+    await audit.record(audit.Event(audit.LOGIN, audit.USER, username))
+
+
+def note_failed_login(username: str, exc: Exception) -> None:
+    """Record a failed login of username once the request is answered.
+
+    Not at once: the check may run inside an operation's transaction, whose rollback would
+    take the event with it. The attempt is filed under the name that was tried (empty for
+    credentials that could not be read); the password never appears.
+    """
+    if g.get("berth_failed_login"):
+        return  # one attempt, one event, however often the request looks at its caller
+    g.berth_failed_login = True
+    actor = audit.current_actor()
+    tried = audit.Actor(username or actor.username, actor.address, actor.user_agent)
+    row = audit.Event(audit.LOGIN, audit.USER, username).row(False, tried, str(exc))
+
+    @after_this_request
+    async def write(response: ResponseTypes) -> ResponseTypes:
+        try:
+            await row.save()
+        except Exception:  # the answer matters more than its record
+            log.exception("could not record a failed login")
+        return response
 
 
 def challenge(request: Request, service: str, scope: str | None, error: str | None = None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from quart import Blueprint, Response, current_app, request
 
 from access.policy import Identity, allowed_actions
-from web.auth import AuthServices, Caller, basic_credentials
+from web.auth import AuthServices, Caller, basic_identity, record_login
 
 token = Blueprint("token", __name__)
 
@@ -20,7 +20,12 @@ async def issue_token() -> Response:
     and return a signed token with what is granted."""
     auth: AuthServices = current_app.extensions["auth"]
     caller = Caller(await _identity(auth))
-    access = [await _grant(caller, scope) for scope in request.args.getlist("scope")]
+    scopes = request.args.getlist("scope")
+    if not scopes and not caller.identity.anonymous:
+        # `docker login` asks for a token with no scope; a pull or push names what it wants
+        # and is not a login of its own.
+        await record_login(caller.identity.username or "")
+    access = [await _grant(caller, scope) for scope in scopes]
     subject = caller.identity.username or ""
     signed, expires_in, issued_at = auth.tokens.issue(subject, [a for a in access if a])
     body = {
@@ -33,10 +38,9 @@ async def issue_token() -> Response:
 
 
 async def _identity(auth: AuthServices) -> Identity:
-    credentials = basic_credentials(request)
-    if credentials is None:
-        return Identity(address=request.remote_addr)
-    return await auth.users.authenticate(*credentials, request.remote_addr)
+    """The caller of Basic credentials (a failure is a failed login), or nobody."""
+    identity = await basic_identity(request, auth)
+    return identity if identity is not None else Identity(address=request.remote_addr)
 
 
 async def _grant(caller: Caller, scope: str) -> dict[str, Any] | None:

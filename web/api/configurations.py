@@ -7,8 +7,10 @@ from quart import Response
 from access import config
 from access.errors import Forbidden
 from access.policy import Identity
+from core import audit
 from web.api import api
 from web.api.common import json_body, json_response, signed_in
+from web.api.recording import changes, recorded
 
 
 async def admin_only() -> Identity:
@@ -29,7 +31,13 @@ async def get_configurations() -> Response:
 @api.put("/configurations")
 async def put_configurations() -> Response:
     """Change the given settings; auth_mode only on a database with no users or projects."""
-    await admin_only()
-    changes = await json_body()
-    await config.update(changes)
+    async with recorded(audit.UPDATE, audit.CONFIGURATION, "configuration") as event:
+        await admin_only()
+        wanted = await json_body()
+        # The changed keys with their values; secrets, and keys that are no setting (a
+        # misspelt secret), are only named. Written first, so a refused change says it too.
+        unknown = wanted.keys() - config.DEFAULTS.keys()
+        hidden = config.SECRETS | unknown
+        event.description = changes(await config.current(), wanted, hidden=hidden)
+        await config.update(wanted)
     return Response(status=200)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,8 +13,9 @@ from quart import Response, request
 from access.errors import AuthenticationFailed, Forbidden
 from access.policy import Identity, member_roles, project_access, visible_project_ids
 from access.roles import Permission, Role
-from core import projects, webhooks
+from core import audit, projects, webhooks
 from core.projects import ProjectInfo
+from models import fetch
 from web.api import api
 from web.api.common import (
     BadRequest,
@@ -32,6 +35,7 @@ from web.api.query import (
     tortoise_filters,
     tortoise_order,
 )
+from web.api.recording import changes, recorded, requested
 from web.api.robots import robots
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
@@ -62,8 +66,7 @@ async def project_scope(ref: str, permission: Permission) -> ProjectScope:
     A project the caller may not see is reported missing (404), as if it did not exist.
     """
     identity = await current_identity()
-    by_name = request.headers.get("X-Is-Resource-Name", "").lower() == "true" or not ref.isdigit()
-    project = await projects.find_project(ref, by_name)
+    project = await projects.find_project(ref, _by_name(ref))
     access = await project_access(identity, project.name) if project else None
     if project is None or access is None or Permission.PROJECT_READ not in access.permissions:
         raise NotFound(f"project {ref} not found")
@@ -72,6 +75,39 @@ async def project_scope(ref: str, permission: Permission) -> ProjectScope:
             raise AuthenticationFailed("sign in first")
         raise Forbidden(f"the role does not allow {permission.value} in project {project.name}")
     return ProjectScope(identity, project, access.permissions)
+
+
+async def project_target(ref: str) -> tuple[str, int | None]:
+    """The name and id of the project a path names, for the audit event of a change to it.
+    Read before the rights check, so that a refused attempt is filed under its project."""
+    if _by_name(ref):
+        rows = await fetch("SELECT name, id FROM project WHERE name = ?", ref)
+    elif len(ref) < 12:  # longer digit strings name no project (find_project's rule)
+        rows = await fetch("SELECT name, id FROM project WHERE id = ?", int(ref))
+    else:
+        rows = []
+    return (str(rows[0][0]), int(rows[0][1])) if rows else (ref, None)  # type: ignore[call-overload]
+
+
+@contextlib.asynccontextmanager
+async def recorded_in(
+    ref: str, operation: str, resource_type: str, resource: str | None = None
+) -> AsyncIterator[audit.Event]:
+    """`recorded` for a change to, or inside, the project a path names; the resource is the
+    project's name unless another is given."""
+    name, project_id = await project_target(ref)
+    async with recorded(
+        operation,
+        resource_type,
+        name if resource is None else resource,
+        project=name,
+        project_id=project_id,
+    ) as event:
+        yield event
+
+
+def _by_name(ref: str) -> bool:
+    return request.headers.get("X-Is-Resource-Name", "").lower() == "true" or not ref.isdigit()
 
 
 @api.route("/projects", methods=["GET"])  # Quart answers HEAD here too
@@ -94,17 +130,22 @@ async def list_projects() -> Response:
 
 @api.route("/projects", methods=["POST"])
 async def create_project() -> Response:
-    identity = await signed_in()
-    if identity.user_id is None:
-        raise Forbidden("only users may create projects")
-    body = await json_body()
-    name = body.get("project_name")
-    if not isinstance(name, str):
-        raise BadRequest("project_name is required")
-    public = _public_of(body) or False
-    project_id = await projects.create_owned_project(
-        name, public, identity.user_id, int(Role.PROJECT_ADMIN)
-    )
+    target = await requested("project_name")
+    async with recorded(audit.CREATE, audit.PROJECT, target, project=target) as event:
+        identity = await signed_in()
+        if identity.user_id is None:
+            raise Forbidden("only users may create projects")
+        body = await json_body()
+        name = body.get("project_name")
+        if not isinstance(name, str):
+            raise BadRequest("project_name is required")
+        event.resource = event.project = name
+        public = _public_of(body) or False
+        event.description = f"public: {str(public).lower()}"
+        project_id = await projects.create_owned_project(
+            name, public, identity.user_id, int(Role.PROJECT_ADMIN)
+        )
+        event.project_id = project_id
     response = Response("", status=201)
     named = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
     response.headers["Location"] = f"/api/v2.0/projects/{name if named else project_id}"
@@ -119,19 +160,24 @@ async def get_project(ref: str) -> Response:
 
 @api.route("/projects/<ref>", methods=["PUT"])
 async def update_project(ref: str) -> Response:
-    scope = await project_scope(ref, Permission.PROJECT_UPDATE)
-    public = _public_of(await json_body())
-    if public is not None:
-        await projects.set_public(scope.project.id, public)
+    async with recorded_in(ref, audit.UPDATE, audit.PROJECT) as event:
+        scope = await project_scope(ref, Permission.PROJECT_UPDATE)
+        public = _public_of(await json_body())
+        if public is not None:
+            await projects.set_public(scope.project.id, public)
+            event.description = changes({"public": scope.project.public}, {"public": public})
+        else:
+            event.description = "no change"
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>", methods=["DELETE"])
 async def delete_project(ref: str) -> Response:
-    scope = await project_scope(ref, Permission.PROJECT_DELETE)
-    await projects.delete_project(scope.project.id)
-    await robots().delete_project_robots(scope.project.id)  # a same-named project starts clean
-    await webhooks.delete_project_policies(scope.project.id)
+    async with recorded_in(ref, audit.DELETE, audit.PROJECT):
+        scope = await project_scope(ref, Permission.PROJECT_DELETE)
+        await projects.delete_project(scope.project.id)
+        await robots().delete_project_robots(scope.project.id)  # a same-named project starts clean
+        await webhooks.delete_project_policies(scope.project.id)
     return Response("", status=200)
 
 

@@ -16,7 +16,8 @@ from access.robots import (
     parse_spec,
 )
 from access.roles import Permission
-from models import Robot
+from core import audit
+from models import Robot, fetch
 from web.api import api
 from web.api.common import (
     BadRequest,
@@ -27,6 +28,7 @@ from web.api.common import (
     signed_in,
 )
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
+from web.api.recording import changes, recorded, requested
 
 
 def robots() -> RobotService:
@@ -36,8 +38,13 @@ def robots() -> RobotService:
 
 @api.route("/robots", methods=["POST"])
 async def create_robot() -> Response:
-    caller = await signed_in()
-    created = await robots().create(caller, parse_spec(await json_body()))
+    async with recorded(audit.CREATE, audit.ROBOT, await requested("name")) as event:
+        caller = await signed_in()
+        spec = parse_spec(await json_body())
+        event.resource, event.project = spec.full_name, spec.project or ""
+        event.description = f"level: {spec.level}"
+        created = await robots().create(caller, spec)
+        event.project_id = created.robot.project_id
     robot = created.robot
     body = {
         "id": robot.id,
@@ -67,22 +74,56 @@ async def get_robot(robot_id: int) -> Response:
 
 @api.route("/robots/<int:robot_id>", methods=["PUT"])
 async def update_robot(robot_id: int) -> Response:
-    caller = await signed_in()
-    await robots().update(caller, robot_id, await json_body())
+    name, project, project_id = await _target(robot_id)
+    async with recorded(
+        audit.UPDATE, audit.ROBOT, name, project=project, project_id=project_id
+    ) as event:
+        caller = await signed_in()
+        before = robot_json(await robots().get(caller, robot_id, Permission.ROBOT_CREATE))
+        after = robot_json(await robots().update(caller, robot_id, await json_body()))
+        keys = ("description", "disable", "duration", "permissions")
+        event.description = changes(
+            {k: before[k] for k in keys}, {k: after[k] for k in keys}, hidden=("permissions",)
+        )
     return json_response({})
 
 
 @api.route("/robots/<int:robot_id>", methods=["PATCH"])
 async def refresh_robot_secret(robot_id: int) -> Response:
-    caller = await signed_in()
-    secret = await robots().refresh_secret(caller, robot_id, (await json_body()).get("secret"))
+    name, project, project_id = await _target(robot_id)
+    async with recorded(
+        audit.UPDATE,
+        audit.ROBOT,
+        name,
+        project=project,
+        project_id=project_id,
+        description="secret refreshed",
+    ):
+        caller = await signed_in()
+        secret = await robots().refresh_secret(caller, robot_id, (await json_body()).get("secret"))
     return json_response({"secret": secret})
 
 
 @api.route("/robots/<int:robot_id>", methods=["DELETE"])
 async def delete_robot(robot_id: int) -> Response:
-    await robots().delete(await signed_in(), robot_id)
+    name, project, project_id = await _target(robot_id)
+    async with recorded(audit.DELETE, audit.ROBOT, name, project=project, project_id=project_id):
+        await robots().delete(await signed_in(), robot_id)
     return json_response({})
+
+
+async def _target(robot_id: int) -> tuple[str, str, int | None]:
+    """The robot a path names, with its project's name and id, for the audit event; read
+    before the rights check, so that a refused attempt names its target."""
+    rows = await fetch(
+        "SELECT r.name, p.name, p.id FROM robot r LEFT JOIN project p ON p.id = r.project_id"
+        " WHERE r.id = ?",
+        robot_id,
+    )
+    if not rows:
+        return f"robot id {robot_id}", "", None
+    name, project, project_id = rows[0]
+    return str(name), str(project or ""), None if project_id is None else int(project_id)  # type: ignore[call-overload]
 
 
 def robot_json(robot: Robot) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from quart import Blueprint, Request, Response, current_app, g, request
 from access.errors import Forbidden
 from access.policy import Identity
 from access.users import identity_of
+from core import audit
 from models import User
 from web.api import api
 from web.api.common import BadRequest
-from web.auth import AuthServices
+from web.auth import AuthServices, check_credentials, note_failed_login, record_login
 
 COOKIE = "sid"
 CSRF_HEADER = "X-Harbor-CSRF-Token"
@@ -68,9 +69,19 @@ class SessionStore:
         """The session's user, or None (no cookie, expired, user gone, password changed).
 
         Forbidden when an unsafe method lacks the CSRF token this session was given.
+        Read once per request: handlers check the caller before an operation's transaction
+        and again inside it.
         """
         if "Authorization" in request.headers:  # explicit credentials win over a cookie
             return None
+        known: Identity | None = g.get("berth_session_identity")
+        if known is not None:
+            return known
+        identity = await self._identity(request)
+        g.berth_session_identity = identity
+        return identity
+
+    async def _identity(self, request: Request) -> Identity | None:
         session = self._read(request.cookies.get(COOKIE, ""))
         if session is None:
             return None
@@ -123,13 +134,23 @@ class SessionStore:
 
 @sign_in.post("/login")
 async def login() -> Response:
+    """Sign in with the form fields principal and password; every attempt is recorded."""
     form = await request.form
     principal, password = form.get("principal", ""), form.get("password", "")
-    if not principal or not password:
-        raise BadRequest("form fields principal and password are required")
     auth: AuthServices = current_app.extensions["auth"]
-    identity = await auth.users.authenticate(principal, password, request.remote_addr)
-    user = await User.get(id=identity.user_id)
+    if not principal or not password:
+        refused: Exception = BadRequest("form fields principal and password are required")
+    else:
+        identity = await check_credentials(auth, principal, password, request.remote_addr)
+        if identity.user_id is not None:
+            return await _open_session(await User.get(id=identity.user_id))
+        refused = Forbidden("robot accounts sign in to the registry, not here")
+    note_failed_login(principal, refused)
+    raise refused
+
+
+async def _open_session(user: User) -> Response:
+    await record_login(user.username)
     store: SessionStore = current_app.extensions["sessions"]
     response = Response("", status=200)
     store.attach(response, store.open(user), secure=request.scheme == "https")
@@ -138,6 +159,12 @@ async def login() -> Response:
 
 @sign_in.get("/log_out")
 async def log_out() -> Response:
+    """End the session; recorded as a logout of its user (nothing to record without one)."""
+    store: SessionStore = current_app.extensions["sessions"]
+    identity = await store.identity(request)
+    if identity is not None and identity.username:
+        audit.identify(identity.username)
+        await audit.record(audit.Event(audit.LOGOUT, audit.USER, identity.username))
     response = Response("", status=200)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="Lax")
     return response

@@ -15,7 +15,8 @@ from access.accounts import (
     require_sysadmin,
 )
 from access.errors import Forbidden
-from models import User
+from core import audit
+from models import User, fetch
 from web.api import api
 from web.api.common import (
     BadRequest,
@@ -26,6 +27,7 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.recording import changes, recorded, requested
 
 
 def accounts() -> AccountService:
@@ -66,16 +68,17 @@ async def list_users() -> Response:
 
 @api.post("/users")
 async def create_user() -> Response:
-    await accounts().check_may_create(await current_identity())
-    body = await json_body()
-    new = NewUser(
-        username=text(body, "username", required=True),
-        email=text(body, "email", required=True),
-        password=text(body, "password", required=True),
-        realname=text(body, "realname"),
-        comment=text(body, "comment"),
-    )  # sysadmin_flag is not part of UserCreationReq: a new user is never an admin
-    user = await accounts().create(new)
+    async with recorded(audit.CREATE, audit.USER, await requested("username")):
+        await accounts().check_may_create(await current_identity())
+        body = await json_body()
+        new = NewUser(
+            username=text(body, "username", required=True),
+            email=text(body, "email", required=True),
+            password=text(body, "password", required=True),
+            realname=text(body, "realname"),
+            comment=text(body, "comment"),
+        )  # sysadmin_flag is not part of UserCreationReq: a new user is never an admin
+        user = await accounts().create(new)
     response = Response("", status=201)
     response.headers["Location"] = f"{request.path}/{user.id}"
     return response
@@ -119,39 +122,61 @@ async def get_user(user_id: int) -> Response:
 
 @api.put("/users/<int:user_id>")
 async def update_user(user_id: int) -> Response:
-    require_self_or_admin(await current_identity(), user_id)
-    body = await json_body()
-    profile: dict[str, Any] = {
-        k: text(body, k) for k in ("email", "realname", "comment") if k in body
-    }
-    await accounts().update_profile(user_id, profile)
+    name, _ = await _target(user_id)
+    async with recorded(audit.UPDATE, audit.USER, name) as event:
+        require_self_or_admin(await current_identity(), user_id)
+        body = await json_body()
+        profile: dict[str, Any] = {
+            k: text(body, k) for k in ("email", "realname", "comment") if k in body
+        }
+        before = await accounts().get(user_id)
+        await accounts().update_profile(user_id, profile)
+        # which fields changed, not to what: the log is read more widely than the profile
+        old = {k: getattr(before, k) for k in profile}
+        event.description = changes(old, profile, hidden=profile.keys())
     return Response("", status=200)
 
 
 @api.delete("/users/<int:user_id>")
 async def delete_user(user_id: int) -> Response:
-    require_sysadmin(await current_identity())
-    await accounts().delete(user_id)
+    name, _ = await _target(user_id)
+    async with recorded(audit.DELETE, audit.USER, name):
+        require_sysadmin(await current_identity())
+        await accounts().delete(user_id)
     return Response("", status=200)
 
 
 @api.put("/users/<int:user_id>/password")
 async def change_password(user_id: int) -> Response:
-    identity = await current_identity()
-    body = await json_body()
-    old = body.get("old_password")
-    new = text(body, "new_password", required=True)
-    if old is not None and not isinstance(old, str):
-        raise BadRequest("old_password must be a string")
-    await accounts().change_password(identity, user_id, old, new)
+    name, _ = await _target(user_id)
+    async with recorded(audit.UPDATE, audit.USER, name, description="password changed"):
+        identity = await current_identity()
+        body = await json_body()
+        old = body.get("old_password")
+        new = text(body, "new_password", required=True)
+        if old is not None and not isinstance(old, str):
+            raise BadRequest("old_password must be a string")
+        await accounts().change_password(identity, user_id, old, new)
     return Response("", status=200)
 
 
 @api.put("/users/<int:user_id>/sysadmin")
 async def set_sysadmin(user_id: int) -> Response:
-    require_sysadmin(await current_identity())
-    flag = (await json_body()).get("sysadmin_flag")
-    if not isinstance(flag, bool):
-        raise BadRequest("sysadmin_flag must be true or false")
-    await accounts().set_sysadmin(user_id, flag)
+    name, was_admin = await _target(user_id)
+    async with recorded(audit.UPDATE, audit.USER, name) as event:
+        require_sysadmin(await current_identity())
+        flag = (await json_body()).get("sysadmin_flag")
+        if not isinstance(flag, bool):
+            raise BadRequest("sysadmin_flag must be true or false")
+        event.description = changes({"sysadmin_flag": was_admin}, {"sysadmin_flag": flag})
+        await accounts().set_sysadmin(user_id, flag)
     return Response("", status=200)
+
+
+async def _target(user_id: int) -> tuple[str, bool | None]:
+    """The name of the user a path names and whether they are a system admin, for the audit
+    event; read before the rights check, so that a refused attempt names its target."""
+    rows = await fetch("SELECT username, sysadmin FROM berth_user WHERE id = ?", user_id)
+    if not rows:
+        return f"user id {user_id}", None
+    return str(rows[0][0]), bool(rows[0][1])
