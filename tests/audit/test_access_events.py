@@ -216,7 +216,7 @@ def test_user_create_update_password_sysadmin_delete_are_recorded(
     updates = events(berth_server, operation="update", resource_type="user", resource=name)
     assert [e["operation_description"] for e in updates] == [
         "sysadmin_flag: false -> true",
-        "password changed",
+        "password change",
         "realname changed",
     ]
     for event in updates:

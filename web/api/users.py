@@ -149,7 +149,7 @@ async def delete_user(user_id: int) -> Response:
 @api.put("/users/<int:user_id>/password")
 async def change_password(user_id: int) -> Response:
     name, _ = await _target(user_id)
-    async with recorded(audit.UPDATE, audit.USER, name, description="password changed"):
+    async with recorded(audit.UPDATE, audit.USER, name, description="password change"):
         identity = await current_identity()
         body = await json_body()
         old = body.get("old_password")
