@@ -130,3 +130,31 @@ async def visible_project_ids(identity: Identity) -> set[int] | None:
     else:
         rows = []
     return visible | {int(r[0]) for r in rows}  # type: ignore[call-overload]
+
+
+async def project_ids_with(identity: Identity, permission: Permission) -> set[int] | None:
+    """Projects in which identity holds permission through a role or a robot grant; None for
+    all of them (a system admin, or a robot granted it in every project)."""
+    if identity.sysadmin:
+        return None
+    if identity.robot_id is not None:
+        if permission in identity.robot_permissions.get("*", frozenset()):
+            return None
+        names = [n for n, granted in identity.robot_permissions.items() if permission in granted]
+        marks = ",".join("?" * len(names)) or "NULL"
+        rows = await fetch(f"SELECT id FROM project WHERE name IN ({marks})", *names)
+        return {int(r[0]) for r in rows}  # type: ignore[call-overload]
+    if identity.user_id is None:
+        return set()
+    marks = ",".join("?" * len(identity.group_ids)) or "NULL"
+    rows = await fetch(
+        "SELECT project_id, role FROM project_member WHERE (entity_type = 'u' AND entity_id = ?)"
+        f" OR (entity_type = 'g' AND entity_id IN ({marks}))",
+        identity.user_id,
+        *identity.group_ids,
+    )
+    return {
+        int(project_id)  # type: ignore[call-overload]
+        for project_id, role in rows
+        if permission in permissions_of({Role(int(role))})  # type: ignore[call-overload]
+    }

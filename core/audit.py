@@ -24,7 +24,9 @@ from datetime import UTC, datetime
 
 from tortoise.transactions import in_transaction
 
-from models import AuditEvent
+from core.jobs import enqueue
+from models import AuditEvent, Job, fetch
+from search.audit import AuditRecord
 
 log = logging.getLogger("berth.audit")
 
@@ -126,9 +128,17 @@ async def audited(
     event = Event(operation, resource_type, resource, project, project_id, description)
     try:
         async with in_transaction():
+            # Written first, completed last: a transaction that starts with a write makes
+            # SQLite wait for a concurrent writer instead of failing to upgrade a read.
+            row = event.row(True, current_actor())
+            await row.save()
             yield event
-            if not event.skip:
-                await record(event)
+            if event.skip:
+                await row.delete()
+            else:
+                completed = event.row(True, current_actor())
+                completed.id = row.id
+                await completed.save(force_update=True)
     except Exception as exc:
         await record_failure(event, exc)
         raise
@@ -163,10 +173,17 @@ class PullLog:
         self._rows.append(event.row(True, current_actor()))
 
     async def flush(self) -> int:
-        """Write what was collected; the count written."""
+        """Write what was collected (with its projects' ids, looked up once); the count."""
         rows, self._rows = self._rows, []
-        if rows:
-            await AuditEvent.bulk_create(rows)
+        if not rows:
+            return 0
+        names = sorted({row.project for row in rows})
+        marks = ",".join("?" * len(names))
+        found = await fetch(f"SELECT name, id FROM project WHERE name IN ({marks})", *names)
+        ids = {str(name): int(pid) for name, pid in found}  # type: ignore[call-overload]
+        for row in rows:
+            row.project_id = ids.get(row.project)
+        await AuditEvent.bulk_create(rows)
         return len(rows)
 
     async def run_forever(self) -> None:
@@ -188,3 +205,81 @@ def artifact_resource(repository: str, reference: str, digest: str) -> str:
     if reference and reference != digest and ":" not in reference:
         return f"{repository}:{reference}@{digest}"
     return f"{repository}@{digest}"
+
+
+# --- the indexing side: what the audit pipelines (pipelines/audit.py) read and mark ---
+
+_PENDING = "SELECT * FROM audit_event WHERE NOT indexed ORDER BY id LIMIT {limit:d}"
+_ANY_PENDING = "SELECT id FROM audit_event WHERE NOT indexed LIMIT 1"
+
+
+def record_of(row: AuditEvent) -> AuditRecord:
+    """The search backends' view of an event row."""
+    occurred = row.occurred_at
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    return AuditRecord(
+        id=row.id,
+        occurred_at=occurred,
+        username=row.username,
+        operation=row.operation,
+        resource_type=row.resource_type,
+        resource=row.resource,
+        project=row.project,
+        project_id=row.project_id,
+        success=row.success,
+        client_address=row.client_address,
+        user_agent=row.user_agent,
+        description=row.description,
+    )
+
+
+async def pending_events(limit: int) -> list[AuditRecord]:
+    """The oldest events not yet in the search backend (the partial index makes this cheap;
+    the literal predicate lets SQLite and PostgreSQL match it)."""
+    rows: list[AuditEvent] = await AuditEvent.raw(_PENDING.format(limit=int(limit)))
+    return [record_of(row) for row in rows]
+
+
+async def any_pending() -> bool:
+    return bool(await fetch(_ANY_PENDING))
+
+
+async def mark_indexed(ids: list[int]) -> None:
+    if ids:
+        await AuditEvent.filter(id__in=ids).update(indexed=True)
+
+
+async def mark_all_unindexed() -> int:
+    """Before a rebuild: every event is to be indexed again."""
+    return await AuditEvent.filter(indexed=True).update(indexed=False)
+
+
+async def count_before(cutoff: datetime) -> int:
+    return await AuditEvent.filter(occurred_at__lt=cutoff).count()
+
+
+async def delete_before(cutoff: datetime, chunk: int = 5000) -> int:
+    """Delete events older than cutoff in short transactions (no long write lock); the count."""
+    removed = 0
+    while True:
+        ids = (
+            await AuditEvent.filter(occurred_at__lt=cutoff)
+            .limit(chunk)
+            .values_list("id", flat=True)
+        )
+        if not ids:
+            return removed
+        removed += await AuditEvent.filter(id__in=list(ids)).delete()
+
+
+async def ensure_indexing(kind: str) -> bool:
+    """Enqueue one indexing job when events wait and none is queued or running. True if one
+    was enqueued. Called by the replica holding the scheduler lease, once a tick."""
+    if not await any_pending():
+        return False
+    async with in_transaction():
+        if await Job.filter(kind=kind, status__in=["pending", "running"]).exists():
+            return False
+        await enqueue(kind, {}, max_attempts=100)
+    return True

@@ -8,18 +8,19 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from core import webhooks
+from core import audit, webhooks
 from core.digests import digest_of, is_digest, parse_digest
 from core.errors import (
     DigestInvalid,
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
+    RegistryError,
 )
 from core.jobs import enqueue
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
-from core.projects import existing_repository, repository_for_push
+from core.projects import existing_repository, project_for_push, repository_for_push
 from models import Manifest, ManifestReference, Repository, Tag, fetch
 
 
@@ -89,7 +90,28 @@ class ManifestStore:
         operator: str | None = None,
     ) -> PushedManifest:
         """Validate and store a manifest, tagging it when reference is a tag; the push
-        pipeline's job (with who pushed, for its events) is written in the same transaction."""
+        pipeline's job (with who pushed, for its events) and the audit event are written in
+        the same transaction. A refused push is recorded as a failed one."""
+        event = audit.Event(audit.CREATE, audit.ARTIFACT, f"{repository}:{reference}", project)
+        try:
+            event.project_id = await project_for_push(repository, project)
+            return await self._put(
+                repository, project, reference, body, content_type, operator, event
+            )
+        except RegistryError as exc:
+            await audit.record_failure(event, exc)
+            raise
+
+    async def _put(
+        self,
+        repository: str,
+        project: str,
+        reference: str,
+        body: bytes,
+        content_type: str | None,
+        operator: str | None,
+        event: audit.Event,
+    ) -> PushedManifest:
         by_digest = is_digest(reference)
         algorithm = parse_digest(reference).algorithm if by_digest else "sha256"
         if not by_digest:
@@ -99,6 +121,7 @@ class ManifestStore:
         if by_digest and digest != reference:
             raise DigestInvalid(f"manifest hashes to {digest}", reference)
         repo_id = await repository_for_push(repository, project)
+        event.resource = audit.artifact_resource(repository, reference, digest)
         await self._check_references(repo_id, parsed)
         for attempt in range(3):
             rows = await fetch(_MANIFEST_ID, repo_id, digest)
@@ -114,6 +137,7 @@ class ManifestStore:
                     # In the same transaction: no push without its pipeline run.
                     args = {"repository": repository, "digest": digest, "reference": reference}
                     await enqueue("push", {**args, "operator": operator or ""})
+                    await audit.record(event)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -127,12 +151,18 @@ class ManifestStore:
         """By digest: the manifest and every tag on it, and its DELETE_ARTIFACT event in the
         same transaction. By tag: only the tag. True when a webhook event was written."""
         repo_id = await existing_repository(repository)
+        project = repository.split("/", 1)[0]
         if not is_digest(reference):
-            if not await Tag.filter(repository_id=repo_id, name=reference).delete():
-                raise ManifestUnknown(reference)
+            resource = f"{repository}:{reference}"
+            async with audit.audited(audit.DELETE, audit.TAG, resource, project=project) as event:
+                event.project_id = await project_for_push(repository, project)
+                if not await Tag.filter(repository_id=repo_id, name=reference).delete():
+                    raise ManifestUnknown(reference)
             return False
         parse_digest(reference)
-        async with in_transaction():
+        resource = f"{repository}@{reference}"
+        async with audit.audited(audit.DELETE, audit.ARTIFACT, resource, project=project) as event:
+            event.project_id = await project_for_push(repository, project)
             if not await Manifest.filter(repository_id=repo_id, digest=reference).delete():
                 raise ManifestUnknown(reference)
             events = await webhooks.notify_artifact(

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 
+from core.audit import PullLog
 from core.blobs import BlobStore
 from core.projects import ensure_default_project
 from core.registry import ManifestStore
 from core.uploads import UploadService
 from models import close_database, open_database
+from search import open_audit_index
+from search.audit import AuditIndex
 from storage import StorageDriver
+
+log = logging.getLogger("berth.registry")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditOptions:
+    """Where the audit log is searched and forwarded (from settings.audit)."""
+
+    search: str = "embedded"
+    elasticsearch_url: str | None = None
+    alias: str = "berth-audit"
+    batch: int = 2000
+    syslog_address: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,15 +35,34 @@ class Registry:
     blobs: BlobStore
     uploads: UploadService
     manifests: ManifestStore
+    audit_index: AuditIndex
+    audit: AuditOptions = field(default_factory=AuditOptions)
+    pulls: PullLog = field(default_factory=PullLog)  # web flushes it (pulls change nothing)
 
 
-async def open_registry(storage: StorageDriver, database_url: str, flush_every: int) -> Registry:
+async def open_registry(
+    storage: StorageDriver,
+    database_url: str,
+    flush_every: int,
+    audit: AuditOptions | None = None,
+) -> Registry:
     """Connect the database, make sure `library` exists, and wire the services."""
+    audit = audit or AuditOptions()
     await open_database(database_url)
     await ensure_default_project()
+    index = open_audit_index(audit.search, audit.elasticsearch_url, audit.alias)
+    try:
+        await index.prepare()
+    except Exception:
+        # An outside search service being down must not stop the registry: events wait in
+        # the database and the indexing pipeline prepares the index again before its batch.
+        log.exception("the audit search backend is not ready", extra={"search": audit.search})
     blobs = BlobStore(storage)
-    return Registry(storage, blobs, UploadService(storage, blobs, flush_every), ManifestStore())
+    uploads = UploadService(storage, blobs, flush_every)
+    return Registry(storage, blobs, uploads, ManifestStore(), index, audit)
 
 
-async def close_registry() -> None:
+async def close_registry(registry: Registry | None = None) -> None:
+    if registry is not None:
+        await registry.audit_index.close()
     await close_database()

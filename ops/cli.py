@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
+from ops.audit_cli import audit_cli
 from ops.logging import configure_logging
 from ops.settings import Settings, load_settings
 
@@ -23,6 +24,7 @@ project_cli = typer.Typer(help="Manage projects.", no_args_is_help=True)
 uploads_cli = typer.Typer(help="Manage upload sessions.", no_args_is_help=True)
 cli.add_typer(project_cli, name="project")
 cli.add_typer(uploads_cli, name="uploads")
+cli.add_typer(audit_cli, name="audit")
 console = Console(stderr=True)
 
 Listen = Annotated[str | None, typer.Option(help="HOST:PORT to listen on [env BERTH_LISTEN]")]
@@ -74,7 +76,9 @@ async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
     from storage import build_driver
 
     storage = build_driver(settings.storage.driver, settings.storage_root)
-    registry = await open_registry(storage, settings.db_url, settings.uploads.flush_every_bytes)
+    registry = await open_registry(
+        storage, settings.db_url, settings.uploads.flush_every_bytes, settings.audit_options
+    )
     given = settings.admin_password.get_secret_value() if settings.admin_password else None
     generated = await UserService().bootstrap_admin(given)
     if generated:
@@ -83,7 +87,7 @@ async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
             f"[green]{generated}[/green][/bold] (shown once; change it after signing in)"
         )
     if not keep_open:
-        await close_registry()
+        await close_registry(registry)
     return registry
 
 
@@ -196,6 +200,7 @@ def worker(
         threads or settings.job_threads,
         settings.job_lease_seconds,
         settings.job_backoff_seconds,
+        settings.audit_options,
     )
     console.print(f"Berth worker on {settings.broker_namespace} with {config.threads} thread(s)")
     run_worker(config, build_driver(settings.storage.driver, settings.storage_root))

@@ -9,6 +9,8 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from core.service import AuditOptions
+
 
 class StorageSettings(BaseModel):
     model_config = {"frozen": True}
@@ -94,6 +96,17 @@ class Settings(BaseSettings):
             args = {"days": self.audit.retention_days}
             triggers["audit-purge"] = (self.audit.purge_cron, "audit-purge", args)
         return triggers
+
+    @property
+    def audit_options(self) -> AuditOptions:
+        audit = self.audit
+        return AuditOptions(
+            audit.search,
+            audit.elasticsearch_url,
+            audit.elasticsearch_index,
+            audit.index_batch,
+            audit.syslog_address,
+        )
 
     @property
     def keys_dir(self) -> Path:

@@ -71,6 +71,7 @@ async def run_job(job_id: int, context: PipelineContext) -> str | None:
 def load_pipelines() -> None:
     """Import every pipeline module so that each registers its kind."""
     from pipelines import (
+        audit,  # noqa: F401
         ops,  # noqa: F401
         push,  # noqa: F401
         scrub,  # noqa: F401

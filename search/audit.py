@@ -32,6 +32,7 @@ FILTER_FIELDS = (*TEXT_FIELDS, "success", "occurred_at", "id")
 SORT_FIELDS = ("occurred_at", "id", "username", "operation", "resource_type", "resource")
 
 Op = Literal["exact", "contains", "range", "any"]
+NEWEST_FIRST: tuple[tuple[str, bool], ...] = (("occurred_at", True), ("id", True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class AuditQuery:
     text: str = ""
     # None: all events; otherwise only events of these projects (an empty set sees none).
     project_ids: frozenset[int] | None = None
-    sort: tuple[tuple[str, bool], ...] = (("occurred_at", True), ("id", True))  # (field, desc)
+    sort: tuple[tuple[str, bool], ...] = NEWEST_FIRST  # (field, descending)
     offset: int = 0
     limit: int = 15
 

@@ -127,7 +127,15 @@ def running_berth(
     }
     cmd = [sys.executable, "-m", "ops.cli", "serve", "--listen", host, "--data-dir", str(data_dir)]
     with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # A session of its own: a crash test can kill the server with all its processes.
+        proc = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         wait_http(f"http://{host}/v2/", proc=proc)
         yield RunningBerth(f"http://{host}", host, data_dir, log, proc)

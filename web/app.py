@@ -30,6 +30,7 @@ from web.auth import AuthServices
 from web.errors import render_access_error, render_registry_error, render_unexpected
 from web.streaming import BoundedConnection, BoundedRequest
 from web.token import token
+from web.ui import ui
 from web.v2.routes import v2
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.register_blueprint(api)
     app.register_blueprint(sign_in)
     app.register_blueprint(metrics)  # GET /metrics for Prometheus
+    app.register_blueprint(ui)  # the dashboard: /, /ui/login, /ui/audit, /ui/assets/
     app.register_error_handler(ApiError, render_api_error)
     app.register_error_handler(RegistryError, render_registry_error)
     app.register_error_handler(AccessError, render_access_error)
@@ -89,7 +91,7 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
     async def start() -> None:
         storage = build_driver(settings.storage.driver, settings.storage_root)
         app.extensions["registry"] = await open_registry(
-            storage, settings.db_url, settings.uploads.flush_every_bytes
+            storage, settings.db_url, settings.uploads.flush_every_bytes, settings.audit_options
         )
         app.extensions["auth"] = build_auth(settings)
         app.extensions["sessions"] = SessionStore(
@@ -99,6 +101,8 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
             app.extensions["auth"].users, settings.self_registration
         )
         app.extensions["purger"] = asyncio.create_task(_purge_uploads(app, settings))
+        pulls = app.extensions["registry"].pulls
+        app.extensions["pulls"] = asyncio.create_task(pulls.run_forever())
         if jobs_factory is not None:
             jobs = jobs_factory(app.extensions["registry"], asyncio.get_running_loop())
             app.extensions["jobs"] = jobs
@@ -106,7 +110,7 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
 
     @app.after_serving
     async def stop() -> None:
-        for name in ("purger", "dispatcher"):
+        for name in ("purger", "dispatcher", "pulls"):
             task = app.extensions.pop(name, None)
             if task is not None:
                 task.cancel()
@@ -115,7 +119,7 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
         jobs = app.extensions.pop("jobs", None)
         if jobs is not None:
             await asyncio.to_thread(jobs.stop)
-        await close_registry()
+        await close_registry(app.extensions.get("registry"))
 
 
 async def _purge_uploads(app: Quart, settings: Settings) -> None:

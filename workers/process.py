@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import TypeVar
 
-from core.service import close_registry, open_registry
+from core.service import AuditOptions, Registry, close_registry, open_registry
 from storage import StorageDriver
 from workers.runtime import JobRuntime
 
@@ -33,6 +33,7 @@ class WorkerConfig:
     threads: int = 2
     lease_seconds: float | None = None  # None: core.jobs.LEASE
     backoff_seconds: float = 2.0
+    audit: AuditOptions | None = None
 
 
 class WorkerProcess:
@@ -47,6 +48,7 @@ class WorkerProcess:
         )
         self._stop = threading.Event()
         self.runtime: JobRuntime | None = None
+        self.registry: Registry | None = None
 
     def _call(self, coro: Awaitable[T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()  # type: ignore[arg-type]
@@ -55,7 +57,10 @@ class WorkerProcess:
         """Open the database on the loop thread and start consuming."""
         self._loop_thread.start()
         config = self.config
-        registry = self._call(open_registry(self.storage, config.database_url, config.flush_every))
+        registry = self._call(
+            open_registry(self.storage, config.database_url, config.flush_every, config.audit)
+        )
+        self.registry = registry
         self.runtime = JobRuntime(
             config.broker_url,
             config.namespace,
@@ -82,7 +87,7 @@ class WorkerProcess:
             self.runtime.stop()
             self.runtime = None
         if self._loop_thread.is_alive():
-            self._call(close_registry())
+            self._call(close_registry(self.registry))
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._loop_thread.join(timeout=10)
         log.info("worker stopped")

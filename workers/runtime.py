@@ -21,9 +21,11 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
+from core import audit
 from core.jobs import LEASE, JobQueue
 from core.schedules import SCHEDULER, ensure_schedules, fire_due, hold_lease
 from pipelines import PipelineContext, load_pipelines, run_job
+from pipelines.audit import INDEX_KIND
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ class JobRuntime:
         self._sent: dict[tuple[int, int], float] = {}
         self._wake = asyncio.Event()
         self.schedules: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        # The scheduler-lease holder also starts audit indexing when events wait.
+        self.is_scheduler = False
 
     def _run(self, job_id: int) -> None:
         """The actor: runs on a Dramatiq thread, hands the job to the event loop."""
@@ -112,13 +116,16 @@ class JobRuntime:
 
     async def dispatch_forever(self, interval: float = 1.0) -> None:
         """Send due jobs to the broker (a broker outage only delays them); every ten ticks,
-        take part in scheduling: the replica holding the scheduler lease fires cron triggers."""
+        take part in scheduling: the replica holding the scheduler lease fires cron triggers
+        and, every tick, starts audit indexing when new events wait."""
         await ensure_schedules(self.schedules)
         tick = 0
         while True:
             try:
                 if tick % SCHEDULE_EVERY_TICKS == 0:
-                    await self.schedule_once()
+                    self.is_scheduler = await self.schedule_once() is not None
+                if self.is_scheduler:
+                    await audit.ensure_indexing(INDEX_KIND)
                 await self.dispatch_once()
             except Exception:
                 log.exception("dispatch failed; jobs stay in the database")
@@ -127,10 +134,11 @@ class JobRuntime:
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
 
-    async def schedule_once(self) -> list[str]:
-        """Fire due schedules if this replica holds (or takes) the scheduler lease."""
+    async def schedule_once(self) -> list[str] | None:
+        """Fire due schedules if this replica holds (or takes) the scheduler lease; None when
+        another replica holds it."""
         if not await hold_lease(SCHEDULER, self.queue.worker_name, SCHEDULER_LEASE):
-            return []
+            return None
         fired = await fire_due()
         if fired:
             log.info("schedules fired", extra={"schedules": fired})

@@ -12,6 +12,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v2.0")
 # Resource modules register their routes on `api` when imported (one line each).
 from web.api import (  # noqa: E402
     artifacts,  # noqa: F401
+    audit,  # noqa: F401
     configurations,  # noqa: F401
     health,  # noqa: F401
     ldap,  # noqa: F401

@@ -22,6 +22,7 @@ DEFAULT_CATALOG_PAGE = 1_000
 
 async def get_manifest(ctx: V2Request) -> Response:
     manifest = await _negotiated(ctx)
+    ctx.registry.pulls.note(ctx.name, ctx.project, ctx.arg, manifest.digest)
     await _notify(ctx, webhooks.PULL_ARTIFACT, manifest.digest)
     return Response(manifest.content, status=200, headers=_manifest_headers(manifest))
 

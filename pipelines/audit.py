@@ -1,0 +1,138 @@
+"""Audit log pipelines: new events to the search backend (and syslog), old events purged.
+
+"audit-index" drains the events not yet indexed, a batch at a time, for up to DRAIN_SECONDS;
+the dispatcher enqueues it whenever events wait and no such job is queued or running, so the
+index lags the database by about one dispatcher tick. Indexing is idempotent (by event id):
+a batch repeated after a crash replaces itself. "audit-purge" applies the retention age.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from core import audit
+from core.jobs import ClaimedJob
+from core.service import Registry
+from pipelines import PipelineContext, pipeline
+from search.audit import AuditRecord
+
+log = logging.getLogger("berth.audit")
+
+INDEX_KIND = "audit-index"
+PURGE_KIND = "audit-purge"
+DRAIN_SECONDS = 30.0
+
+
+@pipeline(INDEX_KIND)
+async def index_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
+    """Index waiting events until none are left or the drain time is up."""
+    forwarder = SyslogForwarder.parse(context.registry.audit.syslog_address)
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        if not await index_batch(context.registry, forwarder):
+            return
+
+
+async def index_batch(registry: Registry, forwarder: SyslogForwarder | None = None) -> int:
+    """Index (and forward) the oldest waiting batch, then mark it indexed; the count."""
+    records = await audit.pending_events(registry.audit.batch)
+    if not records:
+        return 0
+    await registry.audit_index.index(records)
+    if forwarder is not None:
+        await forwarder.send(records)
+    await audit.mark_indexed([r.id for r in records])
+    return len(records)
+
+
+@pipeline(PURGE_KIND)
+async def purge_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
+    """Remove events older than args.days from the database and the index."""
+    days = int(str(job.args.get("days", 0)))
+    if days > 0:
+        await purge(context.registry, datetime.now(UTC) - timedelta(days=days))
+
+
+async def purge(registry: Registry, cutoff: datetime) -> int:
+    """Delete events before cutoff from the database (the truth), then from the index
+    (backends accept either order, so a crash between the two is mended by the next purge);
+    the purge itself is recorded."""
+    removed = await audit.delete_before(cutoff)
+    await registry.audit_index.delete_before(cutoff)
+    event = audit.Event(
+        audit.DELETE,
+        audit.AUDIT_LOG,
+        f"events before {cutoff.isoformat(timespec='seconds')}",
+        description=f"retention purge removed {removed} events",
+    )
+    await audit.record(event)
+    log.info("audit events purged", extra={"count": removed, "before": cutoff.isoformat()})
+    return removed
+
+
+class SyslogForwarder:
+    """Sends each event as one RFC 5424 message (JSON body) over UDP or TCP."""
+
+    FACILITY_AUDIT = 13
+
+    def __init__(self, scheme: str, host: str, port: int) -> None:
+        self.scheme, self.host, self.port = scheme, host, port
+        self.hostname = socket.gethostname()
+
+    @classmethod
+    def parse(cls, address: str | None) -> SyslogForwarder | None:
+        """udp://host:514 or tcp://host:601; None when forwarding is off. ValueError if bad."""
+        if not address:
+            return None
+        parts = urlsplit(address)
+        if parts.scheme not in ("udp", "tcp") or not parts.hostname:
+            raise ValueError(f"syslog address {address!r}: use udp://HOST:PORT or tcp://HOST:PORT")
+        default_port = 514 if parts.scheme == "udp" else 601
+        return cls(parts.scheme, parts.hostname, parts.port or default_port)
+
+    def message(self, record: AuditRecord) -> bytes:
+        severity = 6 if record.success else 4  # informational / warning
+        body = {
+            "id": record.id,
+            "time": record.occurred_at.isoformat(),
+            "username": record.username,
+            "operation": record.operation,
+            "resource_type": record.resource_type,
+            "resource": record.resource,
+            "project": record.project,
+            "result": "success" if record.success else "failure",
+            "client_address": record.client_address,
+            "user_agent": record.user_agent,
+            "description": record.description,
+        }
+        stamp = record.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        head = f"<{self.FACILITY_AUDIT * 8 + severity}>1 {stamp} {self.hostname} berth - audit -"
+        return f"{head} {json.dumps(body, separators=(',', ':'))}".encode()
+
+    async def send(self, records: Sequence[AuditRecord]) -> None:
+        """Send every record; raises OSError when the endpoint cannot be reached (TCP)."""
+        messages = [self.message(r) for r in records]
+        if self.scheme == "udp":
+            await asyncio.to_thread(self._send_udp, messages)
+            return
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        try:
+            # RFC 6587 octet counting: each message is preceded by its length.
+            writer.write(b"".join(b"%d %s" % (len(m), m) for m in messages))
+            await writer.drain()
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    def _send_udp(self, messages: list[bytes]) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            for message in messages:
+                sock.sendto(message, (self.host, self.port))
