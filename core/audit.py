@@ -20,8 +20,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.jobs import enqueue
@@ -273,13 +274,18 @@ async def delete_before(cutoff: datetime, chunk: int = 5000) -> int:
         removed += await AuditEvent.filter(id__in=list(ids)).delete()
 
 
-async def ensure_indexing(kind: str) -> bool:
-    """Enqueue one indexing job when events wait and none is queued or running. True if one
-    was enqueued. Called by the replica holding the scheduler lease, once a tick."""
+async def ensure_indexing(kind: str, lease: timedelta, silence: timedelta) -> bool:
+    """Enqueue one indexing job when events wait and none is queued or alive. True if one
+    was enqueued. Called by the replica holding the scheduler lease, once a tick.
+
+    A running job renews its lease after every batch; one silent for `silence` died with its
+    process, and waiting out its whole lease would stall the index for that long."""
     if not await any_pending():
         return False
+    alive_since = datetime.now(UTC) + lease - silence
+    active = Q(status="pending") | Q(status="running", lease_until__gt=alive_since)
     async with in_transaction():
-        if await Job.filter(kind=kind, status__in=["pending", "running"]).exists():
+        if await Job.filter(Q(kind=kind) & active).exists():
             return False
         await enqueue(kind, {}, max_attempts=100)
     return True

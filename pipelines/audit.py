@@ -28,6 +28,10 @@ log = logging.getLogger("berth.audit")
 INDEX_KIND = "audit-index"
 PURGE_KIND = "audit-purge"
 DRAIN_SECONDS = 30.0
+# An indexing job that renewed its lease no later than this ago is alive (it renews after
+# every batch, and a batch takes well under a second); after that, the dispatcher starts
+# another rather than wait out the lease of one that died with its process.
+SILENCE = timedelta(seconds=15)
 
 
 @pipeline(INDEX_KIND)
@@ -38,6 +42,7 @@ async def index_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
     while time.monotonic() < deadline:
         if not await index_batch(context.registry, forwarder):
             return
+        await context.queue.progress(job.id, 0.0)  # alive: renews the lease
 
 
 async def index_batch(registry: Registry, forwarder: SyslogForwarder | None = None) -> int:

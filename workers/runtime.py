@@ -25,7 +25,7 @@ from core import audit
 from core.jobs import LEASE, JobQueue
 from core.schedules import SCHEDULER, ensure_schedules, fire_due, hold_lease
 from pipelines import PipelineContext, load_pipelines, run_job
-from pipelines.audit import INDEX_KIND
+from pipelines.audit import INDEX_KIND, SILENCE
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class JobRuntime:
                 if tick % SCHEDULE_EVERY_TICKS == 0:
                     self.is_scheduler = await self.schedule_once() is not None
                 if self.is_scheduler:
-                    await audit.ensure_indexing(INDEX_KIND)
+                    await audit.ensure_indexing(INDEX_KIND, self.queue.lease, SILENCE)
                 await self.dispatch_once()
             except Exception:
                 log.exception("dispatch failed; jobs stay in the database")
