@@ -276,22 +276,45 @@ def test_a_retention_age_adds_the_purge_schedule(tmp_path: Path) -> None:
 # --- syslog -------------------------------------------------------------------------------
 
 
-def test_every_event_is_forwarded_to_syslog(tmp_path: Path) -> None:
-    # Given a syslog receiver on loopback UDP
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+def _receive_udp(receiver: socket.socket) -> Iterator[bytes]:
+    while True:
+        yield receiver.recv(65536)
+
+
+def _receive_tcp(listener: socket.socket) -> Iterator[bytes]:
+    """Messages framed by octet counting (RFC 6587): `LENGTH SP MESSAGE`, one connection
+    per batch."""
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(15)
+            data = b""
+            while chunk := conn.recv(65536):
+                data += chunk
+        while data:
+            length, _, rest = data.partition(b" ")
+            yield rest[: int(length)]
+            data = rest[int(length) :]
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_every_event_is_forwarded_to_syslog(tmp_path: Path, transport: str) -> None:
+    # Given a syslog receiver on loopback
+    kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+    with socket.socket(socket.AF_INET, kind) as receiver:
         receiver.bind(("127.0.0.1", 0))
         receiver.settimeout(15)
-        address = f"udp://127.0.0.1:{receiver.getsockname()[1]}"
+        if transport == "tcp":
+            receiver.listen()
+        address = f"{transport}://127.0.0.1:{receiver.getsockname()[1]}"
+        messages = _receive_udp(receiver) if transport == "udp" else _receive_tcp(receiver)
         with running_berth(tmp_path, {"BERTH_AUDIT__SYSLOG_ADDRESS": address}) as server:
             # When an image is pushed
             push_image(server, "library/forwarded", "v1")
             # Then an RFC 5424 message with the event as JSON arrives
-            messages = []
-            while not any(b"library/forwarded:v1@" in m for m in messages):
-                messages.append(receiver.recv(65536))
-    message = next(m for m in messages if b"library/forwarded:v1@" in m).decode()
+            message = next(m for m in messages if b"library/forwarded:v1@" in m).decode()
     head, _, body = message.partition(" - audit - ")
-    assert head.startswith("<110>1 ")  # facility 13 (log audit), severity 6
+    assert head.startswith("<110>1 ")  # facility 13 (log audit), severity 6 (informational)
     event = json.loads(body)
     assert event["operation"] == "create" and event["username"] == "admin"
     assert event["result"] == "success"
