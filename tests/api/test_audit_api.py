@@ -51,10 +51,14 @@ def test_a_malformed_query_gets_a_400_that_says_what_is_wrong(
 
 
 def test_hostile_free_text_is_words_not_syntax(berth_server: RunningBerth) -> None:
-    for text in ('" OR 1=1 --', "a* NEAR(b) ^c", "':*&|!()", "日本語 ✓", "%_\\"):
+    everything = int(get(berth_server, LOGS).headers["X-Total-Count"])
+    for text in ('" OR 1=1 --', "a* NEAR(b) ^c", "日本語 ✓", "%_\\", "':*&|!()"):
         response = get(berth_server, LOGS, text=text)
         assert response.status_code == 200, (text, response.text)
-        assert int(response.headers["X-Total-Count"]) == len(response.json())
+        total = int(response.headers["X-Total-Count"])
+        assert len(response.json()) == min(total, 10)
+    # Text without a single word is no condition at all
+    assert total >= everything
 
 
 def test_paging_sorting_and_ranges_over_pushes(berth_server: RunningBerth) -> None:
