@@ -26,9 +26,12 @@ CHROMIUM_ARGS = [
 TIMEZONE = "Europe/Berlin"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One Chromium for the dashboard tests; each test gets a fresh context (no cookies)."""
+    """One Chromium for the dashboard tests; each test gets a fresh context (no cookies).
+
+    Package scope: Playwright's sync API keeps an event loop running in the main thread
+    until it stops, and pytest-asyncio cannot run the async tests of later folders beside it."""
     require(Path(CHROMIUM).exists(), "chromium is not installed (make test installs it as root)")
     require(importlib.util.find_spec("playwright") is not None, "playwright is not installed")
     from playwright.sync_api import sync_playwright
@@ -41,7 +44,7 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
     """A real Berth process (SQLite: the pages only see the API) for the dashboard tests."""
     with running_berth(Path(tmp_path_factory.mktemp("berth-ui"))) as berth:
