@@ -1,15 +1,15 @@
 """The embedded audit index: full-text search in Berth's own database.
 
 Filters, order and pages read `audit_event` itself (the source of truth, with its indexes);
-free text joins a word index that `index()` fills: an FTS5 table on SQLite, a tsvector
-table with a GIN index on PostgreSQL. Every word of the text must start some word of the
-event (search/text.py says what a word is); text without any word filters nothing.
+free text adds "id among the matches of a word index" that `index()` fills: an FTS5 table
+on SQLite, a tsvector table with a GIN index on PostgreSQL. Every word of the text must
+start some word of the event (search/text.py says what a word is); text without any word
+filters nothing. Matches are marked in Python (search/text.py), for the page's events only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,8 +18,6 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from search import sql
 from search.audit import (
-    MARK_END,
-    MARK_START,
     TEXT_FIELDS,
     AuditHit,
     AuditPage,
@@ -29,20 +27,7 @@ from search.audit import (
 from search.text import highlights, word_text, words
 
 _CHUNK = 5000  # rows per delete statement: short write transactions, as the purge in core
-
-
-@dataclass(frozen=True, slots=True)
-class TextSource:
-    """How a text query joins the word index: extra select columns, FROM and WHERE."""
-
-    select: str
-    select_params: list[Any]
-    from_: str
-    match: str
-    match_params: list[Any]
-
-
-PLAIN = TextSource("", [], "audit_event e", "", [])
+_FEW = 10_000  # text matches that PostgreSQL looks up by id rather than let the planner guess
 
 
 class Dialect(Protocol):
@@ -55,18 +40,21 @@ class Dialect(Protocol):
 
     def rows(self, records: Sequence[AuditRecord]) -> list[list[Any]]: ...
 
-    def text(self, terms: list[str]) -> TextSource: ...
-
-    def hit(self, row: Sequence[Any], terms: list[str]) -> AuditHit: ...
+    async def text(self, terms: list[str]) -> tuple[str, list[Any]]:
+        """A WHERE clause on `e` (and its parameters): every term starts a word of the event."""
+        ...
 
 
 class SqliteWords:
-    """An FTS5 table whose rowid is the event id; FTS5's highlight() marks the matches."""
+    """An FTS5 table whose rowid is the event id. It keeps its own copy of the text: an
+    external-content table could not forget an event already purged from audit_event, and
+    contentless ones cannot delete before SQLite 3.43. Diacritics are kept, as PostgreSQL's
+    'simple' configuration and the Elasticsearch analyzer keep them."""
 
     schema: tuple[str, ...] = (
         "CREATE VIRTUAL TABLE IF NOT EXISTS audit_fts USING fts5("
         + ", ".join(TEXT_FIELDS)
-        + ", tokenize = 'unicode61')",
+        + ", tokenize = 'unicode61 remove_diacritics 0')",
     )
     upsert = (
         f"INSERT OR REPLACE INTO audit_fts (rowid, {', '.join(TEXT_FIELDS)}) "
@@ -82,21 +70,11 @@ class SqliteWords:
     def rows(self, records: Sequence[AuditRecord]) -> list[list[Any]]:
         return [[r.id, *(getattr(r, name) for name in TEXT_FIELDS)] for r in records]
 
-    def text(self, terms: list[str]) -> TextSource:
+    async def text(self, terms: list[str]) -> tuple[str, list[Any]]:
         # Terms hold only letters and digits, so quoting makes each a plain prefix term
         # whatever FTS5 syntax the user typed; FTS5 ANDs terms separated by spaces.
         match = " ".join(f'"{term}"*' for term in terms)
-        marks = [MARK_START, MARK_END] * len(TEXT_FIELDS)
-        select = "".join(f", highlight(audit_fts, {i}, ?, ?)" for i in range(len(TEXT_FIELDS)))
-        # CROSS JOIN keeps the word index as the outer loop: the planner would otherwise
-        # walk audit_event by date and probe the index once per event.
-        from_ = "audit_fts CROSS JOIN audit_event e ON e.id = audit_fts.rowid"
-        return TextSource(select, marks, from_, "audit_fts MATCH ?", [match])
-
-    def hit(self, row: Sequence[Any], terms: list[str]) -> AuditHit:
-        record = sql.record_of(row[: len(sql.COLUMNS)])
-        marked = dict(zip(TEXT_FIELDS, row[len(sql.COLUMNS) :], strict=False))
-        return AuditHit(record, {k: v for k, v in marked.items() if v and MARK_START in v})
+        return "e.id IN (SELECT rowid FROM audit_fts WHERE audit_fts MATCH ?)", [match]
 
 
 class PostgresWords:
@@ -119,27 +97,34 @@ class PostgresWords:
     )
     clear: tuple[str, ...] = ("TRUNCATE audit_search",)
 
+    def __init__(self, few: int = _FEW) -> None:
+        self.few = few
+
     def rows(self, records: Sequence[AuditRecord]) -> list[list[Any]]:
         documents = [word_text(getattr(r, name) for name in TEXT_FIELDS) for r in records]
         return [[[r.id for r in records], documents]]  # one statement: two parallel arrays
 
-    def text(self, terms: list[str]) -> TextSource:
+    async def text(self, terms: list[str]) -> tuple[str, list[Any]]:
         # Terms hold only letters and digits: nothing in them is tsquery syntax.
         tsquery = " & ".join(f"{term}:*" for term in terms)
-        from_ = "audit_search s JOIN audit_event e ON e.id = s.id"
-        return TextSource("", [], from_, "s.document @@ to_tsquery('simple', ?)", [tsquery])
-
-    def hit(self, row: Sequence[Any], terms: list[str]) -> AuditHit:
-        record = sql.record_of(row)
-        return AuditHit(record, highlights(record, terms) if terms else {})
+        match = "s.document @@ to_tsquery('simple', ?)"
+        few = await _fetch(
+            f"SELECT s.id FROM audit_search s WHERE {match} LIMIT ?", [tsquery, self.few + 1]
+        )
+        if len(few) <= self.few:
+            # PostgreSQL cannot tell how many events a prefix matches; guessing many, it walks
+            # the events by date and probes each (6 s at 2M events for a digest that matched
+            # once). With the few ids in hand it looks them up instead.
+            return "e.id = ANY(?)", [[row[0] for row in few]]
+        return f"e.id IN (SELECT s.id FROM audit_search s WHERE {match})", [tsquery]
 
 
 class EmbeddedIndex:
     """The AuditIndex in Berth's database; build it after the database is open."""
 
-    def __init__(self) -> None:
+    def __init__(self, few: int = _FEW) -> None:
         self.name: str = _connection().capabilities.dialect  # "sqlite" or "postgres"
-        self._words: Dialect = PostgresWords() if self.name == "postgres" else SqliteWords()
+        self._words: Dialect = PostgresWords(few) if self.name == "postgres" else SqliteWords()
 
     async def prepare(self) -> None:
         """Create the word index if missing. Safe to repeat."""
@@ -156,19 +141,25 @@ class EmbeddedIndex:
         if query.project_ids is not None and not query.project_ids:
             return AuditPage(0, [])
         terms = words(query.text)
-        source = self._words.text(terms) if terms else PLAIN
-        clauses, params = sql.where(query, self.name)
-        if source.match:
-            clauses, params = [source.match, *clauses], [*source.match_params, *params]
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        limit, limit_params = sql.page(query)
-        statement = (
-            f"SELECT {sql.SELECT_COLUMNS}{source.select} FROM {source.from_} {where} "
-            f"{sql.order_by(query.sort, self.name)} {limit}"
-        )
-        rows = await self._rows(statement, [*source.select_params, *params, *limit_params])
-        (total,), *_ = await self._rows(f"SELECT count(*) FROM {source.from_} {where}", params)
-        return AuditPage(int(total), [self._words.hit(row, terms) for row in rows])
+        (page, page_params), (count, count_params) = await self._statements(query, terms)
+        rows = await _fetch(page, page_params)
+        (total,), *_ = await _fetch(count, count_params)
+        records = [sql.record_of(row) for row in rows]
+        # Marked in Python, for the page only: FTS5's highlight() runs for every matching
+        # event before the sort (5 s for a word in 1.6M of 2M events), and re-running the
+        # match for the page's rowids alone still took 0.4-0.6 s.
+        return AuditPage(int(total), [AuditHit(r, highlights(r, terms)) for r in records])
+
+    async def explain(self, query: AuditQuery) -> list[list[str]]:
+        """The database's plan of each statement search(query) runs (the page, then the
+        count), one line per step; for checking that a query shape uses the indexes."""
+        if query.project_ids is not None and not query.project_ids:
+            return []
+        explain = "EXPLAIN QUERY PLAN " if self.name == "sqlite" else "EXPLAIN "
+        return [
+            [str(row[-1]) for row in await _fetch(explain + statement, params)]
+            for statement, params in await self._statements(query, words(query.text))
+        ]
 
     async def delete_before(self, cutoff: datetime) -> None:
         """Delete the events before cutoff from audit_event (this index reads it directly)
@@ -189,11 +180,18 @@ class EmbeddedIndex:
     async def close(self) -> None:
         """Nothing to close: the connection is the database's."""
 
-    async def _rows(self, statement: str, params: list[Any]) -> list[Sequence[Any]]:
-        if self.name == "postgres":
-            statement = sql.numbered(statement)
-        _count, rows = await _connection().execute_query(statement, params)
-        return [tuple(row) for row in rows]
+    async def _statements(self, query: AuditQuery, terms: list[str]) -> list[tuple[str, list]]:
+        """The page and the count statements of a query, with their parameters."""
+        clauses, params = sql.where(query, self.name)
+        if terms:
+            match, match_params = await self._words.text(terms)
+            clauses, params = [match, *clauses], [*match_params, *params]
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        limit, limit_params = sql.page(query)
+        order = sql.order_by(query.sort, self.name)
+        page = f"SELECT {sql.SELECT_COLUMNS} FROM audit_event e {where} {order} {limit}"
+        count = f"SELECT count(*) FROM audit_event e {where}"
+        return [(page, [*params, *limit_params]), (count, params)]
 
     async def _drain(self, statement: str, params: list[Any]) -> None:
         """Repeat a chunked DELETE until it deletes nothing."""
@@ -207,3 +205,12 @@ class EmbeddedIndex:
 
 def _connection() -> BaseDBAsyncClient:
     return Tortoise.get_connection("default")
+
+
+async def _fetch(statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Rows of a `?`-placeholder statement, on either database."""
+    connection = _connection()
+    if connection.capabilities.dialect == "postgres":
+        statement = sql.numbered(statement)
+    _count, rows = await connection.execute_query(statement, params)
+    return [tuple(row) for row in rows]
