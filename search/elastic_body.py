@@ -31,6 +31,8 @@ ANALYZER = "berth_words"
 MONTH = "%Y.%m"
 # Above the priority-100 templates Elasticsearch installs for logs-*/metrics-*.
 TEMPLATE_PRIORITY = 200
+# index.max_result_window: from + size past it is refused by the cluster.
+MAX_RESULT_WINDOW = 10_000
 
 
 def template(alias: str) -> dict[str, Any]:
@@ -97,6 +99,8 @@ def search_body(query: AuditQuery) -> dict[str, Any]:
     """The search request for a query; ValueError for a field or op it cannot serve."""
     if query.limit < 0 or query.offset < 0:
         raise ValueError("limit and offset cannot be negative")
+    if query.offset + query.limit > MAX_RESULT_WINDOW:
+        raise ValueError(f"Elasticsearch pages end at event {MAX_RESULT_WINDOW}; narrow the query")
     filters = [condition(c) for c in query.conditions]
     if query.project_ids is not None:
         filters.append({"terms": {"project_id": sorted(query.project_ids)}})

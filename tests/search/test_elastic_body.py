@@ -195,6 +195,7 @@ def test_sort_ends_with_id_and_pages() -> None:
         pytest.param(AuditQuery(conditions=(Condition("success", "exact", ("no",)),)), id="type"),
         pytest.param(AuditQuery(sort=(("description", True),)), id="sort"),
         pytest.param(AuditQuery(offset=-1), id="offset"),
+        pytest.param(AuditQuery(offset=9_990, limit=15), id="past-the-result-window"),
     ],
 )
 def test_queries_it_cannot_serve(query: AuditQuery) -> None:
