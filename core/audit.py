@@ -217,8 +217,7 @@ _ANY_PENDING = "SELECT id FROM audit_event WHERE NOT indexed LIMIT 1"
 def record_of(row: AuditEvent) -> AuditRecord:
     """The search backends' view of an event row."""
     occurred = row.occurred_at
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
+    occurred = occurred.replace(tzinfo=UTC) if occurred.tzinfo is None else occurred.astimezone(UTC)
     return AuditRecord(
         id=row.id,
         occurred_at=occurred,

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import models
+from core.audit import record_of
 from search.audit import AuditIndex, AuditRecord
 from tests.support import postgres_database, require
 
@@ -91,22 +92,3 @@ async def given(index: AuditIndex, events: list[dict]) -> list[AuditRecord]:
     records = [record_of(row) for row in rows]
     await index.index(records)
     return records
-
-
-def record_of(row: models.AuditEvent) -> AuditRecord:
-    moment = row.occurred_at
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return AuditRecord(
-        id=row.id,
-        occurred_at=moment,
-        username=row.username,
-        operation=row.operation,
-        resource_type=row.resource_type,
-        resource=row.resource,
-        project=row.project,
-        project_id=row.project_id,
-        success=row.success,
-        client_address=row.client_address,
-        user_agent=row.user_agent,
-        description=row.description,
-    )
