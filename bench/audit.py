@@ -62,6 +62,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="default: bench/RESULTS-audit.md for a "
         "full run of both backends, bench/.work/RESULTS-audit-partial.md otherwise",
     )
+    parser.add_argument(
+        "--no-analyze",
+        dest="analyze",
+        action="store_false",
+        help="PostgreSQL: skip the VACUUM (ANALYZE) after each stage that stands in for "
+        "autovacuum (off on this machine's server); plans then run without statistics",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
 
@@ -86,14 +93,31 @@ def database(backend: str, data_dir: Path) -> Iterator[str]:
         asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-async def _postgres_admin(sql: str) -> None:
+async def _postgres_admin(sql: str, url: str = f"{POSTGRES}/postgres") -> str:
+    """Run one statement outside any transaction (CREATE DATABASE, VACUUM); its first value."""
     import asyncpg
 
-    conn = await asyncpg.connect(f"{POSTGRES}/postgres", timeout=5)
+    conn = await asyncpg.connect(url, timeout=5)
     try:
-        await conn.execute(sql)
+        if sql.startswith(("SHOW", "SELECT")):
+            return str(await conn.fetchval(sql))
+        return str(await conn.execute(sql))
     finally:
         await conn.close()
+
+
+def maintain(url: str, analyze: bool) -> dict[str, str]:
+    """PostgreSQL: what autovacuum would have done after a bulk load when the server has it
+    off (as the bench machine's has): VACUUM (ANALYZE), timed. SQLite: nothing, as Berth
+    runs no ANALYZE of its own."""
+    if url.startswith("sqlite://"):
+        return {}
+    facts = {"autovacuum": asyncio.run(_postgres_admin("SHOW autovacuum", url))}
+    if analyze:
+        started = time.perf_counter()
+        asyncio.run(_postgres_admin("VACUUM (ANALYZE)", url))
+        facts["vacuum_analyze_seconds"] = f"{time.perf_counter() - started:.1f}"
+    return facts
 
 
 def berth_server(data_dir: Path, url: str) -> Server:
@@ -125,7 +149,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
                 ingest(url, data_dir, source, until,
                        write_batch=args.write_batch, index_batch_size=args.index_batch)
             )  # fmt: skip
-            facts = asyncio.run(database_facts(url))
+            facts = {**asyncio.run(database_facts(url)), **maintain(url, args.analyze)}
             covered = source.start + timedelta(seconds=source.made * source.step)
             queries = Queries(source.world, source.start, covered)
             server = berth_server(data_dir, url)
