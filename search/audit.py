@@ -75,6 +75,10 @@ class AuditQuery:
     sort: tuple[tuple[str, bool], ...] = NEWEST_FIRST  # (field, descending)
     offset: int = 0
     limit: int = 15
+    # Count matches up to this many (None: all); past it the page's total is this number and
+    # not exact. Counting millions of matches costs more than the page itself and tells a
+    # reader nothing that paging (which stops at 10,000 deep) could use.
+    count_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,9 @@ class AuditHit:
 
 @dataclass(frozen=True, slots=True)
 class AuditPage:
-    total: int  # events matching the query, all pages together
+    total: int  # events matching the query, all pages together (at most count_limit)
     hits: list[AuditHit]
+    total_exact: bool = True  # False when counting stopped at the query's count_limit
 
 
 class AuditIndex(Protocol):
