@@ -74,6 +74,7 @@ def test_paging_sorting_and_ranges_over_pushes(berth_server: RunningBerth) -> No
     ]
     # Then the pages hold 2, 2, 1 events in push order, each page says the total and links on
     assert [int(p.headers["X-Total-Count"]) for p in pages] == [5, 5, 5]
+    assert pages[0].headers["X-Total-Count-Exact"] == "true"
     tags = [e["resource"].split(":", 1)[1].split("@")[0] for p in pages for e in p.json()]
     assert tags == ["v0", "v1", "v2", "v3", "v4"]
     assert 'rel="next"' in pages[0].headers["Link"] and 'rel="prev"' in pages[2].headers["Link"]

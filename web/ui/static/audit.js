@@ -57,13 +57,18 @@ function showMessage(text) {
   $("message").hidden = !text;
 }
 
-function showPager(total) {
-  const pages = Math.max(1, Math.ceil(total / state.pageSize));
+// The API pages no deeper than this many events: past it, narrow the filters instead.
+const WINDOW = 10000;
+
+function showPager(total, exact) {
+  const reachable = Math.floor(WINDOW / state.pageSize);
+  const pages = Math.max(1, Math.min(Math.ceil(total / state.pageSize), reachable));
   $("page-info").textContent = `Page ${state.page} of ${pages}`;
   $("prev").disabled = state.page <= 1;
   $("next").disabled = state.page >= pages;
   const noun = total === 1 ? "event" : "events";
-  $("summary").textContent = `${total.toLocaleString("en")} ${noun}`;
+  const more = exact ? "" : "+";
+  $("summary").textContent = `${total.toLocaleString("en")}${more} ${noun}`;
 }
 
 function showExport() {
@@ -87,7 +92,8 @@ async function load() {
     const total = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
     showMessage("");
     renderEvents(tbody, events, "No events match these filters.");
-    showPager(Number.isFinite(total) ? total : events.length);
+    const exact = response.headers.get("X-Total-Count-Exact") !== "false";
+    showPager(Number.isFinite(total) ? total : events.length, exact);
     main.dataset.state = "ready";
   } catch (error) {
     if (inFlight === controller) failed(error);
