@@ -56,7 +56,7 @@ class ElasticIndex:
             )
         except NotFoundError:  # nothing indexed yet: the alias does not exist
             return AuditPage(0, [])
-        return body.page_of(response.body)
+        return body.page_of(response.body, query.count_limit)
 
     async def delete_before(self, cutoff: datetime) -> None:
         """Drop the months wholly before cutoff, then delete the rest of the cutoff's month

@@ -110,7 +110,7 @@ def search_body(query: AuditQuery) -> dict[str, Any]:
         "sort": sort(query.sort),
         "from": query.offset,
         "size": query.limit,
-        "track_total_hits": True,
+        "track_total_hits": track_total_hits(query.count_limit),
     }
     if text:
         body["highlight"] = {
@@ -121,6 +121,16 @@ def search_body(query: AuditQuery) -> dict[str, Any]:
             "fields": {f"{name}.text": {} for name in TEXT_FIELDS},
         }
     return body
+
+
+def track_total_hits(count_limit: int | None) -> bool | int:
+    """Count every match, or stop one past count_limit: a total of count_limit + 1 ("gte")
+    tells more from exactly count_limit, even for a limit of 0."""
+    if count_limit is None:
+        return True
+    if count_limit < 0:
+        raise ValueError("count_limit cannot be negative")
+    return count_limit + 1
 
 
 def word_clause(word: str) -> dict[str, Any]:
@@ -182,10 +192,14 @@ def sort(keys: Sequence[tuple[str, bool]]) -> list[dict[str, Any]]:
     return [{name: {"order": "desc" if desc else "asc"}} for name, desc in keys]
 
 
-def page_of(response: Mapping[str, Any]) -> AuditPage:
-    """The AuditPage of a search response."""
+def page_of(response: Mapping[str, Any], count_limit: int | None = None) -> AuditPage:
+    """The AuditPage of a search response to a query with this count_limit."""
     hits = response["hits"]
-    return AuditPage(int(hits["total"]["value"]), [hit_of(hit) for hit in hits["hits"]])
+    total = int(hits["total"]["value"])
+    exact = hits["total"].get("relation", "eq") == "eq"
+    if count_limit is not None and total > count_limit:
+        total, exact = count_limit, False
+    return AuditPage(total, [hit_of(hit) for hit in hits["hits"]], exact)
 
 
 def hit_of(hit: Mapping[str, Any]) -> AuditHit:

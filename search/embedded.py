@@ -143,12 +143,14 @@ class EmbeddedIndex:
         terms = words(query.text)
         (page, page_params), (count, count_params) = await self._statements(query, terms)
         rows = await _fetch(page, page_params)
-        (total,), *_ = await _fetch(count, count_params)
+        (counted,), *_ = await _fetch(count, count_params)
+        total, exact = sql.capped(int(counted), query.count_limit)
         records = [sql.record_of(row) for row in rows]
         # Marked in Python, for the page only: FTS5's highlight() runs for every matching
         # event before the sort (5 s for a word in 1.6M of 2M events), and re-running the
         # match for the page's rowids alone still took 0.4-0.6 s.
-        return AuditPage(int(total), [AuditHit(r, highlights(r, terms)) for r in records])
+        hits = [AuditHit(r, highlights(r, terms)) for r in records]
+        return AuditPage(total, hits, exact)
 
     async def explain(self, query: AuditQuery) -> list[list[str]]:
         """The database's plan of each statement search(query) runs (the page, then the
@@ -190,8 +192,8 @@ class EmbeddedIndex:
         limit, limit_params = sql.page(query)
         order = sql.order_by(query.sort, self.name)
         page = f"SELECT {sql.SELECT_COLUMNS} FROM audit_event e {where} {order} {limit}"
-        count = f"SELECT count(*) FROM audit_event e {where}"
-        return [(page, [*params, *limit_params]), (count, params)]
+        count, count_params = sql.count(f"audit_event e {where}", query.count_limit)
+        return [(page, [*params, *limit_params]), (count, [*params, *count_params])]
 
     async def _drain(self, statement: str, params: list[Any]) -> None:
         """Repeat a chunked DELETE until it deletes nothing."""

@@ -129,6 +129,26 @@ def page(query: AuditQuery) -> tuple[str, list[int]]:
     return "LIMIT ? OFFSET ?", [query.limit, query.offset]
 
 
+def count(source: str, count_limit: int | None) -> tuple[str, list[int]]:
+    """A statement counting the rows of `source` (a FROM clause with its WHERE), and its
+    parameters: all of them, or up to count_limit + 1 so that the caller can tell whether
+    there were more (see `capped`); ValueError for a negative limit."""
+    if count_limit is None:
+        return f"SELECT count(*) FROM {source}", []
+    if count_limit < 0:
+        raise ValueError("count_limit cannot be negative")
+    # The LIMIT inside lets the database stop reading at the cap, whatever the plan.
+    return f"SELECT count(*) FROM (SELECT 1 FROM {source} LIMIT ?) AS capped", [count_limit + 1]
+
+
+def capped(counted: int, count_limit: int | None) -> tuple[int, bool]:
+    """(total, exact) of a count made by `count`: at most count_limit, exact unless more
+    rows were there."""
+    if count_limit is None or counted <= count_limit:
+        return counted, True
+    return count_limit, False
+
+
 def numbered(sql: str) -> str:
     """`?` placeholders as PostgreSQL's `$1, $2, ...` (our statements hold no other `?`)."""
     parts = sql.split("?")

@@ -169,6 +169,42 @@ async def test_pages_cover_every_event_once(backend: AuditIndex) -> None:
 
 
 @pytest.mark.parametrize(
+    ("count_limit", "total", "exact"),
+    [
+        pytest.param(None, 23, True, id="no-limit"),
+        pytest.param(100, 23, True, id="under"),
+        pytest.param(23, 23, True, id="at"),
+        pytest.param(22, 22, False, id="one-past"),
+        pytest.param(5, 5, False, id="far-past"),
+        pytest.param(0, 0, False, id="zero"),
+    ],
+)
+async def test_a_count_limit_caps_the_total_not_the_page(
+    backend: AuditIndex, count_limit: int | None, total: int, exact: bool
+) -> None:
+    records = await given(backend, [event(i, f"user{i % 3}", "pull", f"p/r{i}") for i in range(23)])
+    newest = [r.id for r in reversed(records)]
+    page = await backend.search(AuditQuery(offset=2, limit=7, count_limit=count_limit))
+    assert (page.total, page.total_exact) == (total, exact)
+    assert ids(page) == newest[2:9]
+    text_limit = None if count_limit is None else count_limit // 3  # user1: 8 events
+    text_page = await backend.search(AuditQuery(text="user1", limit=3, count_limit=text_limit))
+    assert text_page.total == min(8, 8 if text_limit is None else text_limit)
+    assert text_page.total_exact == (text_limit is None or text_limit >= 8)
+    assert ids(text_page) == [r.id for r in reversed(records) if r.username == "user1"][:3]
+
+
+async def test_a_count_limit_sees_nothing_when_nothing_matches(backend: AuditIndex) -> None:
+    await given(backend, [event(i, "user", "pull", f"p/r{i}") for i in range(3)])
+    for query in (
+        AuditQuery(count_limit=0, text="nobody"),
+        AuditQuery(count_limit=0, conditions=(Condition("username", "exact", ("nobody",)),)),
+    ):
+        page = await backend.search(query)
+        assert (page.total, page.total_exact, page.hits) == (0, True, [])
+
+
+@pytest.mark.parametrize(
     ("text", "positions"),
     [
         pytest.param("lib", (0, 1), id="word-prefix"),
@@ -301,6 +337,7 @@ async def test_clear_forgets_every_event_until_indexed_again(
         pytest.param(AuditQuery(conditions=(Condition("id", "contains", ("1",)),)), id="op"),
         pytest.param(AuditQuery(conditions=(Condition("username", "exact", ()),)), id="arity"),
         pytest.param(AuditQuery(sort=(("description", True),)), id="sort"),
+        pytest.param(AuditQuery(count_limit=-1), id="count-limit"),
     ],
 )
 async def test_queries_it_cannot_serve_raise_value_error(

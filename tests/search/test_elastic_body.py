@@ -196,6 +196,7 @@ def test_sort_ends_with_id_and_pages() -> None:
         pytest.param(AuditQuery(sort=(("description", True),)), id="sort"),
         pytest.param(AuditQuery(offset=-1), id="offset"),
         pytest.param(AuditQuery(offset=9_990, limit=15), id="past-the-result-window"),
+        pytest.param(AuditQuery(count_limit=-1), id="count-limit"),
     ],
 )
 def test_queries_it_cannot_serve(query: AuditQuery) -> None:
@@ -219,9 +220,36 @@ def test_a_response_becomes_a_page() -> None:
     }
     page = body.page_of(response)
     assert page.total == 31
+    assert page.total_exact
     (hit,) = page.hits
     assert hit.record == RECORD
     assert hit.highlights == {"resource": f"{MARK_START}library{MARK_END}/app"}
+
+
+@pytest.mark.parametrize(
+    ("count_limit", "track"), [(None, True), (0, 1), (100_000, 100_001)], ids=["all", "0", "100k"]
+)
+def test_a_count_limit_stops_counting_one_past_it(count_limit: int | None, track: object) -> None:
+    request = body.search_body(AuditQuery(count_limit=count_limit))
+    assert request["track_total_hits"] == track
+
+
+@pytest.mark.parametrize(
+    ("count_limit", "total", "relation", "expected"),
+    [
+        pytest.param(None, 31, "eq", (31, True), id="no-limit"),
+        pytest.param(31, 31, "eq", (31, True), id="at-the-limit"),
+        pytest.param(30, 31, "gte", (30, False), id="past-the-limit"),
+        pytest.param(0, 0, "eq", (0, True), id="none-at-0"),
+        pytest.param(0, 1, "gte", (0, False), id="some-at-0"),
+    ],
+)
+def test_a_capped_total_says_whether_it_is_exact(
+    count_limit: int | None, total: int, relation: str, expected: tuple[int, bool]
+) -> None:
+    response = {"hits": {"total": {"value": total, "relation": relation}, "hits": []}}
+    page = body.page_of(response, count_limit)
+    assert (page.total, page.total_exact) == expected
 
 
 @pytest.mark.parametrize(
