@@ -41,6 +41,7 @@ class Latency:
     totals: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    capped: int = 0  # answers whose X-Total-Count was a lower bound (X-Total-Count-Exact: false)
 
     def percentile(self, share: float) -> float | None:
         """Nearest-rank percentile."""
@@ -168,6 +169,7 @@ def run_kind(
                     continue
                 result.millis.append(elapsed)
                 result.totals.append(int(answer.headers.get("X-Total-Count", "-1")))
+                result.capped += answer.headers.get("X-Total-Count-Exact") == "false"
 
     started = time.perf_counter()
     with ThreadPoolExecutor(len(clients)) as pool:
@@ -198,7 +200,8 @@ def measure(
             log(
                 f"    {kind.key:12} p50 {latency.percentile(0.5) or 0:7.1f} ms  "
                 f"p99 {latency.percentile(0.99) or 0:7.1f} ms  "
-                f"{latency.rate:6.1f} req/s  matches ~{latency.median_total}  "
+                f"{latency.rate:6.1f} req/s  "
+                f"matches ~{latency.median_total}{'+' * bool(latency.capped)}  "
                 f"errors {len(latency.errors)}"
             )
     finally:
