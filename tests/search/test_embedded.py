@@ -1,5 +1,6 @@
 """What the contract cannot see of the embedded backend: which indexes its queries use, that
-both PostgreSQL text paths agree, and that a purge leaves no words behind."""
+both text paths (matches by id, or a walk in order) agree, and that a purge leaves no words
+behind."""
 
 from __future__ import annotations
 
@@ -71,12 +72,29 @@ async def test_sqlite_pages_walk_an_index_in_order(
     assert "USE TEMP B-TREE FOR ORDER BY" not in page_plan  # no sort: the index gives the order
 
 
-async def test_sqlite_text_starts_from_the_word_index(sqlite_index: EmbeddedIndex) -> None:
+async def test_sqlite_text_of_few_matches_starts_from_the_word_index(
+    sqlite_index: EmbeddedIndex,
+) -> None:
+    await given(sqlite_index, EVENTS)
     page_plan, count_plan = await plans(sqlite_index, AuditQuery(text="library app"))
-    for plan in (page_plan, count_plan):
-        assert "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)" in plan  # events by id
-        assert any("VIRTUAL TABLE INDEX 0:M" in line for line in plan)  # ids from MATCH
-        assert not any(line.startswith("SCAN e") for line in plan)
+    assert "SEARCH e USING INTEGER PRIMARY KEY (rowid=?)" in page_plan  # events by id
+    assert any("VIRTUAL TABLE INDEX 0:M" in line for line in page_plan)  # ids from MATCH
+    assert not any(line.startswith("SCAN e") for line in page_plan)
+    assert count_plan == ["SCAN audit_fts VIRTUAL TABLE INDEX 0:M8"]  # the word index alone
+
+
+async def test_sqlite_text_of_many_matches_walks_the_events_in_order(tmp_path: Path) -> None:
+    with database("sqlite", tmp_path) as url:
+        await models.open_database(url)
+        try:
+            index = EmbeddedIndex(few=0)  # every match count is "many"
+            await index.prepare()
+            await given(index, EVENTS)
+            page_plan, _count_plan = await plans(index, AuditQuery(text="team"))
+        finally:
+            await models.close_database()
+    assert page_plan[0].startswith("SCAN e USING INDEX idx_audit_event_occurre")
+    assert "USE TEMP B-TREE FOR ORDER BY" not in page_plan  # no sort of the matches
 
 
 async def plans(index: EmbeddedIndex, query: AuditQuery) -> tuple[list[str], list[str]]:
@@ -84,17 +102,30 @@ async def plans(index: EmbeddedIndex, query: AuditQuery) -> tuple[list[str], lis
     return page_plan, count_plan
 
 
-@pytest.mark.parametrize("text", ["team", "alice team", "sha256", "c", "nobody"])
-async def test_postgres_text_paths_agree(tmp_path: Path, text: str) -> None:
-    with database("postgres", tmp_path) as url:
+TEXT_QUERIES = [
+    AuditQuery(text="team", limit=3, offset=1),
+    AuditQuery(text="alice team", limit=3),
+    AuditQuery(text="sha256", limit=1, offset=1, sort=(("occurred_at", False),)),
+    AuditQuery(text="c", limit=2, count_limit=1),
+    AuditQuery(text="a", limit=2, sort=(("id", True),), count_limit=2),
+    AuditQuery(text="nobody"),
+    AuditQuery(text="team", project_ids=frozenset({2}), count_limit=1),
+    AuditQuery(text="team", conditions=(Condition("operation", "any", ("pull", "update")),)),
+    AuditQuery(text="team", sort=(("username", False),)),
+]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_text_paths_agree(tmp_path: Path, kind: str) -> None:
+    with database(kind, tmp_path) as url:
         await models.open_database(url)
         try:
-            few_ids = EmbeddedIndex()  # ids looked up (matches under its limit)
-            many_ids = EmbeddedIndex(few=0)  # the planner's join, as past the limit
+            few_ids = EmbeddedIndex()  # matches looked up by id (under its limit)
+            many_ids = EmbeddedIndex(few=0)  # the walk in order, as past the limit
             await few_ids.prepare()
             await given(few_ids, EVENTS)
-            query = AuditQuery(text=text, limit=3, offset=1)
-            assert await many_ids.search(query) == await few_ids.search(query)
+            for query in TEXT_QUERIES:
+                assert await many_ids.search(query) == await few_ids.search(query), query
         finally:
             await models.close_database()
 
