@@ -56,10 +56,10 @@ class Dialect(Protocol):
         """FROM and WHERE (and parameters) of the word index rows that hold every term."""
         ...
 
-    async def text(self, terms: list[str], walk: bool) -> tuple[str, list[Any]]:
+    async def text(self, terms: list[str], walk: bool, few: bool) -> tuple[str, list[Any]]:
         """A WHERE clause on `e` (and its parameters): every term starts a word of the event.
         walk: the events are walked in order and each tested against the matches; otherwise
-        the matches are looked up by id."""
+        the matches are looked up by id. few: the index holds at most `few` matches."""
         ...
 
 
@@ -93,7 +93,7 @@ class SqliteWords:
         # whatever FTS5 syntax the user typed; FTS5 ANDs terms separated by spaces.
         return "audit_fts WHERE audit_fts MATCH ?", [" ".join(f'"{term}"*' for term in terms)]
 
-    async def text(self, terms: list[str], walk: bool) -> tuple[str, list[Any]]:
+    async def text(self, terms: list[str], walk: bool, few: bool) -> tuple[str, list[Any]]:
         source, params = self.matches(terms)
         # SQLite builds the IN list once either way; a unary + keeps it from driving the
         # query (by rowid, then a sort of every match), so the ORDER BY's index does.
@@ -103,7 +103,9 @@ class SqliteWords:
 
 class PostgresWords:
     """A tsvector per event ('simple': no stemming, no stop words) under a GIN index; the
-    document holds the words of search/text.py, so punctuation never glues words together."""
+    document holds the words of search/text.py, so punctuation never glues words together.
+    Positions are stripped (nothing ranks or matches phrases): a third smaller table, and
+    counting the matches of a word visits its rows."""
 
     schema: tuple[str, ...] = (
         "CREATE TABLE IF NOT EXISTS audit_search"
@@ -111,7 +113,7 @@ class PostgresWords:
         "CREATE INDEX IF NOT EXISTS audit_search_document ON audit_search USING gin (document)",
     )
     upsert = (
-        "INSERT INTO audit_search (id, document) SELECT t.id, to_tsvector('simple', t.words)"
+        "INSERT INTO audit_search (id, document) SELECT t.id, strip(to_tsvector('simple', t.words))"
         " FROM unnest($1::bigint[], $2::text[]) AS t(id, words)"
         " ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document"
     )
@@ -130,15 +132,16 @@ class PostgresWords:
         tsquery = " & ".join(f"{term}:*" for term in terms)
         return "audit_search s WHERE s.document @@ to_tsquery('simple', ?)", [tsquery]
 
-    async def text(self, terms: list[str], walk: bool) -> tuple[str, list[Any]]:
+    async def text(self, terms: list[str], walk: bool, few: bool) -> tuple[str, list[Any]]:
         source, params = self.matches(terms)
-        if walk:
+        if walk or not few:
+            # The planner walks the events by time and probes the word table for each.
             return f"e.id IN (SELECT s.id FROM {source})", params
         # PostgreSQL cannot tell how many events a prefix matches; guessing many, it walks
         # the events by date and probes each (6 s at 2M events for a digest that matched
         # once). With the few ids in hand it looks them up instead.
-        few = await _fetch(f"SELECT s.id FROM {source}", params)
-        return "e.id = ANY(?)", [[row[0] for row in few]]
+        ids = await _fetch(f"SELECT s.id FROM {source}", params)
+        return "e.id = ANY(?)", [[row[0] for row in ids]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +234,8 @@ class EmbeddedIndex:
             word_count = self._word_count(terms, query.count_limit)
             (matches,), *_ = await _fetch(*word_count)
             walk = await self._walk(query, int(matches))
-            match, match_params = await self._words.text(terms, walk)
+            few = int(matches) <= self.few
+            match, match_params = await self._words.text(terms, walk, few)
             counted = None if clauses else int(matches)
             clauses, params = [match, *clauses], [*match_params, *params]
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
