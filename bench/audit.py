@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 import uuid
@@ -135,6 +136,21 @@ def berth_server(data_dir: Path, url: str) -> Server:
                   cwd=REPO, env=env)  # fmt: skip
 
 
+def stop(server: Server, timeout: float = 30.0) -> None:
+    """Stop Berth and wait for every process of its group, SIGKILL after timeout: its
+    server processes finish their jobs after the parent has exited (an indexing job drains
+    for up to 30 s), and one still running would index the next stage's events."""
+    group = server.proc.pid if server.proc is not None else None
+    server.stop()
+    deadline = time.monotonic() + timeout
+    while group is not None:
+        try:
+            os.killpg(group, signal.SIGKILL if time.monotonic() > deadline else 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
 def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
     """Every stage on one backend: ingest, then the API measured on a running Berth."""
     data_dir = WORK / backend
@@ -158,7 +174,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
                 latencies = measure(server.base, BERTH_ADMIN, queries, requests=args.requests,
                                     clients=args.clients, auth=args.auth, seed=until)  # fmt: skip
             finally:
-                server.stop()
+                stop(server)
             result.stages.append(Stage(until, figures, latencies, facts))
     return result
 
