@@ -46,6 +46,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated event counts at which the API is also measured before the "
         "full count (default 100000; 'none' for only the full count)",
     )
+    parser.add_argument(
+        "--days",
+        type=float,
+        default=90,
+        help="days the events are spread over (90); fewer days: more events per time "
+        "window, as a busier registry would have",
+    )
     parser.add_argument("--only", choices=BACKENDS, help="one backend")
     parser.add_argument("--requests", type=int, default=240, help="requests per kind of query")
     parser.add_argument("--clients", type=int, default=4, help="concurrent API clients")
@@ -157,7 +164,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
     result = BackendResult(backend)
-    source = EventSource(args.events)
+    source = EventSource(args.events, days=args.days)
     with database(backend, data_dir) as url:
         for until in stages(args):
             print(f"[{backend}] events up to {until:,}", flush=True)
@@ -182,7 +189,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> BackendResult:
 def output_path(args: argparse.Namespace) -> Path:
     if args.output:
         return Path(args.output)
-    full = args.only is None and args.events == 1_000_000
+    full = args.only is None and args.events == 1_000_000 and args.days == 90
     return BENCH / "RESULTS-audit.md" if full else WORK.parent / "RESULTS-audit-partial.md"
 
 

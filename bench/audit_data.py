@@ -188,12 +188,14 @@ KIND_WEIGHTS = list(itertools.accumulate(share for _, _, share in MIX))
 class EventSource:
     """Yields batches of event rows (dicts of AuditEvent fields) in id and time order."""
 
-    def __init__(self, total: int, end: datetime | None = None, seed: int = SEED) -> None:
+    def __init__(
+        self, total: int, end: datetime | None = None, seed: int = SEED, days: float = DAYS
+    ) -> None:
         self.rng = random.Random(seed)
         self.world = World(self.rng)
         self.total = total
         self.end = (end or datetime.now(UTC)).replace(microsecond=0)
-        self.start = self.end - timedelta(days=DAYS)
+        self.start = self.end - timedelta(days=days)
         self.step = (self.end - self.start).total_seconds() / max(total, 1)
         self.made = 0
 

@@ -185,7 +185,8 @@ def markdown(
     out = [
         "# Audit log benchmark: Berth's embedded search backends",
         "",
-        f"`bench/run-audit` with {args.events:,} generated events, stages {args.stages}, "
+        f"`bench/run-audit` with {args.events:,} generated events over {args.days:g} days, "
+        f"stages {args.stages}, "
         f"{args.requests} requests per query from {args.clients} concurrent clients signed in "
         f"with {'the session cookie' if args.auth == 'session' else 'Basic credentials'}, "
         f"bulk_create batches of {args.write_batch}, index batches of {args.index_batch}. "
