@@ -35,4 +35,5 @@ class AuditEvent(Model):
             ("operation", "occurred_at"),
             ("resource_type", "occurred_at"),
             ("project_id", "occurred_at"),
+            ("project", "occurred_at"),
         )

@@ -39,6 +39,9 @@ async def open_database(url: str, create_schema: bool = True) -> None:
         conn = Tortoise.get_connection("default")
         # WAL lets readers run while a writer commits; NORMAL is durable across app crashes.
         await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+        # Fresh planner statistics at every start (sampled, milliseconds even at millions of
+        # rows): without them SQLite picks a poor index for the audit log's filters.
+        await conn.execute_script("PRAGMA analysis_limit=1000; ANALYZE;")
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         _reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
         _reader.execute("PRAGMA query_only=1")
