@@ -26,6 +26,7 @@ from web.api.common import (
     BadRequest,
     Conflict,
     NotFound,
+    created,
     current_identity,
     json_body,
     json_response,
@@ -94,9 +95,7 @@ async def create_tag(project_name: str, repository_name: str, reference: str) ->
         event.description = f"on {found.digest}"
         if not await artifacts.create_tag(repo, found, tag):
             raise Conflict(f"the tag {tag} already exists in {name}")
-    response = Response("", status=201)
-    response.headers["Location"] = f"{request.path.rstrip('/')}/{tag}"
-    return response
+    return created(f"{request.path.rstrip('/')}/{tag}")
 
 
 @api.route(f"{BASE}/<reference>/tags/<tag_name>", methods=["DELETE"])

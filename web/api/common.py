@@ -116,5 +116,12 @@ def paged_response(items: list[Any], total: int, pages: Paging) -> Response:
     return response
 
 
+def created(location: str, body: Any = None) -> Response:
+    """201 naming the new resource in Location; a JSON body only when given."""
+    response = Response("", status=201) if body is None else json_response(body, 201)
+    response.headers["Location"] = location
+    return response
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, default=str), status=status, content_type="application/json")

@@ -18,6 +18,7 @@ from core import audit
 from web.api import api
 from web.api.common import (
     BadRequest,
+    created,
     json_body,
     json_response,
     paged_response,
@@ -54,9 +55,7 @@ async def add_member(ref: str) -> Response:
         )
         added = await members.get_member(scope.project.id, member_id)
         event.resource, event.description = _label(added), f"role: {added.role.harbor_name}"
-    response = Response("", status=201)
-    response.headers["Location"] = f"/api/v2.0/projects/{ref}/members/{member_id}"
-    return response
+    return created(f"/api/v2.0/projects/{ref}/members/{member_id}")
 
 
 @api.route("/projects/<ref>/members/<int:mid>", methods=["GET"])

@@ -20,6 +20,7 @@ from web.api import api
 from web.api.common import (
     BadRequest,
     NotFound,
+    created,
     current_identity,
     json_body,
     json_response,
@@ -146,10 +147,8 @@ async def create_project() -> Response:
             name, public, identity.user_id, int(Role.PROJECT_ADMIN)
         )
         event.project_id = project_id
-    response = Response("", status=201)
     named = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
-    response.headers["Location"] = f"/api/v2.0/projects/{name if named else project_id}"
-    return response
+    return created(f"/api/v2.0/projects/{name if named else project_id}")
 
 
 @api.route("/projects/<ref>", methods=["GET"])

@@ -21,6 +21,7 @@ from models import Robot, fetch
 from web.api import api
 from web.api.common import (
     BadRequest,
+    created,
     json_body,
     json_response,
     paged_response,
@@ -43,19 +44,17 @@ async def create_robot() -> Response:
         spec = parse_spec(await json_body())
         event.resource, event.project = spec.full_name, spec.project or ""
         event.description = f"level: {spec.level}"
-        created = await robots().create(caller, spec)
-        event.project_id = created.robot.project_id
-    robot = created.robot
+        made = await robots().create(caller, spec)
+        event.project_id = made.robot.project_id
+    robot = made.robot
     body = {
         "id": robot.id,
         "name": robot.name,
-        "secret": created.secret,
+        "secret": made.secret,
         "creation_time": _time(robot.created_at),
         "expires_at": _expires(robot),
     }
-    response = json_response(body, 201)
-    response.headers["Location"] = f"{request.path}/{robot.id}"
-    return response
+    return created(f"{request.path}/{robot.id}", body)
 
 
 @api.route("/robots", methods=["GET"])

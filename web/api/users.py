@@ -20,6 +20,7 @@ from models import User, fetch
 from web.api import api
 from web.api.common import (
     BadRequest,
+    created,
     current_identity,
     json_body,
     json_response,
@@ -79,9 +80,7 @@ async def create_user() -> Response:
             comment=text(body, "comment"),
         )  # sysadmin_flag is not part of UserCreationReq: a new user is never an admin
         user = await accounts().create(new)
-    response = Response("", status=201)
-    response.headers["Location"] = f"{request.path}/{user.id}"
-    return response
+    return created(f"{request.path}/{user.id}")
 
 
 @api.get("/users/search")

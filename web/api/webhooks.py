@@ -17,6 +17,7 @@ from web.api.common import (
     BadRequest,
     Conflict,
     NotFound,
+    created,
     json_body,
     json_response,
     paged_response,
@@ -57,9 +58,8 @@ async def create_policy(ref: str) -> Response:
         policy_id, secret = await webhooks.create_policy(scope.project.id, spec, creator)
         event.description = f"event_types: {', '.join(spec.event_types)}"
     # Harbor answers with no body; the secret is shown here once and never again.
-    response = json_response({"id": policy_id, "secret": secret}, status=201)
-    response.headers["Location"] = f"/api/v2.0/projects/{ref}/webhook/policies/{policy_id}"
-    return response
+    location = f"/api/v2.0/projects/{ref}/webhook/policies/{policy_id}"
+    return created(location, {"id": policy_id, "secret": secret})
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["GET"])
