@@ -33,6 +33,7 @@ def test_anonymous_callers_are_asked_to_sign_in(berth_server: RunningBerth) -> N
         pytest.param({"q": "operation_result=~tru"}, "does not support =~", id="contains-bool"),
         pytest.param({"q": "username=[a~b"}, "unclosed bracket", id="unclosed"),
         pytest.param({"q": "username"}, "is not key=value", id="no-value"),
+        pytest.param({"q": "username=a\x00b"}, "NUL character", id="nul"),
         pytest.param({"sort": "-password"}, "cannot sort by 'password'", id="bad-sort"),
         pytest.param({"page": "0"}, "page must be", id="page-zero"),
         pytest.param({"page_size": "500"}, "page_size", id="page-too-big"),

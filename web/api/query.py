@@ -152,6 +152,8 @@ def _range(key: str, inner: str, parse: Callable[[str], Any]) -> Term:
 def _value(key: str, value: str, parse: Callable[[str], Any]) -> Any:
     if value == "":
         raise BadRequest(f"q: {key!r} has an empty value")
+    if "\x00" in value:  # PostgreSQL cannot store or compare it: refuse, for every list API
+        raise BadRequest(f"q: the value of {key!r} contains a NUL character")
     try:
         return parse(value)
     except (ValueError, TypeError) as exc:
