@@ -1,7 +1,7 @@
 """Tortoise ORM models and database start-up; no business logic here."""
 
 from models.audit import AuditEvent
-from models.db import close_database, fetch, open_database
+from models.db import close_database, fetch, open_database, refresh_statistics
 from models.identity import (
     ConfigEntry,
     GroupMembership,
@@ -49,4 +49,5 @@ __all__ = [
     "close_database",
     "fetch",
     "open_database",
+    "refresh_statistics",
 ]

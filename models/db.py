@@ -39,12 +39,18 @@ async def open_database(url: str, create_schema: bool = True) -> None:
         conn = Tortoise.get_connection("default")
         # WAL lets readers run while a writer commits; NORMAL is durable across app crashes.
         await conn.execute_script("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-        # Fresh planner statistics at every start (sampled, milliseconds even at millions of
-        # rows): without them SQLite picks a poor index for the audit log's filters.
-        await conn.execute_script("PRAGMA analysis_limit=1000; ANALYZE;")
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         _reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
         _reader.execute("PRAGMA query_only=1")
+
+
+async def refresh_statistics() -> None:
+    """Sampled planner statistics for SQLite (milliseconds even at millions of rows): without
+    them it picks a poor index for the audit log's filters. PostgreSQL's autovacuum keeps its
+    own. Run once per start by `berth serve` and the CLI, not by every process."""
+    conn = Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "sqlite":
+        await conn.execute_script("PRAGMA analysis_limit=1000; ANALYZE;")
 
 
 async def close_database() -> None:

@@ -73,12 +73,14 @@ async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
     """Open the database, creating the schema and `library` if they are missing."""
     from access.users import UserService
     from core.service import close_registry, open_registry
+    from models import refresh_statistics
     from storage import build_driver
 
     storage = build_driver(settings.storage.driver, settings.storage_root)
     registry = await open_registry(
         storage, settings.db_url, settings.uploads.flush_every_bytes, settings.audit_options
     )
+    await refresh_statistics()
     given = settings.admin_password.get_secret_value() if settings.admin_password else None
     generated = await UserService().bootstrap_admin(given)
     if generated:
@@ -91,26 +93,14 @@ async def _prepare(settings: Settings, keep_open: bool = False) -> Registry:
     return registry
 
 
-def _jobs(settings: Settings) -> Any:
-    from workers.runtime import server_jobs
-
-    return server_jobs(
-        settings.broker_url,
-        settings.broker_namespace,
-        settings.job_threads,
-        settings.schedules,
-        settings.job_backoff_seconds,
-        settings.job_lease_seconds,
-    )
-
-
 def _serve_single(config: object, settings: Settings) -> None:
     import uvloop
     from hypercorn.asyncio import serve as hypercorn_serve
 
+    from ops.jobs import jobs_factory
     from web.app import create_app
 
-    app = create_app(settings, _jobs(settings))
+    app = create_app(settings, jobs_factory(settings))
     uvloop.run(hypercorn_serve(app, config))  # type: ignore[arg-type]
 
 

@@ -103,7 +103,8 @@ async def export_events() -> Response:
     """Every matching event (up to EXPORT_LIMIT) as CSV, newest first by default."""
     # Pages of EXPORT_PAGE, each a query of its own: no long read transaction, and the same
     # window every backend serves.
-    query = _query(await _scope(None), offset=0, limit=EXPORT_PAGE, count_limit=1)
+    query = _query(await _scope(None), offset=0, limit=EXPORT_PAGE)
+    query = dataclasses.replace(query, count_limit=0)  # rows only: no page needs a total
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -150,10 +151,7 @@ async def _page(scope: frozenset[int] | None) -> Response:
     pages = paging()
     if pages.offset + pages.page_size > MAX_WINDOW:
         raise BadRequest(f"page * page_size may not pass {MAX_WINDOW}: narrow the query instead")
-    text = bool(request.args.get("text", "").strip())
-    # Free text counts only as far as paging can go: past that a count tells a reader
-    # nothing they can use, and counting a common word's matches is most of its cost.
-    query = _query(scope, pages.offset, pages.page_size, MAX_WINDOW if text else COUNT_LIMIT)
+    query = _query(scope, pages.offset, pages.page_size)
     result = await _registry().audit_index.search(query)
     items = [_render(hit, bool(query.text)) for hit in result.hits]
     response = paged_response(items, result.total, pages)
@@ -161,9 +159,7 @@ async def _page(scope: frozenset[int] | None) -> Response:
     return response
 
 
-def _query(
-    scope: frozenset[int] | None, offset: int, limit: int, count_limit: int | None = None
-) -> AuditQuery:
+def _query(scope: frozenset[int] | None, offset: int, limit: int) -> AuditQuery:
     terms = parse_query(request.args.get("q"), {k: parse for k, (_f, parse) in _KEYS.items()})
     conditions = tuple(Condition(_KEYS[t.key][0], t.op, t.values) for t in terms)  # type: ignore[arg-type]
     keys = parse_sort(request.args.get("sort"), _SORTS)
@@ -178,7 +174,9 @@ def _query(
         sort=(*sort, ("id", True)) if sort else NEWEST_FIRST,
         offset=offset,
         limit=limit,
-        count_limit=count_limit,
+        # Free text counts only as far as paging can go: past that a count tells a reader
+        # nothing they can use, and counting a common word's matches is most of its cost.
+        count_limit=MAX_WINDOW if text else COUNT_LIMIT,
     )
 
 
