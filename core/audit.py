@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
@@ -89,7 +89,7 @@ class Event:
     project: str = ""
     project_id: int | None = None
     description: str = ""
-    skip: bool = field(default=False)  # the body found nothing to record (e.g. a no-op)
+    skip: bool = False  # the body found nothing to record (e.g. a no-op)
 
     def row(self, success: bool, actor: Actor, reason: str = "") -> AuditEvent:
         description = self.description
@@ -164,11 +164,13 @@ class PullLog:
         self._rows: list[AuditEvent] = []
         self._interval = interval
         self._limit = limit
+        self._dropped = 0
 
     def note(self, repository: str, project: str, reference: str, digest: str) -> None:
         """A manifest was served to the current caller."""
         if len(self._rows) >= self._limit:
-            return  # the database is not keeping up: drop rather than grow without bound
+            self._dropped += 1  # the database is not keeping up: drop rather than grow
+            return
         resource = artifact_resource(repository, reference, digest)
         event = Event(PULL, ARTIFACT, resource, project)
         self._rows.append(event.row(True, current_actor()))
@@ -176,6 +178,11 @@ class PullLog:
     async def flush(self) -> int:
         """Write what was collected (with its projects' ids, looked up once); the count."""
         rows, self._rows = self._rows, []
+        if self._dropped:
+            log.warning(
+                "pull events dropped: the database fell behind", extra={"count": self._dropped}
+            )
+            self._dropped = 0
         if not rows:
             return 0
         names = sorted({row.project for row in rows})
