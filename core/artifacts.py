@@ -10,9 +10,10 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
+from core import audit, events
 from core import mediatypes as mt
-from core import webhooks
 from core.digests import is_digest
+from core.errors import ManifestUnknown
 from models import Blob, Manifest, ManifestReference, Repository, Tag, fetch
 
 IMAGE_CONFIGS = frozenset(
@@ -262,11 +263,11 @@ async def _children(repo: RepositoryRef, doc: dict[str, Any]) -> list[ChildInfo]
     ]
 
 
-# --- the write side of the artifacts API ---------------------------------------------------
+# --- the write side: deletes and tags --------------------------------------------------------
 #
-# These run inside the caller's audited transaction. Their reads go through `fetch` (on
-# SQLite a connection of its own), so that the transaction's first statement is a write:
-# SQLite cannot upgrade a read snapshot another process has written past.
+# These run inside the operation's transaction (core.events.transaction); the deletes emit
+# the operation's event, with a DELETE_ARTIFACT webhook event per artifact, in it. Their
+# lookups go through `fetch`, a cheap indexed read.
 
 _REPOSITORY = "SELECT id, project_id FROM repository WHERE name = ?"
 _ARTIFACT_BY_DIGEST = "SELECT id, digest FROM manifest WHERE repository_id = ? AND digest = ?"
@@ -275,7 +276,6 @@ _ARTIFACT_BY_TAG = (
     " WHERE t.repository_id = ? AND t.name = ?"
 )
 _TAG_EXISTS = "SELECT 1 FROM tag WHERE repository_id = ? AND name = ?"
-_DIGESTS = "SELECT digest FROM manifest WHERE repository_id = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,20 +303,31 @@ async def artifact_ref(repo: RepositoryRef, reference: str) -> ArtifactRef | Non
     return ArtifactRef(int(manifest_id), str(digest))  # type: ignore[call-overload]
 
 
-async def delete_repository(repo: RepositoryRef, name: str, operator: str, host: str | None) -> int:
-    """Delete the repository with its manifests, tags and blob links (the blobs themselves
-    are left to garbage collection), with a DELETE_ARTIFACT webhook event per artifact.
-    The number of webhook events written; 0 when the repository was gone already."""
-    digests = [str(row[0]) for row in await fetch(_DIGESTS, repo.id)]
+async def delete_artifact(
+    tx: events.Tx, event: audit.Event, repo_id: int, repository: str, digest: str
+) -> int:
+    """Delete the manifest with every tag on it, and emit event (now naming the digest, with
+    a DELETE_ARTIFACT webhook event) in tx; the number of webhook events. ManifestUnknown
+    when it is gone already. The distribution API's DELETE and the REST API's both come here."""
+    if not await Manifest.filter(repository_id=repo_id, digest=digest).using_db(tx).delete():
+        raise ManifestUnknown(digest)
+    event.resource = f"{repository}@{digest}"
+    event.artifacts = [audit.Artifact(repository, digest)]
+    return await events.emit(tx, event)
+
+
+async def delete_repository(tx: events.Tx, event: audit.Event, repo: RepositoryRef) -> int:
+    """Delete the repository (event.resource) with its manifests, tags and blob links (the
+    blobs themselves are left to garbage collection), and emit event with a DELETE_ARTIFACT
+    webhook event per artifact in tx; the number of webhook events (0 when a concurrent
+    delete took it first)."""
+    digests = (
+        await Manifest.filter(repository_id=repo.id).using_db(tx).values_list("digest", flat=True)
+    )
     # Manifests, tags, references and links go with it (ON DELETE CASCADE).
-    if not await Repository.filter(id=repo.id).delete():
-        return 0
-    events = 0
-    for digest in digests:
-        events += await webhooks.notify_artifact(
-            webhooks.DELETE_ARTIFACT, name, digest, None, operator, host
-        )
-    return events
+    deleted = await Repository.filter(id=repo.id).using_db(tx).delete()
+    event.artifacts = [audit.Artifact(event.resource, str(d)) for d in digests] if deleted else []
+    return await events.emit(tx, event)
 
 
 async def create_tag(repo: RepositoryRef, artifact: ArtifactRef, name: str) -> bool:

@@ -1,25 +1,22 @@
 """Recording the audit log: who did what, to which resource, when and from where.
 
-A change records its event inside its own transaction, so a crash never leaves an operation
-without its event nor an event without its operation:
-
-    async with audit.audited(audit.DELETE, audit.PROJECT, name, project=name) as event:
-        ...                       # the change, in the same transaction
-        event.description = "..."  # optional, filled in as the change learns more
-
-When the body raises, its transaction rolls back and the failure is recorded on its own.
-Who is acting comes from the request (web sets it once per request with `begin_request`);
-pulls, which change nothing, are collected in memory and written in batches.
+An operation's event is written by `core.events.emit` inside the operation's transaction,
+so a crash never leaves an operation without its event nor an event without its operation;
+a failed or refused attempt is recorded on its own (`record_failure`). Who is acting comes
+from the request (web sets it once per request with `begin_request`); pulls, which change
+nothing, are collected in memory and written in batches. Logins and logouts, which change
+nothing either, are written on their own with `record`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tortoise.expressions import Q
@@ -46,6 +43,7 @@ RESOURCE_TYPES = (
 ANONYMOUS = "anonymous"
 SYSTEM = "system"  # jobs acting on their own (retention purge)
 _MAX_DESCRIPTION = 2000
+_MAX_VALUE = 120  # characters of one value in a description
 
 
 @dataclass(slots=True)
@@ -79,9 +77,23 @@ def current_actor() -> Actor:
     return _actor.get() or Actor(SYSTEM)
 
 
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """An artifact an event is about, for its webhook events (a tag, or None by digest)."""
+
+    repository: str
+    digest: str
+    tag: str | None = None
+
+
 @dataclass(slots=True)
 class Event:
-    """An event being recorded; the body of `audited` may complete what it knows later."""
+    """Something done, or attempted, to one resource; an operation completes what it knows
+    (the resource's final name, its project id, a description) before it emits the event.
+
+    artifacts: the artifacts a push, pull or delete touched, each a webhook event for the
+    project's policies; host: the registry's address as the caller named it, for their URLs.
+    """
 
     operation: str
     resource_type: str
@@ -89,7 +101,9 @@ class Event:
     project: str = ""
     project_id: int | None = None
     description: str = ""
-    skip: bool = False  # the body found nothing to record (e.g. a no-op)
+    artifacts: list[Artifact] = field(default_factory=list)
+    host: str | None = None
+    emitted: bool = False  # set by core.events.emit
 
     def row(self, success: bool, actor: Actor, reason: str = "") -> AuditEvent:
         description = self.description
@@ -111,46 +125,39 @@ class Event:
 
 
 async def record(event: Event, success: bool = True, reason: str = "") -> None:
-    """Write one event in the current transaction (or on its own when there is none)."""
+    """Write one event that changes nothing (a login, a logout) on its own; an operation's
+    event goes through `core.events.emit`, in the operation's transaction."""
     await event.row(success, current_actor(), reason).save()
 
 
-@contextlib.asynccontextmanager
-async def audited(
-    operation: str,
-    resource_type: str,
-    resource: str,
-    *,
-    project: str = "",
-    project_id: int | None = None,
-    description: str = "",
-) -> AsyncIterator[Event]:
-    """A transaction for one operation and its event; a failure is recorded as failed."""
-    event = Event(operation, resource_type, resource, project, project_id, description)
-    try:
-        async with in_transaction():
-            # Written first, completed last: a transaction that starts with a write makes
-            # SQLite wait for a concurrent writer instead of failing to upgrade a read.
-            row = event.row(True, current_actor())
-            await row.save()
-            yield event
-            if event.skip:
-                await row.delete()
-            else:
-                completed = event.row(True, current_actor())
-                completed.id = row.id
-                await completed.save(force_update=True)
-    except Exception as exc:
-        await record_failure(event, exc)
-        raise
-
-
 async def record_failure(event: Event, exc: BaseException | str) -> None:
-    """Record that an operation failed; never raises (the original error matters more)."""
+    """Record that an operation failed, on its own (its transaction rolled back); never
+    raises (the original error matters more)."""
     try:
         await record(event, success=False, reason=str(exc) or type(exc).__name__)
     except Exception:
         log.exception("could not record a failed operation", extra={"event": event.operation})
+
+
+def changes(
+    before: Mapping[str, object], after: Mapping[str, object], hidden: Collection[str] = ()
+) -> str:
+    """A description of a change: `key: old -> new` for each key of after whose value
+    differs from before, or "no change"; keys in hidden are named without their values
+    (secrets, personal data)."""
+    parts = []
+    for key, new in after.items():
+        old = before.get(key)
+        if old == new:
+            continue
+        parts.append(f"{key} changed" if key in hidden else f"{key}: {shown(old)} -> {shown(new)}")
+    return ", ".join(parts) or "no change"
+
+
+def shown(value: object) -> str:
+    """A value as a description shows it: JSON's spelling, strings bare, cut when long."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 3] + "..."
 
 
 class PullLog:

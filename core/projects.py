@@ -112,6 +112,17 @@ async def find_project(ref: str, by_name: bool) -> ProjectInfo | None:
     return rows[0] if rows else None
 
 
+async def project_key(ref: str, by_name: bool) -> tuple[str, int] | None:
+    """The name and id of a project by name (by_name) or numeric id, in one indexed read."""
+    if by_name:
+        rows = await fetch("SELECT name, id FROM project WHERE name = ?", ref)
+    elif ref.isdigit() and len(ref) < 12:  # longer digit strings name no project
+        rows = await fetch("SELECT name, id FROM project WHERE id = ?", int(ref))
+    else:
+        rows = []
+    return (str(rows[0][0]), int(rows[0][1])) if rows else None  # type: ignore[call-overload]
+
+
 async def project_name_exists(name: str) -> bool:
     return bool(await fetch("SELECT 1 FROM project WHERE name = ?", name))
 

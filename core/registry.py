@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
-from core import audit, webhooks
+from core import audit, events
+from core.artifacts import delete_artifact
 from core.digests import digest_of, is_digest, parse_digest
 from core.errors import (
     DigestInvalid,
@@ -88,11 +88,14 @@ class ManifestStore:
         body: bytes,
         content_type: str | None,
         operator: str | None = None,
+        host: str | None = None,
     ) -> PushedManifest:
         """Validate and store a manifest, tagging it when reference is a tag; the push
-        pipeline's job (with who pushed, for its events) and the audit event are written in
-        the same transaction. A refused push is recorded as a failed one."""
-        event = audit.Event(audit.CREATE, audit.ARTIFACT, f"{repository}:{reference}", project)
+        pipeline's job and the push's events (its audit row, its PUSH_ARTIFACT webhook
+        events) are written in the same transaction. A refused push is recorded as a
+        failed one. host: the registry's address as the client named it (webhook URLs)."""
+        resource = f"{repository}:{reference}"
+        event = audit.Event(audit.CREATE, audit.ARTIFACT, resource, project, host=host)
         try:
             event.project_id = await project_for_push(repository, project)
             return await self._put(
@@ -122,14 +125,13 @@ class ManifestStore:
             raise DigestInvalid(f"manifest hashes to {digest}", reference)
         repo_id = await repository_for_push(repository, project)
         event.resource = audit.artifact_resource(repository, reference, digest)
+        event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
         await self._check_references(repo_id, parsed)
         for attempt in range(3):
             rows = await fetch(_MANIFEST_ID, repo_id, digest)
             manifest_id = int(rows[0][0]) if rows else None  # type: ignore[call-overload]
             try:
-                # The transaction starts with a write, so SQLite waits for a concurrent writer
-                # (busy timeout) instead of failing to upgrade a stale read snapshot.
-                async with in_transaction():
+                async with events.transaction() as tx:
                     if manifest_id is None:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
                     if not by_digest:
@@ -137,7 +139,7 @@ class ManifestStore:
                     # In the same transaction: no push without its pipeline run.
                     args = {"repository": repository, "digest": digest, "reference": reference}
                     await enqueue("push", {**args, "operator": operator or ""})
-                    await audit.record(event)
+                    await events.emit(tx, event)
                 break
             except IntegrityError:
                 if attempt == 2:
@@ -145,30 +147,25 @@ class ManifestStore:
                 # A concurrent push stored the same manifest or tag first: read it and go on.
         return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
 
-    async def delete(
-        self, repository: str, reference: str, operator: str = "", host: str | None = None
-    ) -> bool:
-        """By digest: the manifest and every tag on it, and its DELETE_ARTIFACT event in the
-        same transaction. By tag: only the tag. True when a webhook event was written."""
+    async def delete(self, repository: str, reference: str, host: str | None = None) -> int:
+        """By digest: the manifest and every tag on it, with its DELETE_ARTIFACT webhook
+        events in the same transaction. By tag: only the tag. The number of webhook events."""
         repo_id = await existing_repository(repository)
         project = repository.split("/", 1)[0]
-        if not is_digest(reference):
-            resource = f"{repository}:{reference}"
-            async with audit.audited(audit.DELETE, audit.TAG, resource, project=project) as event:
-                event.project_id = await project_for_push(repository, project)
-                if not await Tag.filter(repository_id=repo_id, name=reference).delete():
-                    raise ManifestUnknown(reference)
-            return False
-        parse_digest(reference)
-        resource = f"{repository}@{reference}"
-        async with audit.audited(audit.DELETE, audit.ARTIFACT, resource, project=project) as event:
+        by_digest = is_digest(reference)
+        if by_digest:
+            parse_digest(reference)
+        kind, mark = (audit.ARTIFACT, "@") if by_digest else (audit.TAG, ":")
+        event = audit.Event(
+            audit.DELETE, kind, f"{repository}{mark}{reference}", project, host=host
+        )
+        async with events.recorded(event) as tx:
             event.project_id = await project_for_push(repository, project)
-            if not await Manifest.filter(repository_id=repo_id, digest=reference).delete():
+            if by_digest:
+                return await delete_artifact(tx, event, repo_id, repository, reference)
+            if not await Tag.filter(repository_id=repo_id, name=reference).using_db(tx).delete():
                 raise ManifestUnknown(reference)
-            events = await webhooks.notify_artifact(
-                webhooks.DELETE_ARTIFACT, repository, reference, None, operator, host
-            )
-        return events > 0
+            return await events.emit(tx, event)
 
     async def tags(self, repository: str, n: int | None, last: str | None) -> Page:
         repo_id = await existing_repository(repository)

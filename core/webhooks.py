@@ -1,6 +1,6 @@
 """Outgoing webhooks: project policies, the events they receive, and each delivery's history.
 
-emit() is called inside the transaction of the change that causes the event: it writes one
+core/events.py emits the events, inside the transaction of the change that causes them: one
 execution row and one "webhook" job per matching enabled policy, so no event is lost and
 none is sent for a change that rolled back. Delivery itself is pipelines/webhooks.py.
 """
@@ -19,11 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from core.errors import RegistryError
-from core.jobs import enqueue
-from models import Job, WebhookExecution, WebhookPolicy, fetch
+from models import Job, WebhookExecution, WebhookPolicy
 
 PUSH_ARTIFACT = "PUSH_ARTIFACT"
 PULL_ARTIFACT = "PULL_ARTIFACT"
@@ -201,57 +199,6 @@ def _fields(spec: PolicySpec) -> dict[str, Any]:
 
 
 # --- events --------------------------------------------------------------------------------
-
-
-async def emit(
-    event_type: str, project_id: int, payload: dict[str, Any], key: str | None = None
-) -> list[int]:
-    """One execution and one "webhook" job per enabled policy of the project that wants
-    event_type; call inside the transaction of the change. With a key, an event already
-    emitted under it is not emitted again. The new execution ids."""
-    policies = await WebhookPolicy.filter(project_id=project_id, enabled=True)
-    created = []
-    for policy in policies:
-        if event_type not in policy.event_types:
-            continue
-        try:
-            async with in_transaction():  # a savepoint inside the caller's transaction
-                execution = await WebhookExecution.create(
-                    policy_id=policy.id, event_type=event_type, event_key=key, payload=payload
-                )
-                await enqueue("webhook", {"execution_id": int(execution.id)}, MAX_ATTEMPTS)
-        except IntegrityError:
-            continue  # emitted before under this key
-        created.append(int(execution.id))
-    return created
-
-
-async def notify_artifact(
-    event_type: str,
-    repository: str,
-    digest: str,
-    tag: str | None,
-    operator: str,
-    host: str | None = None,
-    key: str | None = None,
-) -> int:
-    """Emit an artifact event in a transaction of its own; the number of executions.
-
-    Costs one indexed read when the project has no enabled policy (the pull path)."""
-    project = repository.split("/", 1)[0]
-    rows = await fetch(_PROJECT_WITH_POLICY, project, True, f'%"{event_type}"%')
-    if not rows:
-        return 0
-    project_id, public = int(rows[0][0]), bool(rows[0][1])  # type: ignore[call-overload]
-    payload = artifact_event(event_type, repository, digest, tag, operator, public, host)
-    async with in_transaction():
-        return len(await emit(event_type, project_id, payload, key))
-
-
-_PROJECT_WITH_POLICY = (
-    "SELECT p.id, p.public FROM project p JOIN webhook_policy w ON w.project_id = p.id"
-    " WHERE p.name = ? AND w.enabled = ? AND CAST(w.event_types AS TEXT) LIKE ? LIMIT 1"
-)
 
 
 def artifact_event(

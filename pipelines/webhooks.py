@@ -1,4 +1,4 @@
-"""Webhook delivery (job kind "webhook") and the push step that emits PUSH_ARTIFACT.
+"""Webhook delivery (job kind "webhook"); core/events.py writes the events it delivers.
 
 A delivery POSTs the event to every target of its policy, signed with the policy's secret.
 A non-2xx answer or a connection error fails the attempt, so the job queue retries it with
@@ -12,7 +12,6 @@ import httpx
 from core import webhooks
 from core.jobs import ClaimedJob
 from pipelines import PipelineContext, pipeline
-from pipelines.push import push_step
 
 TIMEOUT_SECONDS = 10.0
 CONTENT_TYPES = {"Default": "application/json", "CloudEvents": "application/cloudevents+json"}
@@ -63,18 +62,3 @@ async def _post(
     if not 200 <= response.status_code < 300:
         return response.status_code, f"{target['address']} answered {response.status_code}"
     return response.status_code, None
-
-
-@push_step(90)
-async def notify_push(job: ClaimedJob, context: PipelineContext) -> None:
-    """PUSH_ARTIFACT for the pushed manifest, once per push job however often it runs."""
-    reference = str(job.args.get("reference") or "")
-    tag = reference if reference and ":" not in reference else None  # a digest has a colon
-    await webhooks.notify_artifact(
-        webhooks.PUSH_ARTIFACT,
-        str(job.args["repository"]),
-        str(job.args["digest"]),
-        tag,
-        str(job.args.get("operator") or ""),
-        key=f"push-job-{job.id}",
-    )

@@ -13,27 +13,24 @@ from urllib.parse import unquote
 
 from quart import Response, current_app, request
 
-from access.errors import AuthenticationFailed, Forbidden
-from access.policy import Identity, ProjectAccess, project_access
+import services.artifacts
+from access.policy import project_access
 from access.roles import Permission
-from core import artifacts, audit
-from core.artifacts import ArtifactInfo, ArtifactRef, RepositoryRef
-from core.digests import is_digest
-from core.errors import TagInvalid
-from core.names import validate_tag
+from core import artifacts
+from core.artifacts import ArtifactInfo, RepositoryRef
+from services.artifacts import RepositoryPath
+from services.rights import require
 from web.api import api
+from web.api.calls import api_call
 from web.api.common import (
     BadRequest,
-    Conflict,
     NotFound,
     created,
     current_identity,
-    json_body,
     json_response,
     paged_response,
     paging,
 )
-from web.api.recording import recorded
 
 REPOSITORY = "/projects/<project_name>/repositories/<path:repository_name>"
 BASE = f"{REPOSITORY}/artifacts"
@@ -60,41 +57,22 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
 
 @api.route(REPOSITORY, methods=["DELETE"])
 async def delete_repository(project_name: str, repository_name: str) -> Response:
-    name = _full_name(project_name, repository_name)
-    async with recorded(audit.DELETE, audit.REPOSITORY, name, project=project_name) as event:
-        repo = await _target(project_name, name, Permission.REPOSITORY_DELETE, event)
-        operator = await _operator()
-        events = await artifacts.delete_repository(repo, name, operator, request.host)
-    _wake_jobs(events)
+    path = _path(project_name, repository_name)
+    _wake_jobs(await services.artifacts.delete_repository(await api_call(), path))
     return Response("", status=200)
 
 
 @api.route(f"{BASE}/<reference>", methods=["DELETE"])
 async def delete_artifact(project_name: str, repository_name: str, reference: str) -> Response:
-    name, ref = _full_name(project_name, repository_name), unquote(reference)
-    resource = f"{name}@{ref}" if is_digest(ref) else f"{name}:{ref}"
-    async with recorded(audit.DELETE, audit.ARTIFACT, resource, project=project_name) as event:
-        # ManifestStore.delete records the deletion in its own transaction; this block
-        # records only a refused attempt.
-        event.skip = True
-        repo = await _target(project_name, name, Permission.ARTIFACT_DELETE, event)
-        found = await _artifact(repo, ref)
-    manifests = current_app.extensions["registry"].manifests
-    _wake_jobs(await manifests.delete(name, found.digest, await _operator(), request.host))
+    path, ref = _path(project_name, repository_name), unquote(reference)
+    _wake_jobs(await services.artifacts.delete_artifact(await api_call(), path, ref))
     return Response("", status=200)
 
 
 @api.route(f"{BASE}/<reference>/tags", methods=["POST"])
 async def create_tag(project_name: str, repository_name: str, reference: str) -> Response:
-    name, ref = _full_name(project_name, repository_name), unquote(reference)
-    async with recorded(audit.CREATE, audit.TAG, name, project=project_name) as event:
-        repo = await _target(project_name, name, Permission.TAG_CREATE, event)
-        tag = _tag_name(await json_body())
-        event.resource = f"{name}:{tag}"
-        found = await _artifact(repo, ref)
-        event.description = f"on {found.digest}"
-        if not await artifacts.create_tag(repo, found, tag):
-            raise Conflict(f"the tag {tag} already exists in {name}")
+    path, ref = _path(project_name, repository_name), unquote(reference)
+    tag = await services.artifacts.create_tag(await api_call(), path, ref)
     return created(f"{request.path.rstrip('/')}/{tag}")
 
 
@@ -102,21 +80,15 @@ async def create_tag(project_name: str, repository_name: str, reference: str) ->
 async def delete_tag(
     project_name: str, repository_name: str, reference: str, tag_name: str
 ) -> Response:
-    name, ref = _full_name(project_name, repository_name), unquote(reference)
-    resource = f"{name}:{tag_name}"
-    async with recorded(audit.DELETE, audit.TAG, resource, project=project_name) as event:
-        repo = await _target(project_name, name, Permission.TAG_DELETE, event)
-        found = await _artifact(repo, ref)
-        event.description = f"from {found.digest}"
-        if not await artifacts.delete_tag(repo, found, tag_name):
-            raise NotFound(f"the artifact {ref} has no tag {tag_name}")
+    path, ref = _path(project_name, repository_name), unquote(reference)
+    await services.artifacts.delete_tag(await api_call(), path, ref, tag_name)
     return Response("", status=200)
 
 
 async def _repository(project: str, encoded_name: str) -> RepositoryRef:
     """The repository, if the caller may pull from it; a hidden project is reported missing."""
     identity = await current_identity()
-    _check(identity, await project_access(identity, project), project, Permission.REPOSITORY_PULL)
+    require(identity, await project_access(identity, project), project, Permission.REPOSITORY_PULL)
     name = _full_name(project, encoded_name)
     repo = await artifacts.find_repository(name)
     if repo is None:
@@ -124,60 +96,12 @@ async def _repository(project: str, encoded_name: str) -> RepositoryRef:
     return repo
 
 
-async def _target(
-    project: str, name: str, permission: Permission, event: audit.Event
-) -> RepositoryRef:
-    """The repository a change names, if the caller holds permission there. The event learns
-    the project's id first, so that a refused attempt is filed under its project."""
-    identity = await current_identity()
-    access = await project_access(identity, project)
-    if access is not None:
-        event.project_id = access.project_id
-    _check(identity, access, project, permission)
-    repo = await artifacts.repository_ref(name)
-    if repo is None:
-        raise NotFound(f"repository {name} not found")
-    return repo
-
-
-def _check(
-    identity: Identity, access: ProjectAccess | None, project: str, permission: Permission
-) -> None:
-    """404 for a project the caller may not see, 401 / 403 for a right the caller lacks."""
-    if access is None or Permission.PROJECT_READ not in access.permissions:
-        raise NotFound(f"project {project} not found")
-    if permission not in access.permissions:
-        if identity.anonymous:
-            raise AuthenticationFailed("sign in first")
-        raise Forbidden(f"the role does not allow {permission.value} in project {project}")
-
-
-async def _artifact(repo: RepositoryRef, reference: str) -> ArtifactRef:
-    found = await artifacts.artifact_ref(repo, reference)
-    if found is None:
-        raise NotFound(f"artifact {reference} not found")
-    return found
-
-
 def _full_name(project: str, encoded_name: str) -> str:
     return f"{project}/{unquote(encoded_name)}"
 
 
-def _tag_name(body: dict[str, Any]) -> str:
-    name = body.get("name")
-    if not isinstance(name, str):
-        raise BadRequest("name is required")
-    try:
-        return validate_tag(name)
-    except TagInvalid:
-        raise BadRequest(
-            f"invalid tag name {name[:64]!r}: [a-zA-Z0-9_][a-zA-Z0-9._-]{{0,127}}"
-        ) from None
-
-
-async def _operator() -> str:
-    """Who webhook events name as the operator."""
-    return (await current_identity()).username or ""
+def _path(project: str, encoded_name: str) -> RepositoryPath:
+    return RepositoryPath(project, _full_name(project, encoded_name))
 
 
 def _wake_jobs(enqueued: int | bool) -> None:

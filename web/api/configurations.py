@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from quart import Response
 
+import services.configuration
 from access import config
-from access.errors import Forbidden
+from access.accounts import require_sysadmin
 from access.policy import Identity
-from core import audit
 from web.api import api
-from web.api.common import json_body, json_response, signed_in
-from web.api.recording import changes, recorded
+from web.api.calls import api_call
+from web.api.common import current_identity, json_response
 
 
 async def admin_only() -> Identity:
     """The caller, who must be a system admin: 401 for nobody, 403 for anybody else."""
-    identity = await signed_in()
-    if not identity.sysadmin:
-        raise Forbidden("only a system admin may do this")
+    identity = await current_identity()
+    require_sysadmin(identity)
     return identity
 
 
@@ -31,13 +30,5 @@ async def get_configurations() -> Response:
 @api.put("/configurations")
 async def put_configurations() -> Response:
     """Change the given settings; auth_mode only on a database with no users or projects."""
-    async with recorded(audit.UPDATE, audit.CONFIGURATION, "configuration") as event:
-        await admin_only()
-        wanted = await json_body()
-        # The changed keys with their values; secrets, and keys that are no setting (a
-        # misspelt secret), are only named. Written first, so a refused change says it too.
-        unknown = wanted.keys() - config.DEFAULTS.keys()
-        hidden = config.SECRETS | unknown
-        event.description = changes(await config.current(), wanted, hidden=hidden)
-        await config.update(wanted)
+    await services.configuration.update(await api_call())
     return Response(status=200)

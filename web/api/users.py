@@ -6,29 +6,27 @@ from typing import Any
 
 from quart import Response, current_app, request
 
+import services.users
 from access.accounts import (
     AccountService,
-    NewUser,
     parse_user_query,
     permissions_in,
     require_self_or_admin,
     require_sysadmin,
 )
 from access.errors import Forbidden
-from core import audit
-from models import User, fetch
+from models import User
 from web.api import api
+from web.api.calls import api_call
 from web.api.common import (
     BadRequest,
     created,
     current_identity,
-    json_body,
     json_response,
     paged_response,
     paging,
     signed_in,
 )
-from web.api.recording import changes, recorded, requested
 
 
 def accounts() -> AccountService:
@@ -51,13 +49,6 @@ def user_resp(user: User) -> dict[str, Any]:
     }
 
 
-def text(body: dict[str, Any], name: str, required: bool = False) -> str:
-    value = body.get(name, "")
-    if not isinstance(value, str) or (required and not value):
-        raise BadRequest(f"{name} must be a{' non-empty' if required else ''} string")
-    return value
-
-
 @api.get("/users")
 async def list_users() -> Response:
     require_sysadmin(await current_identity())
@@ -69,18 +60,8 @@ async def list_users() -> Response:
 
 @api.post("/users")
 async def create_user() -> Response:
-    async with recorded(audit.CREATE, audit.USER, await requested("username")):
-        await accounts().check_may_create(await current_identity())
-        body = await json_body()
-        new = NewUser(
-            username=text(body, "username", required=True),
-            email=text(body, "email", required=True),
-            password=text(body, "password", required=True),
-            realname=text(body, "realname"),
-            comment=text(body, "comment"),
-        )  # sysadmin_flag is not part of UserCreationReq: a new user is never an admin
-        user = await accounts().create(new)
-    return created(f"{request.path}/{user.id}")
+    user_id = await services.users.create(await api_call(), accounts())
+    return created(f"{request.path}/{user_id}")
 
 
 @api.get("/users/search")
@@ -121,61 +102,23 @@ async def get_user(user_id: int) -> Response:
 
 @api.put("/users/<int:user_id>")
 async def update_user(user_id: int) -> Response:
-    name, _ = await _target(user_id)
-    async with recorded(audit.UPDATE, audit.USER, name) as event:
-        require_self_or_admin(await current_identity(), user_id)
-        body = await json_body()
-        profile: dict[str, Any] = {
-            k: text(body, k) for k in ("email", "realname", "comment") if k in body
-        }
-        before = await accounts().get(user_id)
-        await accounts().update_profile(user_id, profile)
-        # which fields changed, not to what: the log is read more widely than the profile
-        old = {k: getattr(before, k) for k in profile}
-        event.description = changes(old, profile, hidden=profile.keys())
+    await services.users.update_profile(await api_call(), accounts(), user_id)
     return Response("", status=200)
 
 
 @api.delete("/users/<int:user_id>")
 async def delete_user(user_id: int) -> Response:
-    name, _ = await _target(user_id)
-    async with recorded(audit.DELETE, audit.USER, name):
-        require_sysadmin(await current_identity())
-        await accounts().delete(user_id)
+    await services.users.delete(await api_call(), accounts(), user_id)
     return Response("", status=200)
 
 
 @api.put("/users/<int:user_id>/password")
 async def change_password(user_id: int) -> Response:
-    name, _ = await _target(user_id)
-    async with recorded(audit.UPDATE, audit.USER, name, description="password change"):
-        identity = await current_identity()
-        body = await json_body()
-        old = body.get("old_password")
-        new = text(body, "new_password", required=True)
-        if old is not None and not isinstance(old, str):
-            raise BadRequest("old_password must be a string")
-        await accounts().change_password(identity, user_id, old, new)
+    await services.users.change_password(await api_call(), accounts(), user_id)
     return Response("", status=200)
 
 
 @api.put("/users/<int:user_id>/sysadmin")
 async def set_sysadmin(user_id: int) -> Response:
-    name, was_admin = await _target(user_id)
-    async with recorded(audit.UPDATE, audit.USER, name) as event:
-        require_sysadmin(await current_identity())
-        flag = (await json_body()).get("sysadmin_flag")
-        if not isinstance(flag, bool):
-            raise BadRequest("sysadmin_flag must be true or false")
-        event.description = changes({"sysadmin_flag": was_admin}, {"sysadmin_flag": flag})
-        await accounts().set_sysadmin(user_id, flag)
+    await services.users.set_sysadmin(await api_call(), accounts(), user_id)
     return Response("", status=200)
-
-
-async def _target(user_id: int) -> tuple[str, bool | None]:
-    """The name of the user a path names and whether they are a system admin, for the audit
-    event; read before the rights check, so that a refused attempt names its target."""
-    rows = await fetch("SELECT username, sysadmin FROM berth_user WHERE id = ?", user_id)
-    if not rows:
-        return f"user id {user_id}", None
-    return str(rows[0][0]), bool(rows[0][1])

@@ -8,24 +8,24 @@ from typing import Any
 
 from quart import Response
 
+import services.webhooks
 from access.roles import Permission
-from core import audit, webhooks
+from core import webhooks
 from models import WebhookExecution, WebhookPolicy
 from web.api import api
+from web.api.calls import api_call, project_ref
 from web.api.common import (
     ApiError,
     BadRequest,
     Conflict,
     NotFound,
     created,
-    json_body,
     json_response,
     paged_response,
     paging,
     render_api_error,
 )
-from web.api.projects import project_scope, recorded_in
-from web.api.recording import changes, requested
+from web.api.projects import project_scope
 
 _ERRORS: dict[type[webhooks.WebhookError], type[ApiError]] = {
     webhooks.WebhookInvalid: BadRequest,
@@ -51,12 +51,7 @@ async def list_policies(ref: str) -> Response:
 
 @api.route("/projects/<ref>/webhook/policies", methods=["POST"])
 async def create_policy(ref: str) -> Response:
-    async with recorded_in(ref, audit.CREATE, audit.WEBHOOK, await requested("name")) as event:
-        scope = await project_scope(ref, Permission.WEBHOOK_CREATE)
-        spec = webhooks.parse_policy(await json_body())
-        creator = scope.identity.username or ""
-        policy_id, secret = await webhooks.create_policy(scope.project.id, spec, creator)
-        event.description = f"event_types: {', '.join(spec.event_types)}"
+    policy_id, secret = await services.webhooks.create(await api_call(), project_ref(ref))
     # Harbor answers with no body; the secret is shown here once and never again.
     location = f"/api/v2.0/projects/{ref}/webhook/policies/{policy_id}"
     return created(location, {"id": policy_id, "secret": secret})
@@ -70,22 +65,13 @@ async def get_policy(ref: str, policy_id: int) -> Response:
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["PUT"])
 async def update_policy(ref: str, policy_id: int) -> Response:
-    async with recorded_in(ref, audit.UPDATE, audit.WEBHOOK, f"policy {policy_id}") as event:
-        scope = await project_scope(ref, Permission.WEBHOOK_UPDATE)
-        before = await webhooks.get_policy(scope.project.id, policy_id)
-        event.resource = before.name
-        spec = webhooks.parse_policy(await json_body())
-        await webhooks.update_policy(scope.project.id, policy_id, spec)
-        event.description = _changes(before, spec)
+    await services.webhooks.update(await api_call(), project_ref(ref), policy_id)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["DELETE"])
 async def delete_policy(ref: str, policy_id: int) -> Response:
-    async with recorded_in(ref, audit.DELETE, audit.WEBHOOK, f"policy {policy_id}") as event:
-        scope = await project_scope(ref, Permission.WEBHOOK_DELETE)
-        event.resource = (await webhooks.get_policy(scope.project.id, policy_id)).name
-        await webhooks.delete_policy(scope.project.id, policy_id)
+    await services.webhooks.delete(await api_call(), project_ref(ref), policy_id)
     return Response("", status=200)
 
 
@@ -112,28 +98,6 @@ async def supported_events(ref: str) -> Response:
             ],
         }
     )
-
-
-def _changes(before: WebhookPolicy, spec: webhooks.PolicySpec) -> str:
-    """What an update changed; targets (which may carry credentials) and the secret are
-    named without their values."""
-    old = {
-        "name": before.name,
-        "description": before.description,
-        "enabled": before.enabled,
-        "event_types": before.event_types,
-        "targets": before.targets,
-    }
-    new = {
-        "name": spec.name,
-        "description": spec.description,
-        "enabled": spec.enabled,
-        "event_types": spec.event_types,
-        "targets": spec.targets,
-    }
-    if spec.secret:
-        new["secret"] = True  # a new secret was given; old has none, so it is listed
-    return changes(old, new, hidden=("targets", "secret"))
 
 
 def _policy(policy: WebhookPolicy) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 from quart import Response
 
 from access.policy import Action, visible_project_ids
+from core import audit, events
 from core import mediatypes as mt
-from core import webhooks
 from core.digests import is_digest
 from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
 from core.registry import Page, StoredManifest
@@ -23,7 +23,7 @@ DEFAULT_CATALOG_PAGE = 1_000
 async def get_manifest(ctx: V2Request) -> Response:
     manifest = await _negotiated(ctx)
     ctx.registry.pulls.note(ctx.name, ctx.project, ctx.arg, manifest.digest)
-    await _notify(ctx, webhooks.PULL_ARTIFACT, manifest.digest)
+    await _notify_pull(ctx, manifest.digest)
     return Response(manifest.content, status=200, headers=_manifest_headers(manifest))
 
 
@@ -44,6 +44,7 @@ async def put_manifest(ctx: V2Request) -> Response:
         body,
         ctx.request.headers.get("Content-Type"),
         ctx.caller.identity.username,
+        ctx.request.host,
     )
     ctx.wake_jobs()
     headers = {
@@ -58,8 +59,7 @@ async def put_manifest(ctx: V2Request) -> Response:
 
 async def delete_manifest(ctx: V2Request) -> Response:
     await ctx.authorize(Action.DELETE)
-    operator = ctx.caller.identity.username or ""
-    if await ctx.registry.manifests.delete(ctx.name, ctx.arg, operator, ctx.request.host):
+    if await ctx.registry.manifests.delete(ctx.name, ctx.arg, ctx.request.host):
         ctx.wake_jobs()
     return Response(b"", status=202, headers={"Content-Length": "0"})
 
@@ -97,13 +97,14 @@ async def _negotiated(ctx: V2Request) -> StoredManifest:
     return manifest
 
 
-async def _notify(ctx: V2Request, event_type: str, digest: str) -> None:
-    """A webhook event; one indexed read when the project has no enabled policy."""
+async def _notify_pull(ctx: V2Request, digest: str) -> None:
+    """The pull's webhook events; one indexed read when the project has no enabled policy
+    (its audit row is in the pull log already)."""
     tag = None if is_digest(ctx.arg) else ctx.arg
-    operator = ctx.caller.identity.username or ""
-    if await webhooks.notify_artifact(
-        event_type, ctx.name, digest, tag, operator, ctx.request.host
-    ):
+    resource = audit.artifact_resource(ctx.name, ctx.arg, digest)
+    event = audit.Event(audit.PULL, audit.ARTIFACT, resource, ctx.project, host=ctx.request.host)
+    event.artifacts = [audit.Artifact(ctx.name, digest, tag)]
+    if await events.emit_pull(event):
         ctx.wake_jobs()
 
 

@@ -1,0 +1,24 @@
+"""The system configuration: change settings, the authentication mode included."""
+
+from __future__ import annotations
+
+from access import config
+from access.accounts import require_sysadmin
+from core import audit, events
+from services.attempts import Call, attempt
+
+
+async def update(call: Call) -> None:
+    """Change the settings the body names (system admins only); auth_mode only on a
+    database with no users or projects but the first ones."""
+    event = audit.Event(audit.UPDATE, audit.CONFIGURATION, "configuration")
+    async with attempt(call, event) as op:
+        require_sysadmin(op.caller)
+        wanted = await op.body()
+        # The changed keys with their values; secrets, and keys that are no setting (a
+        # misspelt secret), are only named. Written first, so a refused change says it too.
+        unknown = wanted.keys() - config.DEFAULTS.keys()
+        hidden = config.SECRETS | unknown
+        event.description = audit.changes(await config.current(), wanted, hidden=hidden)
+        await config.update(wanted)
+        await events.emit(op.tx, event)

@@ -1,0 +1,86 @@
+"""Projects: create one with its owner, change its visibility, delete it with everything
+that hangs on it (memberships, robots, webhook policies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from access.errors import AuthenticationFailed, Forbidden, InvalidInput
+from access.robots import RobotService
+from access.roles import Permission, Role
+from core import audit, events, projects, webhooks
+from services.attempts import Call, attempt, requested
+from services.rights import ProjectRef, project_scope, project_target
+
+
+async def create(call: Call) -> tuple[int, str]:
+    """A new project (ProjectReq: project_name, metadata.public) whose creator is its
+    Project Admin; its id and name."""
+    target = await requested(call, "project_name")
+    event = audit.Event(audit.CREATE, audit.PROJECT, target, project=target)
+    async with attempt(call, event) as op:
+        if op.caller.anonymous:
+            raise AuthenticationFailed("sign in first")
+        if op.caller.user_id is None:
+            raise Forbidden("only users may create projects")
+        body = await op.body()
+        name = body.get("project_name")
+        if not isinstance(name, str):
+            raise InvalidInput("project_name is required")
+        event.resource = event.project = name
+        public = public_of(body) or False
+        event.description = f"public: {str(public).lower()}"
+        event.project_id = await projects.create_owned_project(
+            name, public, op.caller.user_id, int(Role.PROJECT_ADMIN)
+        )
+        await events.emit(op.tx, event)
+    return event.project_id, name
+
+
+async def update(call: Call, ref: ProjectRef) -> None:
+    """Change the project's visibility (the only setting a ProjectReq may change here)."""
+    event = await _event(audit.UPDATE, ref)
+    async with attempt(call, event) as op:
+        scope = await project_scope(op.caller, ref, Permission.PROJECT_UPDATE)
+        public = public_of(await op.body())
+        if public is not None:
+            await projects.set_public(scope.project.id, public)
+            event.description = audit.changes({"public": scope.project.public}, {"public": public})
+        else:
+            event.description = "no change"
+        await events.emit(op.tx, event)
+
+
+async def delete(call: Call, ref: ProjectRef, robots: RobotService) -> None:
+    """Delete an empty project with its memberships, robots and webhook policies (so that a
+    new project of the same name starts clean), in one transaction with its event."""
+    event = await _event(audit.DELETE, ref)
+    async with attempt(call, event) as op:
+        scope = await project_scope(op.caller, ref, Permission.PROJECT_DELETE)
+        await projects.delete_project(scope.project.id)
+        await robots.delete_project_robots(scope.project.id)
+        await webhooks.delete_project_policies(scope.project.id)
+        await events.emit(op.tx, event)
+
+
+async def _event(operation: str, ref: ProjectRef) -> audit.Event:
+    name, project_id = await project_target(ref)
+    return audit.Event(operation, audit.PROJECT, name, project=name, project_id=project_id)
+
+
+def public_of(body: dict[str, Any]) -> bool | None:
+    """The visibility a ProjectReq asks for: metadata.public, else the deprecated public."""
+    metadata = body.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise InvalidInput("metadata must be an object")
+    value = metadata.get("public", body.get("public"))
+    if value is None or isinstance(value, bool):
+        return value
+    return boolean("metadata.public", value)
+
+
+def boolean(name: str, value: object) -> bool:
+    """Harbor's boolean in a query or in metadata: "true" or "false"."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidInput(f'{name} must be "true" or "false"')
