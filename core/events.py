@@ -97,9 +97,17 @@ _PROJECT_WITH_POLICY = (
 )
 
 
+_POLICY_WANTING = (
+    "SELECT 1 FROM webhook_policy WHERE project_id = ? AND enabled = ?"
+    " AND CAST(event_types AS TEXT) LIKE ? LIMIT 1"
+)
+
+
 async def _webhook_events(tx: Tx, event: audit.Event, event_type: str, project_id: int) -> int:
     """One execution and one "webhook" job per artifact per enabled policy of the project
-    that wants event_type."""
+    that wants event_type; one indexed read when there is none (every push asks)."""
+    if not await fetch(_POLICY_WANTING, project_id, True, f'%"{event_type}"%'):
+        return 0
     policies = [
         policy
         for policy in await WebhookPolicy.filter(project_id=project_id, enabled=True).using_db(tx)

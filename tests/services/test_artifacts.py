@@ -135,3 +135,24 @@ async def test_a_repository_delete_is_one_event_with_a_webhook_event_per_artifac
     (event,) = await AuditEvent.filter(operation="delete", resource_type=audit.REPOSITORY)
     assert (event.resource, event.success) == ("shop/app", True)
     assert sorted(d[1] for d in await deliveries()) == sorted([first, second])
+
+
+async def test_a_push_writes_its_event_and_its_webhook_event_with_the_manifest(
+    database: str,
+) -> None:
+    # Given a project whose policy wants pushes
+    admin = GivenCall(await a_user("root", sysadmin=True))
+    await projects.create(GivenCall(admin.identity, {"project_name": "shop"}))
+    wants_pushes = {**POLICY, "event_types": ["PUSH_ARTIFACT"]}
+    await webhooks.create(GivenCall(admin.identity, wants_pushes), ProjectRef("shop", True))
+    index_type = "application/vnd.oci.image.index.v1+json"
+    index = f'{{"schemaVersion":2,"mediaType":"{index_type}","manifests":[]}}'.encode()
+    # When an (empty) index is pushed as v1
+    pushed = await ManifestStore().put(
+        "shop/app", "shop", "v1", index, index_type, "root", "registry.test"
+    )
+    # Then the push's event, its pipeline job and its delivery were written with it
+    (event,) = await AuditEvent.filter(operation="create", resource_type=audit.ARTIFACT)
+    assert (event.resource, event.success) == (f"shop/app:v1@{pushed.digest}", True)
+    assert await Job.filter(kind="push").count() == 1
+    assert await deliveries() == [("PUSH_ARTIFACT", pushed.digest, "registry.test/shop/app:v1")]
