@@ -69,6 +69,9 @@ class UserService:
         """The identity of valid credentials; AuthenticationFailed or LoginThrottled."""
         if username.startswith(ROBOT_PREFIX):  # random 32-char secrets: no throttle needed
             return await self.robots.authenticate(username, password, address)
+        # The throttle comes first: a locked-out name stays out for the whole lockout, even
+        # with the right password that this process verified moments ago.
+        await self._check_throttle(username, address)
         cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         hit = self._recent.get(cache_key)
         if hit and hit[0] > time.monotonic() and hit[2] == await _fingerprint(username):
@@ -87,7 +90,6 @@ class UserService:
     async def _verify(
         self, cache_key: str, username: str, password: str, address: str | None
     ) -> Identity:
-        await self._check_throttle(username, address)
         user = await self._login(username, password)
         if user is None:
             await self._record_failure(username, address)
@@ -110,12 +112,19 @@ class UserService:
         return None
 
     async def _check_throttle(self, username: str, address: str | None) -> None:
+        """LoginThrottled while the name or the address has used up its failures. On every
+        login, remembered or not: one indexed read, usually of no row at all."""
+        limits = dict(self._throttle_keys(username, address))
+        marks = ",".join("?" * len(limits))
+        rows = await fetch(
+            f"SELECT key, failures, window_start FROM login_throttle WHERE key IN ({marks})",
+            *limits,
+        )
         now = datetime.now(UTC)
-        for key, limit in self._throttle_keys(username, address):
-            row = await LoginThrottle.get_or_none(key=key)
-            if row and row.failures >= limit and row.window_start + self.policy.window > now:
-                retry = int((row.window_start + self.policy.window - now).total_seconds()) + 1
-                raise LoginThrottled(retry)
+        for key, failures, started in rows:
+            ends = _as_datetime(started) + self.policy.window
+            if int(failures) >= limits[str(key)] and ends > now:  # type: ignore[call-overload]
+                raise LoginThrottled(int((ends - now).total_seconds()) + 1)
 
     async def _record_failure(self, username: str, address: str | None) -> None:
         now = datetime.now(UTC)
@@ -134,6 +143,12 @@ class UserService:
         if address:
             keys.append((f"addr:{address}", self.policy.max_per_address))
         return keys
+
+
+def _as_datetime(value: object) -> datetime:
+    """A timestamp as the database returns it: a datetime (PostgreSQL) or ISO text (SQLite)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _fingerprint(username: str) -> tuple[object, ...]:

@@ -6,15 +6,32 @@ import base64
 import hashlib
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ADMIN, RunningBerth, running_berth
+from tests.support import ADMIN, RunningBerth, postgres_database, require, running_berth
 
 LAYER = b"some layer bytes"
 DIGEST = "sha256:" + hashlib.sha256(LAYER).hexdigest()
+
+
+@contextmanager
+def server_on(database: str, data_dir: Path) -> Iterator[RunningBerth]:
+    """A server of its own with one process, so the login it remembers is the one the next
+    request meets."""
+    env = {"BERTH_WORKERS": "1"}
+    if database == "sqlite":
+        with running_berth(data_dir, env) as server:
+            yield server
+        return
+    with postgres_database() as url:
+        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+        with running_berth(data_dir, {**env, "BERTH_DATABASE_URL": str(url)}) as server:
+            yield server
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -122,3 +139,23 @@ def test_repeated_failed_logins_are_throttled_per_user(tmp_path: Path) -> None:
         # Even the right password waits out the window: that is what throttling means.
         locked = httpx.get(f"{server.url}/service/token", auth=ADMIN)
         assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_locked_out_user_stays_out_even_right_after_a_good_login(
+    tmp_path: Path, database: str
+) -> None:
+    with server_on(database, tmp_path) as server:
+        # Given admin signed in a moment ago, so the server remembers that login
+        assert httpx.get(f"{server.url}/v2/", auth=ADMIN).status_code == 200
+        # When five wrong passwords lock the name out
+        wrong = [
+            httpx.get(f"{server.url}/v2/", auth=("admin", f"wrong-{i}")).status_code
+            for i in range(5)
+        ]
+        # Then the right password is refused too, on /v2 and at the token service
+        registry = httpx.get(f"{server.url}/v2/", auth=ADMIN)
+        service = httpx.get(f"{server.url}/service/token", auth=ADMIN)
+    assert wrong == [401] * 5
+    assert registry.status_code == 429, registry.text
+    assert service.status_code == 429 and int(service.headers["Retry-After"]) > 0
