@@ -93,13 +93,17 @@ async def allowed_actions(identity: Identity, repository: str, wanted: set[str])
     if access is None:
         # No such project: a system admin goes on to get the registry's own NAME_UNKNOWN;
         # anybody else learns nothing about which projects exist.
-        return set(wanted) if identity.sysadmin else set()
-    allowed = {
-        a for a in wanted if a in REGISTRY_ACTIONS and REGISTRY_ACTIONS[a] in access.permissions
-    }
-    if "*" in wanted and all(p in access.permissions for p in REGISTRY_ACTIONS.values()):
-        allowed.add("*")
-    return allowed
+        return grantable(wanted, ALL_PERMISSIONS) if identity.sysadmin else set()
+    return grantable(wanted, access.permissions)
+
+
+def grantable(wanted: set[str], permissions: frozenset[Permission]) -> set[str]:
+    """The registry actions of wanted that permissions allow. `*` asks for every action the
+    caller may use (as Harbor answers it); `*` itself is granted only with all three."""
+    allowed = {a for a, needs in REGISTRY_ACTIONS.items() if needs in permissions}
+    if "*" in wanted:
+        return allowed | {"*"} if len(allowed) == len(REGISTRY_ACTIONS) else allowed
+    return allowed & wanted
 
 
 async def check_repository(identity: Identity, repository: str, action: Action) -> bool:
