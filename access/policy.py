@@ -15,6 +15,7 @@ from access.roles import (
     REGISTRY_ACTIONS,
     Permission,
     Role,
+    least_role,
     permissions_of,
 )
 from models import fetch
@@ -109,6 +110,24 @@ def grantable(wanted: set[str], permissions: frozenset[Permission]) -> set[str]:
 async def check_repository(identity: Identity, repository: str, action: Action) -> bool:
     """True when identity may perform action on repository now."""
     return bool(await allowed_actions(identity, repository, {action.value}))
+
+
+# How a refusal names what was tried, by action.
+_ATTEMPTS = {Action.PULL: "pull from", Action.PUSH: "push to", Action.DELETE: "delete in"}
+
+
+def denial_reason(identity: Identity, repository: str, action: Action) -> str:
+    """Why identity may not perform action on repository, from the permission table: what
+    would be enough. The same words whether or not the project exists."""
+    project = repository.split("/", 1)[0]
+    attempt = f"{_ATTEMPTS[action]} project {project}"
+    needed = REGISTRY_ACTIONS[action.value]
+    if identity.robot_id is not None:
+        return f"{attempt} needs {needed.value}, which robot {identity.username} does not hold"
+    role = least_role(needed)
+    if role is None:
+        return f"{attempt} needs a system admin"
+    return f"{attempt} needs the {role.title} role or higher"
 
 
 async def visible_project_ids(identity: Identity) -> set[int] | None:

@@ -17,6 +17,11 @@ class Role(IntEnum):
     def harbor_name(self) -> str:
         return _HARBOR_NAMES[self]
 
+    @property
+    def title(self) -> str:
+        """The name people read: "Project Admin", "Limited Guest"."""
+        return self.name.replace("_", " ").title()
+
 
 _HARBOR_NAMES = {
     Role.PROJECT_ADMIN: "projectAdmin",
@@ -97,6 +102,21 @@ REGISTRY_ACTIONS: dict[str, Permission] = {
     "push": P.REPOSITORY_PUSH,
     "delete": P.REPOSITORY_DELETE,
 }
+
+
+# From least to most privileged: a denied caller is told the first role that would do.
+ROLES_BY_PRIVILEGE = (
+    Role.LIMITED_GUEST,
+    Role.GUEST,
+    Role.DEVELOPER,
+    Role.MAINTAINER,
+    Role.PROJECT_ADMIN,
+)
+
+
+def least_role(permission: Permission) -> Role | None:
+    """The least privileged role that holds permission; None when only admins do."""
+    return next((r for r in ROLES_BY_PRIVILEGE if permission in PERMISSIONS[r]), None)
 
 
 def permissions_of(roles: set[Role]) -> frozenset[Permission]:

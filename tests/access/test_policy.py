@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from access.policy import grantable
+from access.policy import Action, Identity, denial_reason, grantable
 from access.roles import ALL_PERMISSIONS, PERMISSIONS, PUBLIC_PERMISSIONS, Role
 
 
@@ -35,3 +35,22 @@ def test_named_actions_are_granted_no_wider_than_asked() -> None:
     assert grantable({"pull", "push"}, PERMISSIONS[Role.GUEST]) == {"pull"}
     assert grantable({"fly", "pull"}, PERMISSIONS[Role.DEVELOPER]) == {"pull"}
     assert grantable(set(), ALL_PERMISSIONS) == set()
+
+
+@pytest.mark.parametrize(
+    "action, expected",
+    [
+        pytest.param(Action.PULL, "pull from project p needs the Limited Guest role or higher"),
+        pytest.param(Action.PUSH, "push to project p needs the Developer role or higher"),
+        pytest.param(Action.DELETE, "delete in project p needs the Maintainer role or higher"),
+    ],
+)
+def test_a_refusal_names_the_least_role_that_would_do(action: Action, expected: str) -> None:
+    assert denial_reason(Identity(username="u", user_id=7), "p/app", action) == expected
+
+
+def test_a_robot_refusal_names_the_permission_it_lacks() -> None:
+    robot = Identity(username="robot$p+ci", robot_id=3)
+    assert denial_reason(robot, "p/app", Action.PUSH) == (
+        "push to project p needs repository:push, which robot robot$p+ci does not hold"
+    )
