@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -12,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from access.errors import AuthenticationFailed, LoginThrottled
 from access.passwords import hash_password, verify_password_off_loop
 from access.policy import Identity
-from access.robots import ROBOT_PREFIX, RobotService, robot_identity_by_name
-from models import LoginThrottle, User, fetch
+from access.robots import ROBOT_PREFIX, RobotService, robot_identity_by_name, usable
+from models import LoginThrottle, Robot, User, fetch
 
 ADMIN = "admin"
 
@@ -99,6 +100,33 @@ class UserService:
         self._recent[cache_key] = (time.monotonic() + 30, identity, await _fingerprint(username))
         return identity
 
+    async def refresh_binding(self, username: str) -> str | None:
+        """What a refresh token of username is bound to now: a digest of the account's id
+        and secret hash, so a new password or secret, or a deleted (even re-created)
+        account, ends every refresh token. None for accounts whose secret Berth does not
+        hold (directory users): they get no refresh token, as the directory may disable
+        them at any time without Berth knowing."""
+        if username.startswith(ROBOT_PREFIX):
+            robot = await Robot.get_or_none(name=username)
+            if robot is None or not usable(robot):
+                return None
+            return _binding("robot", robot.id, robot.secret_hash)
+        rows = await fetch("SELECT id, password_hash FROM berth_user WHERE username = ?", username)
+        if not rows or not rows[0][1]:
+            return None
+        return _binding("user", rows[0][0], rows[0][1])
+
+    async def redeem_refresh(self, username: str, binding: str, address: str | None) -> Identity:
+        """The identity behind a refresh token's subject and binding, when the account still
+        holds the same secret; AuthenticationFailed otherwise."""
+        current = await self.refresh_binding(username)
+        if current is None or not hmac.compare_digest(current, binding):
+            raise AuthenticationFailed("the refresh token is no longer valid; sign in again")
+        identity = await identity_by_name(username, address)
+        if identity is None:
+            raise AuthenticationFailed("the refresh token is no longer valid; sign in again")
+        return identity
+
     def forget(self, username: str) -> None:
         """Drop remembered logins (after a password change, a deletion, a role change)."""
         self._recent = {k: v for k, v in self._recent.items() if v[1].username != username}
@@ -143,6 +171,10 @@ class UserService:
         if address:
             keys.append((f"addr:{address}", self.policy.max_per_address))
         return keys
+
+
+def _binding(kind: str, account_id: object, secret_hash: object) -> str:
+    return hashlib.sha256(f"{kind}\0{account_id}\0{secret_hash}".encode()).hexdigest()
 
 
 def _as_datetime(value: object) -> datetime:
