@@ -40,6 +40,8 @@ class Identity:
     robot_id: int | None = None
     # robots: project name (or "*") -> what the robot may do there
     robot_permissions: dict[str, frozenset[Permission]] = field(default_factory=dict)
+    # system robots: Harbor's system-level permissions, "resource:action" ("project:create")
+    system_permissions: frozenset[str] = frozenset()
     address: str | None = None
 
     @property
@@ -128,6 +130,12 @@ def denial_reason(identity: Identity, repository: str, action: Action) -> str:
     if role is None:
         return f"{attempt} needs a system admin"
     return f"{attempt} needs the {role.title} role or higher"
+
+
+def holds_system(identity: Identity, permission: str) -> bool:
+    """True when identity holds a system-level permission ("replication:create"): a system
+    admin holds them all, a system robot those it was given."""
+    return identity.sysadmin or permission in identity.system_permissions
 
 
 async def visible_project_ids(identity: Identity) -> set[int] | None:

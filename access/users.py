@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from access.errors import AuthenticationFailed, LoginThrottled
 from access.passwords import hash_password, verify_password_off_loop
 from access.policy import Identity
-from access.robots import ROBOT_PREFIX, RobotService, robot_identity_by_name, usable
+from access.robot_spec import ROBOT_PREFIX
+from access.robots import RobotService, robot_identity_by_name, usable
 from models import LoginThrottle, Robot, User, fetch
 
 ADMIN = "admin"
