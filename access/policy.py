@@ -15,6 +15,7 @@ from access.roles import (
     REGISTRY_ACTIONS,
     Permission,
     Role,
+    least_role,
     permissions_of,
 )
 from models import fetch
@@ -39,6 +40,8 @@ class Identity:
     robot_id: int | None = None
     # robots: project name (or "*") -> what the robot may do there
     robot_permissions: dict[str, frozenset[Permission]] = field(default_factory=dict)
+    # system robots: Harbor's system-level permissions, "resource:action" ("project:create")
+    system_permissions: frozenset[str] = frozenset()
     address: str | None = None
 
     @property
@@ -93,18 +96,46 @@ async def allowed_actions(identity: Identity, repository: str, wanted: set[str])
     if access is None:
         # No such project: a system admin goes on to get the registry's own NAME_UNKNOWN;
         # anybody else learns nothing about which projects exist.
-        return set(wanted) if identity.sysadmin else set()
-    allowed = {
-        a for a in wanted if a in REGISTRY_ACTIONS and REGISTRY_ACTIONS[a] in access.permissions
-    }
-    if "*" in wanted and all(p in access.permissions for p in REGISTRY_ACTIONS.values()):
-        allowed.add("*")
-    return allowed
+        return grantable(wanted, ALL_PERMISSIONS) if identity.sysadmin else set()
+    return grantable(wanted, access.permissions)
+
+
+def grantable(wanted: set[str], permissions: frozenset[Permission]) -> set[str]:
+    """The registry actions of wanted that permissions allow. `*` asks for every action the
+    caller may use (as Harbor answers it); `*` itself is granted only with all three."""
+    allowed = {a for a, needs in REGISTRY_ACTIONS.items() if needs in permissions}
+    if "*" in wanted:
+        return allowed | {"*"} if len(allowed) == len(REGISTRY_ACTIONS) else allowed
+    return allowed & wanted
 
 
 async def check_repository(identity: Identity, repository: str, action: Action) -> bool:
     """True when identity may perform action on repository now."""
     return bool(await allowed_actions(identity, repository, {action.value}))
+
+
+# How a refusal names what was tried, by action.
+_ATTEMPTS = {Action.PULL: "pull from", Action.PUSH: "push to", Action.DELETE: "delete in"}
+
+
+def denial_reason(identity: Identity, repository: str, action: Action) -> str:
+    """Why identity may not perform action on repository, from the permission table: what
+    would be enough. The same words whether or not the project exists."""
+    project = repository.split("/", 1)[0]
+    attempt = f"{_ATTEMPTS[action]} project {project}"
+    needed = REGISTRY_ACTIONS[action.value]
+    if identity.robot_id is not None:
+        return f"{attempt} needs {needed.value}, which robot {identity.username} does not hold"
+    role = least_role(needed)
+    if role is None:
+        return f"{attempt} needs a system admin"
+    return f"{attempt} needs the {role.title} role or higher"
+
+
+def holds_system(identity: Identity, permission: str) -> bool:
+    """True when identity holds a system-level permission ("replication:create"): a system
+    admin holds them all, a system robot those it was given."""
+    return identity.sysadmin or permission in identity.system_permissions
 
 
 async def visible_project_ids(identity: Identity) -> set[int] | None:

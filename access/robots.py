@@ -9,40 +9,30 @@ or refreshing a robot takes effect on the next request in every replica.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from access.errors import (
-    AccessError,
-    AlreadyExists,
-    AuthenticationFailed,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PasswordPolicyViolation,
+from access.errors import AlreadyExists, AuthenticationFailed, Forbidden, NotFound
+from access.passwords import hash_password, verify_password_off_loop
+from access.policy import Identity, project_access, project_ids_with
+from access.robot_spec import (
+    ANY_PROJECT,
+    PROJECT,
+    SYSTEM,
+    RobotError,
+    RobotInvalid,
+    RobotSpec,
+    checked_secret,
+    grants_of,
+    parse_update,
+    system_of,
 )
-from access.passwords import check_password_policy, hash_password, verify_password_off_loop
-from access.policy import Identity, project_access
 from access.roles import ALL_PERMISSIONS, Permission
 from models import Project, Robot
 
-ROBOT_PREFIX = "robot$"
-SYSTEM, PROJECT = "system", "project"
-ANY_PROJECT = "*"
-_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _MAX_CACHED = 10_000
-_KNOWN = frozenset(p.value for p in Permission)
-
-
-class RobotError(AccessError):
-    """Base of the robot service's request errors."""
-
-
-class RobotInvalid(RobotError, InvalidInput):
-    """A request the robot API cannot accept: 400."""
 
 
 class RobotNotFound(RobotError, NotFound):
@@ -60,44 +50,6 @@ class RobotExists(RobotError, AlreadyExists):
 
 
 @dataclass(frozen=True, slots=True)
-class RobotSpec:
-    """A validated RobotCreate (or the editable part of a Robot for PUT)."""
-
-    name: str
-    level: str
-    description: str = ""
-    duration: int = -1
-    disable: bool = False
-    secret: str | None = None
-    # namespace (project name or "*") -> permissions granted there
-    grants: dict[str, frozenset[Permission]] = field(default_factory=dict)
-
-    @property
-    def project(self) -> str | None:
-        return next(iter(self.grants)) if self.level == PROJECT else None
-
-    @property
-    def full_name(self) -> str:
-        if self.level == PROJECT:
-            return f"{ROBOT_PREFIX}{self.project}+{self.name}"
-        return f"{ROBOT_PREFIX}{self.name}"
-
-    def permissions_json(self) -> list[dict[str, Any]]:
-        """The grants in Harbor's RobotPermission shape, sorted for stable output."""
-        return [
-            {
-                "kind": "project",
-                "namespace": namespace,
-                "access": [
-                    {"resource": p.value.split(":")[0], "action": p.value.split(":")[1]}
-                    for p in sorted(perms)
-                ],
-            }
-            for namespace, perms in sorted(self.grants.items())
-        ]
-
-
-@dataclass(frozen=True, slots=True)
 class RobotFilter:
     level: str | None = None
     project_id: int | None = None
@@ -112,131 +64,12 @@ class CreatedRobot:
     secret: str
 
 
-def parse_spec(body: dict[str, Any]) -> RobotSpec:
-    """A RobotSpec from a RobotCreate body; RobotInvalid naming the first problem."""
-    name = body.get("name")
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200:
-        raise RobotInvalid("name must be lower-case letters and digits, separated by . _ or -")
-    level = body.get("level", SYSTEM)
-    if level not in (SYSTEM, PROJECT):
-        raise RobotInvalid("level must be 'system' or 'project'")
-    return RobotSpec(
-        name=name,
-        level=level,
-        description=_text(body, "description"),
-        duration=_duration(body.get("duration", -1)),
-        disable=_flag(body, "disable"),
-        secret=checked_secret(body.get("secret")),
-        grants=_grants(body.get("permissions"), level),
-    )
-
-
-def parse_update(body: dict[str, Any], robot: Robot) -> RobotSpec:
-    """The spec of a PUT body (a Robot); fields left out keep their stored values."""
-    if body.get("name") not in (None, robot.name, short_name(robot)):
-        raise RobotInvalid("the name of a robot cannot change")
-    if body.get("level", robot.level) != robot.level:
-        raise RobotInvalid("the level of a robot cannot change")
-    return RobotSpec(
-        name=short_name(robot),
-        level=robot.level,
-        description=_text({"description": robot.description, **body}, "description"),
-        duration=_duration(body.get("duration", robot.duration)),
-        disable=_flag({"disable": robot.disabled, **body}, "disable"),
-        grants=_grants(body.get("permissions", robot.permissions), robot.level),
-    )
-
-
-def short_name(robot: Robot) -> str:
-    """The name without `robot$` and, for a project robot, without `<project>+`."""
-    rest = robot.name.removeprefix(ROBOT_PREFIX)
-    return rest.split("+", 1)[1] if robot.level == PROJECT and "+" in rest else rest
-
-
-def _duration(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value == 0 or value < -1:
-        raise RobotInvalid("duration must be a number of days, or -1 for never")
-    return value
-
-
-def _text(body: dict[str, Any], key: str) -> str:
-    value = body.get(key) or ""
-    if not isinstance(value, str) or len(value) > 1024:
-        raise RobotInvalid(f"{key} must be a string of at most 1024 characters")
-    return value
-
-
-def _flag(body: dict[str, Any], key: str) -> bool:
-    value = body.get(key, False)
-    if not isinstance(value, bool):
-        raise RobotInvalid(f"{key} must be true or false")
-    return value
-
-
-def checked_secret(value: Any) -> str | None:
-    """A chosen secret that meets the password policy; None for none; RobotInvalid."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise RobotInvalid("secret must be a string")
-    try:
-        check_password_policy(value)
-    except PasswordPolicyViolation as exc:
-        raise RobotInvalid(exc.message) from None
-    return value
-
-
-def _grants(entries: Any, level: str) -> dict[str, frozenset[Permission]]:
-    if not isinstance(entries, list) or not entries:
-        raise RobotInvalid("permissions must list at least one permission")
-    grants: dict[str, frozenset[Permission]] = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or entry.get("kind") != "project":
-            raise RobotInvalid("each permission needs kind 'project'")
-        namespace = entry.get("namespace")
-        if not isinstance(namespace, str) or not namespace:
-            raise RobotInvalid("each permission needs a namespace: a project name or '*'")
-        if namespace in grants:
-            raise RobotInvalid(f"namespace {namespace!r} is listed twice")
-        grants[namespace] = _access(entry.get("access"), namespace)
-    if level == PROJECT and (len(grants) != 1 or ANY_PROJECT in grants):
-        raise RobotInvalid("a project-level robot has permissions in exactly one project")
-    return grants
-
-
-def _access(items: Any, namespace: str) -> frozenset[Permission]:
-    if not isinstance(items, list) or not items:
-        raise RobotInvalid(f"permission for {namespace!r} needs at least one access entry")
-    granted = set()
-    for item in items:
-        if not isinstance(item, dict) or item.get("effect", "allow") != "allow":
-            raise RobotInvalid("each access entry is {resource, action}; effect may only be allow")
-        resource, action = item.get("resource"), item.get("action")
-        try:
-            granted.add(Permission(f"{resource}:{action}"))
-        except ValueError:
-            raise RobotInvalid(
-                f"unknown access: resource {resource!r}, action {action!r}"
-            ) from None
-    return frozenset(granted)
-
-
-def grants_of(robot: Robot) -> dict[str, frozenset[Permission]]:
-    """What a stored robot may do: namespace -> permissions (entries were checked on save)."""
-    grants: dict[str, frozenset[Permission]] = {}
-    for entry in robot.permissions:
-        access = entry.get("access")
-        items = access if isinstance(access, list) else []
-        perms = {f"{i.get('resource')}:{i.get('action')}" for i in items if isinstance(i, dict)}
-        grants[str(entry.get("namespace"))] = frozenset(Permission(p) for p in perms if p in _KNOWN)
-    return grants
-
-
 def identity_of_robot(robot: Robot, address: str | None) -> Identity:
     return Identity(
         username=robot.name,
         robot_id=robot.id,
         robot_permissions=grants_of(robot),
+        system_permissions=system_of(robot),
         address=address,
     )
 
@@ -290,6 +123,20 @@ class RobotService:
                 self._verified.clear()
             self._verified[key] = robot.secret_hash
         return identity_of_robot(robot, address)
+
+    async def check_may_create(self, caller: Identity) -> None:
+        """Forbidden, before the body is read, for a caller who may create no robot at all: a
+        refusal must not depend on whether the request was well made."""
+        if caller.robot_id is not None:
+            raise Forbidden("robots cannot manage robots")
+        if not caller.sysadmin and not await project_ids_with(caller, Permission.ROBOT_CREATE):
+            raise Forbidden("creating a robot needs the Project Admin role in its project")
+
+    def check_may_create_level(self, caller: Identity, level: Any) -> None:
+        """Forbidden, before the rest of the body is checked, for a system-level robot asked
+        by anyone but a system admin (a missing level means system, as in Harbor)."""
+        if not caller.sysadmin and level != PROJECT:
+            raise Forbidden("only a system admin may create system-level robots")
 
     async def create(self, caller: Identity, spec: RobotSpec) -> CreatedRobot:
         """A new robot and its secret; Forbidden beyond the caller's rights, RobotExists."""

@@ -17,6 +17,11 @@ class Role(IntEnum):
     def harbor_name(self) -> str:
         return _HARBOR_NAMES[self]
 
+    @property
+    def title(self) -> str:
+        """The name people read: "Project Admin", "Limited Guest"."""
+        return self.name.replace("_", " ").title()
+
 
 _HARBOR_NAMES = {
     Role.PROJECT_ADMIN: "projectAdmin",
@@ -97,6 +102,92 @@ REGISTRY_ACTIONS: dict[str, Permission] = {
     "push": P.REPOSITORY_PUSH,
     "delete": P.REPOSITORY_DELETE,
 }
+
+
+# From least to most privileged: a denied caller is told the first role that would do.
+ROLES_BY_PRIVILEGE = (
+    Role.LIMITED_GUEST,
+    Role.GUEST,
+    Role.DEVELOPER,
+    Role.MAINTAINER,
+    Role.PROJECT_ADMIN,
+)
+
+
+def least_role(permission: Permission) -> Role | None:
+    """The least privileged role that holds permission; None when only admins do."""
+    return next((r for r in ROLES_BY_PRIVILEGE if permission in PERMISSIONS[r]), None)
+
+
+def _actions(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+_CRUDL = _actions("create", "read", "update", "delete", "list")
+
+# Harbor's system-level permissions (robot permissions of kind "system", namespace "/"):
+# resource -> actions. Berth stores them on system robots; the operations they open (project
+# creation, replication, GC, scans...) check them as those operations arrive.
+SYSTEM_ACCESS: dict[str, frozenset[str]] = {
+    "audit-log": _actions("list"),
+    "catalog": _actions("read"),
+    "configuration": _actions("read", "update"),
+    "export-cve": _actions("create", "read"),
+    "garbage-collection": _CRUDL | {"stop"},
+    "jobservice-monitor": _actions("list", "stop"),
+    "label": _CRUDL,
+    "ldap-user": _actions("create", "list"),
+    "member": _CRUDL,
+    "preheat-instance": _CRUDL,
+    "project": _CRUDL,
+    "purge-audit": _actions("create", "read", "update", "list", "stop"),
+    "quota": _actions("read", "list"),
+    "registry": _CRUDL,
+    "replication": _CRUDL,
+    "replication-adapter": _actions("list"),
+    "replication-policy": _CRUDL,
+    "robot": _CRUDL,
+    "scan-all": _CRUDL | {"stop"},
+    "scanner": _CRUDL,
+    "security-hub": _actions("read", "list"),
+    "system-volumes": _actions("read"),
+    "user": _CRUDL,
+    "user-group": _CRUDL,
+}
+
+# Harbor's project-level permissions that Berth has no operation for yet: accepted and kept
+# on a robot (Harbor's clients send them), granting nothing until the operation exists.
+_HARBOR_PROJECT_ACCESS: dict[str, frozenset[str]] = {
+    "accessory": _actions("list"),
+    "artifact": _actions("read", "create", "list", "delete"),
+    "artifact-addition": _actions("read"),
+    "artifact-label": _actions("create", "delete"),
+    "immutable-tag": _actions("create", "delete", "list", "update"),
+    "label": _CRUDL,
+    "log": _actions("list"),
+    "metadata": _CRUDL,
+    "notification-policy": _CRUDL,
+    "preheat-policy": _CRUDL,
+    "project": _actions("read", "update", "delete"),
+    "quota": _actions("read"),
+    "repository": _actions("read", "update", "delete", "list", "pull", "push"),
+    "scan": _actions("create", "read", "stop"),
+    "scanner": _actions("create", "read"),
+    "tag": _actions("create", "list", "delete"),
+    "tag-retention": _CRUDL,
+}
+
+
+def _project_access() -> dict[str, frozenset[str]]:
+    merged = {resource: set(actions) for resource, actions in _HARBOR_PROJECT_ACCESS.items()}
+    for permission in Permission:
+        resource, action = permission.value.split(":")
+        merged.setdefault(resource, set()).add(action)
+    return {resource: frozenset(actions) for resource, actions in merged.items()}
+
+
+# Every project-level resource -> actions a robot may carry (kind "project").
+PROJECT_ACCESS = _project_access()
 
 
 def permissions_of(roles: set[Role]) -> frozenset[Permission]:

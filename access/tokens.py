@@ -19,6 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from access.errors import AuthenticationFailed
 
 ALGORITHM = "ES256"
+# A refresh token (the token spec's OAuth2 form, access_type=offline) is good for 90 days,
+# and until its account's secret changes or the account goes: see UserService.
+REFRESH_TTL_SECONDS = 90 * 24 * 3600
+_REFRESH = "refresh"
 
 
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
@@ -95,6 +99,46 @@ class TokenService:
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
         return token, self.ttl, now
 
+    def issue_refresh(self, subject: str, binding: str) -> str:
+        """A signed refresh token for subject, bound to what its account holds now (binding).
+
+        Its audience is not the registry's, so verify() refuses it as an access token."""
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self._refresh_audience,
+            "exp": now + REFRESH_TTL_SECONDS,
+            "iat": now,
+            "jti": uuid.uuid4().hex,
+            "typ": _REFRESH,
+            "bnd": binding,
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
+
+    def verify_refresh(self, token: str) -> tuple[str, str]:
+        """(subject, binding) of a refresh token this service signed; AuthenticationFailed
+        for anything else, an access token included."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._public,
+                algorithms=[ALGORITHM],
+                audience=self._refresh_audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"invalid refresh token: {exc}") from None
+        binding = claims.get("bnd")
+        if claims.get("typ") != _REFRESH or not isinstance(binding, str) or not claims["sub"]:
+            raise AuthenticationFailed("invalid refresh token")
+        return str(claims["sub"]), binding
+
+    @property
+    def _refresh_audience(self) -> str:
+        return f"{self.service}#{_REFRESH}"
+
     def verify(self, token: str) -> TokenClaims:
         """Claims of a token this service signed; AuthenticationFailed for anything else."""
         try:
@@ -109,6 +153,6 @@ class TokenService:
         except jwt.PyJWTError as exc:
             raise AuthenticationFailed(f"invalid token: {exc}") from None
         access = claims.get("access")
-        if not isinstance(access, list):
+        if claims.get("typ") == _REFRESH or not isinstance(access, list):
             raise AuthenticationFailed("invalid token: no access claim")
         return TokenClaims(str(claims["sub"]), access)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -12,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from access.errors import AuthenticationFailed, LoginThrottled
 from access.passwords import hash_password, verify_password_off_loop
 from access.policy import Identity
-from access.robots import ROBOT_PREFIX, RobotService, robot_identity_by_name
-from models import LoginThrottle, User, fetch
+from access.robot_spec import ROBOT_PREFIX
+from access.robots import RobotService, robot_identity_by_name, usable
+from models import LoginThrottle, Robot, User, fetch
 
 ADMIN = "admin"
 
@@ -69,6 +71,9 @@ class UserService:
         """The identity of valid credentials; AuthenticationFailed or LoginThrottled."""
         if username.startswith(ROBOT_PREFIX):  # random 32-char secrets: no throttle needed
             return await self.robots.authenticate(username, password, address)
+        # The throttle comes first: a locked-out name stays out for the whole lockout, even
+        # with the right password that this process verified moments ago.
+        await self._check_throttle(username, address)
         cache_key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
         hit = self._recent.get(cache_key)
         if hit and hit[0] > time.monotonic() and hit[2] == await _fingerprint(username):
@@ -87,7 +92,6 @@ class UserService:
     async def _verify(
         self, cache_key: str, username: str, password: str, address: str | None
     ) -> Identity:
-        await self._check_throttle(username, address)
         user = await self._login(username, password)
         if user is None:
             await self._record_failure(username, address)
@@ -95,6 +99,33 @@ class UserService:
         await LoginThrottle.filter(key=f"user:{username}").delete()
         identity = await identity_of(user, address)
         self._recent[cache_key] = (time.monotonic() + 30, identity, await _fingerprint(username))
+        return identity
+
+    async def refresh_binding(self, username: str) -> str | None:
+        """What a refresh token of username is bound to now: a digest of the account's id
+        and secret hash, so a new password or secret, or a deleted (even re-created)
+        account, ends every refresh token. None for accounts whose secret Berth does not
+        hold (directory users): they get no refresh token, as the directory may disable
+        them at any time without Berth knowing."""
+        if username.startswith(ROBOT_PREFIX):
+            robot = await Robot.get_or_none(name=username)
+            if robot is None or not usable(robot):
+                return None
+            return _binding("robot", robot.id, robot.secret_hash)
+        rows = await fetch("SELECT id, password_hash FROM berth_user WHERE username = ?", username)
+        if not rows or not rows[0][1]:
+            return None
+        return _binding("user", rows[0][0], rows[0][1])
+
+    async def redeem_refresh(self, username: str, binding: str, address: str | None) -> Identity:
+        """The identity behind a refresh token's subject and binding, when the account still
+        holds the same secret; AuthenticationFailed otherwise."""
+        current = await self.refresh_binding(username)
+        if current is None or not hmac.compare_digest(current, binding):
+            raise AuthenticationFailed("the refresh token is no longer valid; sign in again")
+        identity = await identity_by_name(username, address)
+        if identity is None:
+            raise AuthenticationFailed("the refresh token is no longer valid; sign in again")
         return identity
 
     def forget(self, username: str) -> None:
@@ -110,12 +141,19 @@ class UserService:
         return None
 
     async def _check_throttle(self, username: str, address: str | None) -> None:
+        """LoginThrottled while the name or the address has used up its failures. On every
+        login, remembered or not: one indexed read, usually of no row at all."""
+        limits = dict(self._throttle_keys(username, address))
+        marks = ",".join("?" * len(limits))
+        rows = await fetch(
+            f"SELECT key, failures, window_start FROM login_throttle WHERE key IN ({marks})",
+            *limits,
+        )
         now = datetime.now(UTC)
-        for key, limit in self._throttle_keys(username, address):
-            row = await LoginThrottle.get_or_none(key=key)
-            if row and row.failures >= limit and row.window_start + self.policy.window > now:
-                retry = int((row.window_start + self.policy.window - now).total_seconds()) + 1
-                raise LoginThrottled(retry)
+        for key, failures, started in rows:
+            ends = _as_datetime(started) + self.policy.window
+            if int(failures) >= limits[str(key)] and ends > now:  # type: ignore[call-overload]
+                raise LoginThrottled(int((ends - now).total_seconds()) + 1)
 
     async def _record_failure(self, username: str, address: str | None) -> None:
         now = datetime.now(UTC)
@@ -134,6 +172,16 @@ class UserService:
         if address:
             keys.append((f"addr:{address}", self.policy.max_per_address))
         return keys
+
+
+def _binding(kind: str, account_id: object, secret_hash: object) -> str:
+    return hashlib.sha256(f"{kind}\0{account_id}\0{secret_hash}".encode()).hexdigest()
+
+
+def _as_datetime(value: object) -> datetime:
+    """A timestamp as the database returns it: a datetime (PostgreSQL) or ISO text (SQLite)."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 async def _fingerprint(username: str) -> tuple[object, ...]:

@@ -18,6 +18,7 @@ packages=(
     slapd            # OpenLDAP server: a private directory for the LDAP login tests
     ldap-utils       # ldapadd/ldapsearch, handy when debugging the LDAP tests
     chromium         # the browser Playwright drives in the dashboard tests
+    containerd       # containerd + ctr: tokens by the OAuth2 POST, as BuildKit and the kubelet
 )
 
 installed() {

@@ -90,3 +90,24 @@ def forged(service: TokenService, kind: str) -> str:
 def test_forged_tokens_are_refused(service: TokenService, kind: str) -> None:
     with pytest.raises(AuthenticationFailed):
         service.verify(forged(service, kind))
+
+
+def test_a_refresh_token_gives_back_its_subject_and_binding(service: TokenService) -> None:
+    refresh = service.issue_refresh("alice", "bound-to-this")
+    assert service.verify_refresh(refresh) == ("alice", "bound-to-this")
+
+
+def test_a_refresh_token_is_never_an_access_token(service: TokenService) -> None:
+    with pytest.raises(AuthenticationFailed):
+        service.verify(service.issue_refresh("alice", "b"))
+
+
+def test_an_access_token_is_never_a_refresh_token(service: TokenService) -> None:
+    with pytest.raises(AuthenticationFailed):
+        service.verify_refresh(service.issue("alice", ACCESS)[0])
+
+
+def test_a_refresh_token_of_another_key_is_refused(service: TokenService, tmp_path: Path) -> None:
+    other = TokenService(load_or_create_key(tmp_path / "other.pem"), "issuer", "registry", 60)
+    with pytest.raises(AuthenticationFailed):
+        service.verify_refresh(other.issue_refresh("alice", "b"))

@@ -484,3 +484,257 @@ def test_admin_lists_robots_without_secrets(berth_server: RunningBerth) -> None:
     assert [r["id"] for r in exact.json()] == [robot["id"]]
     assert robot["secret"] not in listed.text
     assert bad.status_code == 400
+
+
+# --- system-level robots (kind "system", namespace "/") --------------------------------------
+
+# Harbor's system-level access as its clients send it, written out here (not read from
+# access/roles.py), one resource at a time.
+SYSTEM_PAIRS = [
+    "audit-log:list",
+    "catalog:read",
+    "garbage-collection:create",
+    "garbage-collection:list",
+    "garbage-collection:stop",
+    "ldap-user:create",
+    "ldap-user:list",
+    "member:list",
+    "project:create",
+    "project:list",
+    "registry:*",
+    "replication:create",
+    "replication:list",
+    "replication:read",
+    "replication-policy:create",
+    "replication-policy:read",
+    "robot:create",
+    "robot:list",
+    "scan-all:create",
+    "scan-all:stop",
+    "system-volumes:read",
+    "user:create",
+    "user:list",
+    "user-group:create",
+    "user-group:list",
+]
+
+
+def system_entry(*pairs: str) -> dict[str, Any]:
+    return {"kind": "system", "namespace": "/", "access": access(*pairs)}
+
+
+def system_robot_body(*entries: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Harbor's RobotCreate of a system-level robot, as a replication tool would send it."""
+    return {
+        "name": f"sys{uuid.uuid4().hex[:6]}",
+        "description": "replicator",
+        "level": "system",
+        "duration": -1,
+        "disable": False,
+        "permissions": list(entries),
+        **fields,
+    }
+
+
+def stored_access(robot: dict[str, Any], kind: str, namespace: str) -> list[str]:
+    """The "resource:action" pairs a robot's permissions list for one kind and namespace."""
+    return sorted(
+        f"{a['resource']}:{a['action']}"
+        for entry in robot["permissions"]
+        if entry["kind"] == kind and entry["namespace"] == namespace
+        for a in entry["access"]
+    )
+
+
+def test_system_robot_with_system_permissions_is_created_and_kept(
+    berth_server: RunningBerth,
+) -> None:
+    # When the admin creates a system robot with Harbor's system-level permissions
+    with admin(berth_server) as client:
+        created = create_robot(client, system_robot_body(system_entry(*SYSTEM_PAIRS)))
+        got = client.get(f"/robots/{created['id']}")
+        listed = client.get("/robots", params={"q": "Level=system", "page_size": 100})
+    # Then it is robot$<name>, and reads back with every permission it was given
+    assert created["name"].startswith("robot$sys") and "+" not in created["name"]
+    assert got.status_code == 200, got.text
+    robot = got.json()
+    assert robot["level"] == "system"
+    assert stored_access(robot, "system", "/") == sorted(SYSTEM_PAIRS)
+    assert created["id"] in [r["id"] for r in listed.json()]
+
+
+def test_system_robot_carries_system_and_project_permissions_for_several_projects(
+    berth_server: RunningBerth,
+) -> None:
+    # Given two projects and a third it is not given
+    first, second, third = (new_project(berth_server) for _ in range(3))
+    body = system_robot_body(
+        system_entry("replication:create", "project:create"),
+        {"kind": "project", "namespace": first, "access": access("repository:*")},
+        {"kind": "project", "namespace": second, "access": access("repository:pull")},
+    )
+    with admin(berth_server) as client:
+        robot = create_robot(client, body)
+        stored = client.get(f"/robots/{robot['id']}").json()
+    auth = (robot["name"], robot["secret"])
+    # Then its permissions are kept, and the token service grants by project
+    assert stored_access(stored, "system", "/") == ["project:create", "replication:create"]
+    assert stored_access(stored, "project", first) == ["repository:*"]
+    assert granted(berth_server, auth, f"repository:{first}/x:*") == ["*", "delete", "pull", "push"]
+    assert granted(berth_server, auth, f"repository:{second}/x:pull,push") == ["pull"]
+    assert granted(berth_server, auth, f"repository:{third}/x:pull") == []
+    assert start_push(berth_server, auth, f"{first}/app").status_code == 202
+
+
+def test_system_robot_with_every_project_pulls_from_any(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    body = system_robot_body(
+        system_entry("replication:create"),
+        {"kind": "project", "namespace": "*", "access": access("repository:pull")},
+    )
+    with admin(berth_server) as client:
+        robot = create_robot(client, body)
+    auth = (robot["name"], robot["secret"])
+    assert granted(berth_server, auth, f"repository:{project}/x:pull,push") == ["pull"]
+
+
+def test_system_robot_permissions_are_updated_and_it_is_deleted(
+    berth_server: RunningBerth,
+) -> None:
+    with admin(berth_server) as client:
+        robot = create_robot(client, system_robot_body(system_entry("replication:create")))
+        changed = client.put(
+            f"/robots/{robot['id']}",
+            json={"permissions": [system_entry("registry:read", "registry:list")]},
+        )
+        after = client.get(f"/robots/{robot['id']}").json()
+        deleted = client.delete(f"/robots/{robot['id']}")
+        gone = client.get(f"/robots/{robot['id']}")
+    assert changed.status_code == 200, changed.text
+    assert stored_access(after, "system", "/") == ["registry:list", "registry:read"]
+    assert deleted.status_code == 200 and gone.status_code == 404
+    assert v2_status(berth_server, (robot["name"], robot["secret"])) == 401
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        pytest.param(
+            system_robot_body(system_entry("replication:fly")), "unknown access", id="action"
+        ),
+        pytest.param(
+            system_robot_body(system_entry("spaceship:create")), "unknown access", id="resource"
+        ),
+        pytest.param(
+            system_robot_body({**system_entry("project:create"), "namespace": "p"}),
+            "namespace '/'",
+            id="namespace",
+        ),
+        pytest.param(
+            system_robot_body(system_entry("project:create"), system_entry("user:list")),
+            "one entry",
+            id="twice",
+        ),
+        pytest.param(
+            system_robot_body({**system_entry("project:create"), "kind": "galaxy"}),
+            "kind",
+            id="kind",
+        ),
+    ],
+)
+def test_bad_system_permissions_are_400(
+    berth_server: RunningBerth, body: dict[str, Any], message: str
+) -> None:
+    with admin(berth_server) as client:
+        response = client.post("/robots", json=body)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["errors"][0]["message"]
+
+
+def test_a_project_robot_cannot_hold_system_permissions(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    body = robot_body(project, "repository:pull")
+    body["permissions"].append(system_entry("project:create"))
+    with admin(berth_server) as client:
+        response = client.post("/robots", json=body)
+    assert response.status_code == 400, response.text
+    assert "system-level robot" in response.json()["errors"][0]["message"]
+
+
+# --- the right is checked before the body ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(json.dumps(system_robot_body(system_entry("project:create"))), id="system"),
+        pytest.param(json.dumps({"level": "project", "name": "Bad Name"}), id="bad-body"),
+        pytest.param("{not json", id="not-json"),
+    ],
+)
+def test_a_robot_asking_for_any_robot_is_403(berth_server: RunningBerth, content: str) -> None:
+    # Given a project robot allowed to create robots in its project, if robots could
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "robot:create", "repository:pull"))
+    # When it asks for a robot, well-formed or not
+    response = post_robot(berth_server, content, (robot["name"], robot["secret"]))
+    # Then the answer is that it may not, not what is wrong with the body
+    assert response.status_code == 403, response.text
+
+
+def test_a_user_who_administers_no_project_is_403_whatever_the_body(
+    berth_server: RunningBerth,
+) -> None:
+    # Given a Developer of a project (who may create no robot anywhere)
+    project = new_project(berth_server)
+    developer = member(berth_server, project, role_id=2)
+    bodies = [
+        json.dumps(system_robot_body(system_entry("project:create"))),
+        json.dumps(robot_body(project, "repository:pull")),
+        json.dumps({"level": "project", "name": "Bad Name", "permissions": "x"}),
+        "{not json",
+    ]
+    # When they ask for robots, well-formed or not
+    answers = [post_robot(berth_server, body, developer) for body in bodies]
+    # Then every answer is the refusal
+    assert [a.status_code for a in answers] == [403] * 4, [a.text for a in answers]
+
+
+def test_a_project_admin_asking_for_a_system_robot_is_403_whatever_the_body(
+    berth_server: RunningBerth,
+) -> None:
+    owner = project_admin(berth_server, new_project(berth_server))
+    bodies = [
+        json.dumps(system_robot_body(system_entry("project:create"))),
+        json.dumps({"name": "Bad Name", "permissions": "x"}),  # no level: system, as in Harbor
+        json.dumps({"level": "system", "name": "ok", "permissions": [{"kind": "galaxy"}]}),
+    ]
+    answers = [post_robot(berth_server, body, owner) for body in bodies]
+    assert [a.status_code for a in answers] == [403] * 3, [a.text for a in answers]
+
+
+def post_robot(server: RunningBerth, content: str, auth: tuple[str, str]) -> httpx.Response:
+    return httpx.post(
+        f"{server.url}{API}/robots",
+        content=content,
+        headers={"Content-Type": "application/json"},
+        auth=auth,
+    )
+
+
+def member(server: RunningBerth, project: str, role_id: int) -> tuple[str, str]:
+    """A new user holding role_id in project; (username, password)."""
+    name = f"m{uuid.uuid4().hex[:8]}"
+    with admin(server) as client:
+        user = client.post(
+            "/users",
+            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
+        )
+        assert user.status_code == 201, user.text
+        added = client.post(
+            f"/projects/{project}/members",
+            json={"role_id": role_id, "member_user": {"username": name}},
+        )
+        assert added.status_code == 201, added.text
+    return name, PASSWORD

@@ -6,15 +6,33 @@ import base64
 import hashlib
 import json
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ADMIN, RunningBerth, running_berth
+from tests.support import ADMIN, RunningBerth, postgres_database, require, running_berth
 
 LAYER = b"some layer bytes"
 DIGEST = "sha256:" + hashlib.sha256(LAYER).hexdigest()
+
+
+@contextmanager
+def server_on(database: str, data_dir: Path) -> Iterator[RunningBerth]:
+    """A server of its own with one process, so the login it remembers is the one the next
+    request meets."""
+    env = {"BERTH_WORKERS": "1"}
+    if database == "sqlite":
+        with running_berth(data_dir, env) as server:
+            yield server
+        return
+    with postgres_database() as url:
+        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+        with running_berth(data_dir, {**env, "BERTH_DATABASE_URL": str(url)}) as server:
+            yield server
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -122,3 +140,102 @@ def test_repeated_failed_logins_are_throttled_per_user(tmp_path: Path) -> None:
         # Even the right password waits out the window: that is what throttling means.
         locked = httpx.get(f"{server.url}/service/token", auth=ADMIN)
         assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_a_locked_out_user_stays_out_even_right_after_a_good_login(
+    tmp_path: Path, database: str
+) -> None:
+    with server_on(database, tmp_path) as server:
+        # Given admin signed in a moment ago, so the server remembers that login
+        assert httpx.get(f"{server.url}/v2/", auth=ADMIN).status_code == 200
+        # When five wrong passwords lock the name out
+        wrong = [
+            httpx.get(f"{server.url}/v2/", auth=("admin", f"wrong-{i}")).status_code
+            for i in range(5)
+        ]
+        # Then the right password is refused too, on /v2 and at the token service
+        registry = httpx.get(f"{server.url}/v2/", auth=ADMIN)
+        service = httpx.get(f"{server.url}/service/token", auth=ADMIN)
+    assert wrong == [401] * 5
+    assert registry.status_code == 429, registry.text
+    assert service.status_code == 429 and int(service.headers["Retry-After"]) > 0
+
+
+# --- the `*` action: every action the caller may use ------------------------------------------
+
+MEMBER_PASSWORD = "Star-Scope-Pass-1"
+
+
+def api_post(server: RunningBerth, path: str, body: dict[str, object]) -> None:
+    response = httpx.post(f"{server.url}/api/v2.0{path}", json=body, auth=ADMIN, timeout=30)
+    assert response.status_code == 201, f"POST {path}: {response.status_code} {response.text}"
+
+
+def member_of(server: RunningBerth, project: str, role_id: int) -> tuple[str, str]:
+    """A new user holding role_id in project; (username, password)."""
+    name = f"star{uuid.uuid4().hex[:8]}"
+    api_post(
+        server,
+        "/users",
+        {"username": name, "email": f"{name}@example.com", "password": MEMBER_PASSWORD},
+    )
+    body = {"role_id": role_id, "member_user": {"username": name}}
+    api_post(server, f"/projects/{project}/members", body)
+    return name, MEMBER_PASSWORD
+
+
+@pytest.mark.parametrize(
+    "role_id, expected",
+    [
+        pytest.param(5, ["pull"], id="limited-guest"),
+        pytest.param(3, ["pull"], id="guest"),
+        pytest.param(2, ["pull", "push"], id="developer"),
+        pytest.param(4, ["*", "delete", "pull", "push"], id="maintainer"),
+        pytest.param(1, ["*", "delete", "pull", "push"], id="project-admin"),
+    ],
+)
+def test_a_star_scope_grants_every_action_the_role_allows(
+    berth_server: RunningBerth, role_id: int, expected: list[str]
+) -> None:
+    # Given a member of a private project
+    project = f"star{uuid.uuid4().hex[:8]}"
+    api_post(berth_server, "/projects", {"project_name": project, "metadata": {"public": "false"}})
+    auth = member_of(berth_server, project, role_id)
+    # When they ask for every action on a repository
+    token = token_for(berth_server, f"repository:{project}/app:*", auth)
+    # Then they get each action their role allows, and `*` only with all three
+    assert claims_of(token)["access"] == [
+        {"type": "repository", "name": f"{project}/app", "actions": expected}
+    ]
+
+
+def test_a_star_scope_works_at_the_registry(berth_server: RunningBerth) -> None:
+    # Given a Developer's token for `*` on a private project's repository
+    project = f"star{uuid.uuid4().hex[:8]}"
+    api_post(berth_server, "/projects", {"project_name": project, "metadata": {"public": "false"}})
+    token = token_for(
+        berth_server, f"repository:{project}/app:*", member_of(berth_server, project, 2)
+    )
+    # When it pushes a blob, then reads it back
+    bearer = {"Authorization": f"Bearer {token}"}
+    pushed = httpx.post(
+        f"{berth_server.url}/v2/{project}/app/blobs/uploads/",
+        params={"digest": DIGEST},
+        content=LAYER,
+        headers=bearer,
+    )
+    got = httpx.get(f"{berth_server.url}/v2/{project}/app/blobs/{DIGEST}", headers=bearer)
+    # Then both work
+    assert pushed.status_code == 201, pushed.text
+    assert got.status_code == 200 and got.content == LAYER
+
+
+def test_anonymous_star_scope_on_a_public_project_is_pull_only(berth_server: RunningBerth) -> None:
+    token = token_for(berth_server, "repository:library/anything:*")
+    assert claims_of(token)["access"][0]["actions"] == ["pull"]  # type: ignore[index]
+
+
+def test_the_system_admin_star_scope_holds_everything(berth_server: RunningBerth) -> None:
+    token = token_for(berth_server, "repository:library/anything:*", ADMIN)
+    assert claims_of(token)["access"][0]["actions"] == ["*", "delete", "pull", "push"]  # type: ignore[index]

@@ -10,11 +10,8 @@ from typing import Any
 
 from quart import Response, current_app, request
 
-from access.robots import (
-    RobotFilter,
-    RobotService,
-    parse_spec,
-)
+from access.robot_spec import SYSTEM, parse_spec
+from access.robots import RobotFilter, RobotService
 from access.roles import Permission
 from core import audit
 from models import Robot, fetch
@@ -41,7 +38,10 @@ def robots() -> RobotService:
 async def create_robot() -> Response:
     async with recorded(audit.CREATE, audit.ROBOT, await requested("name")) as event:
         caller = await signed_in()
-        spec = parse_spec(await json_body())
+        await robots().check_may_create(caller)  # the right first, then the body
+        body = await json_body()
+        robots().check_may_create_level(caller, body.get("level", SYSTEM))
+        spec = parse_spec(body)
         event.resource, event.project = spec.full_name, spec.project or ""
         event.description = f"level: {spec.level}"
         made = await robots().create(caller, spec)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from quart import Request, current_app, g
 
-from access.policy import Action, check_repository
+from access.policy import Action, check_repository, denial_reason
 from core.errors import Denied, SizeInvalid, Unauthorized
 from core.service import Registry
 from web.auth import Caller, challenge
@@ -31,14 +31,16 @@ class V2Request:
         """The one access check of the /v2 API, against the roles as they are now.
 
         Anonymous callers are sent to the token service (401 + challenge); a signed-in caller
-        whose role lacks the action is denied (403); a token that lacks an action the role
-        allows is sent back for a new token (401, insufficient_scope).
+        whose role lacks the action is denied (403, naming the role it needs); a token that
+        lacks an action the role allows is sent back for a new token (401, insufficient_scope).
         """
         identity = self.caller.identity
         if not await check_repository(identity, self.name, action):
             if identity.anonymous:
                 raise Unauthorized(challenge=self.challenge(action))
-            raise Denied()
+            # A reason of our own, not the spec's stock text: dockerd takes that text back
+            # as a bare code and retries the upload five times, a minute in all.
+            raise Denied(denial_reason(identity, self.name, action))
         token = self.caller.token
         if token is not None and not {action.value, "*"} & token.actions_for(self.name):
             raise Unauthorized(
