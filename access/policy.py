@@ -65,12 +65,12 @@ async def project_access(identity: Identity, project: str) -> ProjectAccess | No
     if not rows:
         return None
     project_id, public = int(rows[0][0]), bool(rows[0][1])  # type: ignore[call-overload]
-    if identity.sysadmin:
+    everywhere = held_in_every_project(identity)
+    if everywhere == ALL_PERMISSIONS:
         return ProjectAccess(project_id, public, ALL_PERMISSIONS)
-    granted = set(PUBLIC_PERMISSIONS) if public else set()
+    granted = set(everywhere) | (PUBLIC_PERMISSIONS if public else set())
     if identity.robot_id is not None:
         granted |= identity.robot_permissions.get(project, frozenset())
-        granted |= identity.robot_permissions.get("*", frozenset())
     elif identity.user_id is not None:
         granted |= permissions_of(await member_roles(identity, project_id))
     return ProjectAccess(project_id, public, frozenset(granted))
@@ -96,7 +96,7 @@ async def allowed_actions(identity: Identity, repository: str, wanted: set[str])
     if access is None:
         # No such project: a system admin goes on to get the registry's own NAME_UNKNOWN;
         # anybody else learns nothing about which projects exist.
-        return grantable(wanted, ALL_PERMISSIONS) if identity.sysadmin else set()
+        return grantable(wanted, ALL_PERMISSIONS) if holds_system(identity, ADMIN_ONLY) else set()
     return grantable(wanted, access.permissions)
 
 
@@ -132,15 +132,39 @@ def denial_reason(identity: Identity, repository: str, action: Action) -> str:
     return f"{attempt} needs the {role.title} role or higher"
 
 
+# A name no system robot can be given (it is no entry of SYSTEM_ACCESS): what only a system
+# admin may do, such as making another user one.
+ADMIN_ONLY = "system-admin:only"
+
+# System-level permissions that hold their project-level twin in every project: reading any
+# project, reading the audit log of all of them.
+SYSTEM_WIDE: dict[str, Permission] = {
+    "project:read": Permission.PROJECT_READ,
+    "audit-log:list": Permission.LOG_LIST,
+}
+
+
 def holds_system(identity: Identity, permission: str) -> bool:
-    """True when identity holds a system-level permission ("replication:create"): a system
-    admin holds them all, a system robot those it was given."""
+    """True when identity holds a system-level permission ("replication:create",
+    "project:create", "user:list"): a system admin holds them all, a system robot those it
+    was given. The one check of every system-level right; services.rights raises with it."""
     return identity.sysadmin or permission in identity.system_permissions
 
 
-async def visible_project_ids(identity: Identity) -> set[int] | None:
-    """Projects whose repositories identity may list; None for all of them (system admin)."""
+def held_in_every_project(identity: Identity) -> frozenset[Permission]:
+    """What identity may do in every project, whatever its memberships: everything for a
+    system admin, a robot's `*` entry, and the project twins of its system permissions."""
     if identity.sysadmin:
+        return ALL_PERMISSIONS
+    held = set(identity.robot_permissions.get("*", frozenset()))
+    held |= {twin for name, twin in SYSTEM_WIDE.items() if holds_system(identity, name)}
+    return frozenset(held)
+
+
+async def visible_project_ids(identity: Identity, listing: str = "catalog:read") -> set[int] | None:
+    """Projects whose repositories (or, with listing "project:list", which projects) identity
+    may list; None for all of them (whoever holds the system permission `listing`)."""
+    if holds_system(identity, listing):
         return None
     rows = await fetch("SELECT id FROM project WHERE public = ?", True)
     visible = {int(r[0]) for r in rows}  # type: ignore[call-overload]
@@ -166,11 +190,9 @@ async def visible_project_ids(identity: Identity) -> set[int] | None:
 async def project_ids_with(identity: Identity, permission: Permission) -> set[int] | None:
     """Projects in which identity holds permission through a role or a robot grant; None for
     all of them (a system admin, or a robot granted it in every project)."""
-    if identity.sysadmin:
+    if permission in held_in_every_project(identity):
         return None
     if identity.robot_id is not None:
-        if permission in identity.robot_permissions.get("*", frozenset()):
-            return None
         names = [n for n, granted in identity.robot_permissions.items() if permission in granted]
         marks = ",".join("?" * len(names)) or "NULL"
         rows = await fetch(f"SELECT id FROM project WHERE name IN ({marks})", *names)

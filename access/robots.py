@@ -16,7 +16,13 @@ from typing import Any
 
 from access.errors import AlreadyExists, AuthenticationFailed, Forbidden, NotFound
 from access.passwords import hash_password, verify_password_off_loop
-from access.policy import Identity, project_access, project_ids_with
+from access.policy import (
+    Identity,
+    held_in_every_project,
+    holds_system,
+    project_access,
+    project_ids_with,
+)
 from access.robot_spec import (
     ANY_PROJECT,
     PROJECT,
@@ -25,14 +31,23 @@ from access.robot_spec import (
     RobotInvalid,
     RobotSpec,
     checked_secret,
+    expanded,
     grants_of,
     parse_update,
     system_of,
 )
-from access.roles import ALL_PERMISSIONS, Permission
+from access.roles import SYSTEM_ACCESS, Permission
 from models import Project, Robot
 
 _MAX_CACHED = 10_000
+ROBOT_CREATE = "robot:create"  # the system permission to create robots of either level
+# The project permission a robot change needs -> the system permission that allows it on any
+# robot (GET reads with robot:list, PUT and PATCH change with robot:create in a project).
+_SYSTEM_TWIN = {
+    Permission.ROBOT_LIST: "robot:read",
+    Permission.ROBOT_CREATE: "robot:update",
+    Permission.ROBOT_DELETE: "robot:delete",
+}
 
 
 class RobotNotFound(RobotError, NotFound):
@@ -93,6 +108,19 @@ async def robot_identity_by_name(name: str, address: str | None) -> Identity | N
     return identity_of_robot(robot, address) if robot is not None and usable(robot) else None
 
 
+async def robot_target(robot_id: int) -> tuple[str, str, int | None]:
+    """The name of the robot with that id, with its project's name and id ("" and None for a
+    system robot), for the event of a change to it; read before the rights check, so that
+    a refused attempt names its target."""
+    robot = await Robot.get_or_none(id=robot_id)
+    if robot is None:
+        return f"robot id {robot_id}", "", None
+    if robot.project_id is None:
+        return robot.name, "", None
+    names = await Project.filter(id=robot.project_id).values_list("name", flat=True)
+    return robot.name, str(names[0]) if names else "", robot.project_id
+
+
 def _expiry(created: datetime, duration: int) -> datetime | None:
     return None if duration == -1 else created + timedelta(days=duration)
 
@@ -126,16 +154,22 @@ class RobotService:
 
     async def check_may_create(self, caller: Identity) -> None:
         """Forbidden, before the body is read, for a caller who may create no robot at all: a
-        refusal must not depend on whether the request was well made."""
+        refusal must not depend on whether the request was well made. A robot needs the
+        system permission robot:create; a user, the Project Admin role somewhere."""
+        if caller.anonymous:
+            raise AuthenticationFailed("sign in first")
+        if holds_system(caller, ROBOT_CREATE):
+            return
         if caller.robot_id is not None:
-            raise Forbidden("robots cannot manage robots")
-        if not caller.sysadmin and not await project_ids_with(caller, Permission.ROBOT_CREATE):
+            raise _robot_refused(caller, ROBOT_CREATE)
+        if not await project_ids_with(caller, Permission.ROBOT_CREATE):
             raise Forbidden("creating a robot needs the Project Admin role in its project")
 
     def check_may_create_level(self, caller: Identity, level: Any) -> None:
         """Forbidden, before the rest of the body is checked, for a system-level robot asked
-        by anyone but a system admin (a missing level means system, as in Harbor)."""
-        if not caller.sysadmin and level != PROJECT:
+        by a caller without the system permission robot:create (a missing level means
+        system, as in Harbor)."""
+        if level != PROJECT and not holds_system(caller, ROBOT_CREATE):
             raise Forbidden("only a system admin may create system-level robots")
 
     async def create(self, caller: Identity, spec: RobotSpec) -> CreatedRobot:
@@ -171,10 +205,11 @@ class RobotService:
     async def list(
         self, caller: Identity, where: RobotFilter, offset: int, limit: int
     ) -> tuple[list[Robot], int]:
-        """A page of robots and the total; Forbidden for a non-admin outside their project."""
-        if caller.robot_id is not None:
-            raise Forbidden("robots cannot manage robots")
-        if not caller.sysadmin:
+        """A page of robots and the total; Forbidden outside the caller's project unless it
+        holds the system permission robot:list."""
+        if not holds_system(caller, "robot:list"):
+            if caller.robot_id is not None:
+                raise _robot_refused(caller, "robot:list")
             if where.level != PROJECT or where.project_id is None:
                 raise Forbidden("only a system admin may list robots across projects")
             await self._require(caller, where.project_id, Permission.ROBOT_LIST)
@@ -196,7 +231,7 @@ class RobotService:
         spec = parse_update(body, robot)
         if spec.full_name != robot.name:
             raise RobotInvalid("a project-level robot cannot move to another project")
-        await self._check_grants(caller, spec)
+        await self._check_grants(caller, spec, "robot:update")
         robot.description = spec.description
         robot.disabled = spec.disable
         if spec.duration != robot.duration:
@@ -209,6 +244,8 @@ class RobotService:
     async def refresh_secret(self, caller: Identity, robot_id: int, secret: Any) -> str:
         """Replace the secret (the given one, or a new random one); the old stops at once."""
         robot = await self.get(caller, robot_id, Permission.ROBOT_CREATE)
+        # its new secret is the robot's rights: only for a caller who holds them all
+        await self._check_covers(caller, grants_of(robot), system_of(robot))
         fresh = checked_secret(secret) or new_secret()
         robot.secret_hash = hash_password(fresh)
         await robot.save(update_fields=["secret_hash", "updated_at"])
@@ -223,31 +260,52 @@ class RobotService:
         them); how many. Safe to repeat."""
         return await Robot.filter(level=PROJECT, project_id=project_id).delete()
 
-    async def _check_grants(self, caller: Identity, spec: RobotSpec) -> int | None:
-        """The robot's project id; Forbidden when the caller cannot grant what it asks."""
-        if caller.robot_id is not None:
-            raise Forbidden("robots cannot manage robots")
-        if spec.level == SYSTEM and not caller.sysadmin:
-            raise Forbidden("only a system admin may create system-level robots")
+    async def _check_grants(
+        self, caller: Identity, spec: RobotSpec, right: str = ROBOT_CREATE
+    ) -> int | None:
+        """The robot's project id; Forbidden when the caller cannot grant what it asks.
+        Without the system permission `right` (robot:create, robot:update), a caller needs
+        the Project Admin role in each project named; nobody grants what they do not hold."""
+        if spec.level == SYSTEM and not holds_system(caller, right):
+            raise Forbidden("only a system admin may give a system-level robot its rights")
         project_id = None
-        for namespace, wanted in spec.grants.items():
+        for namespace in spec.grants:
             if namespace == ANY_PROJECT:
                 continue
             project = await Project.get_or_none(name=namespace)
             if project is None:
                 raise RobotInvalid(f"project {namespace!r} does not exist")
             project_id = project.id
-            held = await self._require(caller, project.id, Permission.ROBOT_CREATE)
-            if not wanted <= held:
-                extra = ", ".join(sorted(wanted - held))
-                raise Forbidden(f"cannot grant what you do not hold in {namespace}: {extra}")
+            if not holds_system(caller, right):
+                await self._require(caller, project.id, Permission.ROBOT_CREATE)
+        await self._check_covers(caller, spec.grants, expanded(spec.system, SYSTEM_ACCESS))
         return project_id if spec.level == PROJECT else None
 
+    async def _check_covers(
+        self, caller: Identity, grants: dict[str, frozenset[Permission]], system: frozenset[str]
+    ) -> None:
+        """Forbidden unless caller holds every permission given: no robot, however made,
+        holds more than whoever made it (or refreshed its secret)."""
+        missing = sorted(p for p in system if not holds_system(caller, p))
+        for namespace, wanted in grants.items():
+            held = held_in_every_project(caller)
+            if namespace != ANY_PROJECT:
+                access = await project_access(caller, namespace)
+                held = access.permissions if access is not None else held
+            missing += sorted(f"{p.value} in {namespace}" for p in wanted - held)
+        if missing:
+            raise Forbidden(f"cannot grant what you do not hold: {', '.join(missing)}")
+
     async def _check_manage(self, caller: Identity, robot: Robot, need: Permission) -> None:
-        if caller.robot_id is not None:
-            raise Forbidden("robots cannot manage robots")
-        if caller.sysadmin:
+        """Whoever holds the system permission of need (robot:read, robot:update,
+        robot:delete) manages any robot; a user, the robots of projects they administer."""
+        if caller.anonymous:
+            raise AuthenticationFailed("sign in first")
+        system = _SYSTEM_TWIN[need]
+        if holds_system(caller, system):
             return
+        if caller.robot_id is not None:
+            raise _robot_refused(caller, system)
         if robot.level != PROJECT or robot.project_id is None:
             raise Forbidden("only a system admin may manage system-level robots")
         await self._require(caller, robot.project_id, need)
@@ -256,10 +314,14 @@ class RobotService:
         self, caller: Identity, project_id: int, need: Permission
     ) -> frozenset[Permission]:
         """What caller holds in the project, when it includes need; Forbidden otherwise."""
-        if caller.sysadmin:
-            return ALL_PERMISSIONS
         project = await Project.get_or_none(id=project_id)
         access = None if project is None else await project_access(caller, project.name)
         if access is None or need not in access.permissions:
             raise Forbidden(f"the role does not allow {need.value} here")
         return access.permissions
+
+
+def _robot_refused(caller: Identity, permission: str) -> Forbidden:
+    return Forbidden(
+        f"robot {caller.username} may not do this: it needs the system permission {permission}"
+    )

@@ -147,15 +147,19 @@ async def list_projects(
     return await _describe(rows), total
 
 
-async def create_owned_project(name: str, public: bool, owner_id: int, owner_role: int) -> int:
-    """Create a project whose owner is its member with owner_role, in one transaction."""
+async def create_owned_project(
+    name: str, public: bool, owner_id: int | None, owner_role: int | None
+) -> int:
+    """Create a project whose owner is its member with owner_role (none without one), in one
+    transaction."""
     validate_project_name(name)
     try:
         async with in_transaction():
             project = await Project.create(name=name, public=public, owner_id=owner_id)
-            await ProjectMember.create(
-                project_id=project.id, entity_type="u", entity_id=owner_id, role=owner_role
-            )
+            if owner_id is not None and owner_role is not None:
+                await ProjectMember.create(
+                    project_id=project.id, entity_type="u", entity_id=owner_id, role=owner_role
+                )
     except IntegrityError:
         raise ProjectNameTaken(f"the project {name!r} already exists") from None
     return project.id

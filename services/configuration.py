@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from access import config
-from access.accounts import require_sysadmin
 from core import audit, events
 from services.attempts import Call, attempt
+from services.rights import require_system
 
 
 async def update(call: Call) -> None:
-    """Change the settings the body names (system admins only); auth_mode only on a
+    """Change the settings the body names (who holds configuration:update); auth_mode only on a
     database with no users or projects but the first ones."""
     event = audit.Event(audit.UPDATE, audit.CONFIGURATION, "configuration")
     async with attempt(call, event) as op:
-        require_sysadmin(op.caller)
+        require_system(op.caller, "configuration:update")
         wanted = await op.body()
         # The changed keys with their values; secrets, and keys that are no setting (a
         # misspelt secret), are only named. Written first, so a refused change says it too.

@@ -5,24 +5,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from access.errors import AuthenticationFailed, Forbidden, InvalidInput
+from access.errors import InvalidInput
 from access.robots import RobotService
 from access.roles import Permission, Role
+from access.users import ADMIN
 from core import audit, events, projects, webhooks
+from models import User
 from services.attempts import Call, attempt, requested
-from services.rights import ProjectRef, project_scope, project_target
+from services.rights import ProjectRef, project_scope, project_target, require_system
+
+_OWNER_ROLE: int | None = int(Role.PROJECT_ADMIN)  # a user's role in the project they create
 
 
 async def create(call: Call) -> tuple[int, str]:
-    """A new project (ProjectReq: project_name, metadata.public) whose creator is its
-    Project Admin; its id and name."""
+    """A new project (ProjectReq: project_name, metadata.public); its id and name. A user who
+    creates one is its Project Admin. A system robot needs project:create; as in Harbor, its
+    project is owned by `admin` and the robot becomes no member of it (it reaches the
+    project only through the permissions it was given)."""
     target = await requested(call, "project_name")
     event = audit.Event(audit.CREATE, audit.PROJECT, target, project=target)
     async with attempt(call, event) as op:
-        if op.caller.anonymous:
-            raise AuthenticationFailed("sign in first")
-        if op.caller.user_id is None:
-            raise Forbidden("only users may create projects")
+        if op.caller.user_id is None:  # nobody (401), or a robot
+            require_system(op.caller, "project:create")
         body = await op.body()
         name = body.get("project_name")
         if not isinstance(name, str):
@@ -30,9 +34,10 @@ async def create(call: Call) -> tuple[int, str]:
         event.resource = event.project = name
         public = public_of(body) or False
         event.description = f"public: {str(public).lower()}"
-        event.project_id = await projects.create_owned_project(
-            name, public, op.caller.user_id, int(Role.PROJECT_ADMIN)
-        )
+        owner, role = op.caller.user_id, _OWNER_ROLE
+        if owner is None:  # a robot: owned by admin, nobody's membership
+            owner, role = await _admin_id(), None
+        event.project_id = await projects.create_owned_project(name, public, owner, role)
         await events.emit(op.tx, event)
     return event.project_id, name
 
@@ -61,6 +66,12 @@ async def delete(call: Call, ref: ProjectRef, robots: RobotService) -> None:
         await robots.delete_project_robots(scope.project.id)
         await webhooks.delete_project_policies(scope.project.id)
         await events.emit(op.tx, event)
+
+
+async def _admin_id() -> int | None:
+    """Who owns a project a robot creates: the first system admin, `admin`, as in Harbor."""
+    found = await User.get_or_none(username=ADMIN)
+    return int(found.id) if found is not None else None
 
 
 async def _event(operation: str, ref: ProjectRef) -> audit.Event:

@@ -1,4 +1,5 @@
-"""Whether a caller may act on a project: the one check every project service makes.
+"""Whether a caller may act: on a project (the one check every project service makes), or
+system-wide (`require_system`, the one check of a system-level permission).
 
 A project the caller may not see is reported missing (404), as if it did not exist; a
 right the caller lacks is 401 for nobody, 403 for anybody else.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from access.errors import AuthenticationFailed, Forbidden, NotFound
-from access.policy import Identity, ProjectAccess, project_access
+from access.policy import ADMIN_ONLY, Identity, ProjectAccess, holds_system, project_access
 from access.roles import Permission
 from core import projects
 from core.projects import ProjectInfo
@@ -70,3 +71,22 @@ async def project_target(ref: ProjectRef) -> tuple[str, int | None]:
     before the rights check, so that a refused attempt is filed under its project."""
     found = await projects.project_key(ref.text, ref.by_name)
     return found if found is not None else (ref.text, None)
+
+
+def require_system(identity: Identity, permission: str) -> None:
+    """Nothing, when identity holds the system-level permission ("user:list"; ADMIN_ONLY for
+    what only a system admin may do); 401 for nobody, 403 for anybody else."""
+    if holds_system(identity, permission):
+        return
+    if identity.anonymous:
+        raise AuthenticationFailed("sign in first")
+    if permission == ADMIN_ONLY:
+        raise Forbidden("only a system admin may do this")
+    raise Forbidden(f"this needs a system admin or the system permission {permission}")
+
+
+def require_self_or_system(identity: Identity, user_id: int, permission: str) -> None:
+    """The user themself, or a holder of the system-level permission; 401 / 403 otherwise."""
+    if identity.user_id is not None and identity.user_id == user_id:
+        return
+    require_system(identity, permission)

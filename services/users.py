@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from access.accounts import AccountService, NewUser, require_self_or_admin, require_sysadmin
+from access.accounts import AccountService, NewUser
 from access.errors import InvalidInput
 from core import audit, events
 from models import User
 from services.attempts import Call, attempt, requested
+from services.rights import ADMIN_ONLY, require_self_or_system, require_system
 
 
 async def create(call: Call, accounts: AccountService) -> int:
@@ -30,10 +31,10 @@ async def create(call: Call, accounts: AccountService) -> int:
 
 
 async def update_profile(call: Call, accounts: AccountService, user_id: int) -> None:
-    """Change email, realname and comment (the user themself or a system admin)."""
+    """Change email, realname and comment (the user themself, or who holds user:update)."""
     event = audit.Event(audit.UPDATE, audit.USER, (await _target(user_id))[0])
     async with attempt(call, event) as op:
-        require_self_or_admin(op.caller, user_id)
+        require_self_or_system(op.caller, user_id, "user:update")
         body = await op.body()
         fields = ("email", "realname", "comment")
         profile: dict[str, Any] = {k: text(body, k) for k in fields if k in body}
@@ -60,11 +61,12 @@ async def change_password(call: Call, accounts: AccountService, user_id: int) ->
 
 
 async def set_sysadmin(call: Call, accounts: AccountService, user_id: int) -> None:
-    """Grant or revoke system admin (system admins only)."""
+    """Grant or revoke system admin: system admins only, never a robot's system permission
+    (one that may change users would otherwise make itself an admin through a user)."""
     name, was_admin = await _target(user_id)
     event = audit.Event(audit.UPDATE, audit.USER, name)
     async with attempt(call, event) as op:
-        require_sysadmin(op.caller)
+        require_system(op.caller, ADMIN_ONLY)
         flag = (await op.body()).get("sysadmin_flag")
         if not isinstance(flag, bool):
             raise InvalidInput("sysadmin_flag must be true or false")
@@ -74,10 +76,10 @@ async def set_sysadmin(call: Call, accounts: AccountService, user_id: int) -> No
 
 
 async def delete(call: Call, accounts: AccountService, user_id: int) -> None:
-    """Delete a user with their memberships (system admins only; never `admin`)."""
+    """Delete a user with their memberships (who holds user:delete; never `admin`)."""
     event = audit.Event(audit.DELETE, audit.USER, (await _target(user_id))[0])
     async with attempt(call, event) as op:
-        require_sysadmin(op.caller)
+        require_system(op.caller, "user:delete")
         await accounts.delete(user_id)
         await events.emit(op.tx, event)
 

@@ -1,4 +1,5 @@
-"""Harbor's system configuration API: GET and PUT /api/v2.0/configurations (admins only)."""
+"""Harbor's system configuration API: GET and PUT /api/v2.0/configurations (system admins,
+and system robots with configuration:read / configuration:update)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from quart import Response
 
 import services.configuration
 from access import config
-from access.accounts import require_sysadmin
-from access.policy import Identity
+from access.policy import ADMIN_ONLY, Identity
+from services.rights import require_system
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import current_identity, json_response
@@ -16,14 +17,14 @@ from web.api.common import current_identity, json_response
 async def admin_only() -> Identity:
     """The caller, who must be a system admin: 401 for nobody, 403 for anybody else."""
     identity = await current_identity()
-    require_sysadmin(identity)
+    require_system(identity, ADMIN_ONLY)
     return identity
 
 
 @api.get("/configurations")
 async def get_configurations() -> Response:
     """Every setting as {value, editable}; secrets are never returned."""
-    await admin_only()
+    require_system(await current_identity(), "configuration:read")
     return json_response(await config.public_view())
 
 

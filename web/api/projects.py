@@ -64,7 +64,7 @@ async def list_projects() -> Response:
     filters.update(_plain_filters())
     pages = paging()
     rows, total = await projects.list_projects(
-        await visible_project_ids(identity),
+        await visible_project_ids(identity, "project:list"),
         filters,
         tortoise_order(parse_sort(request.args.get("sort"), SORT_KEYS), COLUMNS),
         pages.offset,

@@ -1,6 +1,7 @@
 """Robot accounts: /api/v2.0/robots (Harbor's Robot, RobotCreate, RobotCreated, RobotSec).
 
-The secret appears only in the answers to POST (create) and PATCH (refresh).
+Changes go through services.robots; the secret appears only in the answers to POST (create)
+and PATCH (refresh).
 """
 
 from __future__ import annotations
@@ -10,23 +11,21 @@ from typing import Any
 
 from quart import Response, current_app, request
 
-from access.robot_spec import SYSTEM, parse_spec
+import services.robots
 from access.robots import RobotFilter, RobotService
 from access.roles import Permission
-from core import audit
-from models import Robot, fetch
+from models import Robot
 from web.api import api
+from web.api.calls import api_call
 from web.api.common import (
     BadRequest,
     created,
-    json_body,
     json_response,
     paged_response,
     paging,
     signed_in,
 )
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
-from web.api.recording import changes, recorded, requested
 
 
 def robots() -> RobotService:
@@ -36,16 +35,7 @@ def robots() -> RobotService:
 
 @api.route("/robots", methods=["POST"])
 async def create_robot() -> Response:
-    async with recorded(audit.CREATE, audit.ROBOT, await requested("name")) as event:
-        caller = await signed_in()
-        await robots().check_may_create(caller)  # the right first, then the body
-        body = await json_body()
-        robots().check_may_create_level(caller, body.get("level", SYSTEM))
-        spec = parse_spec(body)
-        event.resource, event.project = spec.full_name, spec.project or ""
-        event.description = f"level: {spec.level}"
-        made = await robots().create(caller, spec)
-        event.project_id = made.robot.project_id
+    made = await services.robots.create(await api_call(), robots())
     robot = made.robot
     body = {
         "id": robot.id,
@@ -73,56 +63,20 @@ async def get_robot(robot_id: int) -> Response:
 
 @api.route("/robots/<int:robot_id>", methods=["PUT"])
 async def update_robot(robot_id: int) -> Response:
-    name, project, project_id = await _target(robot_id)
-    async with recorded(
-        audit.UPDATE, audit.ROBOT, name, project=project, project_id=project_id
-    ) as event:
-        caller = await signed_in()
-        before = robot_json(await robots().get(caller, robot_id, Permission.ROBOT_CREATE))
-        after = robot_json(await robots().update(caller, robot_id, await json_body()))
-        keys = ("description", "disable", "duration", "permissions")
-        event.description = changes(
-            {k: before[k] for k in keys}, {k: after[k] for k in keys}, hidden=("permissions",)
-        )
+    await services.robots.update(await api_call(), robots(), robot_id)
     return json_response({})
 
 
 @api.route("/robots/<int:robot_id>", methods=["PATCH"])
 async def refresh_robot_secret(robot_id: int) -> Response:
-    name, project, project_id = await _target(robot_id)
-    async with recorded(
-        audit.UPDATE,
-        audit.ROBOT,
-        name,
-        project=project,
-        project_id=project_id,
-        description="secret refreshed",
-    ):
-        caller = await signed_in()
-        secret = await robots().refresh_secret(caller, robot_id, (await json_body()).get("secret"))
+    secret = await services.robots.refresh_secret(await api_call(), robots(), robot_id)
     return json_response({"secret": secret})
 
 
 @api.route("/robots/<int:robot_id>", methods=["DELETE"])
 async def delete_robot(robot_id: int) -> Response:
-    name, project, project_id = await _target(robot_id)
-    async with recorded(audit.DELETE, audit.ROBOT, name, project=project, project_id=project_id):
-        await robots().delete(await signed_in(), robot_id)
+    await services.robots.delete(await api_call(), robots(), robot_id)
     return json_response({})
-
-
-async def _target(robot_id: int) -> tuple[str, str, int | None]:
-    """The robot a path names, with its project's name and id, for the audit event; read
-    before the rights check, so that a refused attempt names its target."""
-    rows = await fetch(
-        "SELECT r.name, p.name, p.id FROM robot r LEFT JOIN project p ON p.id = r.project_id"
-        " WHERE r.id = ?",
-        robot_id,
-    )
-    if not rows:
-        return f"robot id {robot_id}", "", None
-    name, project, project_id = rows[0]
-    return str(name), str(project or ""), None if project_id is None else int(project_id)  # type: ignore[call-overload]
 
 
 def robot_json(robot: Robot) -> dict[str, Any]:

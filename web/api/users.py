@@ -11,11 +11,10 @@ from access.accounts import (
     AccountService,
     parse_user_query,
     permissions_in,
-    require_self_or_admin,
-    require_sysadmin,
 )
 from access.errors import Forbidden
 from models import User
+from services.rights import require_self_or_system, require_system
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import (
@@ -51,7 +50,7 @@ def user_resp(user: User) -> dict[str, Any]:
 
 @api.get("/users")
 async def list_users() -> Response:
-    require_sysadmin(await current_identity())
+    require_system(await current_identity(), "user:list")
     query = parse_user_query(request.args.get("q"), request.args.get("sort"))
     pages = paging()
     users, total = await accounts().list_users(query, pages.offset, pages.page_size)
@@ -96,7 +95,7 @@ async def current_permissions() -> Response:
 
 @api.get("/users/<int:user_id>")
 async def get_user(user_id: int) -> Response:
-    require_self_or_admin(await current_identity(), user_id)
+    require_self_or_system(await current_identity(), user_id, "user:read")
     return json_response(user_resp(await accounts().get(user_id)))
 
 
