@@ -738,3 +738,157 @@ def member(server: RunningBerth, project: str, role_id: int) -> tuple[str, str]:
         )
         assert added.status_code == 201, added.text
     return name, PASSWORD
+
+
+# --- what a system robot's system permissions open --------------------------------------------
+
+
+def a_system_robot(server: RunningBerth, *pairs: str, **projects: list[str]) -> tuple[str, str]:
+    """A system robot holding the system-level pairs (and project access by project name),
+    made by the admin; its Basic credentials."""
+    entries = [system_entry(*pairs)] if pairs else []
+    entries += [
+        {"kind": "project", "namespace": ns, "access": access(*granted)}
+        for ns, granted in projects.items()
+    ]
+    with admin(server) as client:
+        robot = create_robot(client, system_robot_body(*entries))
+    return robot["name"], robot["secret"]
+
+
+def as_robot(server: RunningBerth, auth: tuple[str, str]) -> httpx.Client:
+    return httpx.Client(base_url=server.url + API, auth=auth, timeout=30)
+
+
+def test_a_system_robot_with_project_create_creates_a_project(berth_server: RunningBerth) -> None:
+    # Given a system robot holding project:create, and one holding only replication:create
+    creator = a_system_robot(berth_server, "project:create")
+    other = a_system_robot(berth_server, "replication:create")
+    name, refused_name = f"ci{uuid.uuid4().hex[:8]}", f"ci{uuid.uuid4().hex[:8]}"
+    # When each asks for a project with its robot credentials
+    with as_robot(berth_server, creator) as client:
+        made = client.post("/projects", json={"project_name": name})
+    with as_robot(berth_server, other) as client:
+        refused = client.post("/projects", json={"project_name": refused_name})
+    # Then the first is created, owned by admin as in Harbor, with no member; the second is 403
+    assert made.status_code == 201, made.text
+    assert refused.status_code == 403, refused.text
+    assert "project:create" in refused.json()["errors"][0]["message"]
+    with admin(berth_server) as client:
+        project = client.get(f"/projects/{name}")
+        members = client.get(f"/projects/{name}/members")
+        missing = client.get(f"/projects/{refused_name}")
+        logged = client.get("/auditlog-exts", params={"q": f"resource={name},operation=create"})
+    assert project.status_code == 200 and project.json()["owner_name"] == ADMIN[0]
+    assert members.status_code == 200 and members.json() == []
+    assert missing.status_code == 404
+    assert [e["username"] for e in logged.json()] == [creator[0]]
+
+
+def test_a_project_robot_cannot_create_projects(berth_server: RunningBerth) -> None:
+    project = new_project(berth_server)
+    with admin(berth_server) as client:
+        robot = create_robot(client, robot_body(project, "repository:push", "repository:pull"))
+    with as_robot(berth_server, (robot["name"], robot["secret"])) as client:
+        refused = client.post("/projects", json={"project_name": f"ci{uuid.uuid4().hex[:8]}"})
+    assert refused.status_code == 403, refused.text
+
+
+def test_project_list_and_read_open_every_project(berth_server: RunningBerth) -> None:
+    # Given a private project, a robot with project:list and project:read, and one without
+    project = new_project(berth_server)
+    reader = a_system_robot(berth_server, "project:list", "project:read")
+    other = a_system_robot(berth_server, "replication:create")
+    with as_robot(berth_server, reader) as client:
+        listed = client.get("/projects", params={"name": project})
+        got = client.get(f"/projects/{project}")
+    with as_robot(berth_server, other) as client:
+        unlisted = client.get("/projects", params={"name": project})
+        hidden = client.get(f"/projects/{project}")
+    assert [p["name"] for p in listed.json()] == [project]
+    assert got.status_code == 200 and got.json()["name"] == project
+    assert unlisted.status_code == 200 and unlisted.json() == []
+    assert hidden.status_code == 404
+
+
+def test_audit_log_list_reads_the_whole_audit_log(berth_server: RunningBerth) -> None:
+    # Given a change in a project the robots have no access to
+    project = new_project(berth_server)
+    auditor = a_system_robot(berth_server, "audit-log:list")
+    other = a_system_robot(berth_server, "project:list")
+    # When a robot with audit-log:list reads the log, and one without
+    with as_robot(berth_server, auditor) as client:
+        read = client.get("/auditlog-exts", params={"q": f"resource={project}"})
+    with as_robot(berth_server, other) as client:
+        refused = client.get("/auditlog-exts")
+    # Then the first sees the project's creation; the second is refused
+    assert read.status_code == 200, read.text
+    assert [(e["operation"], e["resource_type"]) for e in read.json()] == [("create", "project")]
+    assert refused.status_code == 403
+
+
+def test_user_list_and_read_open_the_user_api(berth_server: RunningBerth) -> None:
+    lister = a_system_robot(berth_server, "user:list", "user:read")
+    other = a_system_robot(berth_server, "project:create")
+    with as_robot(berth_server, lister) as client:
+        listed = client.get("/users", params={"q": f"username={ADMIN[0]}"})
+        admin_id = listed.json()[0]["user_id"]
+        got = client.get(f"/users/{admin_id}")
+    with as_robot(berth_server, other) as client:
+        refused = [client.get("/users").status_code, client.get(f"/users/{admin_id}").status_code]
+    assert listed.status_code == 200 and got.json()["username"] == ADMIN[0]
+    assert "password" not in got.text
+    assert refused == [403, 403]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(json.dumps(system_robot_body(system_entry("project:create"))), id="system"),
+        pytest.param(json.dumps({"level": "project", "name": "Bad Name"}), id="bad-body"),
+        pytest.param("{not json", id="not-json"),
+    ],
+)
+def test_a_system_robot_without_robot_create_is_403_whatever_the_body(
+    berth_server: RunningBerth, content: str
+) -> None:
+    robot = a_system_robot(berth_server, "project:create", "robot:list")
+    response = post_robot(berth_server, content, robot)
+    assert response.status_code == 403, response.text
+    assert "robot:create" in response.json()["errors"][0]["message"]
+
+
+def test_a_system_robot_with_robot_rights_manages_robots_within_its_own(
+    berth_server: RunningBerth,
+) -> None:
+    # Given a system robot that may create, list and delete robots, and pull in one project
+    project = new_project(berth_server)
+    rights = ("robot:create", "robot:list", "robot:read", "robot:delete", "replication:create")
+    manager = a_system_robot(berth_server, *rights, **{project: ["repository:pull"]})
+    with as_robot(berth_server, manager) as client:
+        # When it creates a pull robot of the project and a replication robot
+        puller = create_robot(client, robot_body(project, "repository:pull"))
+        replicator = create_robot(client, system_robot_body(system_entry("replication:create")))
+        # But asks for push, or for a system permission it lacks
+        push = client.post(
+            "/robots", json=robot_body(project, "repository:pull", "repository:push")
+        )
+        users = client.post("/robots", json=system_robot_body(system_entry("user:list")))
+        listed = client.get("/robots", params={"q": "Level=system", "page_size": 100})
+        deleted = client.delete(f"/robots/{replicator['id']}")
+    # Then what it holds it grants, what it lacks it cannot
+    assert granted(berth_server, (puller["name"], puller["secret"]), f"repository:{project}/x:pull")
+    assert (push.status_code, users.status_code) == (403, 403)
+    assert "do not hold" in push.json()["errors"][0]["message"]
+    assert replicator["id"] in [r["id"] for r in listed.json()]
+    assert deleted.status_code == 200
+    assert v2_status(berth_server, (replicator["name"], replicator["secret"])) == 401
+
+
+def test_configuration_read_opens_the_settings(berth_server: RunningBerth) -> None:
+    reader = a_system_robot(berth_server, "configuration:read")
+    with as_robot(berth_server, reader) as client:
+        got = client.get("/configurations")
+        changed = client.put("/configurations", json={"ldap_timeout": 9})
+    assert got.status_code == 200 and "auth_mode" in got.json()
+    assert changed.status_code == 403
