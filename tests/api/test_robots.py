@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ADMIN, REPO_ROOT, RunningBerth
+from tests.support import ADMIN, REPO_ROOT, RunningBerth, push_image
 
 API = "/api/v2.0"
 PASSWORD = "Passw0rd-ok"
@@ -892,3 +892,20 @@ def test_configuration_read_opens_the_settings(berth_server: RunningBerth) -> No
         changed = client.put("/configurations", json={"ldap_timeout": 9})
     assert got.status_code == 200 and "auth_mode" in got.json()
     assert changed.status_code == 403
+
+
+def test_catalog_read_lists_every_repository(berth_server: RunningBerth) -> None:
+    # Given an image in a private project
+    project = new_project(berth_server)
+    push_image(berth_server, f"{project}/app", "v1")
+    reader = a_system_robot(berth_server, "catalog:read")
+    other = a_system_robot(berth_server, "project:list")
+
+    def catalog(auth: tuple[str, str]) -> list[str]:
+        got = httpx.get(f"{berth_server.url}/v2/_catalog", params={"n": 1000}, auth=auth)
+        assert got.status_code == 200, got.text
+        return list(got.json()["repositories"])
+
+    # Then a robot with catalog:read finds it in the catalog, and one without does not
+    assert f"{project}/app" in catalog(reader)
+    assert f"{project}/app" not in catalog(other)
