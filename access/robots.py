@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from access.errors import (
-    AccessError,
     AlreadyExists,
     AuthenticationFailed,
     Forbidden,
@@ -37,22 +36,18 @@ _MAX_CACHED = 10_000
 _KNOWN = frozenset(p.value for p in Permission)
 
 
-class RobotError(AccessError):
-    """Base of the robot service's request errors."""
-
-
-class RobotInvalid(RobotError, InvalidInput):
+class RobotInvalid(InvalidInput):
     """A request the robot API cannot accept: 400."""
 
 
-class RobotNotFound(RobotError, NotFound):
+class RobotNotFound(NotFound):
     """No robot with that id: 404."""
 
     def __init__(self, robot_id: int) -> None:
         super().__init__(f"robot {robot_id} not found")
 
 
-class RobotExists(RobotError, AlreadyExists):
+class RobotExists(AlreadyExists):
     """A robot of that full name exists already: 409."""
 
     def __init__(self, name: str) -> None:

@@ -10,6 +10,7 @@ from quart import Blueprint, Response, current_app, request
 
 from access.policy import Identity, allowed_actions
 from web.auth import AuthServices, Caller, basic_identity, record_login
+from web.params import api_time
 
 token = Blueprint("token", __name__)
 
@@ -32,7 +33,7 @@ async def issue_token() -> Response:
         "token": signed,
         "access_token": signed,
         "expires_in": expires_in,
-        "issued_at": datetime.fromtimestamp(issued_at, UTC).isoformat().replace("+00:00", "Z"),
+        "issued_at": api_time(datetime.fromtimestamp(issued_at, UTC)),
     }
     return Response(json.dumps(body), content_type="application/json")
 

@@ -7,8 +7,9 @@ from typing import Any
 from quart import Response, request
 
 from access import config, ldap
+from models.errors import InvalidInput, NotFound
 from web.api import api
-from web.api.common import BadRequest, NotFound, json_response
+from web.api.common import json_response
 from web.api.configurations import admin_only
 
 
@@ -18,7 +19,7 @@ async def ping_ldap() -> Response:
     await admin_only()
     body: Any = await request.get_json(force=True, silent=True) or {}
     if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object")
     settings = config.overridden(await config.current(), body)
     success, message = await ldap.ping(settings)
     return json_response({"success": success, "message": message})
@@ -41,7 +42,7 @@ async def search_ldap_groups() -> Response:
     await admin_only()
     name, dn = request.args.get("groupname") or None, request.args.get("groupdn") or None
     if name is None and dn is None:
-        raise BadRequest("give groupname or groupdn")
+        raise InvalidInput("give groupname or groupdn")
     settings = config.ldap_settings(await config.current())
     groups = await ldap.search_groups(settings, name, dn)
     if dn and not groups:

@@ -15,9 +15,9 @@ from access.members import (
 )
 from access.roles import Permission
 from core import audit
+from models.errors import InvalidInput
 from web.api import api
 from web.api.common import (
-    BadRequest,
     created,
     json_body,
     json_response,
@@ -110,12 +110,12 @@ def _ref(kind: Any, value: object, fields: dict[str, type]) -> Any:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise BadRequest("member_user and member_group must be objects")
+        raise InvalidInput("member_user and member_group must be objects")
     checked = {}
     for name, expected in fields.items():
         field = value.get(name)
         if field is not None and (isinstance(field, bool) or not isinstance(field, expected)):
-            raise BadRequest(f"{name} must be a {expected.__name__}")
+            raise InvalidInput(f"{name} must be a {expected.__name__}")
         checked[name] = field
     return kind(**checked)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from quart import Response, request
@@ -16,10 +15,9 @@ from access.roles import Permission, Role
 from core import audit, projects, webhooks
 from core.projects import ProjectInfo
 from models import fetch
+from models.errors import InvalidInput, NotFound
 from web.api import api
 from web.api.common import (
-    BadRequest,
-    NotFound,
     created,
     current_identity,
     json_body,
@@ -38,6 +36,7 @@ from web.api.query import (
 )
 from web.api.recording import changes, recorded, requested
 from web.api.robots import robots
+from web.params import api_time, parse_bool
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
 SORT_KEYS = {"name", "project_id", "creation_time", "update_time"}
@@ -139,7 +138,7 @@ async def create_project() -> Response:
         body = await json_body()
         name = body.get("project_name")
         if not isinstance(name, str):
-            raise BadRequest("project_name is required")
+            raise InvalidInput("project_name is required")
         event.resource = event.project = name
         public = _public_of(body) or False
         event.description = f"public: {str(public).lower()}"
@@ -191,7 +190,7 @@ async def _head_project() -> Response:
     await signed_in()
     name = request.args.get("project_name")
     if not name:
-        raise BadRequest("project_name is required")
+        raise InvalidInput("project_name is required")
     exists = await projects.project_name_exists(name)
     return Response("", status=200 if exists else 404)
 
@@ -202,7 +201,7 @@ def _plain_filters() -> dict[str, Any]:
     if name := request.args.get("name"):
         filters["name__icontains"] = name
     if (public := request.args.get("public")) is not None:
-        filters["public"] = _bool_param("public", public)
+        filters["public"] = parse_bool("public", public)
     if owner := request.args.get("owner"):
         filters["owner"] = owner
     return filters
@@ -212,17 +211,11 @@ def _public_of(body: dict[str, Any]) -> bool | None:
     """The visibility a ProjectReq asks for: metadata.public, else the deprecated public."""
     metadata = body.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise BadRequest("metadata must be an object")
+        raise InvalidInput("metadata must be an object")
     value = metadata.get("public", body.get("public"))
     if value is None or isinstance(value, bool):
         return value
-    return _bool_param("metadata.public", value)
-
-
-def _bool_param(name: str, value: object) -> bool:
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise BadRequest(f'{name} must be "true" or "false"')
+    return parse_bool("metadata.public", value)
 
 
 async def _render(identity: Identity, project: ProjectInfo) -> dict[str, Any]:
@@ -233,15 +226,11 @@ async def _render(identity: Identity, project: ProjectInfo) -> dict[str, Any]:
         "name": project.name,
         "owner_id": project.owner_id,
         "owner_name": project.owner_name,
-        "creation_time": _time(project.created_at),
-        "update_time": _time(project.updated_at),
+        "creation_time": api_time(project.created_at),
+        "update_time": api_time(project.updated_at),
         "repo_count": project.repo_count,
         "deleted": False,
         "metadata": {"public": "true" if project.public else "false"},
         "current_user_role_id": strongest,
         "current_user_role_ids": sorted(int(r) for r in roles),
     }
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -7,9 +7,11 @@ from typing import Any
 from quart import Response, current_app, request
 
 from access.accounts import (
+    QUERY_KEYS,
+    SORT_KEYS,
     AccountService,
     NewUser,
-    parse_user_query,
+    UserQuery,
     permissions_in,
     require_self_or_admin,
     require_sysadmin,
@@ -17,9 +19,9 @@ from access.accounts import (
 from access.errors import Forbidden
 from core import audit
 from models import User, fetch
+from models.errors import InvalidInput
 from web.api import api
 from web.api.common import (
-    BadRequest,
     created,
     current_identity,
     json_body,
@@ -28,7 +30,9 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
 from web.api.recording import changes, recorded, requested
+from web.params import ParameterInvalid, api_time, arg, bool_arg, name_arg
 
 
 def accounts() -> AccountService:
@@ -46,22 +50,22 @@ def user_resp(user: User) -> dict[str, Any]:
         "comment": user.comment,
         "sysadmin_flag": user.sysadmin,
         "admin_role_in_auth": False,
-        "creation_time": user.created_at.isoformat(),
-        "update_time": user.updated_at.isoformat(),
+        "creation_time": api_time(user.created_at),
+        "update_time": api_time(user.updated_at),
     }
 
 
 def text(body: dict[str, Any], name: str, required: bool = False) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or (required and not value):
-        raise BadRequest(f"{name} must be a{' non-empty' if required else ''} string")
+        raise InvalidInput(f"{name} must be a{' non-empty' if required else ''} string")
     return value
 
 
 @api.get("/users")
 async def list_users() -> Response:
     require_sysadmin(await current_identity())
-    query = parse_user_query(request.args.get("q"), request.args.get("sort"))
+    query = _user_query()
     pages = paging()
     users, total = await accounts().list_users(query, pages.offset, pages.page_size)
     return paged_response([user_resp(u) for u in users], total, pages)
@@ -86,9 +90,9 @@ async def create_user() -> Response:
 @api.get("/users/search")
 async def search_users() -> Response:
     await signed_in()
-    username = request.args.get("username", "")
+    username = name_arg("username")
     if not username:
-        raise BadRequest("the username query parameter is required")
+        raise InvalidInput("the username query parameter is required")
     pages = paging()
     users, total = await accounts().search(username, pages.offset, pages.page_size)
     return paged_response([{"user_id": u.id, "username": u.username} for u in users], total, pages)
@@ -105,8 +109,8 @@ async def current_user() -> Response:
 @api.get("/users/current/permissions")
 async def current_permissions() -> Response:
     identity = await current_identity()
-    scope = request.args.get("scope")
-    relative = request.args.get("relative", "false").lower() == "true"
+    scope = arg("scope")
+    relative = bool_arg("relative", False)
     prefix = "" if relative or not scope else scope.rstrip("/") + "/"
     granted = sorted(await permissions_in(identity, scope))
     pairs = [str(p).split(":", 1) for p in granted]
@@ -154,7 +158,7 @@ async def change_password(user_id: int) -> Response:
         old = body.get("old_password")
         new = text(body, "new_password", required=True)
         if old is not None and not isinstance(old, str):
-            raise BadRequest("old_password must be a string")
+            raise InvalidInput("old_password must be a string")
         await accounts().change_password(identity, user_id, old, new)
     return Response("", status=200)
 
@@ -166,10 +170,21 @@ async def set_sysadmin(user_id: int) -> Response:
         require_sysadmin(await current_identity())
         flag = (await json_body()).get("sysadmin_flag")
         if not isinstance(flag, bool):
-            raise BadRequest("sysadmin_flag must be true or false")
+            raise InvalidInput("sysadmin_flag must be true or false")
         event.description = changes({"sysadmin_flag": was_admin}, {"sysadmin_flag": flag})
         await accounts().set_sysadmin(user_id, flag)
     return Response("", status=200)
+
+
+def _user_query() -> UserQuery:
+    """`q=username=~abc,email=x` (exact or contains) and `sort=-creation_time,username`."""
+    filters: dict[str, tuple[bool, str]] = {}
+    for term in parse_query(arg("q"), dict.fromkeys(QUERY_KEYS, str)):
+        if term.op not in (EXACT, CONTAINS):
+            raise ParameterInvalid("q", f"{term.key}: ranges and lists are not supported here")
+        filters[QUERY_KEYS[term.key]] = (term.op == EXACT, term.values[0])
+    order = tortoise_order(parse_sort(arg("sort"), SORT_KEYS), SORT_KEYS)
+    return UserQuery(filters, tuple(order) or ("id",))
 
 
 async def _target(user_id: int) -> tuple[str, bool | None]:
