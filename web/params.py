@@ -20,17 +20,22 @@ from quart import request
 from models.errors import InvalidInput
 
 MAX_NAME = 255  # a user, project, repository or robot name; one path segment
-MAX_QUERY = 1024  # q= and every other query value
+MAX_QUERY = 1024  # q=, and the few query values that are not names (LONG_PARAMETERS)
 MAX_PATH = 4096  # the whole path
 _TRUE, _FALSE = ("true", "1"), ("false", "0")
+# Every other query value names something a column holds (at most MAX_NAME characters): a
+# longer one names nothing, and the ORM refuses to compare it (a 500 otherwise).
+LONG_PARAMETERS = frozenset({"q", "text", "groupdn"})
 
 
 class ParameterInvalid(InvalidInput):
     """A value a caller sent that no handler could accept; detail names the parameter."""
 
-    def __init__(self, parameter: str, reason: str) -> None:
-        super().__init__(f"{parameter}: {reason}", {"parameter": parameter, "reason": reason})
+    def __init__(self, parameter: str, reason: str, message: str | None = None) -> None:
+        message = message or f"{parameter} {reason}"  # "page must be 1..10000000"
+        super().__init__(message, {"parameter": parameter, "reason": reason})
         self.parameter = parameter
+        self.reason = reason
 
 
 def check_request() -> None:
@@ -45,7 +50,8 @@ def check_request() -> None:
     for pair in query.split(b"&"):
         key, _, value = pair.partition(b"=")
         name = _check_bytes("query parameter", _unquote(key), MAX_NAME)
-        _check_bytes(name or "query parameter", _unquote(value), MAX_QUERY)
+        limit = MAX_QUERY if name in LONG_PARAMETERS else MAX_NAME
+        _check_bytes(name or "query parameter", _unquote(value), limit)
 
 
 def _unquote(part: bytes) -> bytes:

@@ -36,7 +36,7 @@ from web.api.query import (
 )
 from web.api.recording import changes, recorded, requested
 from web.api.robots import robots
-from web.params import api_time, parse_bool
+from web.params import api_time, name_arg, parse_bool
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
 SORT_KEYS = {"name", "project_id", "creation_time", "update_time"}
@@ -188,11 +188,12 @@ async def project_deletable(ref: str) -> Response:
 
 async def _head_project() -> Response:
     await signed_in()
-    name = request.args.get("project_name")
+    name = name_arg("project_name")
     if not name:
         raise InvalidInput("project_name is required")
-    exists = await projects.project_name_exists(name)
-    return Response("", status=200 if exists else 404)
+    if not await projects.project_name_exists(name):
+        raise NotFound(f"project {name} not found")
+    return Response("", status=200)
 
 
 def _plain_filters() -> dict[str, Any]:

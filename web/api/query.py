@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
-from web.params import MAX_QUERY, ParameterInvalid, check_text, parse_bool
+from web.params import MAX_NAME, ParameterInvalid, check_text, parse_bool
 
 # key -> parser of one value (str, int, as_bool, ...); a ValueError becomes a ParameterInvalid.
 KeyParsers = Mapping[str, Callable[[str], Any]]
@@ -57,10 +57,10 @@ def parse_sort(sort: str | None, allowed: Collection[str]) -> list[SortKey]:
         descending = raw.startswith("-")
         key = raw.lstrip("-").strip()
         if not key:
-            raise ParameterInvalid("sort", f"empty key in {sort!r}")
+            raise _bad("sort", f"empty key in {sort!r}")
         if key not in allowed:
             allowed_keys = ", ".join(sorted(allowed))
-            raise ParameterInvalid("sort", f"cannot sort by {key!r}; allowed: {allowed_keys}")
+            raise _bad("sort", f"cannot sort by {key!r}; allowed: {allowed_keys}")
         keys.append(SortKey(key, descending))
     return keys
 
@@ -106,7 +106,7 @@ def _split_terms(q: str) -> list[str]:
             continue
         current.append(char)
     if closing:
-        raise ParameterInvalid("q", f"unclosed bracket in {q!r}")
+        raise _bad("q", f"unclosed bracket in {q!r}")
     terms.append("".join(current))
     return terms
 
@@ -115,42 +115,48 @@ def _parse_term(raw: str, allowed: KeyParsers) -> Term:
     key, sep, value = raw.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise ParameterInvalid("q", f"{raw!r} is not key=value")
+        raise _bad("q", f"{raw!r} is not key=value")
     if key not in allowed:
         allowed_keys = ", ".join(sorted(allowed))
-        raise ParameterInvalid("q", f"cannot filter by {key!r}; allowed: {allowed_keys}")
+        raise _bad("q", f"cannot filter by {key!r}; allowed: {allowed_keys}")
     parse = allowed[key]
     if value.startswith("~"):
         if parse is not str:
-            raise ParameterInvalid("q", f"{key!r} does not support =~ (contains)")
+            raise _bad("q", f"{key!r} does not support =~ (contains)")
         return Term(key, CONTAINS, (_value(key, value[1:], parse),))
     if value.startswith("[") and value.endswith("]"):
         return _range(key, value[1:-1], parse)
     if value.startswith("{") and value.endswith("}"):
         values = value[1:-1].split()
         if not values:
-            raise ParameterInvalid("q", f"{key}={{}} lists no values")
+            raise _bad("q", f"{key}={{}} lists no values")
         return Term(key, ANY, tuple(_value(key, v, parse) for v in values))
     if value.startswith("(") and value.endswith(")"):
-        raise ParameterInvalid("q", f"{key}=(...) (all of) is not supported here")
+        raise _bad("q", f"{key}=(...) (all of) is not supported here")
     if value.startswith(("[", "{")):
-        raise ParameterInvalid("q", f"unbalanced brackets in {raw!r}")
+        raise _bad("q", f"unbalanced brackets in {raw!r}")
     return Term(key, EXACT, (_value(key, value, parse),))
 
 
 def _range(key: str, inner: str, parse: Callable[[str], Any]) -> Term:
     low, sep, high = inner.partition("~")
     if not sep or (not low.strip() and not high.strip()):
-        raise ParameterInvalid("q", f"{key}=[{inner}] is not a range [low~high]")
+        raise _bad("q", f"{key}=[{inner}] is not a range [low~high]")
     bounds = tuple(_value(key, b.strip(), parse) if b.strip() else None for b in (low, high))
     return Term(key, RANGE, bounds)
 
 
 def _value(key: str, value: str, parse: Callable[[str], Any]) -> Any:
     if value == "":
-        raise ParameterInvalid("q", f"{key!r} has an empty value")
-    check_text(f"q: {key}", value, MAX_QUERY)  # web/params.py refused these already
+        raise _bad("q", f"{key!r} has an empty value")
+    check_text(f"q: {key}", value, MAX_NAME)  # what a column holds: longer names nothing
     try:
         return parse(value)
     except (ValueError, TypeError) as exc:
-        raise ParameterInvalid("q", f"bad value for {key!r}: {exc}") from None
+        raise _bad("q", f"bad value for {key!r}: {exc}") from None
+    except ParameterInvalid as exc:
+        raise _bad("q", f"bad value for {key!r}: {exc.reason}") from None
+
+
+def _bad(parameter: str, reason: str) -> ParameterInvalid:
+    return ParameterInvalid(parameter, reason, f"{parameter}: {reason}")
