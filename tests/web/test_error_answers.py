@@ -136,6 +136,30 @@ def test_a_refused_change_with_a_nul_keeps_its_failed_audit_event(
     assert "NUL" in mine[0]["operation_description"]
 
 
+def test_a_nul_in_a_body_is_a_400_and_the_attempt_is_audited(berth_server: RunningBerth) -> None:
+    # Given a caller who names a project with a NUL in the body
+    agent = f"nul-body/{uuid.uuid4().hex}"
+    response = httpx.post(
+        f"{berth_server.url}/api/v2.0/projects",
+        json={"project_name": "a\x00b"},
+        headers={"User-Agent": agent},
+        auth=ADMIN,
+    )
+
+    # Then it is refused naming the field, and the failed attempt is recorded
+    assert response.status_code == 400
+    assert error_of(response)["detail"] == {
+        "parameter": "body.project_name",
+        "reason": "contains a NUL character",
+    }
+    events = httpx.get(
+        f"{berth_server.url}/api/v2.0/auditlog-exts",
+        params={"q": "operation_result=false", "page_size": "100"},
+        auth=ADMIN,
+    ).json()
+    assert [e["operation"] for e in events if e["user_agent"] == agent] == ["create"]
+
+
 def test_empty_answers_carry_no_html_content_type(berth_server: RunningBerth) -> None:
     repo = f"library/empty-{uuid.uuid4().hex[:8]}"
     data = b"empty-answers"
