@@ -208,9 +208,7 @@ def _envelope_problem(answer: Answer) -> str | None:
     if status >= 500:
         return f"answered {status}"
     if status < 400:
-        if PAGES.match(case.path) or "text/html" not in answer.content_type:
-            return None
-        return f"answered {status} with {answer.content_type}"
+        return _success_problem(answer)
     if not answer.content_type.startswith("application/json"):
         return f"answered {status} with {answer.content_type!r}"
     if case.method == "HEAD":
@@ -223,6 +221,21 @@ def _envelope_problem(answer: Answer) -> str | None:
     for error in errors:
         if set(error) != {"code", "message", "detail"} or error["code"] not in codes:
             return f"answered {status} with an error outside the surface: {error}"
+    return None
+
+
+def _success_problem(answer: Answer) -> str | None:
+    """A success is JSON (or empty), but for the pages, /metrics and the CSV export."""
+    if PAGES.match(answer.case.path) or answer.content_type.startswith("text/csv"):
+        return None
+    if "text/html" in answer.content_type:
+        return f"answered {answer.status} with {answer.content_type}"
+    if not answer.body or answer.case.method == "HEAD":
+        return None
+    try:
+        httpx.Response(200, content=answer.body).json()
+    except ValueError:
+        return f"answered {answer.status} with a body that is not JSON: {answer.body[:100]!r}"
     return None
 
 
