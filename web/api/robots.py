@@ -5,7 +5,6 @@ The secret appears only in the answers to POST (create) and PATCH (refresh).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from quart import Response, current_app, request
@@ -15,9 +14,9 @@ from access.robots import RobotFilter, RobotService
 from access.roles import Permission
 from core import audit
 from models import Robot, fetch
+from models.errors import InvalidInput
 from web.api import api
 from web.api.common import (
-    BadRequest,
     created,
     json_body,
     json_response,
@@ -27,6 +26,7 @@ from web.api.common import (
 )
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
 from web.api.recording import changes, recorded, requested
+from web.params import api_time
 
 
 def robots() -> RobotService:
@@ -51,7 +51,7 @@ async def create_robot() -> Response:
         "id": robot.id,
         "name": robot.name,
         "secret": made.secret,
-        "creation_time": _time(robot.created_at),
+        "creation_time": api_time(robot.created_at),
         "expires_at": _expires(robot),
     }
     return created(f"{request.path}/{robot.id}", body)
@@ -137,8 +137,8 @@ def robot_json(robot: Robot) -> dict[str, Any]:
         "disable": robot.disabled,
         "expires_at": _expires(robot),
         "permissions": robot.permissions,
-        "creation_time": _time(robot.created_at),
-        "update_time": _time(robot.updated_at),
+        "creation_time": api_time(robot.created_at),
+        "update_time": api_time(robot.updated_at),
     }
 
 
@@ -148,10 +148,10 @@ def _filter() -> RobotFilter:
     found: dict[str, Any] = {}
     for term in terms:
         if term.op not in (EXACT, CONTAINS) or (term.op == CONTAINS and term.key != "name"):
-            raise BadRequest(f"q: {term.key} takes one exact value")
+            raise InvalidInput(f"q: {term.key} takes one exact value")
         found[term.key + ("~" if term.op == CONTAINS else "")] = term.values[0]
     if found.get("Level") not in (None, "system", "project"):
-        raise BadRequest("q: Level is system or project")
+        raise InvalidInput("q: Level is system or project")
     order = tortoise_order(parse_sort(request.args.get("sort"), _SORT), _SORT)
     return RobotFilter(
         found.get("Level"),
@@ -167,7 +167,3 @@ _SORT = {"id": "id", "name": "name", "creation_time": "created_at"}
 
 def _expires(robot: Robot) -> int:
     return -1 if robot.expires_at is None else int(robot.expires_at.timestamp())
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
