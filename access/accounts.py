@@ -15,7 +15,6 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from access.errors import (
-    AccessError,
     AlreadyExists,
     AuthenticationFailed,
     Forbidden,
@@ -29,26 +28,22 @@ from access.users import ADMIN, UserService
 from models import ConfigEntry, GroupMembership, ProjectMember, User, fetch
 
 
-class AccountError(AccessError):
-    """Base of user-management errors; the API maps each to a status."""
-
-
-class InvalidAccountInput(AccountError, InvalidInput):
+class InvalidAccountInput(InvalidInput):
     """A malformed `q`, an unknown sort key, a bad field value: 400."""
 
 
-class UserNotFound(AccountError, NotFound):
+class UserNotFound(NotFound):
     """No user with that id: 404."""
 
     def __init__(self, user_id: int) -> None:
         super().__init__(f"user {user_id} not found")
 
 
-class UserExists(AccountError, AlreadyExists):
+class UserExists(AlreadyExists):
     """The username or email is taken: 409."""
 
 
-# q= keys and sort= keys -> model columns; anything else is refused.
+# q= keys and sort= keys -> model columns (web/api/query.py parses both); nothing else.
 QUERY_KEYS = {"username": "username", "email": "email", "realname": "realname"}
 SORT_KEYS = {
     "user_id": "id",
@@ -69,43 +64,6 @@ class UserQuery:
 
     filters: dict[str, tuple[bool, str]] = field(default_factory=dict)
     order: tuple[str, ...] = ("id",)
-
-
-def parse_user_query(q: str | None, sort: str | None) -> UserQuery:
-    """Parse `q=username=~abc,email=x` and `sort=-creation_time,username`; InvalidAccountInput."""
-    return UserQuery(_parse_q(q or ""), _parse_sort(sort or ""))
-
-
-def _parse_q(q: str) -> dict[str, tuple[bool, str]]:
-    filters: dict[str, tuple[bool, str]] = {}
-    for term in filter(None, (t.strip() for t in q.split(","))):
-        key, sep, value = term.partition("=")
-        if not sep or not key:
-            raise InvalidAccountInput(
-                f"malformed q term {term!r}: expected key=value or key=~value"
-            )
-        if key not in QUERY_KEYS:
-            allowed = ", ".join(sorted(QUERY_KEYS))
-            raise InvalidAccountInput(f"unknown q key {key!r}; allowed keys: {allowed}")
-        exact = not value.startswith("~")
-        value = value if exact else value[1:]
-        if value[:1] in ("[", "{", "("):
-            raise InvalidAccountInput(
-                f"q key {key!r}: ranges and lists are not supported for users"
-            )
-        filters[QUERY_KEYS[key]] = (exact, value)
-    return filters
-
-
-def _parse_sort(sort: str) -> tuple[str, ...]:
-    order = []
-    for key in filter(None, (k.strip() for k in sort.split(","))):
-        name = key.removeprefix("-")
-        if name not in SORT_KEYS:
-            allowed = ", ".join(sorted(SORT_KEYS))
-            raise InvalidAccountInput(f"unknown sort key {name!r}; allowed keys: {allowed}")
-        order.append(("-" if key.startswith("-") else "") + SORT_KEYS[name])
-    return tuple(order) or ("id",)
 
 
 def require_sysadmin(identity: Identity) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 
-from access.errors import AccessError, AlreadyExists, InvalidInput, NotFound
+from access.errors import AlreadyExists, InvalidInput, NotFound
 from access.roles import Role
 from models import ProjectMember, User, UserGroup
 
@@ -14,19 +14,15 @@ USER, GROUP = "u", "g"
 LDAP_GROUP = 1  # Harbor's group_type for an LDAP group
 
 
-class MemberError(AccessError):
-    """Base of membership errors; the message is safe to show."""
-
-
-class InvalidMember(MemberError, InvalidInput):
+class InvalidMember(InvalidInput):
     """A request that names no user or group, or a role outside 1..5: 400."""
 
 
-class MemberNotFound(MemberError, NotFound):
+class MemberNotFound(NotFound):
     """No such member in this project, or no such user or group to add: 404."""
 
 
-class MemberExists(MemberError, AlreadyExists):
+class MemberExists(AlreadyExists):
     """The user or group is already a member of the project: 409."""
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from access.errors import AccessError, InvalidInput, PasswordPolicyViolation
+from access.errors import InvalidInput, PasswordPolicyViolation
 from access.passwords import check_password_policy
 from access.roles import PROJECT_ACCESS, SYSTEM_ACCESS, Permission
 from models import Robot
@@ -26,11 +26,7 @@ _NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
 _KNOWN = frozenset(p.value for p in Permission)
 
 
-class RobotError(AccessError):
-    """Base of the robot service's request errors."""
-
-
-class RobotInvalid(RobotError, InvalidInput):
+class RobotInvalid(InvalidInput):
     """A request the robot API cannot accept: 400."""
 
 

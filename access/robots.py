@@ -27,7 +27,6 @@ from access.robot_spec import (
     ANY_PROJECT,
     PROJECT,
     SYSTEM,
-    RobotError,
     RobotInvalid,
     RobotSpec,
     checked_secret,
@@ -50,14 +49,14 @@ _SYSTEM_TWIN = {
 }
 
 
-class RobotNotFound(RobotError, NotFound):
+class RobotNotFound(NotFound):
     """No robot with that id: 404."""
 
     def __init__(self, robot_id: int) -> None:
         super().__init__(f"robot {robot_id} not found")
 
 
-class RobotExists(RobotError, AlreadyExists):
+class RobotExists(AlreadyExists):
     """A robot of that full name exists already: 409."""
 
     def __init__(self, name: str) -> None:

@@ -53,6 +53,7 @@ class Actor:
     username: str = ANONYMOUS
     address: str = ""
     user_agent: str = ""
+    recorded: bool = False  # an event of this request was written (web records the rest)
 
 
 _actor: ContextVar[Actor | None] = ContextVar("berth_audit_actor", default=None)
@@ -114,20 +115,27 @@ class Event:
             username=actor.username[:255],
             operation=self.operation,
             resource_type=self.resource_type,
-            resource=self.resource[:1024],
-            project=self.project[:255],
+            resource=_storable(self.resource)[:1024],
+            project=_storable(self.project)[:255],
             project_id=self.project_id,
             success=success,
             client_address=actor.address,
             user_agent=actor.user_agent,
-            description=description[:_MAX_DESCRIPTION],
+            description=_storable(description)[:_MAX_DESCRIPTION],
         )
+
+
+def _storable(text: str) -> str:
+    """PostgreSQL stores no NUL: an attempt that carried one is still recorded, escaped."""
+    return text.replace("\x00", "\\x00")
 
 
 async def record(event: Event, success: bool = True, reason: str = "") -> None:
     """Write one event that changes nothing (a login, a logout) on its own; an operation's
     event goes through `core.events.emit`, in the operation's transaction."""
-    await event.row(success, current_actor(), reason).save()
+    actor = current_actor()
+    await event.row(success, actor, reason).save()
+    actor.recorded = True
 
 
 async def record_failure(event: Event, exc: BaseException | str) -> None:

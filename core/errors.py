@@ -1,70 +1,68 @@
-"""Domain errors. web/errors.py maps each one to its OCI code and HTTP status."""
+"""The registry's domain errors, each of one kind (models/errors.py).
+
+web/errors.py gives each its OCI code on /v2 (the spec's finer codes are keyed by these
+classes) and its Harbor code elsewhere.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from models import errors as kinds
+from models.errors import InvalidInput, NotFound, TooLarge
 
 
-class RegistryError(Exception):
-    """Base of every error a client can cause; message is safe to show."""
-
-    def __init__(self, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-
-
-class BlobUnknown(RegistryError):
+class BlobUnknown(NotFound):
     def __init__(self, digest: str) -> None:
         super().__init__("blob unknown to registry", {"digest": digest})
 
 
-class BlobUploadUnknown(RegistryError):
+class BlobUploadUnknown(NotFound):
     def __init__(self, session_id: str) -> None:
         super().__init__("blob upload unknown to registry", {"uuid": session_id})
 
 
-class BlobUploadInvalid(RegistryError):
+class BlobUploadInvalid(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__("blob upload invalid", {"reason": reason})
 
 
-class ChunkOutOfOrder(RegistryError):
-    """A chunk that does not start where the upload stands."""
+class ChunkOutOfOrder(InvalidInput):
+    """A chunk that does not start where the upload stands (416 with the Range it stands at)."""
 
     def __init__(self, reason: str, current_size: int) -> None:
         super().__init__("chunk does not continue the upload", {"reason": reason})
         self.current_size = current_size
 
 
-class RangeInvalid(RegistryError):
-    """A read range that lies outside the blob."""
+class RangeInvalid(InvalidInput):
+    """A read range that lies outside the blob (416 with the blob's size)."""
 
     def __init__(self, requested: str, size: int) -> None:
         super().__init__("requested range not satisfiable", {"range": requested})
         self.size = size
 
 
-class DigestInvalid(RegistryError):
+class DigestInvalid(InvalidInput):
     def __init__(self, reason: str, digest: str | None = None) -> None:
         super().__init__(
             "provided digest did not match uploaded content", {"reason": reason, "digest": digest}
         )
 
 
-class ManifestInvalid(RegistryError):
+class ManifestInvalid(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__("manifest invalid", {"reason": reason})
 
 
-class ManifestBlobUnknown(RegistryError):
+class ManifestBlobUnknown(InvalidInput):
+    """The manifest is refused (400) because it names content the repository lacks."""
+
     def __init__(self, digest: str) -> None:
         super().__init__(
             "manifest references a blob or manifest unknown to the repository", {"digest": digest}
         )
 
 
-class ManifestUnknown(RegistryError):
+class ManifestUnknown(NotFound):
     def __init__(self, reference: str, reason: str | None = None) -> None:
         detail: dict[str, str] = {"reference": reference}
         if reason:
@@ -72,37 +70,37 @@ class ManifestUnknown(RegistryError):
         super().__init__("manifest unknown", detail)
 
 
-class ManifestTooLarge(RegistryError):
+class ManifestTooLarge(TooLarge):
     def __init__(self, limit: int) -> None:
         super().__init__("manifest too large", {"limit_bytes": limit})
 
 
-class NameInvalid(RegistryError):
+class NameInvalid(InvalidInput):
     def __init__(self, name: str, reason: str) -> None:
         super().__init__("invalid repository name", {"name": name, "reason": reason})
 
 
-class NameUnknown(RegistryError):
+class NameUnknown(NotFound):
     def __init__(self, name: str, reason: str = "repository name not known to registry") -> None:
         super().__init__(reason, {"name": name})
 
 
-class SizeInvalid(RegistryError):
+class SizeInvalid(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__("provided length did not match content length", {"reason": reason})
 
 
-class TagInvalid(RegistryError):
+class TagInvalid(InvalidInput):
     def __init__(self, tag: str) -> None:
         super().__init__("manifest tag did not match grammar", {"tag": tag})
 
 
-class PaginationInvalid(RegistryError):
+class PaginationInvalid(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__("invalid pagination parameters", {"reason": reason})
 
 
-class Unauthorized(RegistryError):
+class Unauthorized(kinds.Unauthorized):
     """No or bad credentials; challenge is the WWW-Authenticate value that says where to go."""
 
     def __init__(
@@ -115,18 +113,11 @@ class Unauthorized(RegistryError):
         self.challenge = challenge
 
 
-class Denied(RegistryError):
+class Denied(kinds.Denied):
     def __init__(self, reason: str = "requested access to the resource is denied") -> None:
         super().__init__(reason)
 
 
-class Unsupported(RegistryError):
+class Unsupported(kinds.Unsupported):
     def __init__(self, reason: str) -> None:
         super().__init__("the operation is unsupported", {"reason": reason})
-
-
-class NotFound(RegistryError):
-    """A path that names no API endpoint."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__("no such endpoint", {"path": path})

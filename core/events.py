@@ -70,8 +70,9 @@ async def recorded(event: audit.Event) -> AsyncIterator[Tx]:
 async def emit(tx: Tx, event: audit.Event) -> int:
     """Write the event's audit row and its webhook events in tx, the transaction of its
     change; the number of webhook executions (each with a job) written."""
-    await event.row(True, audit.current_actor()).save(using_db=tx)
-    event.emitted = True
+    actor = audit.current_actor()
+    await event.row(True, actor).save(using_db=tx)
+    event.emitted = actor.recorded = True
     event_type = WEBHOOK_TYPES.get((event.operation, event.resource_type))
     if event_type is None or not event.artifacts or event.project_id is None:
         return 0

@@ -7,6 +7,7 @@ import re
 from core.errors import NameInvalid, TagInvalid
 
 MAX_NAME_LENGTH = 255
+MAX_TAG_LENGTH = 128  # the grammar below
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
 _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")

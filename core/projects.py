@@ -11,9 +11,10 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
-from core.errors import NameUnknown, RegistryError
+from core.errors import NameUnknown
 from core.names import MAX_NAME_LENGTH
 from models import Project, ProjectMember, Repository, User, fetch
+from models.errors import AlreadyExists, InvalidInput, PreconditionFailed
 
 DEFAULT_PROJECT = "library"
 
@@ -63,19 +64,15 @@ async def existing_repository(name: str) -> int:
 _PROJECT_NAME_RE = re.compile(r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$")  # one name component
 
 
-class ProjectError(RegistryError):
-    """Base of the project-management errors of the REST API."""
-
-
-class ProjectNameInvalid(ProjectError):
+class ProjectNameInvalid(InvalidInput):
     """A project name outside the repository-name component grammar or 1..255 characters."""
 
 
-class ProjectNameTaken(ProjectError):
+class ProjectNameTaken(AlreadyExists):
     """Another project already has this name."""
 
 
-class ProjectNotEmpty(ProjectError):
+class ProjectNotEmpty(PreconditionFailed):
     """The project still holds repositories, so it cannot be deleted."""
 
 

@@ -15,13 +15,13 @@ from core.errors import (
     ManifestBlobUnknown,
     ManifestInvalid,
     ManifestUnknown,
-    RegistryError,
 )
 from core.jobs import enqueue
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
 from core.projects import existing_repository, project_for_push, repository_for_push
 from models import Manifest, ManifestReference, Repository, Tag, fetch
+from models.errors import BerthError
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +101,7 @@ class ManifestStore:
             return await self._put(
                 repository, project, reference, body, content_type, operator, event
             )
-        except RegistryError as exc:
+        except BerthError as exc:
             await audit.record_failure(event, exc)
             raise
 

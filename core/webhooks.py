@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from tortoise.exceptions import IntegrityError
 
-from core.errors import RegistryError
 from models import Job, WebhookExecution, WebhookPolicy
+from models.errors import AlreadyExists, InvalidInput, NotFound
 
 PUSH_ARTIFACT = "PUSH_ARTIFACT"
 PULL_ARTIFACT = "PULL_ARTIFACT"
@@ -40,26 +40,22 @@ MAX_SECRET = 256
 SIGNATURE_HEADER = "X-Berth-Signature"
 
 
-class WebhookError(RegistryError):
-    """Base of the webhook service's errors."""
-
-
-class WebhookInvalid(WebhookError):
-    """A policy the service cannot accept as given: 400."""
+class WebhookInvalid(InvalidInput):
+    """A policy the service cannot accept as given."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
 
 
-class WebhookPolicyUnknown(WebhookError):
-    """No such policy in the project: 404."""
+class WebhookPolicyUnknown(NotFound):
+    """No such policy in the project."""
 
     def __init__(self, policy_id: int) -> None:
         super().__init__(f"webhook policy {policy_id} not found")
 
 
-class WebhookNameTaken(WebhookError):
-    """The project has a policy of that name already: 409."""
+class WebhookNameTaken(AlreadyExists):
+    """The project has a policy of that name already."""
 
     def __init__(self, name: str) -> None:
         super().__init__(f"a webhook policy named {name!r} exists already in the project")

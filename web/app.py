@@ -14,20 +14,17 @@ from typing import TYPE_CHECKING, Protocol
 from quart import Quart, Response, g, request
 
 from access.accounts import AccountService
-from access.errors import AccessError
 from access.ldap import directory_login
 from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
 from core import audit
-from core.errors import RegistryError
 from core.service import Registry, close_registry, open_registry
 from storage import build_driver
 from web.api import api
-from web.api.common import ApiError, render_api_error
 from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
 from web.auth import AuthServices
-from web.errors import render_access_error, render_registry_error, render_unexpected
+from web.errors import install_error_handling
 from web.streaming import BoundedConnection, BoundedRequest
 from web.token import token
 from web.ui import ui
@@ -66,11 +63,8 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.register_blueprint(sign_in)
     app.register_blueprint(metrics)  # GET /metrics for Prometheus
     app.register_blueprint(ui)  # the dashboard: /, /ui/login, /ui/audit, /ui/assets/
-    app.register_error_handler(ApiError, render_api_error)
-    app.register_error_handler(RegistryError, render_registry_error)
-    app.register_error_handler(AccessError, render_access_error)
-    app.register_error_handler(Exception, render_unexpected)
     _install_request_log(app)
+    install_error_handling(app)  # after the request log: its hooks need the request id
     _install_lifecycle(app, settings, jobs_factory)
     return app
 
@@ -145,6 +139,9 @@ def _install_request_log(app: Quart) -> None:
     @app.after_request
     async def finish(response: Response) -> Response:
         response.headers["X-Request-Id"] = g.request_id
+        if response.content_length == 0 and response.mimetype == "text/html":
+            # Quart's default type, on an answer that has no body (201, 202, 204, ...).
+            del response.headers["Content-Type"]
         response.headers.setdefault("Docker-Distribution-API-Version", "registry/2.0")
         count_request(request.blueprint, response.status_code)
         if log.isEnabledFor(logging.INFO):

@@ -27,6 +27,7 @@ from web.auth import (
     note_failed_login,
     record_login,
 )
+from web.params import api_time
 
 token = Blueprint("token", __name__)
 
@@ -94,7 +95,7 @@ async def _answer(
         "token": signed,
         "access_token": signed,
         "expires_in": expires_in,
-        "issued_at": datetime.fromtimestamp(issued_at, UTC).isoformat().replace("+00:00", "Z"),
+        "issued_at": api_time(datetime.fromtimestamp(issued_at, UTC)),
     }
     if oauth:  # the OAuth2 answer names what it granted
         granted = [a for a in access if a["actions"]]

@@ -312,11 +312,11 @@ def test_exact_email_filter(berth_server: RunningBerth) -> None:
 @pytest.mark.parametrize(
     ("params", "text"),
     [
-        pytest.param({"q": "password=~x"}, "unknown q key 'password'", id="q-unknown-key"),
-        pytest.param({"q": "username"}, "malformed q term", id="q-no-operator"),
+        pytest.param({"q": "password=~x"}, "cannot filter by 'password'", id="q-unknown-key"),
+        pytest.param({"q": "username"}, "is not key=value", id="q-no-operator"),
         pytest.param({"q": "username=[a~b]"}, "not supported", id="q-range"),
-        pytest.param({"sort": "password_hash"}, "unknown sort key", id="sort-unknown"),
-        pytest.param({"sort": "-username;drop"}, "unknown sort key", id="sort-injection"),
+        pytest.param({"sort": "password_hash"}, "cannot sort by", id="sort-unknown"),
+        pytest.param({"sort": "-username;drop"}, "cannot sort by", id="sort-injection"),
         pytest.param({"page_size": "1000"}, "page_size", id="page-size-too-big"),
     ],
 )

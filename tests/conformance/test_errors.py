@@ -69,6 +69,10 @@ def test_errors_use_the_json_envelope_with_code_message_and_detail(http, repo):
         pytest.param("GET", "{repo}/tags/list?n=-1", {}, id="negative-n-for-tags"),
         pytest.param("GET", "_catalog?n=-1", {}, id="negative-n-for-catalog"),
         pytest.param("GET", "{repo}/no-such-endpoint", {}, id="unknown-endpoint"),
+        pytest.param("PATCH", "{repo}/tags/list", {}, id="method-the-route-lacks"),
+        pytest.param("GET", "{repo}/manifests/v1%00x", {}, id="nul-in-reference"),
+        pytest.param("GET", "{repo}/tags/list?last=" + "a" * 300, {}, id="overlong-last"),
+        pytest.param("GET", "_catalog?last=%ff", {}, id="bad-utf8-last"),
     ],
 )
 def test_error_codes_in_json_bodies_are_from_the_spec_list(
@@ -337,3 +341,12 @@ def test_manifest_unknown_for_reference_not_in_repository(registry, http, repo, 
 
     # Then it is unknown
     assert_error(response, 404, "MANIFEST_UNKNOWN")
+
+
+def test_a_method_the_route_lacks_is_405_with_allow(http, repo):
+    # When a route is asked with a method it does not take
+    response = http.request("PATCH", "/v2/")
+
+    # Then 405, saying which methods it takes, in the spec's envelope
+    assert_error(response, 405, "UNSUPPORTED")
+    assert "GET" in response.headers["Allow"]

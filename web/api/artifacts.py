@@ -7,7 +7,6 @@ repository_name is the part after the project, URL-encoded; Harbor's clients enc
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,19 +17,19 @@ from access.policy import project_access
 from access.roles import Permission
 from core import artifacts
 from core.artifacts import ArtifactInfo, RepositoryRef
+from models.errors import NotFound
 from services.artifacts import RepositoryPath
 from services.rights import require
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import (
-    BadRequest,
-    NotFound,
     created,
     current_identity,
     json_response,
     paged_response,
     paging,
 )
+from web.params import api_time, bool_arg
 
 REPOSITORY = "/projects/<project_name>/repositories/<path:repository_name>"
 BASE = f"{REPOSITORY}/artifacts"
@@ -41,7 +40,7 @@ async def list_artifacts(project_name: str, repository_name: str) -> Response:
     repo = await _repository(project_name, repository_name)
     pages = paging()
     items, total = await artifacts.list_artifacts(
-        repo, pages.offset, pages.page_size, _flag("with_tag", True)
+        repo, pages.offset, pages.page_size, bool_arg("with_tag", True)
     )
     return paged_response([_render(a) for a in items], total, pages)
 
@@ -49,7 +48,7 @@ async def list_artifacts(project_name: str, repository_name: str) -> Response:
 @api.route(f"{BASE}/<reference>", methods=["GET"])
 async def get_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     repo = await _repository(project_name, repository_name)
-    found = await artifacts.get_artifact(repo, unquote(reference), _flag("with_tag", True))
+    found = await artifacts.get_artifact(repo, unquote(reference), bool_arg("with_tag", True))
     if found is None:
         raise NotFound(f"artifact {reference} not found")
     return json_response(_render(found))
@@ -111,15 +110,6 @@ def _wake_jobs(enqueued: int | bool) -> None:
         jobs.wake()
 
 
-def _flag(name: str, default: bool) -> bool:
-    value = request.args.get(name)
-    if value is None:
-        return default
-    if value.lower() not in ("true", "false"):
-        raise BadRequest(f'{name} must be "true" or "false"')
-    return value.lower() == "true"
-
-
 def _render(item: ArtifactInfo) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -130,7 +120,7 @@ def _render(item: ArtifactInfo) -> dict[str, Any]:
         "repository_id": item.repository_id,
         "digest": item.digest,
         "size": item.size,
-        "push_time": _time(item.push_time),
+        "push_time": api_time(item.push_time),
         "pull_time": None,
         "tags": None if item.tags is None else [_tag(item, t) for t in item.tags],
         "references": [
@@ -146,7 +136,7 @@ def _render(item: ArtifactInfo) -> dict[str, Any]:
         "verification": {
             "status": item.verification,
             "reason": item.verification_reason,
-            "verified_at": _time(item.verified_at),
+            "verified_at": api_time(item.verified_at),
         },
     }
 
@@ -155,12 +145,8 @@ def _tag(item: ArtifactInfo, tag: artifacts.TagInfo) -> dict[str, Any]:
     return {
         "id": tag.id,
         "name": tag.name,
-        "push_time": _time(tag.push_time),
+        "push_time": api_time(tag.push_time),
         "immutable": False,
         "repository_id": item.repository_id,
         "artifact_id": item.id,
     }
-
-
-def _time(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat().replace("+00:00", "Z")

@@ -21,6 +21,7 @@ from access.policy import Identity, project_access, project_ids_with
 from access.roles import Permission
 from core import audit
 from core.service import Registry
+from models.errors import InvalidInput, NotFound
 from search.audit import (
     MARK_END,
     MARK_START,
@@ -31,14 +32,13 @@ from search.audit import (
 )
 from web.api import api
 from web.api.common import (
-    BadRequest,
-    NotFound,
     json_response,
     paged_response,
     paging,
     signed_in,
 )
 from web.api.query import as_bool, parse_query, parse_sort
+from web.params import api_time, parse_time
 
 # API key -> (record field, value parser)
 _KEYS: dict[str, tuple[str, Any]] = {
@@ -49,7 +49,7 @@ _KEYS: dict[str, tuple[str, Any]] = {
     "project": ("project", str),
     "operation_result": ("success", as_bool),
     "client_ip": ("client_address", str),
-    "op_time": ("occurred_at", lambda v: _parse_time(v)),
+    "op_time": ("occurred_at", lambda v: parse_time("q: op_time", v)),
     "id": ("id", int),
 }
 _SORTS = {
@@ -150,7 +150,7 @@ async def _project_id(identity: Identity, name: str) -> int:
 async def _page(scope: frozenset[int] | None) -> Response:
     pages = paging()
     if pages.offset + pages.page_size > MAX_WINDOW:
-        raise BadRequest(f"page * page_size may not pass {MAX_WINDOW}: narrow the query instead")
+        raise InvalidInput(f"page * page_size may not pass {MAX_WINDOW}: narrow the query instead")
     query = _query(scope, pages.offset, pages.page_size)
     result = await _registry().audit_index.search(query)
     items = [_render(hit, bool(query.text)) for hit in result.hits]
@@ -166,7 +166,7 @@ def _query(scope: frozenset[int] | None, offset: int, limit: int) -> AuditQuery:
     sort = tuple((_SORTS[k.key], k.descending) for k in keys)
     text = request.args.get("text", "").strip()
     if len(text) > MAX_TEXT:
-        raise BadRequest(f"text: at most {MAX_TEXT} characters")
+        raise InvalidInput(f"text: at most {MAX_TEXT} characters")
     return AuditQuery(
         conditions=conditions,
         text=text,
@@ -183,7 +183,7 @@ def _query(scope: frozenset[int] | None, offset: int, limit: int) -> AuditQuery:
 def _render(hit: AuditHit, with_highlights: bool) -> dict[str, Any]:
     r = hit.record
     item: dict[str, Any] = {
-        "op_time": r.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "op_time": api_time(r.occurred_at),
         "username": r.username,
         "operation": r.operation,
         "resource_type": r.resource_type,
@@ -217,11 +217,6 @@ def _csv_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _registry() -> Registry:

@@ -1,4 +1,4 @@
-"""What every /api/v2.0 handler shares: the caller, errors in Harbor's envelope, paging."""
+"""What every /api/v2.0 handler shares: the caller, the JSON body, paging."""
 
 from __future__ import annotations
 
@@ -9,40 +9,13 @@ from urllib.parse import urlencode
 
 from quart import Response, current_app, request
 
-from access.errors import AccessError, AuthenticationFailed
+from access.errors import AuthenticationFailed
 from access.policy import Identity
 from core import audit
 from web.auth import AuthServices, resolve_caller
+from web.params import MAX_QUERY, ParameterInvalid, check_text, int_arg
 
 MAX_PAGE_SIZE = 100
-
-
-class ApiError(AccessError):
-    """An error of the REST API with its HTTP status and Harbor's code."""
-
-    status = 400
-    code = "BAD_REQUEST"
-
-
-class BadRequest(ApiError):
-    status, code = 400, "BAD_REQUEST"
-
-
-class NotFound(ApiError):
-    status, code = 404, "NOT_FOUND"
-
-
-class Conflict(ApiError):
-    status, code = 409, "CONFLICT"
-
-
-class PreconditionFailed(ApiError):
-    status, code = 412, "PRECONDITION"
-
-
-def render_api_error(err: ApiError) -> Response:
-    body = {"errors": [{"code": err.code, "message": err.message}]}
-    return Response(json.dumps(body), status=err.status, content_type="application/json")
 
 
 async def current_identity() -> Identity:
@@ -67,14 +40,28 @@ async def signed_in() -> Identity:
 
 
 async def json_body() -> dict[str, Any]:
-    """The request's JSON object; BadRequest for anything else."""
+    """The request's JSON object, without a NUL in any string; ParameterInvalid otherwise."""
     try:
         body = await request.get_json(force=True, silent=False)
     except Exception:
-        raise BadRequest("the body is not valid JSON") from None
+        raise ParameterInvalid("body", "is not valid JSON") from None
     if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise ParameterInvalid("body", "must be a JSON object")
+    _check_strings("body", body)
     return body
+
+
+def _check_strings(where: str, value: Any) -> None:
+    """PostgreSQL stores no NUL: refuse one anywhere in a body, naming the field."""
+    if isinstance(value, str):
+        check_text(where, value, limit=len(value))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(where, str(key), MAX_QUERY)
+            _check_strings(f"{where}.{key}", item)
+    elif isinstance(value, list):
+        for item in value:
+            _check_strings(where, item)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,14 +76,9 @@ class Paging:
 
 def paging() -> Paging:
     """`page` (from 1) and `page_size` (1..100, default 10) from the query."""
-    try:
-        page = int(request.args.get("page", "1"))
-        size = int(request.args.get("page_size", "10"))
-    except ValueError:
-        raise BadRequest("page and page_size must be integers") from None
-    if page < 1 or not 1 <= size <= MAX_PAGE_SIZE:
-        raise BadRequest(f"page must be >= 1 and page_size 1..{MAX_PAGE_SIZE}")
-    return Paging(page, size)
+    # An offset past any table's size: bounds the page so that no database overflows on it.
+    page = int_arg("page", 1, 1, 10_000_000)
+    return Paging(page, int_arg("page_size", 10, 1, MAX_PAGE_SIZE))
 
 
 def paged_response(items: list[Any], total: int, pages: Paging) -> Response:

@@ -7,9 +7,11 @@ from typing import Any
 from quart import Response, request
 
 from access import config, ldap
+from models.errors import InvalidInput, NotFound, PreconditionFailed
 from web.api import api
-from web.api.common import BadRequest, NotFound, json_response
+from web.api.common import json_response
 from web.api.configurations import admin_only
+from web.params import MAX_QUERY, name_arg
 
 
 @api.post("/ldap/ping")
@@ -18,7 +20,7 @@ async def ping_ldap() -> Response:
     await admin_only()
     body: Any = await request.get_json(force=True, silent=True) or {}
     if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
+        raise InvalidInput("the body must be a JSON object")
     settings = config.overridden(await config.current(), body)
     success, message = await ldap.ping(settings)
     return json_response({"success": success, "message": message})
@@ -28,8 +30,8 @@ async def ping_ldap() -> Response:
 async def search_ldap_users() -> Response:
     """Directory users whose uid is ?username= (all, up to a limit, without it)."""
     await admin_only()
-    settings = config.ldap_settings(await config.current())
-    users = await ldap.search_users(settings, request.args.get("username") or None)
+    settings = await _configured()
+    users = await ldap.search_users(settings, name_arg("username"))
     return json_response(
         [{"username": u.username, "realname": u.realname, "email": u.email} for u in users]
     )
@@ -39,10 +41,10 @@ async def search_ldap_users() -> Response:
 async def search_ldap_groups() -> Response:
     """Directory groups named ?groupname=, or the group at ?groupdn=."""
     await admin_only()
-    name, dn = request.args.get("groupname") or None, request.args.get("groupdn") or None
+    name, dn = name_arg("groupname"), name_arg("groupdn", MAX_QUERY)
     if name is None and dn is None:
-        raise BadRequest("give groupname or groupdn")
-    settings = config.ldap_settings(await config.current())
+        raise InvalidInput("give groupname or groupdn")
+    settings = await _configured()
     groups = await ldap.search_groups(settings, name, dn)
     if dn and not groups:
         raise NotFound(f"no group at {dn}")
@@ -52,3 +54,11 @@ async def search_ldap_groups() -> Response:
             for g in groups
         ]
     )
+
+
+async def _configured() -> config.LdapSettings:
+    """The directory's settings; a search without one is a precondition failure, not a 503."""
+    settings = config.ldap_settings(await config.current())
+    if not settings.url:
+        raise PreconditionFailed("no directory is configured: set ldap_url first")
+    return settings

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from quart import Response, request
@@ -12,13 +11,13 @@ from access.policy import Identity, member_roles, visible_project_ids
 from access.roles import Permission, Role
 from core import projects
 from core.projects import ProjectInfo
+from models.errors import InvalidInput, NotFound
 from services import rights
 from services.projects import boolean
 from services.rights import ProjectScope
 from web.api import api
 from web.api.calls import api_call, project_ref
 from web.api.common import (
-    BadRequest,
     created,
     current_identity,
     json_response,
@@ -35,6 +34,7 @@ from web.api.query import (
     tortoise_order,
 )
 from web.api.robots import robots
+from web.params import api_time, name_arg
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
 SORT_KEYS = {"name", "project_id", "creation_time", "update_time"}
@@ -107,11 +107,12 @@ async def project_deletable(ref: str) -> Response:
 
 async def _head_project() -> Response:
     await signed_in()
-    name = request.args.get("project_name")
+    name = name_arg("project_name")
     if not name:
-        raise BadRequest("project_name is required")
-    exists = await projects.project_name_exists(name)
-    return Response("", status=200 if exists else 404)
+        raise InvalidInput("project_name is required")
+    if not await projects.project_name_exists(name):
+        raise NotFound(f"project {name} not found")
+    return Response("", status=200)
 
 
 def _plain_filters() -> dict[str, Any]:
@@ -134,15 +135,11 @@ async def _render(identity: Identity, project: ProjectInfo) -> dict[str, Any]:
         "name": project.name,
         "owner_id": project.owner_id,
         "owner_name": project.owner_name,
-        "creation_time": _time(project.created_at),
-        "update_time": _time(project.updated_at),
+        "creation_time": api_time(project.created_at),
+        "update_time": api_time(project.updated_at),
         "repo_count": project.repo_count,
         "deleted": False,
         "metadata": {"public": "true" if project.public else "false"},
         "current_user_role_id": strongest,
         "current_user_role_ids": sorted(int(r) for r in roles),
     }
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

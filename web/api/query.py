@@ -1,6 +1,6 @@
 """Harbor's list-query syntax: `q=k=v,k=~v,k=[a~b],k={a b c}` and `sort=a,-b`.
 
-Each endpoint passes the keys it accepts; anything else is a BadRequest naming the problem.
+Each endpoint passes the keys it accepts; anything else is a ParameterInvalid naming the problem.
 The result is plain data (key, op, values) that services turn into database filters, e.g.
 
     terms = parse_query(request.args.get("q"), {"name": str, "public": as_bool})
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
-from web.api.common import BadRequest
+from web.params import MAX_NAME, ParameterInvalid, check_text, parse_bool
 
-# key -> parser of one value (str, int, as_bool, ...); a ValueError becomes a BadRequest.
+# key -> parser of one value (str, int, as_bool, ...); a ValueError becomes a ParameterInvalid.
 KeyParsers = Mapping[str, Callable[[str], Any]]
 
 EXACT, CONTAINS, RANGE, ANY = "exact", "contains", "range", "any"
@@ -36,24 +36,19 @@ class SortKey(NamedTuple):
 
 
 def as_bool(value: str) -> bool:
-    """Harbor's booleans in queries: true / false (any case), 1 / 0."""
-    lowered = value.lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise ValueError(f"{value!r} is not true or false")
+    """A q= boolean, by the one boolean parser (true / false / 1 / 0)."""
+    return parse_bool("q", value)
 
 
 def parse_query(q: str | None, allowed: KeyParsers) -> list[Term]:
-    """The terms of a `q` parameter; BadRequest for a malformed term or a key not allowed."""
+    """The terms of a `q` parameter; ParameterInvalid for a malformed term or a key not allowed."""
     if not q or not q.strip():
         return []
     return [_parse_term(raw.strip(), allowed) for raw in _split_terms(q)]
 
 
 def parse_sort(sort: str | None, allowed: Collection[str]) -> list[SortKey]:
-    """`a,-b`: ascending by a, then descending by b; BadRequest for a key not allowed."""
+    """`a,-b`: ascending by a, then descending by b; ParameterInvalid for a key not allowed."""
     if not sort or not sort.strip():
         return []
     keys = []
@@ -62,9 +57,10 @@ def parse_sort(sort: str | None, allowed: Collection[str]) -> list[SortKey]:
         descending = raw.startswith("-")
         key = raw.lstrip("-").strip()
         if not key:
-            raise BadRequest(f"sort: empty key in {sort!r}")
+            raise _bad("sort", f"empty key in {sort!r}")
         if key not in allowed:
-            raise BadRequest(f"sort: cannot sort by {key!r}; allowed: {', '.join(sorted(allowed))}")
+            allowed_keys = ", ".join(sorted(allowed))
+            raise _bad("sort", f"cannot sort by {key!r}; allowed: {allowed_keys}")
         keys.append(SortKey(key, descending))
     return keys
 
@@ -110,7 +106,7 @@ def _split_terms(q: str) -> list[str]:
             continue
         current.append(char)
     if closing:
-        raise BadRequest(f"q: unclosed bracket in {q!r}")
+        raise _bad("q", f"unclosed bracket in {q!r}")
     terms.append("".join(current))
     return terms
 
@@ -119,42 +115,48 @@ def _parse_term(raw: str, allowed: KeyParsers) -> Term:
     key, sep, value = raw.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise BadRequest(f"q: {raw!r} is not key=value")
+        raise _bad("q", f"{raw!r} is not key=value")
     if key not in allowed:
-        raise BadRequest(f"q: cannot filter by {key!r}; allowed: {', '.join(sorted(allowed))}")
+        allowed_keys = ", ".join(sorted(allowed))
+        raise _bad("q", f"cannot filter by {key!r}; allowed: {allowed_keys}")
     parse = allowed[key]
     if value.startswith("~"):
         if parse is not str:
-            raise BadRequest(f"q: {key!r} does not support =~ (contains)")
+            raise _bad("q", f"{key!r} does not support =~ (contains)")
         return Term(key, CONTAINS, (_value(key, value[1:], parse),))
     if value.startswith("[") and value.endswith("]"):
         return _range(key, value[1:-1], parse)
     if value.startswith("{") and value.endswith("}"):
         values = value[1:-1].split()
         if not values:
-            raise BadRequest(f"q: {key}={{}} lists no values")
+            raise _bad("q", f"{key}={{}} lists no values")
         return Term(key, ANY, tuple(_value(key, v, parse) for v in values))
     if value.startswith("(") and value.endswith(")"):
-        raise BadRequest(f"q: {key}=(...) (all of) is not supported here")
+        raise _bad("q", f"{key}=(...) (all of) is not supported here")
     if value.startswith(("[", "{")):
-        raise BadRequest(f"q: unbalanced brackets in {raw!r}")
+        raise _bad("q", f"unbalanced brackets in {raw!r}")
     return Term(key, EXACT, (_value(key, value, parse),))
 
 
 def _range(key: str, inner: str, parse: Callable[[str], Any]) -> Term:
     low, sep, high = inner.partition("~")
     if not sep or (not low.strip() and not high.strip()):
-        raise BadRequest(f"q: {key}=[{inner}] is not a range [low~high]")
+        raise _bad("q", f"{key}=[{inner}] is not a range [low~high]")
     bounds = tuple(_value(key, b.strip(), parse) if b.strip() else None for b in (low, high))
     return Term(key, RANGE, bounds)
 
 
 def _value(key: str, value: str, parse: Callable[[str], Any]) -> Any:
     if value == "":
-        raise BadRequest(f"q: {key!r} has an empty value")
-    if "\x00" in value:  # PostgreSQL cannot store or compare it: refuse, for every list API
-        raise BadRequest(f"q: the value of {key!r} contains a NUL character")
+        raise _bad("q", f"{key!r} has an empty value")
+    check_text(f"q: {key}", value, MAX_NAME)  # what a column holds: longer names nothing
     try:
         return parse(value)
     except (ValueError, TypeError) as exc:
-        raise BadRequest(f"q: bad value for {key!r}: {exc}") from None
+        raise _bad("q", f"bad value for {key!r}: {exc}") from None
+    except ParameterInvalid as exc:
+        raise _bad("q", f"bad value for {key!r}: {exc.reason}") from None
+
+
+def _bad(parameter: str, reason: str) -> ParameterInvalid:
+    return ParameterInvalid(parameter, reason, f"{parameter}: {reason}")

@@ -6,7 +6,6 @@ and PATCH (refresh).
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from quart import Response, current_app, request
@@ -15,10 +14,10 @@ import services.robots
 from access.robots import RobotFilter, RobotService
 from access.roles import Permission
 from models import Robot
+from models.errors import InvalidInput
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import (
-    BadRequest,
     created,
     json_response,
     paged_response,
@@ -26,6 +25,7 @@ from web.api.common import (
     signed_in,
 )
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
+from web.params import api_time
 
 
 def robots() -> RobotService:
@@ -41,7 +41,7 @@ async def create_robot() -> Response:
         "id": robot.id,
         "name": robot.name,
         "secret": made.secret,
-        "creation_time": _time(robot.created_at),
+        "creation_time": api_time(robot.created_at),
         "expires_at": _expires(robot),
     }
     return created(f"{request.path}/{robot.id}", body)
@@ -91,8 +91,8 @@ def robot_json(robot: Robot) -> dict[str, Any]:
         "disable": robot.disabled,
         "expires_at": _expires(robot),
         "permissions": robot.permissions,
-        "creation_time": _time(robot.created_at),
-        "update_time": _time(robot.updated_at),
+        "creation_time": api_time(robot.created_at),
+        "update_time": api_time(robot.updated_at),
     }
 
 
@@ -102,10 +102,10 @@ def _filter() -> RobotFilter:
     found: dict[str, Any] = {}
     for term in terms:
         if term.op not in (EXACT, CONTAINS) or (term.op == CONTAINS and term.key != "name"):
-            raise BadRequest(f"q: {term.key} takes one exact value")
+            raise InvalidInput(f"q: {term.key} takes one exact value")
         found[term.key + ("~" if term.op == CONTAINS else "")] = term.values[0]
     if found.get("Level") not in (None, "system", "project"):
-        raise BadRequest("q: Level is system or project")
+        raise InvalidInput("q: Level is system or project")
     order = tortoise_order(parse_sort(request.args.get("sort"), _SORT), _SORT)
     return RobotFilter(
         found.get("Level"),
@@ -121,7 +121,3 @@ _SORT = {"id": "id", "name": "name", "creation_time": "created_at"}
 
 def _expires(robot: Robot) -> int:
     return -1 if robot.expires_at is None else int(robot.expires_at.timestamp())
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -24,8 +24,8 @@ from access.policy import Identity
 from access.users import identity_of
 from core import audit
 from models import User
+from models.errors import InvalidInput
 from web.api import api
-from web.api.common import BadRequest
 from web.auth import AuthServices, check_credentials, note_failed_login, record_login
 
 COOKIE = "sid"
@@ -139,7 +139,7 @@ async def login() -> Response:
     principal, password = form.get("principal", ""), form.get("password", "")
     auth: AuthServices = current_app.extensions["auth"]
     if not principal or not password:
-        refused: Exception = BadRequest("form fields principal and password are required")
+        refused: Exception = InvalidInput("form fields principal and password are required")
     else:
         identity = await check_credentials(auth, principal, password, request.remote_addr)
         if identity.user_id is not None:

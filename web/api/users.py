@@ -8,17 +8,19 @@ from quart import Response, current_app, request
 
 import services.users
 from access.accounts import (
+    QUERY_KEYS,
+    SORT_KEYS,
     AccountService,
-    parse_user_query,
+    UserQuery,
     permissions_in,
 )
 from access.errors import Forbidden
 from models import User
+from models.errors import InvalidInput
 from services.rights import require_self_or_system, require_system
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import (
-    BadRequest,
     created,
     current_identity,
     json_response,
@@ -26,6 +28,8 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
+from web.params import ParameterInvalid, api_time, arg, bool_arg, name_arg
 
 
 def accounts() -> AccountService:
@@ -43,15 +47,15 @@ def user_resp(user: User) -> dict[str, Any]:
         "comment": user.comment,
         "sysadmin_flag": user.sysadmin,
         "admin_role_in_auth": False,
-        "creation_time": user.created_at.isoformat(),
-        "update_time": user.updated_at.isoformat(),
+        "creation_time": api_time(user.created_at),
+        "update_time": api_time(user.updated_at),
     }
 
 
 @api.get("/users")
 async def list_users() -> Response:
     require_system(await current_identity(), "user:list")
-    query = parse_user_query(request.args.get("q"), request.args.get("sort"))
+    query = _user_query()
     pages = paging()
     users, total = await accounts().list_users(query, pages.offset, pages.page_size)
     return paged_response([user_resp(u) for u in users], total, pages)
@@ -66,9 +70,9 @@ async def create_user() -> Response:
 @api.get("/users/search")
 async def search_users() -> Response:
     await signed_in()
-    username = request.args.get("username", "")
+    username = name_arg("username")
     if not username:
-        raise BadRequest("the username query parameter is required")
+        raise InvalidInput("the username query parameter is required")
     pages = paging()
     users, total = await accounts().search(username, pages.offset, pages.page_size)
     return paged_response([{"user_id": u.id, "username": u.username} for u in users], total, pages)
@@ -85,8 +89,8 @@ async def current_user() -> Response:
 @api.get("/users/current/permissions")
 async def current_permissions() -> Response:
     identity = await current_identity()
-    scope = request.args.get("scope")
-    relative = request.args.get("relative", "false").lower() == "true"
+    scope = arg("scope")
+    relative = bool_arg("relative", False)
     prefix = "" if relative or not scope else scope.rstrip("/") + "/"
     granted = sorted(await permissions_in(identity, scope))
     pairs = [str(p).split(":", 1) for p in granted]
@@ -121,3 +125,14 @@ async def change_password(user_id: int) -> Response:
 async def set_sysadmin(user_id: int) -> Response:
     await services.users.set_sysadmin(await api_call(), accounts(), user_id)
     return Response("", status=200)
+
+
+def _user_query() -> UserQuery:
+    """`q=username=~abc,email=x` (exact or contains) and `sort=-creation_time,username`."""
+    filters: dict[str, tuple[bool, str]] = {}
+    for term in parse_query(arg("q"), dict.fromkeys(QUERY_KEYS, str)):
+        if term.op not in (EXACT, CONTAINS):
+            raise ParameterInvalid("q", f"{term.key}: ranges and lists are not supported here")
+        filters[QUERY_KEYS[term.key]] = (term.op == EXACT, term.values[0])
+    order = tortoise_order(parse_sort(arg("sort"), SORT_KEYS), SORT_KEYS)
+    return UserQuery(filters, tuple(order) or ("id",))

@@ -3,7 +3,6 @@ WebhookPolicy, Execution and SupportedWebhookEventTypes)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from quart import Response
@@ -15,30 +14,16 @@ from models import WebhookExecution, WebhookPolicy
 from web.api import api
 from web.api.calls import api_call, project_ref
 from web.api.common import (
-    ApiError,
-    BadRequest,
-    Conflict,
-    NotFound,
     created,
     json_response,
     paged_response,
     paging,
-    render_api_error,
 )
 from web.api.projects import project_scope
+from web.params import api_time
 
-_ERRORS: dict[type[webhooks.WebhookError], type[ApiError]] = {
-    webhooks.WebhookInvalid: BadRequest,
-    webhooks.WebhookPolicyUnknown: NotFound,
-    webhooks.WebhookNameTaken: Conflict,
-}
 # Harbor's execution statuses
 _STATUS = {"pending": "Pending", "success": "Success", "failed": "Error"}
-
-
-@api.errorhandler(webhooks.WebhookError)
-async def _webhook_error(err: webhooks.WebhookError) -> Response:
-    return render_api_error(_ERRORS.get(type(err), BadRequest)(err.message))
 
 
 @api.route("/projects/<ref>/webhook/policies", methods=["GET"])
@@ -110,8 +95,8 @@ def _policy(policy: WebhookPolicy) -> dict[str, Any]:
         "targets": policy.targets,
         "event_types": policy.event_types,
         "creator": policy.creator,
-        "creation_time": _time(policy.created_at),
-        "update_time": _time(policy.updated_at),
+        "creation_time": api_time(policy.created_at),
+        "update_time": api_time(policy.updated_at),
         "enabled": policy.enabled,
     }
 
@@ -130,10 +115,6 @@ def _execution(execution: WebhookExecution) -> dict[str, Any]:
         "attempts": execution.attempts,
         "response_code": execution.response_code,
         "extra_attrs": {"event_type": execution.event_type, "payload": execution.payload},
-        "start_time": _time(execution.created_at),
-        "end_time": _time(execution.updated_at) if done else None,
+        "start_time": api_time(execution.created_at),
+        "end_time": api_time(execution.updated_at) if done else None,
     }
-
-
-def _time(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")

@@ -13,6 +13,7 @@ from core import audit, events
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
+from core.names import MAX_NAME_LENGTH, MAX_TAG_LENGTH
 from core.registry import Page, StoredManifest
 from web.v2.context import V2Request
 
@@ -66,7 +67,7 @@ async def delete_manifest(ctx: V2Request) -> Response:
 
 async def list_tags(ctx: V2Request) -> Response:
     await ctx.authorize(Action.PULL)
-    n, last = _pagination(ctx, None)
+    n, last = _pagination(ctx, None, MAX_TAG_LENGTH)
     page = await ctx.registry.manifests.tags(ctx.name, n, last)
     return _paged({"name": ctx.name, "tags": page.items}, page, f"/v2/{ctx.name}/tags/list", n)
 
@@ -83,7 +84,7 @@ async def list_referrers(ctx: V2Request) -> Response:
 
 
 async def catalog(ctx: V2Request) -> Response:
-    n, last = _pagination(ctx, DEFAULT_CATALOG_PAGE)
+    n, last = _pagination(ctx, DEFAULT_CATALOG_PAGE, MAX_NAME_LENGTH)
     visible = await visible_project_ids(ctx.caller.identity)
     page = await ctx.registry.manifests.catalog(n, last, visible)
     return _paged({"repositories": page.items}, page, "/v2/_catalog", n)
@@ -130,9 +131,14 @@ def _manifest_headers(manifest: StoredManifest) -> dict[str, str]:
     }
 
 
-def _pagination(ctx: V2Request, default: int | None) -> tuple[int | None, str | None]:
+def _pagination(
+    ctx: V2Request, default: int | None, longest: int
+) -> tuple[int | None, str | None]:
+    """n and last; a last longer than any name (tag or repository) names none: refused."""
     raw = ctx.request.args.get("n")
     last = ctx.request.args.get("last") or None
+    if last is not None and len(last) > longest:
+        raise PaginationInvalid(f"last is longer than {longest} characters")
     if raw is None or raw == "":
         return default, last
     if not raw.isdigit():

@@ -10,11 +10,14 @@ import re
 from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, current_app, request
+from werkzeug.exceptions import NotFound
 
 from access.errors import AuthenticationFailed
-from core.errors import NotFound, Unauthorized, Unsupported
-from core.names import validate_name
+from core.digests import is_digest
+from core.errors import BlobUploadUnknown, DigestInvalid, TagInvalid, Unauthorized
+from core.names import MAX_TAG_LENGTH, validate_name
 from web.auth import AuthServices, Caller, challenge, resolve_caller
+from web.errors import MethodNotAllowed
 from web.v2 import blobs, manifests, uploads
 from web.v2.context import V2Request
 
@@ -74,8 +77,9 @@ async def dispatch(rest: str) -> Response:
     route, name, arg = parse_path(rest)
     handler = HANDLERS.get((route, request.method))
     if handler is None:
-        raise Unsupported(f"{request.method} is not allowed on {route}")
+        raise MethodNotAllowed(request.method, _methods(route))
     project = validate_name(name) if route != "catalog" else ""
+    _check_arg(route, arg)
     auth: AuthServices = current_app.extensions["auth"]
     ctx = V2Request(
         request=request,
@@ -98,4 +102,22 @@ def parse_path(rest: str) -> tuple[str, str, str]:
         match = pattern.match(rest)
         if match:
             return route, match.group("name"), match.groupdict().get("arg") or ""
-    raise NotFound(f"/v2/{rest}")
+    raise NotFound()  # web/errors.py answers it in the spec's envelope
+
+
+# The longest upload id and digest a column holds: anything longer names nothing stored.
+MAX_UPLOAD_ID, MAX_DIGEST = 64, 200
+
+
+def _check_arg(route: str, arg: str) -> None:
+    """Refuse a path argument longer than anything it could name, before a query sees it."""
+    if route == "upload" and len(arg) > MAX_UPLOAD_ID:
+        raise BlobUploadUnknown(arg[:MAX_UPLOAD_ID] + "...")
+    if route in ("blob", "referrers") and len(arg) > MAX_DIGEST:
+        raise DigestInvalid(f"longer than {MAX_DIGEST} characters", arg[:MAX_DIGEST] + "...")
+    if route == "manifest" and len(arg) > (MAX_DIGEST if is_digest(arg) else MAX_TAG_LENGTH):
+        raise TagInvalid(arg[:MAX_TAG_LENGTH] + "...")
+
+
+def _methods(route: str) -> list[str]:
+    return [method for (name, method) in HANDLERS if name == route]

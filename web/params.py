@@ -1,0 +1,145 @@
+"""The one parser of what a caller sends: path parts, query parameters, names, booleans, times.
+
+Every request passes `check_request` first (a before_request hook): a NUL, bytes that are not
+UTF-8 once percent-decoded, or an over-long part anywhere in the path or the query string is a
+400 naming the parameter, before any handler or database sees it. PostgreSQL cannot store or
+compare a NUL, and the ORM refuses values longer than a column; refusing them here is what keeps
+such input from ever becoming a 500. Handlers then read typed values with the helpers below.
+
+The limits are constants, not settings: they are what the columns and the grammars allow.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import overload
+from urllib.parse import unquote_to_bytes
+
+from quart import request
+
+from models.errors import InvalidInput
+
+MAX_NAME = 255  # a user, project, repository or robot name; one path segment
+MAX_QUERY = 1024  # q=, and the few query values that are not names (LONG_PARAMETERS)
+MAX_PATH = 4096  # the whole path
+_TRUE, _FALSE = ("true", "1"), ("false", "0")
+# Every other query value names something a column holds (at most MAX_NAME characters): a
+# longer one names nothing, and the ORM refuses to compare it (a 500 otherwise).
+LONG_PARAMETERS = frozenset({"q", "text", "groupdn"})
+
+
+class ParameterInvalid(InvalidInput):
+    """A value a caller sent that no handler could accept; detail names the parameter."""
+
+    def __init__(self, parameter: str, reason: str, message: str | None = None) -> None:
+        message = message or f"{parameter} {reason}"  # "page must be 1..10000000"
+        super().__init__(message, {"parameter": parameter, "reason": reason})
+        self.parameter = parameter
+        self.reason = reason
+
+
+def check_request() -> None:
+    """Refuse a path or query string with a NUL, invalid UTF-8 or an over-long part."""
+    raw_path: bytes = request.scope.get("raw_path") or request.path.encode()
+    path = raw_path.split(b"?", 1)[0]
+    if len(path) > MAX_PATH:
+        raise ParameterInvalid("path", f"longer than {MAX_PATH} bytes")
+    for segment in path.split(b"/"):
+        _check_bytes("path", unquote_to_bytes(segment), MAX_NAME)
+    query: bytes = request.scope.get("query_string") or b""
+    for pair in query.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        name = _check_bytes("query parameter", _unquote(key), MAX_NAME)
+        limit = MAX_QUERY if name in LONG_PARAMETERS else MAX_NAME
+        _check_bytes(name or "query parameter", _unquote(value), limit)
+
+
+def _unquote(part: bytes) -> bytes:
+    return unquote_to_bytes(part.replace(b"+", b" "))
+
+
+def _check_bytes(parameter: str, value: bytes, limit: int) -> str:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParameterInvalid(parameter, "is not valid UTF-8") from None
+    return check_text(parameter, text, limit)
+
+
+def check_text(parameter: str, value: str, limit: int = MAX_NAME) -> str:
+    """value, when it has no NUL and at most limit characters; ParameterInvalid otherwise."""
+    if "\x00" in value:
+        raise ParameterInvalid(parameter, "contains a NUL character")
+    if len(value) > limit:
+        raise ParameterInvalid(parameter, f"longer than {limit} characters")
+    return value
+
+
+def arg(name: str, default: str | None = None, limit: int = MAX_QUERY) -> str | None:
+    """The query parameter name as text (default when absent)."""
+    value = request.args.get(name)
+    return default if value is None else check_text(name, value, limit)
+
+
+def name_arg(name: str, limit: int = MAX_NAME) -> str | None:
+    """A query parameter that names something (a user, a repository, a tag); None when empty."""
+    return arg(name, limit=limit) or None
+
+
+def int_arg(name: str, default: int, low: int, high: int | None = None) -> int:
+    """An integer query parameter within low..high."""
+    raw = arg(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ParameterInvalid(name, f"{raw[:32]!r} is not an integer") from None
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}..{high}" if high is not None else f">= {low}"
+        raise ParameterInvalid(name, f"must be {bounds}")
+    return value
+
+
+def bool_arg(name: str, default: bool) -> bool:
+    """A boolean query parameter (true / false / 1 / 0, any case)."""
+    raw = arg(name)
+    return default if raw is None else parse_bool(name, raw)
+
+
+def parse_bool(parameter: str, value: object) -> bool:
+    """The one boolean parser: JSON true / false, or the strings true / false / 1 / 0."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+    raise ParameterInvalid(parameter, "must be true or false")
+
+
+def parse_time(parameter: str, value: str) -> datetime:
+    """An ISO 8601 time; one without a zone is UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ParameterInvalid(parameter, f"{value[:40]!r} is not an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@overload
+def api_time(value: datetime) -> str: ...
+
+
+@overload
+def api_time(value: datetime | None) -> str | None: ...
+
+
+def api_time(value: datetime | None) -> str | None:
+    """The one spelling of a time in the API: ISO 8601 in UTC with a Z (None stays None)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
