@@ -154,7 +154,7 @@ def holds_system(identity: Identity, permission: str) -> bool:
 def held_in_every_project(identity: Identity) -> frozenset[Permission]:
     """What identity may do in every project, whatever its memberships: everything for a
     system admin, a robot's `*` entry, and the project twins of its system permissions."""
-    if identity.sysadmin:
+    if holds_system(identity, ADMIN_ONLY):
         return ALL_PERMISSIONS
     held = set(identity.robot_permissions.get("*", frozenset()))
     held |= {twin for name, twin in SYSTEM_WIDE.items() if holds_system(identity, name)}

@@ -39,7 +39,7 @@ from access.roles import SYSTEM_ACCESS, Permission
 from models import Project, Robot
 
 _MAX_CACHED = 10_000
-ROBOT_CREATE = "robot:create"  # the system permission to create robots of either level
+CREATE_ROBOTS = "robot:create"  # the system permission to create robots of either level
 # The project permission a robot change needs -> the system permission that allows it on any
 # robot (GET reads with robot:list, PUT and PATCH change with robot:create in a project).
 _SYSTEM_TWIN = {
@@ -157,10 +157,10 @@ class RobotService:
         system permission robot:create; a user, the Project Admin role somewhere."""
         if caller.anonymous:
             raise AuthenticationFailed("sign in first")
-        if holds_system(caller, ROBOT_CREATE):
+        if holds_system(caller, CREATE_ROBOTS):
             return
         if caller.robot_id is not None:
-            raise _robot_refused(caller, ROBOT_CREATE)
+            raise _robot_refused(caller, CREATE_ROBOTS)
         if not await project_ids_with(caller, Permission.ROBOT_CREATE):
             raise Forbidden("creating a robot needs the Project Admin role in its project")
 
@@ -168,7 +168,7 @@ class RobotService:
         """Forbidden, before the rest of the body is checked, for a system-level robot asked
         by a caller without the system permission robot:create (a missing level means
         system, as in Harbor)."""
-        if level != PROJECT and not holds_system(caller, ROBOT_CREATE):
+        if level != PROJECT and not holds_system(caller, CREATE_ROBOTS):
             raise Forbidden("only a system admin may create system-level robots")
 
     async def create(self, caller: Identity, spec: RobotSpec) -> CreatedRobot:
@@ -260,7 +260,7 @@ class RobotService:
         return await Robot.filter(level=PROJECT, project_id=project_id).delete()
 
     async def _check_grants(
-        self, caller: Identity, spec: RobotSpec, right: str = ROBOT_CREATE
+        self, caller: Identity, spec: RobotSpec, right: str = CREATE_ROBOTS
     ) -> int | None:
         """The robot's project id; Forbidden when the caller cannot grant what it asks.
         Without the system permission `right` (robot:create, robot:update), a caller needs
