@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ops.support import run_berth
 from tests.support import running_berth
 from tests.workers.test_worker_process import berth
 
@@ -53,7 +54,7 @@ def test_an_unknown_kind_is_refused_at_once_with_the_known_kinds(tmp_path: Path)
         assert kind in line
     listed = berth(tmp_path, {}, "jobs")
     assert "nosuchkind" not in listed.stdout
-    kinds = berth(tmp_path, {}, "jobs", "kinds")
+    kinds = run_berth(tmp_path, "jobs", "kinds")
     assert "sleep" in kinds.stdout.split()
 
 
