@@ -98,7 +98,10 @@ def serve_here(app: Any, config: Config, sock: socket.socket, announce: Callable
     failure: list[str] = []
 
     def report(problem: str | None) -> None:
-        failure.append(problem) if problem else announce()
+        if problem:
+            failure.append(problem)
+        else:
+            announce()
 
     try:
         uvloop.run(_serve(app, config, Sockets([], [sock], []), report, None))
@@ -153,7 +156,6 @@ def serve_processes(
                 target=_server_process,
                 args=(config, Sockets([], [sock], []), shutdown, writer),
                 name=f"berth-server-{index + 1}",
-                daemon=True,
             )
             process.start()
             writer.close()
@@ -166,8 +168,8 @@ def serve_processes(
             announce()
             wait([p.sentinel for p in processes])  # any exit ends the server
         if not stopping:
-            ended = next(p for p in processes if p.exitcode is not None)
-            raise StartFailed(f"server process {ended.name} exited with status {ended.exitcode}")
+            ended = [f"{p.name} (status {p.exitcode})" for p in processes if not p.is_alive()]
+            raise StartFailed(f"server process {', '.join(ended)} exited unasked: stopping")
     finally:
         shutdown.set()
         _reap(processes)

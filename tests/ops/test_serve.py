@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ops.support import BERTH, assert_nothing_left, clean_env, run_berth
+from tests.ops.support import BERTH, assert_nothing_left, clean_env, run_berth, session_processes
 from tests.support import ADMIN, free_port, running_berth
 
 BAD_SETTINGS = [
@@ -160,3 +161,22 @@ def test_sigterm_stops_every_server_process(tmp_path: Path) -> None:
         assert server.proc.wait(timeout=30) == 0
         assert time.monotonic() - started < 30
         assert_nothing_left(server.proc.pid)
+
+
+def test_a_server_process_that_dies_stops_the_server_with_status_1(tmp_path: Path) -> None:
+    with running_berth(tmp_path, {"BERTH_WORKERS": "2"}) as server:
+        deadline = time.monotonic() + 30
+        while "Berth listening on" not in server.log.read_text():
+            assert time.monotonic() < deadline, server.log.read_text()
+            time.sleep(0.1)
+        # When one server process dies (the kernel's OOM killer, a crash)
+        servers = [
+            pid for pid in session_processes(server.proc.pid)
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]  # fmt: skip
+        assert len(servers) == 2
+        os.kill(servers[0], signal.SIGKILL)
+        # Then `berth serve` stops the other and exits 1 saying so, not half a server
+        assert server.proc.wait(timeout=30) == 1
+        assert_nothing_left(server.proc.pid)
+    assert "exited unasked" in server.log.read_text().splitlines()[-1]
