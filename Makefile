@@ -16,6 +16,7 @@ setup: $(STAMP)
 
 ## Start Berth on the embedded default (SQLite, filesystem, in-process workers) on 127.0.0.1:5000.
 run: $(STAMP)
+	@echo "berth is $(abspath $(BIN))/berth (not on PATH: run it by that path, or source $(BIN)/activate)"
 	$(BIN)/berth serve
 
 ## Install what the tests use (Debian packages when root), then lint, type-check and test everything.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,26 +11,19 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ops.cli_common import DataDir, settings_or_exit, with_registry
+
 if TYPE_CHECKING:
     from core.service import Registry
 
-audit_cli = typer.Typer(help="The audit log: re-index, purge.", no_args_is_help=True)
-DataDir = Annotated[Path | None, typer.Option(help="data folder [env BERTH_DATA_DIR]")]
+audit_cli = typer.Typer(
+    help="The audit log: re-index, purge.", no_args_is_help=True, rich_markup_mode=None
+)
 T = TypeVar("T")
 
 
 def _with_registry(data_dir: Path | None, work: Callable[[Registry], Awaitable[T]]) -> T:
-    from core.service import close_registry
-    from ops.cli import _prepare, _settings
-
-    async def run() -> T:
-        registry = await _prepare(_settings(data_dir=data_dir), keep_open=True)
-        try:
-            return await work(registry)
-        finally:
-            await close_registry(registry)
-
-    return asyncio.run(run())
+    return with_registry(settings_or_exit(data_dir=data_dir), work)
 
 
 @audit_cli.command()
@@ -62,8 +54,12 @@ def reindex(data_dir: DataDir = None) -> None:
 
 @audit_cli.command()
 def purge(
-    older_than_days: Annotated[int, typer.Option(help="remove events older than this", min=1)],
-    dry_run: Annotated[bool, typer.Option(help="only count what would be removed")] = False,
+    older_than_days: Annotated[
+        int, typer.Option(metavar="N", help="remove events older than this", min=1)
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only count what would be removed")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Remove old events from the database and the search backend."""

@@ -1,70 +1,126 @@
-"""The one typed Settings object: a TOML config file plus BERTH_* environment variables."""
+"""The one typed Settings object: a TOML config file plus BERTH_* environment variables.
+
+Every value is checked here, before anything starts: a bad one is a SettingsError whose lines
+(ops/settings_errors.py) name the setting as the user wrote it and what it allows."""
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.service import AuditOptions
+from ops.settings_errors import SettingsError, check_environment, render_validation_error
+
+CONFIG_FILE = "berth.toml"  # read from the working folder unless BERTH_CONFIG_FILE names one
 
 
-class StorageSettings(BaseModel):
-    model_config = {"frozen": True}
+def _cron(value: str) -> str:
+    from croniter import croniter
 
-    driver: str = "filesystem"
+    if not croniter.is_valid(value):
+        raise ValueError("is not a cron expression: use five fields, e.g. '0 3 * * *'")
+    return value
+
+
+def _url(*schemes: str) -> AfterValidator:
+    def check(value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            allowed = " or ".join(s + "://" for s in schemes)
+            scheme = parts.scheme or "a URL without a scheme"
+            raise ValueError(f"{scheme} is not supported: use {allowed}")
+        return value
+
+    return AfterValidator(check)
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+LogLevel = Annotated[
+    Literal["debug", "info", "warning", "error", "critical"],
+    BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StorageSettings(_Section):
+    driver: Literal["filesystem"] = "filesystem"
     root: Path | None = None  # default: <data_dir>/storage
 
 
-class UploadSettings(BaseModel):
-    model_config = {"frozen": True}
-
-    max_age_seconds: int = 24 * 3600  # abandoned sessions older than this are removed
-    purge_interval_seconds: int = 3600
-    flush_every_bytes: int = 64 * 1024 * 1024  # fdatasync while an upload arrives
+class UploadSettings(_Section):
+    max_age_seconds: PositiveInt = 24 * 3600  # abandoned sessions older than this are removed
+    purge_interval_seconds: PositiveInt = 3600
+    flush_every_bytes: PositiveInt = 64 * 1024 * 1024  # fdatasync while an upload arrives
 
 
-class AuditSettings(BaseModel):
-    model_config = {"frozen": True}
+class AuditSettings(_Section):
+    search: Literal["embedded", "elasticsearch"] = "embedded"  # where events are searched
+    elasticsearch_url: Annotated[str, _url("http", "https")] | None = None  # search = elastic…
+    elasticsearch_index: Name = "berth-audit"  # alias; monthly indices <alias>-YYYY.MM
+    index_interval_seconds: PositiveFloat = 1.0  # how often new events go to the search backend
+    index_batch: PositiveInt = 2000  # events per batch
+    retention_days: NonNegativeInt = 0  # purge events older than this; 0 keeps them forever
+    purge_cron: Cron = "30 2 * * *"  # when the retention purge runs (UTC)
+    syslog_address: Annotated[str, _url("udp", "tcp")] | None = None  # udp://host:514, tcp://…
 
-    search: str = "embedded"  # where events are searched: embedded | elasticsearch
-    elasticsearch_url: str | None = None  # http://host:9200 (search = elasticsearch)
-    elasticsearch_index: str = "berth-audit"  # alias; monthly indices <alias>-YYYY.MM
-    index_interval_seconds: float = 1.0  # how often new events go to the search backend
-    index_batch: int = 2000  # events per batch
-    retention_days: int = 0  # purge events older than this; 0 keeps them forever
-    purge_cron: str = "30 2 * * *"  # when the retention purge runs (UTC)
-    syslog_address: str | None = None  # forward every event: udp://host:514 or tcp://host:601
+    @model_validator(mode="after")
+    def _elasticsearch_needs_url(self) -> AuditSettings:
+        if self.search == "elasticsearch" and not self.elasticsearch_url:
+            raise ValueError(
+                "search = 'elasticsearch' needs elasticsearch_url (BERTH_AUDIT__ELASTICSEARCH_URL"
+                "=http://HOST:9200)"
+            )
+        return self
 
 
 class Settings(BaseSettings):
     """Everything that picks a backend or a limit. Built once, then passed in."""
 
     model_config = SettingsConfigDict(
-        env_prefix="BERTH_", env_nested_delimiter="__", frozen=True, extra="ignore"
+        env_prefix="BERTH_", env_nested_delimiter="__", frozen=True, extra="forbid"
     )
 
     config_file: Path | None = None
     data_dir: Path = Path("data")
     listen: str = "127.0.0.1:5000"
-    database_url: str | None = None  # default: SQLite file in the data folder
-    workers: int = 0  # server processes; 0 = one per CPU core, at most 8
-    log_level: str = "info"
-    max_manifest_bytes: int = 4 * 1024 * 1024
+    database_url: Annotated[str, _url("sqlite", "postgres", "postgresql")] | None = None
+    workers: NonNegativeInt = 0  # server processes; 0 = one per CPU core, at most 8
+    log_level: LogLevel = "info"
+    max_manifest_bytes: PositiveInt = 4 * 1024 * 1024
     admin_password: SecretStr | None = None  # first start only; generated and printed if unset
-    broker_url: str | None = None  # None: Dramatiq workers inside `berth serve`; redis://...
-    broker_namespace: str = "berth"  # Redis key prefix of the job queue
-    job_threads: int = 2  # Dramatiq worker threads per process
-    job_backoff_seconds: float = 2.0  # first retry delay; doubles per attempt
-    job_lease_seconds: float = 300.0  # a worker silent this long is taken to be dead
-    scrub_cron: str = "0 3 * * *"  # re-hash stored blobs daily (UTC)
-    scrub_rate_bytes: int = 64 * 1024 * 1024  # bytes/s the scrub may read
-    token_ttl_seconds: int = 1800
-    token_service: str = "berth-registry"
-    token_issuer: str = "berth-token-service"
+    broker_url: Annotated[str, _url("redis", "rediss", "unix")] | None = None  # None: embedded
+    broker_namespace: Name = "berth"  # Redis key prefix of the job queue
+    job_threads: PositiveInt = 2  # Dramatiq worker threads per process
+    job_backoff_seconds: PositiveFloat = 2.0  # first retry delay; doubles per attempt
+    job_lease_seconds: PositiveFloat = 300.0  # a worker silent this long is taken to be dead
+    scrub_cron: Cron = "0 3 * * *"  # re-hash stored blobs daily (UTC)
+    scrub_rate_bytes: NonNegativeInt = 64 * 1024 * 1024  # bytes/s the scrub may read; 0: no cap
+    token_ttl_seconds: PositiveInt = 1800
+    token_service: Name = "berth-registry"
+    token_issuer: Name = "berth-token-service"
     self_registration: bool = False  # anybody may create a local account
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
@@ -74,8 +130,21 @@ class Settings(BaseSettings):
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError("listen must be HOST:PORT")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5000")
+        return value
+
+    @field_validator("admin_password")
+    @classmethod
+    def _password_policy(cls, value: SecretStr | None) -> SecretStr | None:
+        from access.errors import PasswordPolicyViolation
+        from access.passwords import check_password_policy
+
+        if value is not None:
+            try:
+                check_password_policy(value.get_secret_value())
+            except PasswordPolicyViolation as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @property
@@ -84,8 +153,6 @@ class Settings(BaseSettings):
 
     @property
     def server_processes(self) -> int:
-        import os
-
         return self.workers or min(os.cpu_count() or 1, 8)
 
     @property
@@ -128,6 +195,12 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlFileSource(settings_cls))
 
 
+def config_path() -> tuple[Path, bool]:
+    """The config file and whether the user named it (a named file must exist)."""
+    named = os.environ.get("BERTH_CONFIG_FILE")
+    return Path(named or CONFIG_FILE), bool(named)
+
+
 class _TomlFileSource(PydanticBaseSettingsSource):
     """Reads the file named by BERTH_CONFIG_FILE (or berth.toml in the working folder)."""
 
@@ -135,15 +208,29 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        import os
-
-        path = Path(os.environ.get("BERTH_CONFIG_FILE", "berth.toml"))
+        path, named = config_path()
         if not path.is_file():
+            if named:
+                raise SettingsError([f"BERTH_CONFIG_FILE={path}: no such file"])
             return {}
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        try:
+            with path.open("rb") as fh:
+                return tomllib.load(fh)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+SECRET = frozenset({"admin_password", "database_url", "broker_url"})  # never echoed
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings once: explicit overrides > environment > config file > defaults."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Build the settings once: explicit overrides > environment > config file > defaults.
+    SettingsError, with one line per bad setting, when anything is wrong."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    check_environment(Settings, os.environ)
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(
+            render_validation_error(exc, given, os.environ, config_path()[0], SECRET)
+        ) from None

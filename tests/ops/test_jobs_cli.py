@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.ops.support import run_berth
 from tests.support import running_berth
 from tests.workers.test_worker_process import berth
 
@@ -34,10 +35,27 @@ def test_an_enqueued_job_is_followed_to_success_and_listed(tmp_path: Path) -> No
 
 def test_a_failing_job_is_followed_to_its_error(tmp_path: Path) -> None:
     with running_berth(tmp_path):
-        added = berth(tmp_path, {}, "jobs", "enqueue", "no-such-kind", "--max-attempts", "1")
+        bad = ["--args", '{"seconds": "soon"}', "--max-attempts", "1"]
+        added = berth(tmp_path, {}, "jobs", "enqueue", "sleep", *bad)
         followed = berth(tmp_path, {}, "jobs", "follow", added.stdout.strip())
     assert followed.returncode == 1
-    assert "no pipeline for job kind" in followed.stderr
+    assert "ValueError" in followed.stderr
+
+
+def test_an_unknown_kind_is_refused_at_once_with_the_known_kinds(tmp_path: Path) -> None:
+    # When a job of a kind no pipeline runs is enqueued
+    done = berth(tmp_path, {}, "jobs", "enqueue", "nosuchkind")
+    # Then it is refused in one line that lists the kinds, and no job exists
+    assert done.returncode == 2, done.stdout
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert "unknown job kind 'nosuchkind'" in line
+    for kind in ("scrub", "sleep", "audit-purge"):
+        assert kind in line
+    listed = berth(tmp_path, {}, "jobs")
+    assert "nosuchkind" not in listed.stdout
+    kinds = run_berth(tmp_path, "jobs", "kinds")
+    assert "sleep" in kinds.stdout.split()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ops.settings import load_settings
+from ops.settings import SettingsError, load_settings
 from tests.support import REPO_ROOT
 
 
@@ -40,10 +40,12 @@ def test_environment_beats_config_file_and_flags_beat_both(
     assert load_settings(listen="127.0.0.1:8000").listen == "127.0.0.1:8000"  # flag over env
 
 
-@pytest.mark.parametrize("listen", ["5000", "localhost", ":5000", "host:port"])
+@pytest.mark.parametrize("listen", ["5000", "localhost", ":5000", "host:port", "h:0", "h:70000"])
 def test_listen_must_be_host_and_port(listen: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError) as refused:
         load_settings(listen=listen)
+    (line,) = refused.value.lines
+    assert line.startswith(f"--listen={listen!r}: must be HOST:PORT with a port from 1 to 65535")
 
 
 def test_settings_are_frozen() -> None:

@@ -1,0 +1,60 @@
+"""`berth admin`: recover the system administrator's account."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import typer
+
+from ops.cli_common import DataDir, console, fail, settings_or_exit, with_registry
+
+admin_cli = typer.Typer(
+    help="The system administrator's account.", no_args_is_help=True, rich_markup_mode=None
+)
+ADMIN = "admin"
+
+
+@admin_cli.command("reset-password")
+def reset_password(
+    password: Annotated[
+        str | None,
+        typer.Option(
+            metavar="P",
+            help="the new password (the password policy applies); generated and printed if"
+            " not given",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Set admin's password and lift its login throttle; a running server applies it at once."""
+    from access.errors import PasswordPolicyViolation
+    from access.passwords import check_password_policy
+
+    chosen = password if password is not None else secrets.token_urlsafe(12) + "A1"
+    try:
+        check_password_policy(chosen)
+    except PasswordPolicyViolation as exc:
+        fail([f"--password: {exc}"], 2)
+    settings = settings_or_exit(data_dir=data_dir)
+    with_registry(settings, lambda _registry: _write(chosen))
+    if password is None:
+        console.print(f"the system administrator is admin with password {chosen}", markup=False)
+    else:
+        console.print("the password of admin is changed", markup=False)
+
+
+async def _write(password: str) -> None:
+    """One UPDATE through the database: every server process (and replica) sees it, and their
+    remembered logins check the password hash before each use."""
+    from datetime import UTC, datetime
+
+    from access.passwords import hash_password
+    from models import LoginThrottle, User
+
+    changed = await User.filter(username=ADMIN).update(
+        password_hash=hash_password(password), updated_at=datetime.now(UTC)
+    )
+    if not changed:
+        raise RuntimeError("there is no admin account")  # prepare() creates it: never here
+    await LoginThrottle.filter(key=f"user:{ADMIN}").delete()
