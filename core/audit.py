@@ -288,10 +288,12 @@ async def ensure_indexing(kind: str, lease: timedelta, silence: timedelta) -> bo
     process, and waiting out its whole lease would stall the index for that long."""
     if not await any_pending():
         return False
-    alive_since = datetime.now(UTC) + lease - silence
-    active = Q(status="pending") | Q(status="running", lease_until__gt=alive_since)
+    now = datetime.now(UTC)
+    active = Q(status="pending") | Q(status="running", lease_until__gt=now + lease - silence)
     async with in_transaction():
-        if await Job.filter(Q(kind=kind) & active).exists():
+        # Starts with a write (touching the active job, if any), never a read: SQLite cannot
+        # upgrade a read snapshot another replica has written past, and fails at once.
+        if await Job.filter(Q(kind=kind) & active).update(updated_at=now):
             return False
         await enqueue(kind, {}, max_attempts=100)
     return True

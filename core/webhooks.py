@@ -244,8 +244,10 @@ async def notify_artifact(
         return 0
     project_id, public = int(rows[0][0]), bool(rows[0][1])  # type: ignore[call-overload]
     payload = artifact_event(event_type, repository, digest, tag, operator, public, host)
-    async with in_transaction():
-        return len(await emit(event_type, project_id, payload, key))
+    # No enclosing transaction: emit reads the policies first, and a transaction that reads
+    # before it writes fails at once on SQLite when another replica wrote in between. Each
+    # execution and its job still commit together (emit's own transaction per policy).
+    return len(await emit(event_type, project_id, payload, key))
 
 
 _PROJECT_WITH_POLICY = (

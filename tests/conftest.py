@@ -5,20 +5,28 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import RunningBerth, postgres_database, require, running_berth
+from tests.support import (
+    RunningBerth,
+    assert_log_clean,
+    postgres_database,
+    require,
+    running_berth,
+)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def berth_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBerth]:
-    """One real Berth process per database backend, shared by the session's tests."""
+    """One real Berth process per database backend, shared by the session's tests. Its log
+    must hold no error-level line when it stops: nothing a test sends may be an error."""
     data_dir = Path(tmp_path_factory.mktemp(f"berth-{request.param}"))
     if request.param == "sqlite":
         with running_berth(data_dir) as server:
             yield server
-        return
-    with postgres_database() as url:
-        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
-        with running_berth(data_dir, {"BERTH_DATABASE_URL": str(url)}) as server:
-            yield server
+    else:
+        with postgres_database() as url:
+            require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+            with running_berth(data_dir, {"BERTH_DATABASE_URL": str(url)}) as server:
+                yield server
+    assert_log_clean(data_dir / "server.log", during="the session")

@@ -118,7 +118,7 @@ def running_berth(
     port = free_port()
     host = f"127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = data_dir / "server.log"
+    log = data_dir / "server.log"  # stderr: the JSON log lines, checked by assert_log_clean
     env = {
         **os.environ,
         "BERTH_LOG_LEVEL": "info",
@@ -126,15 +126,10 @@ def running_berth(
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "ops.cli", "serve", "--listen", host, "--data-dir", str(data_dir)]
-    with log.open("wb") as out:
+    with log.open("ab") as err, (data_dir / "server.out").open("ab") as out:
         # A session of its own: a crash test can kill the server with all its processes.
         proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, start_new_session=True
         )
     try:
         wait_http(f"http://{host}/v2/", proc=proc)
@@ -146,6 +141,41 @@ def running_berth(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+def error_lines(log: Path, offset: int = 0) -> list[str]:
+    """The error-level lines of a server's JSON log from byte offset on: lines whose level
+    is error or critical, and anything that is not JSON (a traceback past the logger)."""
+    if not log.exists():
+        return []
+    with log.open("rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+    found = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            found.append(line)
+            continue
+        if not isinstance(entry, dict) or entry.get("level") in ("error", "critical"):
+            found.append(line)
+    return found
+
+
+def assert_log_clean(log: Path, offset: int = 0, during: str = "") -> None:
+    """Fail with the offending lines when a server logged an error (after byte offset)."""
+    errors = error_lines(log, offset)
+    if errors:
+        shown = "\n".join(line[:4000] for line in errors[:20])
+        where = f" during {during}" if during else ""
+        pytest.fail(f"{len(errors)} error-level line(s) in {log}{where}:\n{shown}", pytrace=False)
 
 
 REDIS = "redis://127.0.0.1:6379/0"

@@ -29,7 +29,9 @@ import pytest
 from tests.support import (
     ADMIN,
     RunningBerth,
+    assert_log_clean,
     free_port,
+    log_size,
     require,
     require_tool,
     wait_http,
@@ -103,6 +105,20 @@ def registry(
             yield server
     else:
         yield berth_server
+
+
+@pytest.fixture(autouse=True)
+def server_log_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A real client's normal use leaves no error-level line in the server's log: each test
+    is checked for the lines it caused (the session fixture catches any that come later)."""
+    if "registry" not in request.fixturenames:
+        yield
+        return
+    server: RunningBerth = request.getfixturevalue("registry")
+    log = server.data_dir / "server.log"
+    start = log_size(log)
+    yield
+    assert_log_clean(log, start, during=request.node.name)
 
 
 @pytest.fixture(scope="session")
