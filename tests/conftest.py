@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support import (
+    InProcessBerth,
     RunningBerth,
     assert_log_clean,
+    berth_app,
     postgres_database,
     require,
     running_berth,
@@ -30,3 +32,19 @@ def berth_server(
             with running_berth(data_dir, {"BERTH_DATABASE_URL": str(url)}) as server:
                 yield server
     assert_log_clean(data_dir / "server.log", during="the session")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def in_process(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[InProcessBerth]:
+    """Berth in the test's process on a fresh database of each backend, with Quart's test
+    client (`in_process.client`): for API tests that need no subprocess."""
+    if request.param == "sqlite":
+        async with berth_app(tmp_path) as app:
+            yield app
+        return
+    with postgres_database() as url:
+        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+        async with berth_app(tmp_path, url) as app:
+            yield app

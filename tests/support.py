@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -12,15 +13,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from quart import Quart
+    from quart.typing import TestClientProtocol
+
+T = TypeVar("T")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN = ("admin", "Berth-Test-Admin-1")  # the system admin every test server starts with
@@ -64,15 +71,39 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
     raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
 
 
+def wait_until(what: str, condition: Callable[[], T | None], within: float = 30.0) -> T:
+    """Poll condition until it gives something truthy (returned), for at most `within`
+    seconds; then fail saying what did not happen. Instead of sleeping and hoping."""
+    deadline = time.monotonic() + within
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
+        time.sleep(0.05)
+
+
+async def eventually(
+    what: str, condition: Callable[[], Awaitable[T | None]], within: float = 30.0
+) -> T:
+    """wait_until for coroutines: poll an async condition with a bounded deadline."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
+        await asyncio.sleep(0.05)
+
+
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 
 @contextmanager
 def postgres_database() -> Iterator[str | None]:
     """A fresh, empty database on the local PostgreSQL, dropped afterwards; None without one."""
-    import asyncio
-    import uuid
-
     import asyncpg
 
     name = f"berth_test_{uuid.uuid4().hex[:8]}"
@@ -147,9 +178,39 @@ def log_size(log: Path) -> int:
     return log.stat().st_size if log.exists() else 0
 
 
+@dataclass
+class InProcessBerth:
+    """The app started in the test's own event loop, and Quart's test client on it."""
+
+    app: Quart
+    client: TestClientProtocol
+    data_dir: Path
+
+
+@asynccontextmanager
+async def berth_app(
+    data_dir: Path, database_url: str | None = None, **settings: Any
+) -> AsyncIterator[InProcessBerth]:
+    """Berth as `berth serve` builds it (schema, library, admin; embedded jobs), without a
+    subprocess or a socket: for API tests that need neither."""
+    from ops.cli import _prepare
+    from ops.jobs import jobs_factory
+    from ops.settings import Settings
+    from web.app import create_app
+
+    config = Settings(
+        data_dir=data_dir, database_url=database_url, admin_password=ADMIN[1], **settings
+    )
+    await _prepare(config)
+    app = create_app(config, jobs_factory(config))
+    async with app.test_app() as started:
+        yield InProcessBerth(app, started.test_client(), data_dir)
+
+
 def error_lines(log: Path, offset: int = 0) -> list[str]:
-    """The error-level lines of a server's JSON log from byte offset on: lines whose level
-    is error or critical, and anything that is not JSON (a traceback past the logger)."""
+    """The error-level lines of a server's log from byte offset on: JSON lines whose level
+    is error or critical, and tracebacks printed past the logger. (Other plain lines are
+    the console's messages, such as "Berth listening on ...".)"""
     if not log.exists():
         return []
     with log.open("rb") as f:
@@ -157,14 +218,13 @@ def error_lines(log: Path, offset: int = 0) -> list[str]:
         text = f.read().decode(errors="replace")
     found = []
     for line in text.splitlines():
-        if not line.strip():
-            continue
         try:
             entry = json.loads(line)
         except ValueError:
-            found.append(line)
+            if "Traceback (most recent call last)" in line:
+                found.append(line)
             continue
-        if not isinstance(entry, dict) or entry.get("level") in ("error", "critical"):
+        if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
             found.append(line)
     return found
 
