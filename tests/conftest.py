@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.peers import Docker, running_dockerd
 from tests.support import (
     InProcessBerth,
     RunningBerth,
@@ -48,3 +49,10 @@ async def in_process(
         require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
         async with berth_app(tmp_path, url) as app:
             yield app
+
+
+@pytest.fixture(scope="session")
+def dockerd() -> Iterator[Docker]:
+    """A private dockerd for the whole session (the e2e and audit tests share it)."""
+    with running_dockerd() as docker:
+        yield docker

@@ -16,10 +16,12 @@ import os
 import tarfile
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import zstandard
+from werkzeug.datastructures import Headers
 
 from tests.support import ADMIN, InProcessBerth, RunningBerth
 
@@ -139,11 +141,11 @@ def registry_client(server: RunningBerth, auth: Any = ADMIN) -> httpx.Client:
     return httpx.Client(base_url=server.url, auth=auth, timeout=30)
 
 
-def error_of(response: httpx.Response) -> str:
+def error_of(response: httpx.Response | Answer) -> str:
     return str(response.json()["errors"][0]["code"])
 
 
-def message(response: httpx.Response) -> str:
+def message(response: httpx.Response | Answer) -> str:
     return str(response.json()["errors"][0]["message"])
 
 
@@ -259,56 +261,134 @@ def settled(
         time.sleep(0.1)
 
 
-def artifact_url(repo: str, reference: str) -> str:
-    """The REST path of an artifact, its repository double-encoded as Harbor's clients do."""
+def pull_manifest(
+    server: RunningBerth, repo: str, reference: str, auth: Any = ADMIN
+) -> httpx.Response:
+    """GET /v2/<repo>/manifests/<reference>, as the admin by default."""
+    url = f"{server.url}/v2/{repo}/manifests/{reference}"
+    return httpx.get(url, headers={"Accept": OCI_MANIFEST}, auth=auth, timeout=30)
+
+
+def manifest_digest(server: RunningBerth, repo: str, reference: str) -> str:
+    """The digest the registry serves for a reference (asserting it serves one)."""
+    got = pull_manifest(server, repo, reference)
+    assert got.status_code == 200, got.text
+    return got.headers["Docker-Content-Digest"]
+
+
+def caller(server: RunningBerth, name: str | None) -> httpx.Client:
+    """The whole server as name (PASSWORD), as the admin for "admin", anonymous for None."""
+    auth = ADMIN if name == "admin" else (name, PASSWORD) if name else None
+    return httpx.Client(base_url=server.url, auth=auth, timeout=30)
+
+
+def repository_url(repo: str) -> str:
+    """The REST path of a repository, its name double-encoded as Harbor's clients send it."""
     project, _, rest = repo.partition("/")
-    encoded = rest.replace("/", "%252F")
-    return f"{API}/projects/{project}/repositories/{encoded}/artifacts/{reference}"
+    return f"{API}/projects/{project}/repositories/{rest.replace('/', '%252F')}"
+
+
+def artifact_url(repo: str, reference: str) -> str:
+    return f"{repository_url(repo)}/artifacts/{reference}"
 
 
 # --- Berth in the test's process (Quart's test client) ---------------------------------------
 
 
-async def app_json(berth: InProcessBerth, method: str, path: str, **kwargs: Any) -> Any:
-    """Send as the admin unless told otherwise; the JSON body (asserting a 2xx)."""
-    kwargs.setdefault("auth", ADMIN)
-    answer = await berth.client.open(path, method=method, **kwargs)
-    assert 200 <= answer.status_code < 300, await answer.get_data(as_text=True)
-    return (await answer.get_json()) if answer.mimetype == "application/json" else answer
+@dataclass(frozen=True)
+class Answer:
+    """A response read whole, shaped like httpx's (status_code, headers, json(), text)."""
+
+    status_code: int
+    headers: Headers
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(errors="replace")
+
+
+class AppApi:
+    """Requests to an in-process Berth as one caller (the admin by default; None: nobody).
+    Paths are under /api/v2.0 unless they start with /v2, /c/ or /service."""
+
+    def __init__(self, berth: InProcessBerth, auth: tuple[str, str] | None = ADMIN) -> None:
+        self.berth = berth
+        self.auth = auth
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Answer:
+        if not path.startswith(("/v2", "/c/", "/service", API)):
+            path = API + path
+        if "params" in kwargs:
+            kwargs["query_string"] = kwargs.pop("params")
+        answer = await self.berth.client.open(path, method=method, auth=self.auth, **kwargs)
+        return Answer(answer.status_code, answer.headers, await answer.get_data())
+
+    async def get(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("POST", path, **kwargs)
+
+    async def put(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("PUT", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Answer:
+        return await self.request("DELETE", path, **kwargs)
+
+
+def app_as(berth: InProcessBerth, name: str | None, password: str = PASSWORD) -> AppApi:
+    """The in-process API as name (a factory's user, by default), or anonymous for None."""
+    return AppApi(berth, (name, password) if name else None)
+
+
+async def created(answer: Answer) -> int:
+    """The id in a 201's Location (asserting it is a 201)."""
+    assert answer.status_code == 201, answer.text
+    return id_from_location(answer.headers["Location"])
 
 
 async def app_user(berth: InProcessBerth, prefix: str = "u", **fields: Any) -> tuple[int, str]:
+    """A user made by the admin, whose password is PASSWORD; (user_id, username)."""
     name = unique(prefix)
-    answer = await app_json(berth, "POST", f"{API}/users", json=user_body(name, **fields))
-    return id_from_location(answer.headers["Location"]), name
+    return await created(await AppApi(berth).post("/users", json=user_body(name, **fields))), name
 
 
 async def app_project(
     berth: InProcessBerth, public: bool = False, prefix: str = "p"
 ) -> tuple[int, str]:
+    """A project made by the admin, named <prefix>-<random>; (project_id, name)."""
     name = unique(f"{prefix}-")
-    answer = await app_json(berth, "POST", f"{API}/projects", json=project_body(name, public))
-    return id_from_location(answer.headers["Location"]), name
+    body = project_body(name, public)
+    return await created(await AppApi(berth).post("/projects", json=body)), name
 
 
 async def app_member(berth: InProcessBerth, project: str, username: str, role_id: int) -> int:
-    path = f"{API}/projects/{project}/members"
-    answer = await app_json(berth, "POST", path, json=member_body(username, role_id))
-    return id_from_location(answer.headers["Location"])
+    """Make a user a member of a project; the membership id."""
+    body = member_body(username, role_id)
+    return await created(await AppApi(berth).post(f"/projects/{project}/members", json=body))
 
 
 async def app_robot(berth: InProcessBerth, project: str, *pairs: str) -> tuple[str, str]:
-    created = await app_json(berth, "POST", f"{API}/robots", json=robot_body(project, *pairs))
-    return str(created["name"]), str(created["secret"])
+    """A project robot with the given resource:action pairs (default: pull); (name, secret)."""
+    answer = await AppApi(berth).post("/robots", json=robot_body(project, *pairs))
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["name"]), str(answer.json()["secret"])
 
 
 async def app_image(berth: InProcessBerth, repository: str, tag: str, auth: Any = ADMIN) -> str:
     """Push a config-only image through /v2; its manifest digest."""
+    registry = AppApi(berth, auth)
     config = config_blob(tag)
-    path = f"/v2/{repository}/blobs/uploads/?digest={sha256(config)}"
-    await app_json(berth, "POST", path, data=config, auth=auth)
+    blob = await registry.post(
+        f"/v2/{repository}/blobs/uploads/?digest={sha256(config)}", data=config
+    )
+    assert blob.status_code == 201, blob.text
     body = image_manifest(config)
     headers = {"Content-Type": OCI_MANIFEST}
-    path = f"/v2/{repository}/manifests/{tag}"
-    await app_json(berth, "PUT", path, data=body, headers=headers, auth=auth)
+    put = await registry.put(f"/v2/{repository}/manifests/{tag}", data=body, headers=headers)
+    assert put.status_code == 201, put.text
     return sha256(body)

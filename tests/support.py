@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import shutil
@@ -258,6 +257,13 @@ def broker_env(url: str, **extra: str) -> dict[str, str]:
     }
 
 
+def berth_cli(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one `berth` command to completion."""
+    cmd = [sys.executable, "-m", "ops.cli", *args, "--data-dir", str(data_dir)]
+    full_env = {**os.environ, "BERTH_ADMIN_PASSWORD": ADMIN[1], **env}
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True)
+
+
 @contextmanager
 def berth_worker(
     data_dir: Path, env: dict[str, str], name: str = "worker"
@@ -293,28 +299,3 @@ def running_berth_on(
     env = {**broker_env(REDIS), **(extra_env or {})}
     with running_berth(data_dir, env) as server, berth_worker(data_dir, env):
         yield server
-
-
-def push_image(server: RunningBerth, repository: str, tag: str, auth: Any = ADMIN) -> None:
-    """Push a config-only image (config blob and manifest) with Basic credentials."""
-    with httpx.Client(base_url=server.url, auth=auth, timeout=30) as client:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
-        digest = "sha256:" + hashlib.sha256(config).hexdigest()
-        blob = client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", content=config)
-        assert blob.status_code == 201, blob.text
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-        put = client.put(
-            f"/v2/{repository}/manifests/{tag}",
-            content=json.dumps(manifest).encode(),
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        )
-        assert put.status_code == 201, put.text

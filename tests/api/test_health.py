@@ -12,14 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import (
-    InProcessBerth,
-    RunningBerth,
-    berth_app,
-    free_port,
-    push_image,
-    wait_until,
-)
+from tests.factories import push_image
+from tests.support import InProcessBerth, RunningBerth, berth_app, free_port, wait_until
 
 COMPONENTS = {"database", "storage", "broker", "search"}
 HEALTH = "/api/v2.0/health"

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.api.test_users import API, PASSWORD, admin_client, message, new_user
+from tests.factories import API, PASSWORD, admin_client, message, new_user
 from tests.support import RunningBerth, running_berth
 
 CSRF = "X-Harbor-CSRF-Token"

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.api.test_users import PASSWORD, new_user
+from tests.factories import PASSWORD, new_user
 from tests.support import ADMIN, RunningBerth
 from tests.ui.conftest import TIMEZONE
 
