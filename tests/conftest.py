@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import os
 
 # Dramatiq's worker threads wait this long (ms) for work between checks for a stop: its
@@ -7,6 +8,7 @@ import os
 os.environ.setdefault("dramatiq_worker_timeout", "100")
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,15 +48,37 @@ async def in_process(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[InProcessBerth]:
     """Berth in the test's process on a fresh database of each backend, with Quart's test
-    client (`in_process.client`): for API tests that need no subprocess."""
-    if request.param == "sqlite":
-        async with berth_app(tmp_path) as app:
-            yield app
-        return
-    with postgres_database() as url:
-        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
-        async with berth_app(tmp_path, url) as app:
-            yield app
+    client (`in_process.client`): for API tests that need no subprocess. As with the real
+    servers, nothing a test sends may be logged as an error."""
+    with errors_logged() as errors:
+        if request.param == "sqlite":
+            async with berth_app(tmp_path) as app:
+                yield app
+        else:
+            with postgres_database() as url:
+                require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+                async with berth_app(tmp_path, url) as app:
+                    yield app
+    if errors:
+        shown = "\n".join(errors[:20])
+        pytest.fail(f"{len(errors)} error-level log record(s):\n{shown}", pytrace=False)
+
+
+@contextmanager
+def errors_logged() -> Iterator[list[str]]:
+    """The error-level records logged in this process meanwhile (with their tracebacks)."""
+    found: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(logging.Formatter("%(name)s: %(message)s").format(record))
+
+    handler = Collect(logging.ERROR)
+    logging.getLogger().addHandler(handler)
+    try:
+        yield found
+    finally:
+        logging.getLogger().removeHandler(handler)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Helpers shared by the test suite: service requirements and a running Berth."""
+"""Helpers shared by the test suite: service requirements, bounded polling, and Berth itself,
+as a real process (with its log checked for errors) or in the test's own process."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -81,20 +82,6 @@ def wait_until(what: str, condition: Callable[[], T | None], within: float = 30.
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
         time.sleep(0.05)
-
-
-async def eventually(
-    what: str, condition: Callable[[], Awaitable[T | None]], within: float = 30.0
-) -> T:
-    """wait_until for coroutines: poll an async condition with a bounded deadline."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
-        await asyncio.sleep(0.05)
 
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
