@@ -14,7 +14,7 @@ from core import audit, events
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
-from models import Blob, Manifest, ManifestReference, Repository, Tag, fetch
+from models import Blob, Manifest, ManifestPull, ManifestReference, Repository, Tag, fetch
 
 IMAGE_CONFIGS = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
@@ -65,6 +65,7 @@ class ArtifactInfo:
     verified_at: datetime | None
     tags: list[TagInfo] | None = None
     references: list[ChildInfo] = field(default_factory=list)
+    pull_time: datetime | None = None  # the last pull (written by the pull log's flush)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +181,15 @@ async def _artifacts(
     ids = [int(r["id"]) for r in rows]
     blob_sizes = await _blob_sizes(ids)
     tags = await _tags(ids) if with_tag else {}
+    pulled = dict(
+        await ManifestPull.filter(manifest_id__in=ids).values_list("manifest_id", "pulled_at")
+    )
     items = []
     for row in rows:
         doc = _document(bytes(row["content"]))
         item = _artifact(repo, row, doc, int(row["size"]) + blob_sizes.get(int(row["id"]), 0))
         item.tags = tags.get(item.id, []) if with_tag else None
+        item.pull_time = pulled.get(item.id)
         item.references = await _children(repo, doc) if row["media_type"] in mt.INDEXES else []
         items.append(item)
     return items

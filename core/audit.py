@@ -19,11 +19,12 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.jobs import enqueue
-from models import AuditEvent, Job, fetch
+from models import AuditEvent, Job, ManifestPull, fetch
 from search.audit import AuditRecord
 
 log = logging.getLogger("berth.audit")
@@ -177,6 +178,7 @@ class PullLog:
 
     def __init__(self, interval: float = 0.5, limit: int = 10_000) -> None:
         self._rows: list[AuditEvent] = []
+        self._pulled: dict[tuple[str, str], datetime] = {}  # (repository, digest): last pull
         self._interval = interval
         self._limit = limit
         self._dropped = 0
@@ -188,11 +190,15 @@ class PullLog:
             return
         resource = artifact_resource(repository, reference, digest)
         event = Event(PULL, ARTIFACT, resource, project)
-        self._rows.append(event.row(True, current_actor()))
+        row = event.row(True, current_actor())
+        self._rows.append(row)
+        self._pulled[(repository, digest)] = row.occurred_at
 
     async def flush(self) -> int:
-        """Write what was collected (with its projects' ids, looked up once); the count."""
+        """Write what was collected (with its projects' ids, looked up once) and the
+        manifests' last pull times; the count of events."""
         rows, self._rows = self._rows, []
+        pulled, self._pulled = self._pulled, {}
         if self._dropped:
             log.warning(
                 "pull events dropped: the database fell behind", extra={"count": self._dropped}
@@ -207,6 +213,7 @@ class PullLog:
         for row in rows:
             row.project_id = ids.get(row.project)
         await AuditEvent.bulk_create(rows)
+        await _record_pull_times(pulled)
         return len(rows)
 
     async def run_forever(self) -> None:
@@ -221,6 +228,35 @@ class PullLog:
         finally:
             with contextlib.suppress(Exception):
                 await self.flush()
+
+
+_MANIFESTS = (
+    "SELECT r.name, m.digest, m.id FROM manifest m JOIN repository r ON r.id = m.repository_id"
+    " WHERE r.name IN ({names}) AND m.digest IN ({digests})"
+)
+
+
+async def _record_pull_times(pulled: dict[tuple[str, str], datetime]) -> None:
+    """Set each pulled manifest's last pull time (one read, one upsert)."""
+    if not pulled:
+        return
+    names = sorted({name for name, _ in pulled})
+    digests = sorted({digest for _, digest in pulled})
+    sql = _MANIFESTS.format(names=",".join("?" * len(names)), digests=",".join("?" * len(digests)))
+    found = await fetch(sql, *names, *digests)
+    pulls = [
+        ManifestPull(manifest_id=int(mid), pulled_at=pulled[(str(name), str(digest))])  # type: ignore[call-overload]
+        for name, digest, mid in found
+        if (str(name), str(digest)) in pulled
+    ]
+    if not pulls:
+        return
+    try:
+        await ManifestPull.bulk_create(
+            pulls, on_conflict=["manifest_id"], update_fields=["pulled_at"]
+        )
+    except IntegrityError:  # a manifest deleted since the read: its pull time goes with it
+        log.info("pull times skipped: a pulled manifest was deleted meanwhile")
 
 
 def artifact_resource(repository: str, reference: str, digest: str) -> str:
@@ -303,10 +339,12 @@ async def ensure_indexing(kind: str, lease: timedelta, silence: timedelta) -> bo
     process, and waiting out its whole lease would stall the index for that long."""
     if not await any_pending():
         return False
-    alive_since = datetime.now(UTC) + lease - silence
-    active = Q(status="pending") | Q(status="running", lease_until__gt=alive_since)
+    now = datetime.now(UTC)
+    active = Q(status="pending") | Q(status="running", lease_until__gt=now + lease - silence)
     async with in_transaction():
-        if await Job.filter(Q(kind=kind) & active).exists():
+        # Starts with a write (touching the active job, if any), never a read: SQLite cannot
+        # upgrade a read snapshot another replica has written past, and fails at once.
+        if await Job.filter(Q(kind=kind) & active).update(updated_at=now):
             return False
         await enqueue(kind, {}, max_attempts=100)
     return True

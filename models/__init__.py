@@ -15,6 +15,7 @@ from models.jobs import Job, Lease, Schedule
 from models.registry import (
     Blob,
     Manifest,
+    ManifestPull,
     ManifestReference,
     Project,
     Repository,
@@ -38,6 +39,7 @@ __all__ = [
     "UserGroup",
     "Blob",
     "Manifest",
+    "ManifestPull",
     "ManifestReference",
     "Project",
     "Repository",

@@ -101,6 +101,20 @@ class ManifestReference(Model):
         table = "manifest_reference"
 
 
+class ManifestPull(Model):
+    """When a manifest was last pulled (the artifacts API's pull_time). A table of its own,
+    written by the pull log's flush, so the pull path never writes and the manifest row
+    (read on every pull) is never rewritten by one."""
+
+    manifest: fields.OneToOneRelation[Manifest] = fields.OneToOneField(
+        "models.Manifest", related_name="pull", on_delete=fields.CASCADE, primary_key=True
+    )
+    pulled_at = fields.DatetimeField()
+
+    class Meta:
+        table = "manifest_pull"
+
+
 class Tag(Model):
     id = fields.IntField(primary_key=True)
     repository: fields.ForeignKeyRelation[Repository] = fields.ForeignKeyField(

@@ -16,6 +16,7 @@ from search import elastic_body as body
 from search.audit import AuditPage, AuditQuery, AuditRecord
 
 _TIMEOUT = 30.0
+_PING_TIMEOUT = 2.0
 
 
 class ElasticIndex:
@@ -81,6 +82,10 @@ class ElasticIndex:
         if names:
             await self.client.indices.delete(index=",".join(names))
         self._created.clear()
+
+    async def ping(self) -> None:
+        """The cluster's root endpoint, once, without the client's retries (health)."""
+        await self.client.options(request_timeout=_PING_TIMEOUT, max_retries=0).info()
 
     async def close(self) -> None:
         await self.client.close()

@@ -48,6 +48,7 @@ class Dialect(Protocol):
     """What differs between the SQLite and the PostgreSQL word index."""
 
     schema: tuple[str, ...]
+    probe: str  # one cheap read of the word index
     upsert: str
     delete_orphans: str
     clear: tuple[str, ...]
@@ -76,6 +77,7 @@ class SqliteWords:
         + ", ".join(TEXT_FIELDS)
         + ", tokenize = 'unicode61 remove_diacritics 0')",
     )
+    probe = "SELECT rowid FROM audit_fts LIMIT 1"
     upsert = (
         f"INSERT OR REPLACE INTO audit_fts (rowid, {', '.join(TEXT_FIELDS)}) "
         f"VALUES (?, {', '.join('?' * len(TEXT_FIELDS))})"
@@ -114,6 +116,7 @@ class PostgresWords:
         " (id bigint PRIMARY KEY, document tsvector NOT NULL)",
         "CREATE INDEX IF NOT EXISTS audit_search_document ON audit_search USING gin (document)",
     )
+    probe = "SELECT id FROM audit_search LIMIT 1"
     upsert = (
         "INSERT INTO audit_search (id, document) SELECT t.id, strip(to_tsvector('simple', t.words))"
         " FROM unnest($1::bigint[], $2::text[]) AS t(id, words)"
@@ -220,6 +223,9 @@ class EmbeddedIndex:
         for statement in self._words.clear:
             await _connection().execute_script(statement)
         await self.prepare()
+
+    async def ping(self) -> None:
+        await _fetch(self._words.probe, [])
 
     async def close(self) -> None:
         """Nothing to close: the connection is the database's."""

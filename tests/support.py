@@ -1,8 +1,9 @@
-"""Helpers shared by the test suite: service requirements and a running Berth."""
+"""Helpers shared by the test suite: service requirements, bounded polling, and Berth itself,
+as a real process (with its log checked for errors) or in the test's own process."""
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
 import os
 import shutil
@@ -12,15 +13,21 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from quart import Quart
+    from quart.typing import TestClientProtocol
+
+T = TypeVar("T")
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ADMIN = ("admin", "Berth-Test-Admin-1")  # the system admin every test server starts with
@@ -64,15 +71,25 @@ def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | N
     raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
 
 
+def wait_until(what: str, condition: Callable[[], T | None], within: float = 30.0) -> T:
+    """Poll condition until it gives something truthy (returned), for at most `within`
+    seconds; then fail saying what did not happen. Instead of sleeping and hoping."""
+    deadline = time.monotonic() + within
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
+        time.sleep(0.05)
+
+
 POSTGRES = "postgres://postgres@127.0.0.1:5432"
 
 
 @contextmanager
 def postgres_database() -> Iterator[str | None]:
     """A fresh, empty database on the local PostgreSQL, dropped afterwards; None without one."""
-    import asyncio
-    import uuid
-
     import asyncpg
 
     name = f"berth_test_{uuid.uuid4().hex[:8]}"
@@ -118,7 +135,7 @@ def running_berth(
     port = free_port()
     host = f"127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    log = data_dir / "server.log"
+    log = data_dir / "server.log"  # stderr: the JSON log lines, checked by assert_log_clean
     env = {
         **os.environ,
         "BERTH_LOG_LEVEL": "info",
@@ -126,15 +143,10 @@ def running_berth(
         **(extra_env or {}),
     }
     cmd = [sys.executable, "-m", "ops.cli", "serve", "--listen", host, "--data-dir", str(data_dir)]
-    with log.open("wb") as out:
+    with log.open("ab") as err, (data_dir / "server.out").open("ab") as out:
         # A session of its own: a crash test can kill the server with all its processes.
         proc = subprocess.Popen(
-            cmd,
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, start_new_session=True
         )
     try:
         wait_http(f"http://{host}/v2/", proc=proc)
@@ -146,6 +158,84 @@ def running_berth(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def log_size(log: Path) -> int:
+    return log.stat().st_size if log.exists() else 0
+
+
+@dataclass
+class InProcessBerth:
+    """The app started in the test's own event loop, and Quart's test client on it."""
+
+    app: Quart
+    client: TestClientProtocol
+    data_dir: Path
+
+
+@asynccontextmanager
+async def berth_app(
+    data_dir: Path, database_url: str | None = None, **settings: Any
+) -> AsyncIterator[InProcessBerth]:
+    """Berth as `berth serve` builds it (schema, library, admin; embedded jobs), without a
+    subprocess or a socket: for API tests that need neither."""
+    from ops.cli import _prepare
+    from ops.jobs import jobs_factory
+    from ops.settings import Settings
+    from web.app import create_app
+
+    config = Settings(
+        data_dir=data_dir, database_url=database_url, admin_password=ADMIN[1], **settings
+    )
+    await _prepare(config)
+    app = create_app(config, jobs_factory(config))
+    async with app.test_app() as started:
+        yield InProcessBerth(app, started.test_client(), data_dir)
+
+
+def error_lines(log: Path, offset: int = 0) -> list[str]:
+    """The error-level lines of a server's log from byte offset on: JSON lines whose level
+    is error or critical, and tracebacks printed past the logger. (Other plain lines are
+    the console's messages, such as "Berth listening on ...".)"""
+    if not log.exists():
+        return []
+    with log.open("rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+    found = []
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            if "Traceback (most recent call last)" in line:
+                found.append(line)
+            continue
+        error = isinstance(entry, dict) and entry.get("level") in ("error", "critical")
+        if error and not _cancelled_connection(entry):
+            found.append(line)
+    return found
+
+
+def _cancelled_connection(entry: dict[str, Any]) -> bool:
+    """KNOWN OFFENDER, not a fix: a connection whose request was answered before its body
+    was read (an early 413 or 401) stays blocked in hypercorn's app queue until the server
+    stops, and asyncio logs its cancellation then. Reported on issue 9; remove this once
+    the server drains or closes such connections."""
+    exc = str(entry.get("exc") or "").strip()
+    return (
+        entry.get("logger") == "asyncio"
+        and "hypercorn/asyncio/tcp_server.py" in exc
+        and exc.endswith("asyncio.exceptions.CancelledError")
+    )
+
+
+def assert_log_clean(log: Path, offset: int = 0, during: str = "") -> None:
+    """Fail with the offending lines when a server logged an error (after byte offset)."""
+    errors = error_lines(log, offset)
+    if errors:
+        shown = "\n".join(line[:4000] for line in errors[:20])
+        where = f" during {during}" if during else ""
+        pytest.fail(f"{len(errors)} error-level line(s) in {log}{where}:\n{shown}", pytrace=False)
 
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -166,6 +256,13 @@ def broker_env(url: str, **extra: str) -> dict[str, str]:
         "BERTH_BROKER_NAMESPACE": f"berth-test-{uuid.uuid4().hex[:8]}",
         **extra,
     }
+
+
+def berth_cli(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run one `berth` command to completion."""
+    cmd = [sys.executable, "-m", "ops.cli", *args, "--data-dir", str(data_dir)]
+    full_env = {**os.environ, "BERTH_ADMIN_PASSWORD": ADMIN[1], **env}
+    return subprocess.run(cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True)
 
 
 @contextmanager
@@ -203,28 +300,3 @@ def running_berth_on(
     env = {**broker_env(REDIS), **(extra_env or {})}
     with running_berth(data_dir, env) as server, berth_worker(data_dir, env):
         yield server
-
-
-def push_image(server: RunningBerth, repository: str, tag: str, auth: Any = ADMIN) -> None:
-    """Push a config-only image (config blob and manifest) with Basic credentials."""
-    with httpx.Client(base_url=server.url, auth=auth, timeout=30) as client:
-        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
-        digest = "sha256:" + hashlib.sha256(config).hexdigest()
-        blob = client.post(f"/v2/{repository}/blobs/uploads/?digest={digest}", content=config)
-        assert blob.status_code == 201, blob.text
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest,
-                "size": len(config),
-            },
-            "layers": [],
-        }
-        put = client.put(
-            f"/v2/{repository}/manifests/{tag}",
-            content=json.dumps(manifest).encode(),
-            headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        )
-        assert put.status_code == 201, put.text

@@ -121,18 +121,28 @@ class JobRuntime:
         await ensure_schedules(self.schedules)
         tick = 0
         while True:
+            work = asyncio.ensure_future(self._tick(tick))
             try:
-                if tick % SCHEDULE_EVERY_TICKS == 0:
-                    self.is_scheduler = await self.schedule_once() is not None
-                if self.is_scheduler:
-                    await audit.ensure_indexing(INDEX_KIND, self.queue.lease, SILENCE)
-                await self.dispatch_once()
-            except Exception:
-                log.exception("dispatch failed; jobs stay in the database")
+                await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # Stopping: let the tick finish its transaction before the database closes
+                # (a connection dropped mid-transaction is an error on PostgreSQL).
+                await work
+                raise
             tick += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
             self._wake.clear()
+
+    async def _tick(self, tick: int) -> None:
+        try:
+            if tick % SCHEDULE_EVERY_TICKS == 0:
+                self.is_scheduler = await self.schedule_once() is not None
+            if self.is_scheduler:
+                await audit.ensure_indexing(INDEX_KIND, self.queue.lease, SILENCE)
+            await self.dispatch_once()
+        except Exception:
+            log.exception("dispatch failed; jobs stay in the database")
 
     async def schedule_once(self) -> list[str] | None:
         """Fire due schedules if this replica holds (or takes) the scheduler lease; None when

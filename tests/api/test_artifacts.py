@@ -7,17 +7,18 @@ import uuid
 
 import pytest
 
-from tests.api.test_projects import client_as, new_user
-from tests.pipelines.test_verify import (
+from tests.factories import (
     GZIP_LAYER,
     OCI_MANIFEST,
     artifact_url,
-    push_image,
+    client_as,
+    new_user,
+    push_layers,
     registry_client,
     settled,
     sha256,
 )
-from tests.support import RunningBerth
+from tests.support import RunningBerth, wait_until
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
@@ -30,13 +31,13 @@ def test_listing_shows_tags_size_push_time_and_media_types(berth_server: Running
     # Given a repository with two images, one tagged twice
     repo = f"library/art-{uuid.uuid4().hex[:8]}/app"
     with registry_client(berth_server) as client:
-        first, _ = push_image(client, repo, "v1", [GZIP_LAYER])
+        first, _ = push_layers(client, repo, "v1", [GZIP_LAYER])
         client.put(
             f"/v2/{repo}/manifests/latest",
             content=client.get(f"/v2/{repo}/manifests/v1").content,
             headers={"Content-Type": OCI_MANIFEST},
         ).raise_for_status()
-        second, _ = push_image(client, repo, "v2", [GZIP_LAYER, GZIP_LAYER])
+        second, _ = push_layers(client, repo, "v2", [GZIP_LAYER, GZIP_LAYER])
         # When the artifacts are listed
         listed = client.get(list_url(repo))
     # Then both are there, newest first, with their tags, sizes and types
@@ -58,6 +59,26 @@ def test_listing_shows_tags_size_push_time_and_media_types(berth_server: Running
     assert by_digest[second]["size"] > by_digest[first]["size"]
 
 
+def test_a_pull_sets_the_pull_time(berth_server: RunningBerth) -> None:
+    # Given a pushed image, never pulled
+    repo = f"library/art-{uuid.uuid4().hex[:8]}"
+    with registry_client(berth_server) as client:
+        digest, _ = push_layers(client, repo, "v1", [GZIP_LAYER])
+        assert client.get(artifact_url(repo, digest)).json()["pull_time"] is None
+        # When it is pulled by tag
+        pulled = client.get(f"/v2/{repo}/manifests/v1", headers={"Accept": OCI_MANIFEST})
+        assert pulled.status_code == 200
+
+        # Then its pull time appears (pulls are written in batches, off the pull path)
+        def pull_time() -> str | None:
+            return client.get(artifact_url(repo, digest)).json()["pull_time"]  # type: ignore[no-any-return]
+
+        when = wait_until("the artifact's pull_time is set", pull_time, within=15)
+        listed = client.get(artifact_url(repo, "").rstrip("/")).json()
+    assert when.endswith("Z") and when >= listed[0]["push_time"]
+    assert listed[0]["pull_time"] == when
+
+
 @pytest.mark.parametrize(
     "encode",
     [
@@ -70,7 +91,7 @@ def test_one_artifact_by_tag_or_digest(berth_server: RunningBerth, encode: objec
     name = f"art-{uuid.uuid4().hex[:8]}/nested/app"
     repo = f"library/{name}"
     with registry_client(berth_server) as client:
-        digest, _ = push_image(client, repo, "v1", [GZIP_LAYER])
+        digest, _ = push_layers(client, repo, "v1", [GZIP_LAYER])
         base = f"/api/v2.0/projects/library/repositories/{encode(name)}/artifacts"  # type: ignore[operator]
         # When it is read by tag and by digest
         by_tag = client.get(f"{base}/v1")
@@ -87,7 +108,7 @@ def test_paging_and_without_tags(berth_server: RunningBerth) -> None:
     repo = f"library/art-{uuid.uuid4().hex[:8]}"
     with registry_client(berth_server) as client:
         for tag in ("a", "b", "c"):
-            push_image(client, repo, tag, [GZIP_LAYER])
+            push_layers(client, repo, tag, [GZIP_LAYER])
         # When a page of two is asked for, without tags
         page = client.get(list_url(repo), params={"page_size": 2, "with_tag": "false"})
         last = client.get(list_url(repo), params={"page_size": 2, "page": 2})
@@ -104,7 +125,7 @@ def test_an_index_lists_its_children_with_platforms(berth_server: RunningBerth) 
     # Given an index over one image
     repo = f"library/art-{uuid.uuid4().hex[:8]}"
     with registry_client(berth_server) as client:
-        child, _ = push_image(client, repo, "amd64", [GZIP_LAYER])
+        child, _ = push_layers(client, repo, "amd64", [GZIP_LAYER])
         size = len(client.get(f"/v2/{repo}/manifests/{child}").content)
         platform = {"architecture": "amd64", "os": "linux"}
         index = {
@@ -143,7 +164,7 @@ def test_a_private_project_is_hidden_from_outsiders(berth_server: RunningBerth) 
     with registry_client(berth_server) as client:
         made = client.post("/api/v2.0/projects", json={"project_name": project})
         assert made.status_code == 201, made.text
-        push_image(client, f"{project}/app", "v1", [GZIP_LAYER])
+        push_layers(client, f"{project}/app", "v1", [GZIP_LAYER])
     _, outsider = new_user(berth_server)
     url = f"/projects/{project}/repositories/app/artifacts"
     # When an anonymous caller and a non-member ask for its artifacts
@@ -166,7 +187,7 @@ def test_a_private_project_is_hidden_from_outsiders(berth_server: RunningBerth) 
 def test_bad_requests_get_harbor_errors(berth_server: RunningBerth, path: str, status: int) -> None:
     # Given a repository x with one image
     with registry_client(berth_server) as client:
-        push_image(client, "library/x", "v1", [GZIP_LAYER])
+        push_layers(client, "library/x", "v1", [GZIP_LAYER])
         # When a bad or unknown thing is asked for
         got = client.get(f"/api/v2.0{path}")
     # Then the answer is a clear error in Harbor's envelope
@@ -177,7 +198,7 @@ def test_bad_requests_get_harbor_errors(berth_server: RunningBerth, path: str, s
 def test_an_unknown_artifact_is_404(berth_server: RunningBerth) -> None:
     # Given a repository, when an artifact it lacks is asked for, then it is not found
     with registry_client(berth_server) as client:
-        push_image(client, "library/x", "v1", [GZIP_LAYER])
+        push_layers(client, "library/x", "v1", [GZIP_LAYER])
         missing = client.get(artifact_url("library/x", "sha256:" + "0" * 64))
         no_tag = client.get(artifact_url("library/x", "nope"))
     assert (missing.status_code, no_tag.status_code) == (404, 404)

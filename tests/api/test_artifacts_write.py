@@ -8,68 +8,22 @@ import uuid
 import httpx
 import pytest
 
-from tests.api.test_projects import PASSWORD, add_member, admin_client, error_of, new_user
-from tests.support import ADMIN, RunningBerth, push_image
-
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-GUEST, DEVELOPER, MAINTAINER = 3, 2, 4  # Harbor's role ids
-
-
-# --- helpers shared by tests/audit/test_registry_events.py ---------------------------------
-
-
-def pushed(server: RunningBerth, repo: str, tag: str) -> str:
-    """Push a small image as the admin; its manifest digest."""
-    push_image(server, repo, tag)
-    return manifest_digest(server, repo, tag)
-
-
-def manifest_digest(server: RunningBerth, repo: str, reference: str) -> str:
-    got = registry_get(server, repo, reference)
-    assert got.status_code == 200, got.text
-    return got.headers["Docker-Content-Digest"]
-
-
-def registry_get(server: RunningBerth, repo: str, reference: str) -> httpx.Response:
-    """GET /v2/<repo>/manifests/<reference> as the admin."""
-    return httpx.get(
-        f"{server.url}/v2/{repo}/manifests/{reference}",
-        headers={"Accept": OCI_MANIFEST},
-        auth=ADMIN,
-        timeout=30,
-    )
-
-
-def repository_url(repo: str) -> str:
-    """The REST path of a repository, its name double-encoded as Harbor's clients send it."""
-    project, _, rest = repo.partition("/")
-    return f"/api/v2.0/projects/{project}/repositories/{rest.replace('/', '%252F')}"
-
-
-def artifact_url(repo: str, reference: str) -> str:
-    return f"{repository_url(repo)}/artifacts/{reference}"
-
-
-def caller(server: RunningBerth, name: str | None) -> httpx.Client:
-    """A client signed in as name (PASSWORD), as the admin for "admin", anonymous for None."""
-    auth = ADMIN if name == "admin" else (name, PASSWORD) if name else None
-    return httpx.Client(base_url=server.url, auth=auth, timeout=30)
-
-
-def new_project(server: RunningBerth, public: bool = False) -> str:
-    name = f"write-{uuid.uuid4().hex[:8]}"
-    body = {"project_name": name, "metadata": {"public": str(public).lower()}}
-    with admin_client(server) as admin:
-        assert admin.post("/projects", json=body).status_code == 201
-    return name
-
-
-def member(server: RunningBerth, project: str, role_id: int) -> str:
-    """A new user holding role_id in project; the username."""
-    _, name = new_user(server, "w")
-    add_member(server, project, name, role_id)
-    return name
-
+from tests.factories import (
+    DEVELOPER,
+    GUEST,
+    MAINTAINER,
+    artifact_url,
+    caller,
+    error_of,
+    manifest_digest,
+    new_member,
+    new_project,
+    new_user,
+    pull_manifest,
+    push_image,
+    repository_url,
+)
+from tests.support import RunningBerth
 
 # --- what each endpoint does --------------------------------------------------------------
 
@@ -77,7 +31,7 @@ def member(server: RunningBerth, project: str, role_id: int) -> str:
 def test_deleting_a_repository_removes_its_artifacts_and_tags(berth_server: RunningBerth) -> None:
     # Given a nested repository with two tagged artifacts
     repo = f"library/write-{uuid.uuid4().hex[:8]}/app"
-    first, second = pushed(berth_server, repo, "v1"), pushed(berth_server, repo, "v2")
+    first, second = push_image(berth_server, repo, "v1"), push_image(berth_server, repo, "v2")
     assert first != second
     # When it is deleted through the REST API
     with caller(berth_server, "admin") as admin:
@@ -88,14 +42,14 @@ def test_deleting_a_repository_removes_its_artifacts_and_tags(berth_server: Runn
     assert deleted.status_code == 200, deleted.text
     assert listed.status_code == 404
     assert tags.status_code == 404
-    assert [registry_get(berth_server, repo, d).status_code for d in (first, second)] == [404, 404]
+    assert [pull_manifest(berth_server, repo, d).status_code for d in (first, second)] == [404, 404]
 
 
 def test_an_artifact_deleted_by_tag_is_gone_with_all_its_tags(berth_server: RunningBerth) -> None:
     # Given an artifact with two tags, and another artifact beside it
     repo = f"library/write-{uuid.uuid4().hex[:8]}"
-    digest = pushed(berth_server, repo, "v1")
-    kept = pushed(berth_server, repo, "other")
+    digest = push_image(berth_server, repo, "v1")
+    kept = push_image(berth_server, repo, "other")
     with caller(berth_server, "admin") as admin:
         tagged = admin.post(f"{artifact_url(repo, 'v1')}/tags", json={"name": "v1b"})
         assert tagged.status_code == 201, tagged.text
@@ -103,8 +57,8 @@ def test_an_artifact_deleted_by_tag_is_gone_with_all_its_tags(berth_server: Runn
         deleted = admin.delete(artifact_url(repo, "v1"))
     # Then the artifact and both tags are gone, and the other artifact stays
     assert deleted.status_code == 200, deleted.text
-    assert registry_get(berth_server, repo, digest).status_code == 404
-    assert registry_get(berth_server, repo, "v1b").status_code == 404
+    assert pull_manifest(berth_server, repo, digest).status_code == 404
+    assert pull_manifest(berth_server, repo, "v1b").status_code == 404
     assert manifest_digest(berth_server, repo, "other") == kept
 
 
@@ -113,7 +67,7 @@ def test_a_new_tag_names_the_artifact_and_a_deleted_one_no_longer_does(
 ) -> None:
     # Given an artifact
     repo = f"library/write-{uuid.uuid4().hex[:8]}"
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     with caller(berth_server, "admin") as admin:
         # When a tag is added by digest
         created = admin.post(f"{artifact_url(repo, digest)}/tags", json={"name": "stable"})
@@ -127,7 +81,7 @@ def test_a_new_tag_names_the_artifact_and_a_deleted_one_no_longer_does(
         removed = admin.delete(f"{artifact_url(repo, 'stable')}/tags/v1")
     # Then the tag is gone and the artifact stays under its other tag
     assert removed.status_code == 200, removed.text
-    assert registry_get(berth_server, repo, "v1").status_code == 404
+    assert pull_manifest(berth_server, repo, "v1").status_code == 404
     assert manifest_digest(berth_server, repo, "stable") == digest
 
 
@@ -150,8 +104,8 @@ def test_a_tag_that_cannot_be_created_gets_a_harbor_error(
 ) -> None:
     # Given two artifacts, tagged v1 and other
     repo = f"library/write-{uuid.uuid4().hex[:8]}"
-    digest = pushed(berth_server, repo, "v1")
-    pushed(berth_server, repo, "other")
+    digest = push_image(berth_server, repo, "v1")
+    push_image(berth_server, repo, "other")
     # When a tag is asked for that is taken or malformed
     with caller(berth_server, "admin") as admin:
         answer = admin.post(f"{artifact_url(repo, digest)}/tags", json=body)
@@ -176,8 +130,8 @@ def test_a_tag_that_cannot_be_created_gets_a_harbor_error(
 def test_what_does_not_exist_is_404(berth_server: RunningBerth, method: str, path: str) -> None:
     # Given a repository with two artifacts, tagged v1 and other
     repo = f"library/write-{uuid.uuid4().hex[:8]}"
-    pushed(berth_server, repo, "v1")
-    kept = pushed(berth_server, repo, "other")
+    push_image(berth_server, repo, "v1")
+    kept = push_image(berth_server, repo, "other")
     url = path.format(artifact=f"{repository_url(repo)}/artifacts")
     # When a missing thing is deleted or tagged
     with caller(berth_server, "admin") as admin:
@@ -208,8 +162,8 @@ def test_anonymous_callers_must_sign_in_on_a_public_project(
     berth_server: RunningBerth, method: str, suffix: str
 ) -> None:
     # Given an image in a public project
-    repo = f"{new_project(berth_server, public=True)}/app"
-    digest = pushed(berth_server, repo, "v1")
+    repo = f"{new_project(berth_server, public=True)[1]}/app"
+    digest = push_image(berth_server, repo, "v1")
     # When an anonymous caller changes it
     with caller(berth_server, None) as anonymous:
         answer = _attempt(anonymous, method, repo, suffix)
@@ -223,8 +177,8 @@ def test_a_private_project_is_hidden_from_outsiders(
     berth_server: RunningBerth, method: str, suffix: str
 ) -> None:
     # Given an image in a private project, and a signed-in user who is no member
-    repo = f"{new_project(berth_server)}/app"
-    digest = pushed(berth_server, repo, "v1")
+    repo = f"{new_project(berth_server)[1]}/app"
+    digest = push_image(berth_server, repo, "v1")
     _, outsider = new_user(berth_server, "o")
     # When the outsider, or an anonymous caller, changes it
     with caller(berth_server, outsider) as user, caller(berth_server, None) as anonymous:
@@ -254,10 +208,10 @@ def test_roles_decide_who_may_change_what(
     berth_server: RunningBerth, role: int, method: str, suffix: str, status: int
 ) -> None:
     # Given an image in a private project and a member holding a role there
-    project = new_project(berth_server)
+    _, project = new_project(berth_server)
     repo = f"{project}/app"
-    digest = pushed(berth_server, repo, "v1")
-    name = member(berth_server, project, role)
+    digest = push_image(berth_server, repo, "v1")
+    name = new_member(berth_server, project, role, "w")
     # When the member changes it
     with caller(berth_server, name) as client:
         answer = _attempt(client, method, repo, suffix)

@@ -9,7 +9,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import ADMIN, RunningBerth, push_image
+from tests.factories import push_image
+from tests.support import ADMIN, RunningBerth
 
 LOGS = "/api/v2.0/auditlog-exts"
 

@@ -19,13 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_projects import (
-    PASSWORD,
-    add_member,
-    new_project,
-    new_user,
-    push_image,
-)
+from tests.factories import PASSWORD, add_member, new_project, new_user, push_image
 from tests.support import ADMIN, RunningBerth
 
 ROLES = {"projectAdmin": 1, "developer": 2, "guest": 3, "maintainer": 4, "limitedGuest": 5}

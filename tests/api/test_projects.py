@@ -8,77 +8,17 @@ from typing import Any
 import httpx
 import pytest
 
-from access.passwords import hash_password
-from tests.support import ADMIN, RunningBerth, push_image
-
-API = "/api/v2.0"
-PASSWORD = "Passw0rd-ok"
-
-
-# --- helpers shared by test_members.py and test_matrix.py ----------------------------------
-
-
-def admin_client(server: RunningBerth) -> httpx.Client:
-    return httpx.Client(base_url=server.url + API, auth=ADMIN)
-
-
-def client_as(server: RunningBerth, name: str | None) -> httpx.Client:
-    """A client signed in as name (password PASSWORD), or anonymous for None."""
-    auth = (name, PASSWORD) if name else None
-    return httpx.Client(base_url=server.url + API, auth=auth)
-
-
-def new_user(server: RunningBerth, prefix: str = "u") -> tuple[int, str]:
-    """A new user whose password is PASSWORD; (user_id, username). Created with POST /users,
-    or, while a server has no users API, by _insert_user_row."""
-    name = f"{prefix}{uuid.uuid4().hex[:8]}"
-    body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
-    with admin_client(server) as admin:
-        created = admin.post("/users", json=body)
-    if created.status_code in (404, 405):
-        return _insert_user_row(server, name), name
-    assert created.status_code == 201, created.text
-    return int(created.headers["Location"].rsplit("/", 1)[1]), name
-
-
-def _insert_user_row(server: RunningBerth, name: str) -> int:
-    """STOP-GAP for servers without POST /api/v2.0/users: writes the user row directly.
-
-    Only works for the SQLite backend; drop it once every server has the users API.
-    """
-    import sqlite3
-
-    db = server.data_dir / "berth.db"
-    with sqlite3.connect(db) as conn:
-        cursor = conn.execute(
-            "INSERT INTO berth_user (username, email, realname, comment, password_hash,"
-            " sysadmin, ldap_dn, created_at, updated_at)"
-            " VALUES (?, ?, '', '', ?, 0, NULL, datetime('now'), datetime('now'))",
-            (name, f"{name}@example.com", hash_password(PASSWORD)),
-        )
-        return int(cursor.lastrowid or 0)
-
-
-def new_project(server: RunningBerth, public: bool, prefix: str = "p") -> tuple[int, str]:
-    """A project created by the system admin; (project_id, name)."""
-    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    body = {"project_name": name, "metadata": {"public": str(public).lower()}}
-    with admin_client(server) as admin:
-        created = admin.post("/projects", json=body)
-    assert created.status_code == 201, created.text
-    return int(created.headers["Location"].rsplit("/", 1)[1]), name
-
-
-def add_member(server: RunningBerth, project: str, username: str, role_id: int) -> int:
-    body = {"role_id": role_id, "member_user": {"username": username}}
-    with admin_client(server) as admin:
-        added = admin.post(f"/projects/{project}/members", json=body)
-    assert added.status_code == 201, added.text
-    return int(added.headers["Location"].rsplit("/", 1)[1])
-
-
-def error_of(response: httpx.Response) -> str:
-    return str(response.json()["errors"][0]["code"])
+from tests.factories import (
+    API,
+    add_member,
+    admin_client,
+    client_as,
+    error_of,
+    new_project,
+    new_user,
+    push_image,
+)
+from tests.support import RunningBerth
 
 
 def names_in(response: httpx.Response) -> set[str]:

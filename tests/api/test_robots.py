@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ADMIN, REPO_ROOT, RunningBerth, push_image
+from tests.factories import push_image
+from tests.support import ADMIN, REPO_ROOT, RunningBerth
 
 API = "/api/v2.0"
 PASSWORD = "Passw0rd-ok"

@@ -1,17 +1,17 @@
-"""Cookie sign-in on a real server: POST /c/login, the CSRF token, GET /c/log_out."""
+"""Cookie sign-in: POST /c/login, the CSRF token, GET /c/log_out (on the session's real server),
+and login throttling (in-process, a Berth per test)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.api.test_users import API, PASSWORD, admin_client, message, new_user
-from tests.support import RunningBerth, running_berth
+from tests.factories import API, PASSWORD, AppApi, admin_client, message, new_user
+from tests.support import InProcessBerth, RunningBerth
 
 CSRF = "X-Harbor-CSRF-Token"
 
@@ -120,23 +120,15 @@ def test_forged_cookie_is_anonymous(berth_server: RunningBerth) -> None:
         assert browser.get(f"{API}/users/current").status_code == 401
 
 
-@pytest.fixture(scope="module")
-def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
-    """A server of its own, so failed logins here throttle nobody else's tests."""
-    with running_berth(Path(tmp_path_factory.mktemp("berth-throttle"))) as server:
-        yield server
-
-
-def test_repeated_failures_are_throttled(quiet_server: RunningBerth) -> None:
-    # Given five failed logins for one name
+async def test_repeated_failures_are_throttled(in_process: InProcessBerth) -> None:
+    # Given five failed logins for one name (in a Berth of its own: throttling nobody else)
     name = f"t{uuid.uuid4().hex[:8]}"
+    anonymous = AppApi(in_process, None)
     for _ in range(5):
-        failed = httpx.post(
-            f"{quiet_server.url}/c/login", data={"principal": name, "password": "x"}
-        )
+        failed = await anonymous.post("/c/login", form={"principal": name, "password": "x"})
         assert failed.status_code == 401
     # When trying once more
-    response = httpx.post(f"{quiet_server.url}/c/login", data={"principal": name, "password": "x"})
+    response = await anonymous.post("/c/login", form={"principal": name, "password": "x"})
     # Then
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) > 0

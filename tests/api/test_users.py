@@ -12,32 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ADMIN, RunningBerth, running_berth
-
-API = "/api/v2.0"
-PASSWORD = "Passw0rd-ok"
-
-
-def admin_client(server: RunningBerth) -> httpx.Client:
-    return httpx.Client(base_url=server.url + API, auth=ADMIN)
-
-
-def new_user(server: RunningBerth, prefix: str = "u", **fields: Any) -> tuple[int, str]:
-    """Create a user as admin; (user_id, username). Its password is PASSWORD."""
-    name = f"{prefix}{uuid.uuid4().hex[:8]}"
-    body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD, **fields}
-    with admin_client(server) as admin:
-        created = admin.post("/users", json=body)
-    assert created.status_code == 201, created.text
-    return int(created.headers["Location"].rsplit("/", 1)[1]), name
-
-
-def as_user(server: RunningBerth, name: str, password: str = PASSWORD) -> httpx.Client:
-    return httpx.Client(base_url=server.url + API, auth=(name, password))
-
-
-def message(response: httpx.Response) -> str:
-    return str(response.json()["errors"][0]["message"])
+from tests.factories import API, PASSWORD, admin_client, client_as, message, new_user
+from tests.support import RunningBerth, running_berth
 
 
 def run_sql(server: RunningBerth, statement: str, *args: object) -> list[tuple[Any, ...]]:
@@ -78,7 +54,7 @@ def test_non_admin_cannot_list_users(berth_server: RunningBerth) -> None:
     # Given an ordinary user
     _, name = new_user(berth_server)
     # When they list users
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         response = client.get("/users")
     # Then
     assert response.status_code == 403
@@ -162,7 +138,7 @@ def test_non_admin_cannot_create_users_when_self_registration_is_off(
     _, name = new_user(berth_server)
     body = {"username": "x" + uuid.uuid4().hex[:8], "email": "x@example.com", "password": PASSWORD}
     # When each tries to create a user
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         by_user = client.post("/users", json=body)
     anonymous = httpx.post(f"{berth_server.url}{API}/users", json=body)
     # Then
@@ -196,7 +172,7 @@ def test_self_registration_creates_ordinary_users_only(open_server: RunningBerth
     created = httpx.post(f"{open_server.url}{API}/users", json=body)
     # Then the account exists, but it is not an admin
     assert created.status_code == 201
-    with as_user(open_server, name) as client:
+    with client_as(open_server, name) as client:
         me = client.get("/users/current").json()
         assert me["sysadmin_flag"] is False
         assert client.get("/users").status_code == 403
@@ -208,7 +184,7 @@ def test_self_registration_creates_ordinary_users_only(open_server: RunningBerth
 def test_users_read_themselves_but_not_others(berth_server: RunningBerth) -> None:
     me_id, me = new_user(berth_server)
     other_id, _ = new_user(berth_server)
-    with as_user(berth_server, me) as client:
+    with client_as(berth_server, me) as client:
         assert client.get(f"/users/{me_id}").json()["username"] == me
         assert client.get("/users/current").json()["user_id"] == me_id
         assert client.get(f"/users/{other_id}").status_code == 403
@@ -234,7 +210,7 @@ def test_profile_update_never_grants_sysadmin(berth_server: RunningBerth) -> Non
     # Given an ordinary user
     user_id, name = new_user(berth_server)
     # When they update their profile and slip in sysadmin fields
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         body = {"realname": "New Name", "sysadmin_flag": True, "admin_role_in_auth": True}
         updated = client.put(f"/users/{user_id}", json=body)
         me = client.get("/users/current").json()
@@ -247,7 +223,7 @@ def test_only_an_admin_sets_sysadmin(berth_server: RunningBerth) -> None:
     # Given an ordinary user, signed in with Basic auth and with a session cookie
     user_id, name = new_user(berth_server)
     session = httpx.Client(base_url=berth_server.url)
-    with as_user(berth_server, name) as client, admin_client(berth_server) as admin, session:
+    with client_as(berth_server, name) as client, admin_client(berth_server) as admin, session:
         session.post("/c/login", data={"principal": name, "password": PASSWORD}).raise_for_status()
         # When they try to make themself admin, then it is refused
         refused = client.put(f"/users/{user_id}/sysadmin", json={"sysadmin_flag": True})
@@ -272,7 +248,7 @@ def test_sysadmin_flag_must_be_boolean(berth_server: RunningBerth) -> None:
 
 def test_search_shows_names_only_to_signed_in_users(berth_server: RunningBerth) -> None:
     user_id, name = new_user(berth_server, prefix="findme")
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         found = client.get("/users/search", params={"username": name})
     anonymous = httpx.get(f"{berth_server.url}{API}/users/search", params={"username": name})
     assert found.json() == [{"user_id": user_id, "username": name}]
@@ -335,7 +311,7 @@ def test_list_rejects_what_it_does_not_understand(
 def test_user_changes_own_password_with_the_old_one(berth_server: RunningBerth) -> None:
     user_id, name = new_user(berth_server)
     new = "Changed-Passw0rd"
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         # When the old password is wrong, then it is refused
         wrong = client.put(
             f"/users/{user_id}/password", json={"old_password": "nope", "new_password": new}
@@ -353,7 +329,7 @@ def test_user_changes_own_password_with_the_old_one(berth_server: RunningBerth) 
         assert ok.status_code == 200
     # Then the new one works (the old one may be remembered by another server process for
     # up to 30 s: UserService's login cache is per process)
-    with as_user(berth_server, name, new) as client:
+    with client_as(berth_server, name, new) as client:
         assert client.get("/users/current").status_code == 200
 
 
@@ -362,14 +338,14 @@ def test_admin_resets_a_password_without_the_old_one(berth_server: RunningBerth)
     with admin_client(berth_server) as admin:
         reset = admin.put(f"/users/{user_id}/password", json={"new_password": "Reset-Passw0rd"})
     assert reset.status_code == 200
-    with as_user(berth_server, name, "Reset-Passw0rd") as client:
+    with client_as(berth_server, name, "Reset-Passw0rd") as client:
         assert client.get("/users/current").status_code == 200
 
 
 def test_users_cannot_change_others_passwords(berth_server: RunningBerth) -> None:
     other_id, _ = new_user(berth_server)
     _, name = new_user(berth_server)
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         response = client.put(
             f"/users/{other_id}/password",
             json={"old_password": PASSWORD, "new_password": "Other-Passw0rd"},
@@ -405,7 +381,7 @@ def test_delete_removes_the_user_and_memberships(berth_server: RunningBerth) -> 
         user_id,
     )
     assert members == []
-    with as_user(berth_server, name) as client:  # 404 while a process still caches the login
+    with client_as(berth_server, name) as client:  # 404 while a process still caches the login
         assert client.get("/users/current").status_code in (401, 404)
 
 
@@ -419,7 +395,7 @@ def test_admin_account_cannot_be_deleted_and_users_cannot_delete(
     _, name = new_user(berth_server)
     with admin_client(berth_server) as admin:
         assert admin.delete(f"/users/{admin_id}").status_code == 403
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         assert client.delete(f"/users/{other_id}").status_code == 403
 
 
@@ -436,7 +412,7 @@ def test_permissions_follow_the_callers_role(berth_server: RunningBerth) -> None
     )
     scope = {"scope": f"/project/{project}", "relative": "true"}
     # When each asks what they may do there
-    with as_user(berth_server, name) as client:
+    with client_as(berth_server, name) as client:
         mine = client.get("/users/current/permissions", params=scope).json()
         absolute = client.get("/users/current/permissions", params={"scope": scope["scope"]})
         system = client.get("/users/current/permissions").json()

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_projects import (
+from tests.factories import (
     API,
     add_member,
     admin_client,

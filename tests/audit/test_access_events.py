@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_projects import PASSWORD, add_member, new_project, new_user
+from tests.factories import PASSWORD, add_member, new_project, new_user
 from tests.support import ADMIN, RunningBerth
 
 API = "/api/v2.0"

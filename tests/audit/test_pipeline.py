@@ -26,15 +26,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import (
-    ADMIN,
-    REPO_ROOT,
-    RunningBerth,
-    postgres_database,
-    push_image,
-    require,
-    running_berth,
-)
+from tests.factories import push_image
+from tests.support import ADMIN, REPO_ROOT, RunningBerth, postgres_database, require, running_berth
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 

@@ -14,21 +14,23 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.test_artifacts_write import (
+from tests.factories import (
+    DEVELOPER,
     GUEST,
+    PASSWORD,
+    add_member,
     artifact_url,
     caller,
-    member,
+    new_member,
     new_project,
-    pushed,
-    registry_get,
+    new_user,
+    pull_manifest,
+    push_image,
     repository_url,
 )
-from tests.api.test_projects import PASSWORD, add_member, new_user
-from tests.e2e.conftest import Docker, dockerd  # noqa: F401  (dockerd: a fixture used here)
+from tests.peers import Docker
 from tests.support import ADMIN, RunningBerth
 
-DEVELOPER = 2
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 
@@ -86,7 +88,7 @@ def tiny_context(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pusher(berth_server: RunningBerth) -> Iterator[tuple[str, str]]:
     """(project, username): a developer of a new private project, so that the pusher is
     somebody other than the admin."""
-    project = new_project(berth_server)
+    _, project = new_project(berth_server)
     _, name = new_user(berth_server, "pusher")
     add_member(berth_server, project, name, DEVELOPER)
     yield project, name
@@ -94,7 +96,7 @@ def pusher(berth_server: RunningBerth) -> Iterator[tuple[str, str]]:
 
 @pytest.mark.e2e
 def test_a_docker_push_and_pull_are_recorded_with_who_and_from_where(
-    dockerd: Docker,  # noqa: F811
+    dockerd: Docker,
     berth_server: RunningBerth,
     tiny_context: Path,
     pusher: tuple[str, str],
@@ -139,13 +141,13 @@ def test_a_docker_push_and_pull_are_recorded_with_who_and_from_where(
 def test_an_artifact_deleted_through_the_v2_api_is_recorded(berth_server: RunningBerth) -> None:
     # Given a pushed artifact
     repo = new_repo()
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     # When it is deleted by digest through the distribution API
     with caller(berth_server, "admin") as admin:
         deleted = admin.delete(f"/v2/{repo}/manifests/{digest}")
     # Then it is gone and its deletion is recorded, by whom and from where
     assert deleted.status_code == 202, deleted.text
-    assert registry_get(berth_server, repo, digest).status_code == 404
+    assert pull_manifest(berth_server, repo, digest).status_code == 404
     event = find_event(berth_server, "delete", "artifact", repo)
     assert event["resource"] == f"{repo}@{digest}"
     assert (event["username"], event["project"]) == ("admin", "library")
@@ -157,14 +159,14 @@ def test_an_artifact_deleted_through_the_v2_api_is_recorded(berth_server: Runnin
 def test_a_tag_deleted_through_the_v2_api_is_recorded(berth_server: RunningBerth) -> None:
     # Given an artifact tagged v1
     repo = new_repo()
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     # When the tag is deleted through the distribution API
     with caller(berth_server, "admin") as admin:
         deleted = admin.delete(f"/v2/{repo}/manifests/v1")
     # Then the tag is gone, the artifact stays, and a tag deletion is recorded
     assert deleted.status_code == 202, deleted.text
-    assert registry_get(berth_server, repo, "v1").status_code == 404
-    assert registry_get(berth_server, repo, digest).status_code == 200
+    assert pull_manifest(berth_server, repo, "v1").status_code == 404
+    assert pull_manifest(berth_server, repo, digest).status_code == 200
     event = find_event(berth_server, "delete", "tag", repo)
     assert event["resource"] == f"{repo}:v1"
     assert (event["username"], event["operation_result"]) == ("admin", True)
@@ -178,13 +180,13 @@ def test_an_artifact_deleted_through_the_rest_api_is_recorded_once(
 ) -> None:
     # Given a pushed artifact
     repo = new_repo()
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     # When it is deleted through the REST API, named by its tag
     with caller(berth_server, "admin") as admin:
         deleted = admin.delete(artifact_url(repo, "v1"))
     # Then it is gone, and exactly one deletion is recorded, naming its digest
     assert deleted.status_code == 200, deleted.text
-    assert registry_get(berth_server, repo, digest).status_code == 404
+    assert pull_manifest(berth_server, repo, digest).status_code == 404
     event = find_event(berth_server, "delete", "artifact", repo)
     assert event["resource"] == f"{repo}@{digest}"
     assert (event["username"], event["project"], event["operation_result"]) == (
@@ -197,13 +199,13 @@ def test_an_artifact_deleted_through_the_rest_api_is_recorded_once(
 def test_a_tag_created_through_the_rest_api_is_recorded(berth_server: RunningBerth) -> None:
     # Given a pushed artifact
     repo = new_repo()
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     # When a tag is added to it through the REST API
     with caller(berth_server, "admin") as admin:
         created = admin.post(f"{artifact_url(repo, 'v1')}/tags", json={"name": "v2"})
     # Then the registry serves the artifact under the new tag, and the creation is recorded
     assert created.status_code == 201, created.text
-    assert registry_get(berth_server, repo, "v2").headers["Docker-Content-Digest"] == digest
+    assert pull_manifest(berth_server, repo, "v2").headers["Docker-Content-Digest"] == digest
     event = find_event(berth_server, "create", "tag", repo)
     assert event["resource"] == f"{repo}:v2"
     assert digest in event["operation_description"]
@@ -217,15 +219,15 @@ def test_a_tag_created_through_the_rest_api_is_recorded(berth_server: RunningBer
 def test_a_tag_deleted_through_the_rest_api_is_recorded(berth_server: RunningBerth) -> None:
     # Given an artifact tagged v1 and v2
     repo = new_repo()
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     with caller(berth_server, "admin") as admin:
         assert admin.post(f"{artifact_url(repo, digest)}/tags", json={"name": "v2"}).is_success
         # When v1 is removed through the REST API
         deleted = admin.delete(f"{artifact_url(repo, digest)}/tags/v1")
     # Then v1 is gone, v2 stays, and the tag deletion is recorded
     assert deleted.status_code == 200, deleted.text
-    assert registry_get(berth_server, repo, "v1").status_code == 404
-    assert registry_get(berth_server, repo, "v2").status_code == 200
+    assert pull_manifest(berth_server, repo, "v1").status_code == 404
+    assert pull_manifest(berth_server, repo, "v2").status_code == 200
     event = find_event(berth_server, "delete", "tag", repo)
     assert event["resource"] == f"{repo}:v1"
     assert (event["username"], event["operation_result"]) == ("admin", True)
@@ -234,7 +236,7 @@ def test_a_tag_deleted_through_the_rest_api_is_recorded(berth_server: RunningBer
 def test_a_repository_deleted_through_the_rest_api_is_recorded(berth_server: RunningBerth) -> None:
     # Given a repository with an artifact
     repo = new_repo()
-    digest = pushed(berth_server, repo, "v1")
+    digest = push_image(berth_server, repo, "v1")
     # When the repository is deleted through the REST API
     with caller(berth_server, "admin") as admin:
         deleted = admin.delete(repository_url(repo))
@@ -242,7 +244,7 @@ def test_a_repository_deleted_through_the_rest_api_is_recorded(berth_server: Run
     # Then it is gone, and its deletion is recorded under its name
     assert deleted.status_code == 200, deleted.text
     assert tags.status_code == 404
-    assert registry_get(berth_server, repo, digest).status_code == 404
+    assert pull_manifest(berth_server, repo, digest).status_code == 404
     event = find_event(berth_server, "delete", "repository", repo)
     assert event["resource"] == repo
     assert (event["username"], event["project"], event["operation_result"]) == (
@@ -266,7 +268,7 @@ def test_a_refused_push_is_recorded_as_failed(berth_server: RunningBerth) -> Non
         )
     # Then the push is refused, nothing is stored, and the attempt is recorded as failed
     assert refused.status_code == 400, refused.text
-    assert registry_get(berth_server, repo, "v1").status_code == 404
+    assert pull_manifest(berth_server, repo, "v1").status_code == 404
     event = find_event(berth_server, "create", "artifact", repo)
     assert event["resource"].startswith(f"{repo}:v1")
     assert event["operation_result"] is False
@@ -276,16 +278,16 @@ def test_a_refused_push_is_recorded_as_failed(berth_server: RunningBerth) -> Non
 
 def test_a_tag_delete_denied_to_a_guest_is_recorded_as_failed(berth_server: RunningBerth) -> None:
     # Given a tagged image in a private project, and a Guest of that project
-    project = new_project(berth_server)
+    _, project = new_project(berth_server)
     repo = f"{project}/app"
-    digest = pushed(berth_server, repo, "v1")
-    guest = member(berth_server, project, GUEST)
+    digest = push_image(berth_server, repo, "v1")
+    guest = new_member(berth_server, project, GUEST)
     # When the Guest tries to delete the tag
     with caller(berth_server, guest) as client:
         denied = client.delete(f"{artifact_url(repo, digest)}/tags/v1")
     # Then it is denied, the tag stays, and the attempt is recorded as failed, by the Guest
     assert denied.status_code == 403, denied.text
-    assert registry_get(berth_server, repo, "v1").status_code == 200
+    assert pull_manifest(berth_server, repo, "v1").status_code == 200
     event = find_event(berth_server, "delete", "tag", repo, project)
     assert event["resource"] == f"{repo}:v1"
     assert event["operation_result"] is False

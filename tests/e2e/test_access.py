@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from access.roles import Role
-from tests.e2e.conftest import Docker
+from tests.peers import Docker
 from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e

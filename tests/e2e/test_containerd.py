@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import run_tool, stop
+from tests.peers import run_tool, stop
 from tests.support import ADMIN, RunningBerth, require, require_tool
 
 pytestmark = pytest.mark.e2e

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Docker
+from tests.peers import Docker
 from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e

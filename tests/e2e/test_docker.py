@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Docker
+from tests.peers import Docker
 from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e

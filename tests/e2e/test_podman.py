@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Podman
+from tests.peers import Podman
 from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e

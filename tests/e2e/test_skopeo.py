@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import Skopeo
+from tests.peers import Skopeo
 from tests.support import ADMIN, RunningBerth
 
 pytestmark = pytest.mark.e2e

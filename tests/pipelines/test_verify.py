@@ -3,120 +3,34 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import zstandard
 
-from tests.support import ADMIN, REPO_ROOT, RunningBerth, postgres_database, require, running_berth
+from tests.factories import (
+    DOCKER_GZIP_LAYER,
+    GZIP_LAYER,
+    OCI_CONFIG,
+    OCI_MANIFEST,
+    TAR_LAYER,
+    ZSTD_LAYER,
+    a_tar,
+    push_blob,
+    push_layers,
+    registry_client,
+    settled,
+    sha256,
+)
+from tests.support import REPO_ROOT, RunningBerth, postgres_database, require, running_berth
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
-DOCKER_GZIP_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
-ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
-TAR_LAYER = "application/vnd.oci.image.layer.v1.tar"
-
-
-# --- helpers shared with tests/api/test_artifacts.py ----------------------------------------
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def a_tar(size: int = 200_000) -> bytes:
-    """A tar holding one file of random bytes (unique per call)."""
-    body = os.urandom(size)
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        info = tarfile.TarInfo(f"file-{uuid.uuid4().hex}")
-        info.size = len(body)
-        tar.addfile(info, io.BytesIO(body))
-    return out.getvalue()
-
-
-COMPRESS = {
-    GZIP_LAYER: gzip.compress,
-    DOCKER_GZIP_LAYER: gzip.compress,
-    ZSTD_LAYER: lambda data: zstandard.ZstdCompressor().compress(data),
-    TAR_LAYER: lambda data: data,
-}
-
-
-def push_blob(client: httpx.Client, repo: str, data: bytes) -> dict[str, Any]:
-    digest = sha256(data)
-    sent = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=data)
-    assert sent.status_code == 201, sent.text
-    return {"digest": digest, "size": len(data)}
-
-
-def push_image(
-    client: httpx.Client,
-    repo: str,
-    tag: str,
-    layer_types: list[str],
-) -> tuple[str, list[str]]:
-    """Push an image with one layer per media type; (manifest digest, layer digests)."""
-    tars = [a_tar() for _ in layer_types]
-    layers = [
-        {"mediaType": t, **push_blob(client, repo, COMPRESS[t](tar))}
-        for t, tar in zip(layer_types, tars, strict=True)
-    ]
-    config = {
-        "architecture": "amd64",
-        "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [sha256(t) for t in tars]},
-    }
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, **push_blob(client, repo, json.dumps(config).encode())},
-        "layers": layers,
-    }
-    body = json.dumps(manifest).encode()
-    put = client.put(
-        f"/v2/{repo}/manifests/{tag}", content=body, headers={"Content-Type": OCI_MANIFEST}
-    )
-    assert put.status_code == 201, put.text
-    return sha256(body), [layer["digest"] for layer in layers]
-
-
-def registry_client(server: RunningBerth) -> httpx.Client:
-    return httpx.Client(base_url=server.url, auth=ADMIN, timeout=30)
-
-
-def artifact_url(repo: str, reference: str) -> str:
-    project, _, rest = repo.partition("/")
-    encoded = rest.replace("/", "%252F")
-    return f"/api/v2.0/projects/{project}/repositories/{encoded}/artifacts/{reference}"
-
-
-def settled(
-    client: httpx.Client, repo: str, digest: str, until: str | None = None, timeout: float = 30
-) -> dict[str, Any]:
-    """The artifact once its verification is no longer pending (or reaches `until`)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = client.get(artifact_url(repo, digest))
-        assert got.status_code == 200, got.text
-        status = got.json()["verification"]["status"]
-        done = status == until if until else status != "pending"
-        if done or time.monotonic() > deadline:
-            return dict(got.json())
-        time.sleep(0.2)
+# --- helpers ---------------------------------------------------------------------------------
 
 
 def new_repo(prefix: str = "verify") -> str:
@@ -139,7 +53,7 @@ def test_a_sound_image_becomes_verified(berth_server: RunningBerth, layer_types:
     # Given an image whose layers decompress to the config's diff_ids
     repo = new_repo()
     with registry_client(berth_server) as client:
-        digest, _ = push_image(client, repo, "v1", layer_types)
+        digest, _ = push_layers(client, repo, "v1", layer_types)
         # When the push pipeline has run
         artifact = settled(client, repo, digest)
     # Then the artifact is verified
@@ -228,7 +142,7 @@ def test_scrub_catches_a_layer_altered_on_disk(own_server: RunningBerth) -> None
     # Given a verified image
     repo = new_repo("scrub")
     with registry_client(own_server) as client:
-        digest, layers = push_image(client, repo, "v1", [GZIP_LAYER])
+        digest, layers = push_layers(client, repo, "v1", [GZIP_LAYER])
         assert settled(client, repo, digest)["verification"]["status"] == "verified"
         # ... whose layer's stored bytes then change on disk
         hex_digest = layers[0].split(":", 1)[1]

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.api.test_users import PASSWORD, new_user
+from tests.factories import PASSWORD, new_user
 from tests.support import ADMIN, RunningBerth
 from tests.ui.conftest import TIMEZONE
 
@@ -152,6 +152,28 @@ def test_the_newest_events_come_first(page: Page, server: RunningBerth) -> None:
     assert column(page, "client")[0] == "127.0.0.1"
     times = [rows.nth(i).locator("time").get_attribute("datetime") or "" for i in range(4)]
     assert times == sorted(times, reverse=True)
+
+
+def zone_of(when: datetime) -> str:
+    """How the dashboard names the viewer's offset from UTC at that moment: UTC+01:00."""
+    offset = when.astimezone(ZoneInfo(TIMEZONE)).strftime("%z")
+    return "UTC" if offset == "+0000" else f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def test_event_times_name_their_time_zone(page: Page, server: RunningBerth) -> None:
+    # Given a user's sign-in, and a viewer in a time zone away from UTC
+    name = user_with_logins(server, "zoned", 1)
+    event = audit_events(server, q=f"username={name}", sort="-op_time").json()[0]
+    signed_in_admin(page)
+    # When the audit log shows that user's events
+    page.goto(f"/ui/audit?user={name}")
+    expect(page.locator(ROWS).first.locator("td.user")).to_have_text(name)
+    # Then the time is the viewer's local time, saying which zone that is
+    when = datetime.fromisoformat(event["op_time"].replace("Z", "+00:00"))
+    local = when.astimezone(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M:%S")
+    shown = page.locator(ROWS).first.locator("time")
+    expect(shown).to_have_text(f"{local} {zone_of(when)}")
+    assert shown.get_attribute("datetime") == event["op_time"]
 
 
 def test_filters_by_user_and_operation_and_keeps_them_in_the_link(

@@ -27,11 +27,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map
 
 from ops.settings import load_settings
+from tests.factories import push_image
 from tests.support import (
     ADMIN,
     RunningBerth,
     postgres_database,
-    push_image,
     require,
     running_berth,
 )

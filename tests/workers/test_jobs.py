@@ -15,7 +15,7 @@ from models import Job
 from pipelines import PipelineContext, pipeline
 from storage import build_driver
 from tests.support import require
-from workers.runtime import JobRuntime
+from workers.runtime import QUEUE, JobRuntime
 
 REDIS = "redis://127.0.0.1:6379/0"
 RUNS: dict[str, int] = {}
@@ -112,5 +112,6 @@ async def test_a_job_is_claimed_by_one_worker_only(runtime: JobRuntime) -> None:
     for _ in range(5):
         await asyncio.to_thread(runtime.actor.send, job_id)
     job = await run_until_final(runtime, job_id)
-    await asyncio.sleep(0.3)
+    # every copy delivered and handled (join waits for the queue to drain), yet one run
+    await asyncio.to_thread(runtime.broker.join, QUEUE, timeout=10_000)
     assert job.status == "succeeded" and RUNS[key] == 1

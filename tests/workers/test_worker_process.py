@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.factories import push_image
 from tests.support import (
-    ADMIN,
     REDIS,
     REPO_ROOT,
+    berth_cli,
     berth_worker,
     broker_env,
     free_port,
-    push_image,
     redis_answers,
     require,
     require_tool,
@@ -28,13 +28,6 @@ from tests.support import (
 )
 
 FINAL = ("succeeded", "failed")
-
-
-def berth(data_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run one `berth` command to completion."""
-    cmd = [sys.executable, "-m", "ops.cli", *args, "--data-dir", str(data_dir)]
-    full_env = {**os.environ, "BERTH_ADMIN_PASSWORD": ADMIN[1], **env}
-    return subprocess.run(cmd, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True)
 
 
 class RedisProcess:
@@ -119,7 +112,9 @@ def test_a_job_whose_worker_is_killed_completes_once_after_a_restart(tmp_path: P
         # Given a slow job running on a worker
         with berth_worker(tmp_path, env, "first") as first:
             args = json.dumps({"seconds": 4, "record": str(record)})
-            job_id = berth(tmp_path, env, "jobs", "enqueue", "sleep", "--args", args).stdout.strip()
+            job_id = berth_cli(
+                tmp_path, env, "jobs", "enqueue", "sleep", "--args", args
+            ).stdout.strip()
             wait_for("job half done", lambda: float(jobs(tmp_path)[0]["progress"]) >= 0.3)
             # When the worker dies mid-job
             first.send_signal(signal.SIGKILL)
@@ -127,8 +122,8 @@ def test_a_job_whose_worker_is_killed_completes_once_after_a_restart(tmp_path: P
         assert jobs(tmp_path)[0]["status"] == "running" and not record.exists()
         # Then another worker finishes it after the lease runs out, and its effect happens once
         with berth_worker(tmp_path, env, "second"):
+            # (final means no run is in flight: the first worker is dead, the row is done)
             wait_for("job final", lambda: jobs(tmp_path)[0]["status"] in FINAL)
-            time.sleep(1)
     job = jobs(tmp_path)[0]
     assert (str(job["id"]), job["status"], job["attempts"]) == (job_id, "succeeded", 2)
     assert record.read_text().splitlines() == [f"done {job_id}"]

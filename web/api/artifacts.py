@@ -121,7 +121,7 @@ def _render(item: ArtifactInfo) -> dict[str, Any]:
         "digest": item.digest,
         "size": item.size,
         "push_time": api_time(item.push_time),
-        "pull_time": None,
+        "pull_time": api_time(item.pull_time),
         "tags": None if item.tags is None else [_tag(item, t) for t in item.tags],
         "references": [
             {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -21,8 +22,8 @@ from models import Job, fetch
 from web.api import api
 from web.api.common import json_response
 
-CHECK_TIMEOUT_SECONDS = 3.0
-PROBE_KEY = "_health/probe"  # a small key outside blobs/ and uploads/, rewritten per check
+CHECK_TIMEOUT_SECONDS = 3.0  # per component, all at once: /health answers within this
+PROBE_PREFIX = "_health/probe-"  # small keys outside blobs/ and uploads/, removed per check
 DURATION_WINDOW = timedelta(hours=1)
 
 Check = Callable[[], Awaitable[None]]
@@ -33,9 +34,16 @@ async def _database() -> None:
 
 
 async def _storage() -> None:
+    """Write, read back and delete a small object: the registry can store blobs."""
     storage = current_app.extensions["registry"].storage
-    await storage.write_all(PROBE_KEY, str(time.time()).encode())
-    await storage.stat(PROBE_KEY)
+    key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"  # per check: replicas probe at the same time
+    data = str(time.time()).encode()
+    await storage.write_all(key, data)
+    try:
+        if await storage.read_all(key) != data:
+            raise OSError("storage returned other bytes than were written")
+    finally:
+        await storage.delete(key)
 
 
 async def _broker() -> None:
@@ -49,7 +57,8 @@ async def _broker() -> None:
 
 
 async def _search() -> None:
-    """Search is embedded in the database for now: healthy whenever the process runs."""
+    """The audit search backend answers one cheap request (Elasticsearch: its root)."""
+    await current_app.extensions["registry"].audit_index.ping()
 
 
 CHECKS: dict[str, Check] = {
@@ -64,7 +73,8 @@ async def _component(name: str, check: Check) -> dict[str, str]:
     try:
         await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
-        return {"name": name, "status": "unhealthy", "error": "no answer within 3s"}
+        error = f"no answer within {CHECK_TIMEOUT_SECONDS:g}s"
+        return {"name": name, "status": "unhealthy", "error": error}
     except Exception as exc:
         return {"name": name, "status": "unhealthy", "error": f"{type(exc).__name__}: {exc}"}
     return {"name": name, "status": "healthy"}

@@ -44,7 +44,19 @@ function cell(row, event, field, className) {
   return td;
 }
 
-/** "2026-11-26 22:05:03" in the viewer's time zone; the exact UTC time in a tooltip. */
+/** The viewer's offset from UTC at a moment, as "UTC+01:00" (or "UTC"): named on every time,
+ * so a reader comparing with a log, or with a colleague elsewhere, knows which clock it is. */
+export function zoneName(when) {
+  const minutes = -when.getTimezoneOffset();
+  if (minutes === 0) return "UTC";
+  const pad = (n) => String(n).padStart(2, "0");
+  const sign = minutes > 0 ? "+" : "-";
+  const abs = Math.abs(minutes);
+  return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
+}
+
+/** "2026-11-26 23:05:03 UTC+01:00": the viewer's local time and its zone; the exact UTC
+ * time in a tooltip. */
 function timeCell(row, event) {
   const td = cell(row, event, null, "time");
   const time = document.createElement("time");
@@ -55,7 +67,8 @@ function timeCell(row, event) {
   else {
     const pad = (n) => String(n).padStart(2, "0");
     const day = `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}`;
-    time.textContent = `${day} ${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+    const clock = `${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
+    time.textContent = `${day} ${clock} ${zoneName(when)}`;
   }
   td.append(time);
 }
