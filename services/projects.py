@@ -11,6 +11,7 @@ from access.roles import Permission, Role
 from access.users import ADMIN
 from core import audit, events, projects, webhooks
 from models import User
+from models.values import parse_bool
 from services.attempts import Call, attempt, requested
 from services.rights import ProjectRef, project_scope, project_target, require_system
 
@@ -87,11 +88,5 @@ def public_of(body: dict[str, Any]) -> bool | None:
     value = metadata.get("public", body.get("public"))
     if value is None or isinstance(value, bool):
         return value
-    return boolean("metadata.public", value)
+    return parse_bool("metadata.public", value)
 
-
-def boolean(name: str, value: object) -> bool:
-    """Harbor's boolean in a query or in metadata: "true" or "false"."""
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    raise InvalidInput(f'{name} must be "true" or "false"')

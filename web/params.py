@@ -11,31 +11,26 @@ The limits are constants, not settings: they are what the columns and the gramma
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import overload
 from urllib.parse import unquote_to_bytes
 
 from quart import request
 
-from models.errors import InvalidInput
+from models.values import (
+    MAX_NAME,
+    ParameterInvalid,
+    api_time,
+    check_text,
+    parse_bool,
+    parse_time,
+)
 
-MAX_NAME = 255  # a user, project, repository or robot name; one path segment
+__all__ = ["ParameterInvalid", "api_time", "check_text", "parse_bool", "parse_time"]
+
 MAX_QUERY = 1024  # q=, and the few query values that are not names (LONG_PARAMETERS)
 MAX_PATH = 4096  # the whole path
-_TRUE, _FALSE = ("true", "1"), ("false", "0")
 # Every other query value names something a column holds (at most MAX_NAME characters): a
 # longer one names nothing, and the ORM refuses to compare it (a 500 otherwise).
 LONG_PARAMETERS = frozenset({"q", "text", "groupdn"})
-
-
-class ParameterInvalid(InvalidInput):
-    """A value a caller sent that no handler could accept; detail names the parameter."""
-
-    def __init__(self, parameter: str, reason: str, message: str | None = None) -> None:
-        message = message or f"{parameter} {reason}"  # "page must be 1..10000000"
-        super().__init__(message, {"parameter": parameter, "reason": reason})
-        self.parameter = parameter
-        self.reason = reason
 
 
 def check_request() -> None:
@@ -64,15 +59,6 @@ def _check_bytes(parameter: str, value: bytes, limit: int) -> str:
     except UnicodeDecodeError:
         raise ParameterInvalid(parameter, "is not valid UTF-8") from None
     return check_text(parameter, text, limit)
-
-
-def check_text(parameter: str, value: str, limit: int = MAX_NAME) -> str:
-    """value, when it has no NUL and at most limit characters; ParameterInvalid otherwise."""
-    if "\x00" in value:
-        raise ParameterInvalid(parameter, "contains a NUL character")
-    if len(value) > limit:
-        raise ParameterInvalid(parameter, f"longer than {limit} characters")
-    return value
 
 
 def arg(name: str, default: str | None = None, limit: int = MAX_QUERY) -> str | None:
@@ -105,41 +91,3 @@ def bool_arg(name: str, default: bool) -> bool:
     """A boolean query parameter (true / false / 1 / 0, any case)."""
     raw = arg(name)
     return default if raw is None else parse_bool(name, raw)
-
-
-def parse_bool(parameter: str, value: object) -> bool:
-    """The one boolean parser: JSON true / false, or the strings true / false / 1 / 0."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        if value.lower() in _TRUE:
-            return True
-        if value.lower() in _FALSE:
-            return False
-    raise ParameterInvalid(parameter, "must be true or false")
-
-
-def parse_time(parameter: str, value: str) -> datetime:
-    """An ISO 8601 time; one without a zone is UTC."""
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ParameterInvalid(parameter, f"{value[:40]!r} is not an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@overload
-def api_time(value: datetime) -> str: ...
-
-
-@overload
-def api_time(value: datetime | None) -> str | None: ...
-
-
-def api_time(value: datetime | None) -> str | None:
-    """The one spelling of a time in the API: ISO 8601 in UTC with a Z (None stays None)."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

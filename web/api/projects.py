@@ -13,7 +13,6 @@ from core import projects
 from core.projects import ProjectInfo
 from models.errors import InvalidInput, NotFound
 from services import rights
-from services.projects import boolean
 from services.rights import ProjectScope
 from web.api import api
 from web.api.calls import api_call, project_ref
@@ -34,7 +33,7 @@ from web.api.query import (
     tortoise_order,
 )
 from web.api.robots import robots
-from web.params import api_time, name_arg
+from web.params import api_time, name_arg, parse_bool
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
 SORT_KEYS = {"name", "project_id", "creation_time", "update_time"}
@@ -121,7 +120,7 @@ def _plain_filters() -> dict[str, Any]:
     if name := request.args.get("name"):
         filters["name__icontains"] = name
     if (public := request.args.get("public")) is not None:
-        filters["public"] = boolean("public", public)
+        filters["public"] = parse_bool("public", public)
     if owner := request.args.get("owner"):
         filters["owner"] = owner
     return filters
