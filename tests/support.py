@@ -210,23 +210,9 @@ def error_lines(log: Path, offset: int = 0) -> list[str]:
             if "Traceback (most recent call last)" in line:
                 found.append(line)
             continue
-        error = isinstance(entry, dict) and entry.get("level") in ("error", "critical")
-        if error and not _cancelled_connection(entry):
+        if isinstance(entry, dict) and entry.get("level") in ("error", "critical"):
             found.append(line)
     return found
-
-
-def _cancelled_connection(entry: dict[str, Any]) -> bool:
-    """KNOWN OFFENDER, not a fix: a connection whose request was answered before its body
-    was read (an early 413 or 401) stays blocked in hypercorn's app queue until the server
-    stops, and asyncio logs its cancellation then. Reported on issue 9; remove this once
-    the server drains or closes such connections."""
-    exc = str(entry.get("exc") or "").strip()
-    return (
-        entry.get("logger") == "asyncio"
-        and "hypercorn/asyncio/tcp_server.py" in exc
-        and exc.endswith("asyncio.exceptions.CancelledError")
-    )
 
 
 def assert_log_clean(log: Path, offset: int = 0, during: str = "") -> None:

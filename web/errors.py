@@ -166,10 +166,7 @@ async def render_error(err: BerthError, status: int | None = None) -> Response:
         headers=headers,
     )
     g.error_reason = err.message
-    if _body_left_unread():
-        # The rest of the body is still on the wire; the connection cannot be reused.
-        response.headers["Connection"] = "close"
-    return response
+    return response  # with "Connection: close" if the body has not all come (web.streaming)
 
 
 async def render_http_exception(exc: HTTPException) -> Response:
@@ -194,11 +191,6 @@ async def render_unexpected(err: BaseException) -> Response:
         status=500,
         content_type="application/json",
     )
-
-
-def _body_left_unread() -> bool:
-    has_body = request.headers.get("Transfer-Encoding") or request.content_length
-    return bool(has_body) and not getattr(g, "body_read", False)
 
 
 async def record_refused_change(response: Response) -> Response:

@@ -15,7 +15,7 @@ import urllib.parse
 from datetime import UTC, datetime
 from typing import Any
 
-from quart import Blueprint, Response, current_app, g, request
+from quart import Blueprint, Response, current_app, request
 
 from access.errors import AuthenticationFailed, InvalidInput
 from access.policy import Identity, allowed_actions
@@ -140,7 +140,6 @@ async def _form() -> dict[str, list[str]]:
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise InvalidInput(f"the form is larger than {MAX_FORM_BYTES} bytes")
-    g.body_read = True
     try:
         fields = urllib.parse.parse_qs(
             body.decode(), keep_blank_values=True, errors="strict", max_num_fields=100

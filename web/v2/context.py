@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from quart import Request, current_app, g
+from quart import Request, current_app
 
 from access.policy import Action, check_repository, denial_reason
 from core.errors import Denied, SizeInvalid, Unauthorized
@@ -71,7 +71,6 @@ class V2Request:
         async for data in self.request.body:
             if data:
                 yield data
-        g.body_read = True
 
     def location(self, suffix: str) -> str:
         return f"/v2/{self.name}/{suffix}"
