@@ -88,6 +88,24 @@ def robot_body(project: str, *pairs: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def system_entry(*pairs: str) -> dict[str, Any]:
+    """A robot permission of Harbor's system level (kind "system", namespace "/")."""
+    return {"kind": "system", "namespace": "/", "access": access(*pairs)}
+
+
+def system_robot_body(*entries: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Harbor's RobotCreate of a system-level robot, as a replication tool would send it."""
+    return {
+        "name": unique("sys"),
+        "description": "replicator",
+        "level": "system",
+        "duration": -1,
+        "disable": False,
+        "permissions": list(entries),
+        **fields,
+    }
+
+
 def config_blob(tag: str) -> bytes:
     """An image config, different per tag (so each tag is a different artifact)."""
     return json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
@@ -375,6 +393,13 @@ async def app_member(berth: InProcessBerth, project: str, username: str, role_id
 async def app_robot(berth: InProcessBerth, project: str, *pairs: str) -> tuple[str, str]:
     """A project robot with the given resource:action pairs (default: pull); (name, secret)."""
     answer = await AppApi(berth).post("/robots", json=robot_body(project, *pairs))
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["name"]), str(answer.json()["secret"])
+
+
+async def app_system_robot(berth: InProcessBerth, *pairs: str) -> tuple[str, str]:
+    """A system robot holding the given system-level pairs ("user:create"); (name, secret)."""
+    answer = await AppApi(berth).post("/robots", json=system_robot_body(system_entry(*pairs)))
     assert answer.status_code == 201, answer.text
     return str(answer.json()["name"]), str(answer.json()["secret"])
 

@@ -179,7 +179,7 @@ async def berth_app(
 ) -> AsyncIterator[InProcessBerth]:
     """Berth as `berth serve` builds it (schema, library, admin; embedded jobs), without a
     subprocess or a socket: for API tests that need neither."""
-    from ops.cli import _prepare
+    from ops.cli_common import prepare
     from ops.jobs import jobs_factory
     from ops.settings import Settings
     from web.app import create_app
@@ -187,7 +187,7 @@ async def berth_app(
     config = Settings(
         data_dir=data_dir, database_url=database_url, admin_password=ADMIN[1], **settings
     )
-    await _prepare(config)
+    await prepare(config)
     app = create_app(config, jobs_factory(config))
     async with app.test_app() as started:
         yield InProcessBerth(app, started.test_client(), data_dir)
