@@ -8,6 +8,7 @@ test says only what matters to it. The plain functions talk to a real server (a
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -165,6 +166,29 @@ def error_of(response: httpx.Response | Answer) -> str:
 
 def message(response: httpx.Response | Answer) -> str:
     return str(response.json()["errors"][0]["message"])
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The claims of a registry token, read without its signature: what it grants."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def granted(server: RunningBerth, auth: Any, scope: str) -> list[str]:
+    """The actions GET /service/token grants auth (None: nobody) for one scope, sorted."""
+    answer = httpx.get(
+        f"{server.url}/service/token",
+        params={"service": "berth-registry", "scope": scope},
+        auth=auth,
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return sorted(
+        a for entry in claims_of(answer.json()["token"])["access"] for a in entry["actions"]
+    )
 
 
 def new_user(server: RunningBerth, prefix: str = "u", **fields: Any) -> tuple[int, str]:

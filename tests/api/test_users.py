@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -25,32 +22,9 @@ from tests.factories import (
     new_user,
     user_body,
 )
-from tests.support import InProcessBerth, RunningBerth, running_berth
+from tests.support import InProcessBerth, RunningBerth, run_sql, running_berth
 
 CRUDL = ("create", "delete", "list", "read", "update")
-
-
-def run_sql(server: RunningBerth, statement: str, *args: object) -> list[tuple[Any, ...]]:
-    """Seed or read the server's database directly (SQLite file, or its PostgreSQL)."""
-    db = server.data_dir / "berth.db"
-    if db.exists():
-        with sqlite3.connect(db) as conn:
-            return list(conn.execute(statement, args).fetchall())
-    env = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
-    url = next(e for e in env if e.startswith(b"BERTH_DATABASE_URL=")).split(b"=", 1)[1]
-    parts = statement.split("?")
-    numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
-
-    async def go() -> list[tuple[Any, ...]]:
-        import asyncpg
-
-        conn = await asyncpg.connect(url.decode())
-        try:
-            return [tuple(r) for r in await conn.fetch(numbered, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
 
 
 # --- who may list and create --------------------------------------------------------------
