@@ -259,11 +259,17 @@ def push_blob(client: httpx.Client, repo: str, data: bytes) -> dict[str, Any]:
 
 
 def push_layers(
-    client: httpx.Client, repo: str, tag: str, layer_types: list[str]
+    client: httpx.Client,
+    repo: str,
+    tag: str,
+    layer_types: list[str],
+    tars: list[bytes] | None = None,
+    diff_ids: list[str] | None = None,
 ) -> tuple[str, list[str]]:
-    """Push an image with one random layer per media type (with matching diff_ids);
+    """Push an image with one layer per media type, compressed from tars (random ones by
+    default), whose config names diff_ids (by default the tars' own, which match);
     (manifest digest, layer digests)."""
-    tars = [a_tar() for _ in layer_types]
+    tars = tars if tars is not None else [a_tar() for _ in layer_types]
     layers = [
         {"mediaType": t, **push_blob(client, repo, COMPRESS[t](tar))}
         for t, tar in zip(layer_types, tars, strict=True)
@@ -271,7 +277,7 @@ def push_layers(
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [sha256(t) for t in tars]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids or [sha256(t) for t in tars]},
     }
     manifest = {
         "schemaVersion": 2,
