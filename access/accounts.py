@@ -1,31 +1,27 @@
 """User management: create, list, search, read, update and delete local accounts, change a
-password, grant or revoke system admin; and who may do each of those.
+password, grant or revoke system admin, and what a caller may do in a scope.
 
-Queries arrive in Harbor's `q=` / `sort=` syntax and are parsed against a whitelist of
-columns here, so nothing a caller sends ever becomes SQL text.
+Who may do each is checked by services.users with the one system-rights check
+(`access.policy.holds_system`); only creation keeps its own rule here, because
+self-registration lets anybody sign up. Queries arrive as whitelisted columns
+(web/api/query.py parses Harbor's `q=` / `sort=`), so nothing a caller sends becomes SQL.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from access.errors import (
-    AlreadyExists,
-    AuthenticationFailed,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-)
+from access.errors import AlreadyExists, AuthenticationFailed, Forbidden, InvalidInput, NotFound
 from access.passwords import check_password_policy, hash_password, verify_password
-from access.policy import Identity, project_access
-from access.roles import ALL_PERMISSIONS, Permission
+from access.policy import Identity, held_system, holds_system, project_access
 from access.users import ADMIN, UserService
-from models import ConfigEntry, GroupMembership, ProjectMember, User, fetch
+from models import ConfigEntry, GroupMembership, LoginThrottle, ProjectMember, User, fetch
 
 
 class InvalidAccountInput(InvalidInput):
@@ -54,6 +50,7 @@ SORT_KEYS = {
     "update_time": "updated_at",
 }
 MAX_FIELD = 255
+CREATE_USERS = "user:create"  # the system permission that creates users
 _USERNAME_FORBIDDEN = re.compile(r'[,"~#%$:\s/\\]')
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -64,22 +61,6 @@ class UserQuery:
 
     filters: dict[str, tuple[bool, str]] = field(default_factory=dict)
     order: tuple[str, ...] = ("id",)
-
-
-def require_sysadmin(identity: Identity) -> None:
-    """401 for nobody, 403 for anybody but a system admin."""
-    if identity.anonymous:
-        raise AuthenticationFailed("sign in first")
-    if not identity.sysadmin:
-        raise Forbidden("only a system admin may do this")
-
-
-def require_self_or_admin(identity: Identity, user_id: int) -> None:
-    """The user themself or a system admin; 401 / 403 otherwise."""
-    if identity.anonymous:
-        raise AuthenticationFailed("sign in first")
-    if not identity.sysadmin and identity.user_id != user_id:
-        raise Forbidden("only the user themself or a system admin may do this")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,18 +80,22 @@ class AccountService:
         self.self_registration = self_registration
 
     async def check_may_create(self, identity: Identity) -> None:
-        """Admins create users; anybody may when self-registration is on (local auth only)."""
+        """Who holds user:create (a system admin, a system robot given it) creates users;
+        anybody may when self-registration is on (local auth only)."""
         mode = await ConfigEntry.get_or_none(key="auth_mode")
         if mode is not None and mode.value not in ("db_auth", None):
             raise Forbidden(f"users are managed by the directory (auth_mode {mode.value})")
-        if identity.sysadmin:
+        if holds_system(identity, CREATE_USERS):
             return
         entry = await ConfigEntry.get_or_none(key="self_registration")
         allowed = bool(entry.value) if entry is not None else self.self_registration
         if not allowed:
             if identity.anonymous:
                 raise AuthenticationFailed("sign in first")
-            raise Forbidden("only a system admin may create users (self-registration is off)")
+            raise Forbidden(
+                f"this needs a system admin or the system permission {CREATE_USERS}"
+                " (self-registration is off)"
+            )
 
     async def create(self, new: NewUser) -> User:
         """A new, non-admin local user; InvalidAccountInput, PasswordPolicyViolation, UserExists."""
@@ -182,21 +167,31 @@ class AccountService:
             await User.filter(id=user_id).delete()
         self.users.forget(user.username)
 
-    async def change_password(
-        self, identity: Identity, user_id: int, old: str | None, new: str
-    ) -> None:
-        """The user themself with the right old password, or a system admin without it."""
-        require_self_or_admin(identity, user_id)
+    async def change_password(self, user_id: int, new: str, old: str | None = None) -> None:
+        """Set a local user's password; with old (the user themself), only if it is right.
+        Who may is the caller's business (services.users)."""
         user = await self.get(user_id)
         if not user.password_hash:
             raise Forbidden("this user signs in through the directory; change it there")
-        if identity.user_id == user_id and not verify_password(user.password_hash, old or ""):
+        if old is not None and not verify_password(user.password_hash, old):
             raise Forbidden("the old password is incorrect")
         if verify_password(user.password_hash, new):
             raise InvalidAccountInput("the new password must differ from the old one")
         check_password_policy(new)
         await User.filter(id=user_id).update(password_hash=hash_password(new))
         self.users.forget(user.username)
+
+    async def reset_password(self, username: str, password: str) -> None:
+        """Set a local user's password without the old one and lift their login throttle
+        (the recovery of a lost password); one UPDATE, so every server process sees it."""
+        user = await User.get_or_none(username=username)
+        if user is None or not user.password_hash:
+            raise NotFound(f"there is no local user {username!r}")
+        check_password_policy(password)
+        now = datetime.now(UTC)
+        await User.filter(id=user.id).update(password_hash=hash_password(password), updated_at=now)
+        await LoginThrottle.filter(key=f"user:{username}").delete()
+        self.users.forget(username)
 
     async def set_sysadmin(self, user_id: int, flag: bool) -> None:
         """Grant or revoke system admin; the admin account keeps it."""
@@ -232,10 +227,11 @@ def _check_profile(email: str | None, realname: str, comment: str) -> None:
 _SCOPE = re.compile(r"^/project/(\d+)$")
 
 
-async def permissions_in(identity: Identity, scope: str | None) -> frozenset[Permission]:
-    """What identity may do in scope ("/project/{id}"); without a scope, system-wide."""
-    if not scope or scope == "/system":
-        return ALL_PERMISSIONS if identity.sysadmin else frozenset()
+async def permissions_in(identity: Identity, scope: str | None) -> frozenset[str]:
+    """What identity may do in scope ("/project/{id}"); without a scope (or "/", "/system"),
+    the system-level permissions it holds ("user:create", "replication:create"...)."""
+    if not scope or scope in ("/", "/system"):
+        return held_system(identity)
     match = _SCOPE.match(scope)
     if match is None:
         raise InvalidAccountInput(f"malformed scope {scope!r}: expected /project/{{id}}")

@@ -13,6 +13,7 @@ from access.roles import (
     ALL_PERMISSIONS,
     PUBLIC_PERMISSIONS,
     REGISTRY_ACTIONS,
+    SYSTEM_ACCESS,
     Permission,
     Role,
     least_role,
@@ -149,6 +150,17 @@ def holds_system(identity: Identity, permission: str) -> bool:
     "project:create", "user:list"): a system admin holds them all, a system robot those it
     was given. The one check of every system-level right; services.rights raises with it."""
     return identity.sysadmin or permission in identity.system_permissions
+
+
+def held_system(identity: Identity) -> frozenset[str]:
+    """Every system-level permission identity holds, "resource:action" (all of Harbor's for
+    a system admin): what `/users/current/permissions` lists for the system scope."""
+    return frozenset(
+        f"{resource}:{action}"
+        for resource, actions in SYSTEM_ACCESS.items()
+        for action in actions
+        if holds_system(identity, f"{resource}:{action}")
+    )
 
 
 def held_in_every_project(identity: Identity) -> frozenset[Permission]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 import secrets
 from typing import Annotated
 
@@ -44,17 +46,25 @@ def reset_password(
         console.print("the password of admin is changed", markup=False)
 
 
+def operator() -> str:
+    """Who the audit log names for a change made here: `berth-cli:` and the OS user running
+    the command. No Berth account can be named so (usernames may not hold ":"), so the
+    event is never mistaken for one a user made over the API."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+        who = f"uid {os.getuid()}"
+    return f"berth-cli:{who}"
+
+
 async def _write(password: str) -> None:
-    """One UPDATE through the database: every server process (and replica) sees it, and their
-    remembered logins check the password hash before each use."""
-    from datetime import UTC, datetime
+    """One UPDATE through the database, with its audit event: every server process (and
+    replica) sees it, and their remembered logins check the password hash before each use."""
+    import services.users
+    from access.accounts import AccountService
+    from access.users import UserService
+    from core import audit
 
-    from access.passwords import hash_password
-    from models import LoginThrottle, User
-
-    changed = await User.filter(username=ADMIN).update(
-        password_hash=hash_password(password), updated_at=datetime.now(UTC)
-    )
-    if not changed:
-        raise RuntimeError("there is no admin account")  # prepare() creates it: never here
-    await LoginThrottle.filter(key=f"user:{ADMIN}").delete()
+    audit.begin_request(None, "berth admin reset-password")
+    audit.identify(operator())
+    await services.users.reset_password(AccountService(UserService()), ADMIN, password)

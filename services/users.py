@@ -47,17 +47,34 @@ async def update_profile(call: Call, accounts: AccountService, user_id: int) -> 
 
 
 async def change_password(call: Call, accounts: AccountService, user_id: int) -> None:
-    """The user themself with the old password, or a system admin without it."""
-    name, _ = await _target(user_id)
+    """The user themself with the old password; without it, who holds user:update — for a
+    system admin's password a system admin only: whoever sets it can sign in as them."""
+    name, is_admin = await _target(user_id)
     event = audit.Event(audit.UPDATE, audit.USER, name, description="password change")
     async with attempt(call, event) as op:
+        by_self = op.caller.user_id is not None and op.caller.user_id == user_id
+        if not by_self:
+            require_system(op.caller, ADMIN_ONLY if is_admin else "user:update")
         body = await op.body()
         old = body.get("old_password")
         new = text(body, "new_password", required=True)
         if old is not None and not isinstance(old, str):
             raise InvalidInput("old_password must be a string")
-        await accounts.change_password(op.caller, user_id, old, new)
+        await accounts.change_password(user_id, new, (old or "") if by_self else None)
         await events.emit(op.tx, event)
+
+
+async def reset_password(accounts: AccountService, username: str, password: str) -> None:
+    """Set a local user's password and lift their login throttle, with its audit event in
+    the same transaction (`berth admin reset-password`, on the server's database). No
+    rights check: whoever runs it holds the database already. The event's actor is the one
+    the entry point named (`audit.begin_request` and `audit.identify`)."""
+    event = audit.Event(
+        audit.UPDATE, audit.USER, username, description="password reset from the command line"
+    )
+    async with events.recorded(event) as tx:
+        await accounts.reset_password(username, password)
+        await events.emit(tx, event)
 
 
 async def set_sysadmin(call: Call, accounts: AccountService, user_id: int) -> None:

@@ -21,7 +21,7 @@ from tests.support import (
     berth_app,
     postgres_database,
     require,
-    running_berth,
+    running_berth_with,
 )
 
 
@@ -32,14 +32,8 @@ def berth_server(
     """One real Berth process per database backend, shared by the session's tests. Its log
     must hold no error-level line when it stops: nothing a test sends may be an error."""
     data_dir = Path(tmp_path_factory.mktemp(f"berth-{request.param}"))
-    if request.param == "sqlite":
-        with running_berth(data_dir) as server:
-            yield server
-    else:
-        with postgres_database() as url:
-            require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
-            with running_berth(data_dir, {"BERTH_DATABASE_URL": str(url)}) as server:
-                yield server
+    with running_berth_with(request.param, data_dir) as server:
+        yield server
     assert_log_clean(data_dir / "server.log", during="the session")
 
 

@@ -8,6 +8,7 @@ test says only what matters to it. The plain functions talk to a real server (a
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -88,6 +89,24 @@ def robot_body(project: str, *pairs: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def system_entry(*pairs: str) -> dict[str, Any]:
+    """A robot permission of Harbor's system level (kind "system", namespace "/")."""
+    return {"kind": "system", "namespace": "/", "access": access(*pairs)}
+
+
+def system_robot_body(*entries: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Harbor's RobotCreate of a system-level robot, as a replication tool would send it."""
+    return {
+        "name": unique("sys"),
+        "description": "replicator",
+        "level": "system",
+        "duration": -1,
+        "disable": False,
+        "permissions": list(entries),
+        **fields,
+    }
+
+
 def config_blob(tag: str) -> bytes:
     """An image config, different per tag (so each tag is a different artifact)."""
     return json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
@@ -147,6 +166,29 @@ def error_of(response: httpx.Response | Answer) -> str:
 
 def message(response: httpx.Response | Answer) -> str:
     return str(response.json()["errors"][0]["message"])
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The claims of a registry token, read without its signature: what it grants."""
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def granted(server: RunningBerth, auth: Any, scope: str) -> list[str]:
+    """The actions GET /service/token grants auth (None: nobody) for one scope, sorted."""
+    answer = httpx.get(
+        f"{server.url}/service/token",
+        params={"service": "berth-registry", "scope": scope},
+        auth=auth,
+        timeout=30,
+    )
+    assert answer.status_code == 200, answer.text
+    return sorted(
+        a for entry in claims_of(answer.json()["token"])["access"] for a in entry["actions"]
+    )
 
 
 def new_user(server: RunningBerth, prefix: str = "u", **fields: Any) -> tuple[int, str]:
@@ -217,11 +259,17 @@ def push_blob(client: httpx.Client, repo: str, data: bytes) -> dict[str, Any]:
 
 
 def push_layers(
-    client: httpx.Client, repo: str, tag: str, layer_types: list[str]
+    client: httpx.Client,
+    repo: str,
+    tag: str,
+    layer_types: list[str],
+    tars: list[bytes] | None = None,
+    diff_ids: list[str] | None = None,
 ) -> tuple[str, list[str]]:
-    """Push an image with one random layer per media type (with matching diff_ids);
+    """Push an image with one layer per media type, compressed from tars (random ones by
+    default), whose config names diff_ids (by default the tars' own, which match);
     (manifest digest, layer digests)."""
-    tars = [a_tar() for _ in layer_types]
+    tars = tars if tars is not None else [a_tar() for _ in layer_types]
     layers = [
         {"mediaType": t, **push_blob(client, repo, COMPRESS[t](tar))}
         for t, tar in zip(layer_types, tars, strict=True)
@@ -229,7 +277,7 @@ def push_layers(
     config = {
         "architecture": "amd64",
         "os": "linux",
-        "rootfs": {"type": "layers", "diff_ids": [sha256(t) for t in tars]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids or [sha256(t) for t in tars]},
     }
     manifest = {
         "schemaVersion": 2,
@@ -375,6 +423,13 @@ async def app_member(berth: InProcessBerth, project: str, username: str, role_id
 async def app_robot(berth: InProcessBerth, project: str, *pairs: str) -> tuple[str, str]:
     """A project robot with the given resource:action pairs (default: pull); (name, secret)."""
     answer = await AppApi(berth).post("/robots", json=robot_body(project, *pairs))
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["name"]), str(answer.json()["secret"])
+
+
+async def app_system_robot(berth: InProcessBerth, *pairs: str) -> tuple[str, str]:
+    """A system robot holding the given system-level pairs ("user:create"); (name, secret)."""
+    answer = await AppApi(berth).post("/robots", json=system_robot_body(system_entry(*pairs)))
     assert answer.status_code == 201, answer.text
     return str(answer.json()["name"]), str(answer.json()["secret"])
 

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -158,6 +160,48 @@ def running_berth(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextmanager
+def running_berth_with(
+    backend: str, data_dir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[RunningBerth]:
+    """`running_berth` on a fresh database of a backend: "sqlite" (a file in data_dir), or
+    "postgres" (a new database on the local PostgreSQL, skipped without one)."""
+    if backend == "sqlite":
+        with running_berth(data_dir, extra_env) as server:
+            yield server
+        return
+    with postgres_database() as url:
+        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+        env = {**(extra_env or {}), "BERTH_DATABASE_URL": str(url)}
+        with running_berth(data_dir, env) as server:
+            yield server
+
+
+def run_sql(server: RunningBerth, statement: str, *args: object) -> list[tuple[Any, ...]]:
+    """Seed or read a running server's database directly (its SQLite file, or the PostgreSQL
+    database its environment names), with `?` placeholders; the rows it returns."""
+    db = server.data_dir / "berth.db"
+    if db.exists():
+        values = tuple(str(a) if isinstance(a, datetime) else a for a in args)
+        with sqlite3.connect(db) as conn:
+            return list(conn.execute(statement, values).fetchall())
+    environ = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
+    url = next(e for e in environ if e.startswith(b"BERTH_DATABASE_URL=")).split(b"=", 1)[1]
+    parts = statement.split("?")
+    numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
+
+    async def go() -> list[tuple[Any, ...]]:
+        import asyncpg
+
+        conn = await asyncpg.connect(url.decode())
+        try:
+            return [tuple(r) for r in await conn.fetch(numbered, *args)]
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
 
 
 def log_size(log: Path) -> int:

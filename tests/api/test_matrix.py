@@ -9,9 +9,7 @@ permission table has to change this table too.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import PASSWORD, add_member, new_project, new_user, push_image
+from tests.factories import PASSWORD, add_member, claims_of, new_project, new_user, push_image
 from tests.support import ADMIN, RunningBerth
 
 ROLES = {"projectAdmin": 1, "developer": 2, "guest": 3, "maintainer": 4, "limitedGuest": 5}
@@ -99,8 +97,7 @@ def registry_token(server: RunningBerth, auth: Any, repository: str) -> tuple[st
     )
     assert response.status_code == 200, response.text
     token = response.json()["token"]
-    payload = token.split(".")[1]
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims = claims_of(token)
     granted = {a for e in claims.get("access", []) if e["name"] == repository for a in e["actions"]}
     return token, granted
 

@@ -2,94 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import os
-import sqlite3
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.factories import push_image
-from tests.support import ADMIN, REPO_ROOT, RunningBerth
-
-API = "/api/v2.0"
-PASSWORD = "Passw0rd-ok"
-
+from tests import factories
+from tests.factories import (
+    API,
+    PASSWORD,
+    PROJECT_ADMIN,
+    access,
+    admin_client,
+    granted,
+    new_member,
+    push_image,
+    robot_body,
+    system_entry,
+    system_robot_body,
+)
+from tests.support import ADMIN, RunningBerth, run_sql
 
 # --- helpers --------------------------------------------------------------------------------
 
 
-def admin(server: RunningBerth) -> httpx.Client:
-    return httpx.Client(base_url=server.url + API, auth=ADMIN, timeout=30)
-
-
-def server_env(server: RunningBerth) -> dict[str, str]:
-    """The server's environment (its BERTH_DATABASE_URL when it runs on PostgreSQL)."""
-    raw = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
-    pairs = (e.decode().split("=", 1) for e in raw if b"=" in e)
-    return {k: v for k, v in pairs if k.startswith("BERTH_")}
-
-
-def run_sql(server: RunningBerth, statement: str, *args: object) -> None:
-    """Change the server's database directly (SQLite file, or its PostgreSQL)."""
-    db = server.data_dir / "berth.db"
-    if db.exists():
-        with sqlite3.connect(db) as conn:
-            conn.execute(statement, tuple(str(a) if isinstance(a, datetime) else a for a in args))
-        return
-    url = server_env(server)["BERTH_DATABASE_URL"]
-    parts = statement.split("?")
-    numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
-
-    async def go() -> None:
-        import asyncpg
-
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(numbered, *args)
-        finally:
-            await conn.close()
-
-    asyncio.run(go())
-
-
-def new_project(server: RunningBerth, prefix: str = "rb") -> str:
-    """A private project: by the projects API, or by the CLI on the server's database."""
-    name = f"{prefix}{uuid.uuid4().hex[:8]}"
-    with admin(server) as client:
-        created = client.post("/projects", json={"project_name": name, "public": False})
-    if created.status_code in (404, 405):
-        cmd = [sys.executable, "-m", "ops.cli", "project", "create", name]
-        env = {**os.environ, **server_env(server), "BERTH_DATA_DIR": str(server.data_dir)}
-        subprocess.run(cmd, cwd=REPO_ROOT, env=env, check=True, capture_output=True)
-    else:
-        assert created.status_code == 201, created.text
-    return name
-
-
-def access(*pairs: str) -> list[dict[str, str]]:
-    return [{"resource": p.split(":")[0], "action": p.split(":")[1]} for p in pairs]
-
-
-def robot_body(project: str, *pairs: str, **fields: Any) -> dict[str, Any]:
-    """A RobotCreate for a project-level robot with the given resource:action pairs."""
-    return {
-        "name": f"bot{uuid.uuid4().hex[:6]}",
-        "description": "ci",
-        "level": "project",
-        "duration": -1,
-        "disable": False,
-        "permissions": [{"kind": "project", "namespace": project, "access": access(*pairs)}],
-        **fields,
-    }
+def new_project(server: RunningBerth) -> str:
+    """A private project; its name."""
+    return factories.new_project(server, prefix="rb")[1]
 
 
 def create_robot(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
@@ -97,26 +39,6 @@ def create_robot(client: httpx.Client, body: dict[str, Any]) -> dict[str, Any]:
     assert created.status_code == 201, created.text
     result: dict[str, Any] = created.json()
     return result
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    result: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return result
-
-
-def granted(server: RunningBerth, auth: tuple[str, str], scope: str) -> list[str]:
-    """The actions /service/token grants auth for one repository scope."""
-    response = httpx.get(
-        f"{server.url}/service/token",
-        params={"service": "berth-registry", "scope": scope},
-        auth=auth,
-    )
-    assert response.status_code == 200, response.text
-    entries = claims_of(response.json()["token"])["access"]
-    return sorted(a for e in entries for a in e["actions"])
 
 
 def start_push(server: RunningBerth, auth: tuple[str, str], repository: str) -> httpx.Response:
@@ -133,7 +55,7 @@ def v2_status(server: RunningBerth, auth: tuple[str, str]) -> int:
 def test_project_robot_is_created_with_a_secret_shown_once(berth_server: RunningBerth) -> None:
     # Given a project
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         # When the admin creates a project-level robot
         body = robot_body(project, "repository:pull", "repository:push")
         created = create_robot(client, body)
@@ -153,7 +75,7 @@ def test_robot_secret_works_with_basic_and_the_token_service(berth_server: Runni
     # Given a robot that may pull and push in one project
     project = new_project(berth_server)
     other = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull", "repository:push"))
     auth = (robot["name"], robot["secret"])
     # Then Basic works on /v2 and for a push in its project
@@ -182,7 +104,7 @@ def test_pull_only_robot_cannot_push_or_touch_another_project(berth_server: Runn
     # Given a pull-only robot of one project
     project = new_project(berth_server)
     other = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
     auth = (robot["name"], robot["secret"])
     # When it tries to push, in its project and in another
@@ -206,14 +128,17 @@ def test_system_robot_reaches_every_project_it_names(berth_server: RunningBerth)
             {"kind": "project", "namespace": first, "access": access("repository:push")},
         ],
     }
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, body)
     # Then its name is robot$<name>, it expires in 30 days, and grants follow its permissions
     assert robot["name"] == f"robot${body['name']}"
     in_30_days = datetime.now(UTC) + timedelta(days=30)
     assert abs(robot["expires_at"] - in_30_days.timestamp()) < 120
     auth = (robot["name"], robot["secret"])
-    assert granted(berth_server, auth, f"repository:{first}/x:pull,push") == ["pull", "push"]
+    assert granted(berth_server, auth, f"repository:{first}/x:pull,push") == [
+        "pull",
+        "push",
+    ]
     assert granted(berth_server, auth, f"repository:{second}/x:pull,push") == ["pull"]
 
 
@@ -254,7 +179,7 @@ def test_bad_robot_requests_get_400(
     berth_server: RunningBerth, change: dict[str, Any], message: str
 ) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         response = client.post("/robots", json={**robot_body(project, "repository:pull"), **change})
     assert response.status_code == 400, response.text
     error = response.json()["errors"][0]
@@ -270,7 +195,7 @@ def test_bad_robot_requests_get_400(
 )
 def test_unknown_access_is_400(berth_server: RunningBerth, pair: str) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         response = client.post("/robots", json=robot_body(project, pair))
     assert response.status_code == 400
     assert "unknown access" in response.json()["errors"][0]["message"]
@@ -279,7 +204,7 @@ def test_unknown_access_is_400(berth_server: RunningBerth, pair: str) -> None:
 def test_duplicate_robot_name_is_409(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
     body = robot_body(project, "repository:pull")
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         create_robot(client, body)
         again = client.post("/robots", json=body)
     assert again.status_code == 409 and again.json()["errors"][0]["code"] == "CONFLICT"
@@ -290,19 +215,7 @@ def test_duplicate_robot_name_is_409(berth_server: RunningBerth) -> None:
 
 def project_admin(server: RunningBerth, project: str) -> tuple[str, str]:
     """A new user who is Project Admin of project; (username, password)."""
-    name = f"pa{uuid.uuid4().hex[:8]}"
-    with admin(server) as client:
-        user = client.post(
-            "/users",
-            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
-        )
-        assert user.status_code == 201, user.text
-        member = client.post(
-            f"/projects/{project}/members",
-            json={"role_id": 1, "member_user": {"username": name}},
-        )
-        assert member.status_code == 201, member.text
-    return name, PASSWORD
+    return member(server, project, PROJECT_ADMIN)
 
 
 def test_project_admin_manages_robots_of_their_project_only(berth_server: RunningBerth) -> None:
@@ -339,7 +252,7 @@ def test_project_admin_lists_robots_with_harbor_query(berth_server: RunningBerth
 
 
 def _project_id(server: RunningBerth, project: str) -> int:
-    with admin(server) as client:
+    with admin_client(server) as client:
         got = client.get(f"/projects/{project}")
     assert got.status_code == 200, got.text
     return int(got.json()["project_id"])
@@ -347,7 +260,7 @@ def _project_id(server: RunningBerth, project: str) -> int:
 
 def test_anonymous_and_robots_cannot_manage_robots(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
     anonymous = httpx.get(f"{berth_server.url}{API}/robots")
     as_robot = httpx.get(
@@ -363,7 +276,7 @@ def test_anonymous_and_robots_cannot_manage_robots(berth_server: RunningBerth) -
 def test_disabled_robot_is_refused(berth_server: RunningBerth) -> None:
     # Given a working robot
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
         auth = (robot["name"], robot["secret"])
         assert v2_status(berth_server, auth) == 200
@@ -383,7 +296,7 @@ def test_disabled_robot_is_refused(berth_server: RunningBerth) -> None:
 def test_expired_robot_is_refused(berth_server: RunningBerth) -> None:
     # Given a robot with a duration that has passed
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull", duration=1))
     auth = (robot["name"], robot["secret"])
     assert v2_status(berth_server, auth) == 200
@@ -399,7 +312,7 @@ def test_expired_robot_is_refused(berth_server: RunningBerth) -> None:
 
 def test_token_of_a_disabled_robot_stops_working(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull", "repository:push"))
         auth = (robot["name"], robot["secret"])
         token = httpx.get(
@@ -418,7 +331,7 @@ def test_token_of_a_disabled_robot_stops_working(berth_server: RunningBerth) -> 
 def test_refresh_replaces_the_secret(berth_server: RunningBerth) -> None:
     # Given a robot whose secret has been used
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
         old = (robot["name"], robot["secret"])
         assert v2_status(berth_server, old) == 200
@@ -442,7 +355,7 @@ def test_update_changes_permissions_live_but_never_name_or_level(
     berth_server: RunningBerth,
 ) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
         auth = (robot["name"], robot["secret"])
         assert start_push(berth_server, auth, f"{project}/app").status_code == 403
@@ -463,7 +376,7 @@ def test_update_changes_permissions_live_but_never_name_or_level(
 
 def test_deleted_robot_is_gone(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
         assert client.delete(f"/robots/{robot['id']}").status_code == 200
         missing = client.get(f"/robots/{robot['id']}")
@@ -473,7 +386,7 @@ def test_deleted_robot_is_gone(berth_server: RunningBerth) -> None:
 
 def test_admin_lists_robots_without_secrets(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:pull"))
         twin = create_robot(client, robot_body(project, "repository:pull"))
         listed = client.get("/robots", params={"q": f"name=~{project}+", "sort": "-name"})
@@ -520,23 +433,6 @@ SYSTEM_PAIRS = [
 ]
 
 
-def system_entry(*pairs: str) -> dict[str, Any]:
-    return {"kind": "system", "namespace": "/", "access": access(*pairs)}
-
-
-def system_robot_body(*entries: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """Harbor's RobotCreate of a system-level robot, as a replication tool would send it."""
-    return {
-        "name": f"sys{uuid.uuid4().hex[:6]}",
-        "description": "replicator",
-        "level": "system",
-        "duration": -1,
-        "disable": False,
-        "permissions": list(entries),
-        **fields,
-    }
-
-
 def stored_access(robot: dict[str, Any], kind: str, namespace: str) -> list[str]:
     """The "resource:action" pairs a robot's permissions list for one kind and namespace."""
     return sorted(
@@ -551,7 +447,7 @@ def test_system_robot_with_system_permissions_is_created_and_kept(
     berth_server: RunningBerth,
 ) -> None:
     # When the admin creates a system robot with Harbor's system-level permissions
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         created = create_robot(client, system_robot_body(system_entry(*SYSTEM_PAIRS)))
         got = client.get(f"/robots/{created['id']}")
         listed = client.get("/robots", params={"q": "Level=system", "page_size": 100})
@@ -574,14 +470,19 @@ def test_system_robot_carries_system_and_project_permissions_for_several_project
         {"kind": "project", "namespace": first, "access": access("repository:*")},
         {"kind": "project", "namespace": second, "access": access("repository:pull")},
     )
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, body)
         stored = client.get(f"/robots/{robot['id']}").json()
     auth = (robot["name"], robot["secret"])
     # Then its permissions are kept, and the token service grants by project
     assert stored_access(stored, "system", "/") == ["project:create", "replication:create"]
     assert stored_access(stored, "project", first) == ["repository:*"]
-    assert granted(berth_server, auth, f"repository:{first}/x:*") == ["*", "delete", "pull", "push"]
+    assert granted(berth_server, auth, f"repository:{first}/x:*") == [
+        "*",
+        "delete",
+        "pull",
+        "push",
+    ]
     assert granted(berth_server, auth, f"repository:{second}/x:pull,push") == ["pull"]
     assert granted(berth_server, auth, f"repository:{third}/x:pull") == []
     assert start_push(berth_server, auth, f"{first}/app").status_code == 202
@@ -593,7 +494,7 @@ def test_system_robot_with_every_project_pulls_from_any(berth_server: RunningBer
         system_entry("replication:create"),
         {"kind": "project", "namespace": "*", "access": access("repository:pull")},
     )
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, body)
     auth = (robot["name"], robot["secret"])
     assert granted(berth_server, auth, f"repository:{project}/x:pull,push") == ["pull"]
@@ -602,7 +503,7 @@ def test_system_robot_with_every_project_pulls_from_any(berth_server: RunningBer
 def test_system_robot_permissions_are_updated_and_it_is_deleted(
     berth_server: RunningBerth,
 ) -> None:
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, system_robot_body(system_entry("replication:create")))
         changed = client.put(
             f"/robots/{robot['id']}",
@@ -646,7 +547,7 @@ def test_system_robot_permissions_are_updated_and_it_is_deleted(
 def test_bad_system_permissions_are_400(
     berth_server: RunningBerth, body: dict[str, Any], message: str
 ) -> None:
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         response = client.post("/robots", json=body)
     assert response.status_code == 400, response.text
     assert message in response.json()["errors"][0]["message"]
@@ -656,7 +557,7 @@ def test_a_project_robot_cannot_hold_system_permissions(berth_server: RunningBer
     project = new_project(berth_server)
     body = robot_body(project, "repository:pull")
     body["permissions"].append(system_entry("project:create"))
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         response = client.post("/robots", json=body)
     assert response.status_code == 400, response.text
     assert "system-level robot" in response.json()["errors"][0]["message"]
@@ -676,7 +577,7 @@ def test_a_project_robot_cannot_hold_system_permissions(berth_server: RunningBer
 def test_a_robot_asking_for_any_robot_is_403(berth_server: RunningBerth, content: str) -> None:
     # Given a project robot allowed to create robots in its project, if robots could
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "robot:create", "repository:pull"))
     # When it asks for a robot, well-formed or not
     response = post_robot(berth_server, content, (robot["name"], robot["secret"]))
@@ -726,19 +627,7 @@ def post_robot(server: RunningBerth, content: str, auth: tuple[str, str]) -> htt
 
 def member(server: RunningBerth, project: str, role_id: int) -> tuple[str, str]:
     """A new user holding role_id in project; (username, password)."""
-    name = f"m{uuid.uuid4().hex[:8]}"
-    with admin(server) as client:
-        user = client.post(
-            "/users",
-            json={"username": name, "email": f"{name}@example.com", "password": PASSWORD},
-        )
-        assert user.status_code == 201, user.text
-        added = client.post(
-            f"/projects/{project}/members",
-            json={"role_id": role_id, "member_user": {"username": name}},
-        )
-        assert added.status_code == 201, added.text
-    return name, PASSWORD
+    return new_member(server, project, role_id), PASSWORD
 
 
 # --- what a system robot's system permissions open --------------------------------------------
@@ -752,7 +641,7 @@ def a_system_robot(server: RunningBerth, *pairs: str, **projects: list[str]) -> 
         {"kind": "project", "namespace": ns, "access": access(*granted)}
         for ns, granted in projects.items()
     ]
-    with admin(server) as client:
+    with admin_client(server) as client:
         robot = create_robot(client, system_robot_body(*entries))
     return robot["name"], robot["secret"]
 
@@ -775,7 +664,7 @@ def test_a_system_robot_with_project_create_creates_a_project(berth_server: Runn
     assert made.status_code == 201, made.text
     assert refused.status_code == 403, refused.text
     assert "project:create" in refused.json()["errors"][0]["message"]
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         project = client.get(f"/projects/{name}")
         members = client.get(f"/projects/{name}/members")
         missing = client.get(f"/projects/{refused_name}")
@@ -788,7 +677,7 @@ def test_a_system_robot_with_project_create_creates_a_project(berth_server: Runn
 
 def test_a_project_robot_cannot_create_projects(berth_server: RunningBerth) -> None:
     project = new_project(berth_server)
-    with admin(berth_server) as client:
+    with admin_client(berth_server) as client:
         robot = create_robot(client, robot_body(project, "repository:push", "repository:pull"))
     with as_robot(berth_server, (robot["name"], robot["secret"])) as client:
         refused = client.post("/projects", json={"project_name": f"ci{uuid.uuid4().hex[:8]}"})

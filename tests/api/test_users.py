@@ -2,41 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.factories import API, PASSWORD, admin_client, client_as, message, new_user
-from tests.support import RunningBerth, running_berth
+from tests.factories import (
+    API,
+    PASSWORD,
+    AppApi,
+    admin_client,
+    app_as,
+    app_system_robot,
+    app_user,
+    client_as,
+    message,
+    new_user,
+    user_body,
+)
+from tests.support import InProcessBerth, RunningBerth, run_sql, running_berth
 
-
-def run_sql(server: RunningBerth, statement: str, *args: object) -> list[tuple[Any, ...]]:
-    """Seed or read the server's database directly (SQLite file, or its PostgreSQL)."""
-    db = server.data_dir / "berth.db"
-    if db.exists():
-        with sqlite3.connect(db) as conn:
-            return list(conn.execute(statement, args).fetchall())
-    env = Path(f"/proc/{server.proc.pid}/environ").read_bytes().split(b"\0")
-    url = next(e for e in env if e.startswith(b"BERTH_DATABASE_URL=")).split(b"=", 1)[1]
-    parts = statement.split("?")
-    numbered = parts[0] + "".join(f"${i}{p}" for i, p in enumerate(parts[1:], 1))
-
-    async def go() -> list[tuple[Any, ...]]:
-        import asyncpg
-
-        conn = await asyncpg.connect(url.decode())
-        try:
-            return [tuple(r) for r in await conn.fetch(numbered, *args)]
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+CRUDL = ("create", "delete", "list", "read", "update")
 
 
 # --- who may list and create --------------------------------------------------------------
@@ -430,3 +418,63 @@ def test_malformed_permission_scope_is_400(berth_server: RunningBerth) -> None:
     with admin_client(berth_server) as admin:
         response = admin.get("/users/current/permissions", params={"scope": "/project/abc"})
     assert response.status_code == 400 and "scope" in message(response)
+
+
+# --- system robots: the one system-rights check ---------------------------------------------
+
+
+async def test_a_system_robot_with_user_create_creates_a_user_and_one_without_is_refused(
+    in_process: InProcessBerth,
+) -> None:
+    # Given two system robots, one holding user:create and one only user:list
+    creator = await app_system_robot(in_process, "user:create")
+    lister = await app_system_robot(in_process, "user:list")
+    # When each creates a user
+    made = await AppApi(in_process, creator).post("/users", json=user_body("botmade"))
+    refused = await AppApi(in_process, lister).post("/users", json=user_body("botrefused"))
+    # Then the first is there, and the second was refused saying what it lacks
+    assert made.status_code == 201, made.text
+    assert refused.status_code == 403 and "user:create" in message(refused)
+    names = {u["username"] for u in (await AppApi(in_process).get("/users")).json()}
+    assert "botmade" in names and "botrefused" not in names
+
+
+async def test_a_robot_lists_its_system_permissions_for_the_system_scope(
+    in_process: InProcessBerth,
+) -> None:
+    robot = await app_system_robot(in_process, "user:create", "registry:*")
+    answer = await AppApi(in_process, robot).get(
+        "/users/current/permissions", params={"scope": "/", "relative": "true"}
+    )
+    assert answer.status_code == 200, answer.text
+    registry = [{"resource": "registry", "action": a} for a in CRUDL]
+    assert answer.json() == sorted(
+        [{"resource": "user", "action": "create"}, *registry],
+        key=lambda p: (p["resource"], p["action"]),
+    )
+    admin = (await AppApi(in_process).get("/users/current/permissions")).json()
+    assert {"resource": "replication", "action": "create"} in admin  # every one of them
+
+
+async def test_a_robot_with_user_update_sets_a_password_but_never_an_admins(
+    in_process: InProcessBerth,
+) -> None:
+    # Given a user, a second system admin and a robot holding user:update
+    user_id, name = await app_user(in_process)
+    boss_id, boss = await app_user(in_process, "boss")
+    made_admin = await AppApi(in_process).put(
+        f"/users/{boss_id}/sysadmin", json={"sysadmin_flag": True}
+    )
+    assert made_admin.status_code == 200, made_admin.text
+    robot = AppApi(in_process, await app_system_robot(in_process, "user:update"))
+    # When it sets each one's password
+    new = {"new_password": "Robot-Set-Pass-1"}
+    plain = await robot.put(f"/users/{user_id}/password", json=new)
+    admins = await robot.put(f"/users/{boss_id}/password", json=new)
+    # Then the user's is changed; the admin's is not: setting it would make the robot them
+    assert plain.status_code == 200, plain.text
+    assert admins.status_code == 403 and "only a system admin" in message(admins)
+    assert (
+        await app_as(in_process, name, "Robot-Set-Pass-1").get("/users/current")
+    ).status_code == 200
+    assert (await app_as(in_process, boss).get("/users/current")).status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.ldap.conftest import PASSWORDS, Slapd, configure, ldap_config, token_status
+from tests.ldap.directory import PASSWORDS, Slapd, configure, ldap_config, token_status
 from tests.support import ADMIN, RunningBerth
 
 

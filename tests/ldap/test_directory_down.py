@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.ldap.conftest import (
+from tests.ldap.directory import (
     PASSWORDS,
     Slapd,
     berth_on,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.ldap.conftest import GROUPS_DN, PASSWORDS, granted, group_dn, token_status
+from tests.ldap.directory import GROUPS_DN, PASSWORDS, granted, group_dn, token_status
 from tests.support import ADMIN, RunningBerth
 
 CHANNELS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import re
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from tests.ops.support import run_berth
-from tests.support import ADMIN, running_berth
+from tests.support import ADMIN, running_berth, wait_until
 
 FIRST_START = re.compile(r"the system administrator is admin with password (\S+) \(shown once")
 
@@ -89,6 +90,31 @@ def test_reset_password_applies_at_once_to_a_running_server(tmp_path: Path) -> N
         # Then the new one works at once, on every server process, and the old one no longer
         assert all(admin_can_sign_in(server.url, password) for _ in range(6))
         assert not admin_can_sign_in(server.url, ADMIN[1])
+
+
+def test_reset_password_is_in_the_audit_log(tmp_path: Path) -> None:
+    with running_berth(tmp_path / "data") as server:
+        # When the operator resets the admin's password from the command line
+        done = reset(server.data_dir, "--password", "Recovered-Pass-3")
+        assert done.returncode == 0, done.stderr
+        # Then the audit API lists it: who (the OS user, through the CLI), what, on whom
+        query = {"q": "resource_type=user,operation=update", "sort": "-op_time"}
+
+        def listed() -> list[dict[str, object]]:
+            answer = httpx.get(
+                f"{server.url}/api/v2.0/auditlog-exts",
+                params=query,
+                auth=(ADMIN[0], "Recovered-Pass-3"),
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            return list(answer.json())
+
+        (event,) = wait_until("the reset is listed", listed, within=20)
+    assert event["resource"] == "admin"
+    assert event["username"] == f"berth-cli:{getpass.getuser()}"
+    assert event["operation_description"] == "password reset from the command line"
+    assert event["operation_result"] is True
 
 
 def test_reset_password_refuses_a_weak_password(tmp_path: Path) -> None:

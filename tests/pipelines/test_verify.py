@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
@@ -11,7 +10,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.factories import (
@@ -70,32 +68,14 @@ def test_diff_ids_that_do_not_match_the_layers_fail_verification(
     wrong = sha256(b"not this layer")
     with registry_client(berth_server) as client:
         tar = a_tar()
-        digest, layers = _push_with_diff_ids(client, repo, [tar, a_tar()], [sha256(tar), wrong])
+        tars, diff_ids = [tar, a_tar()], [sha256(tar), wrong]
+        digest, layers = push_layers(client, repo, "bad", [GZIP_LAYER] * 2, tars, diff_ids)
         # When the push pipeline has run
         artifact = settled(client, repo, digest)
     # Then verification failed, naming the layer
     assert artifact["verification"]["status"] == "failed"
     assert layers[1] in artifact["verification"]["reason"]
     assert "diff_id" in artifact["verification"]["reason"]
-
-
-def _push_with_diff_ids(
-    client: httpx.Client, repo: str, tars: list[bytes], diff_ids: list[str]
-) -> tuple[str, list[str]]:
-    layers = [{"mediaType": GZIP_LAYER, **push_blob(client, repo, gzip.compress(t))} for t in tars]
-    config = {"rootfs": {"type": "layers", "diff_ids": diff_ids}, "os": "linux"}
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, **push_blob(client, repo, json.dumps(config).encode())},
-        "layers": layers,
-    }
-    body = json.dumps(manifest).encode()
-    put = client.put(
-        f"/v2/{repo}/manifests/bad", content=body, headers={"Content-Type": OCI_MANIFEST}
-    )
-    assert put.status_code == 201, put.text
-    return sha256(body), [layer["digest"] for layer in layers]
 
 
 def test_a_layer_that_is_not_gzip_fails_verification(berth_server: RunningBerth) -> None:

@@ -21,10 +21,8 @@ from tests.factories import admin_client, new_project, push_image
 from tests.support import (
     ADMIN,
     RunningBerth,
-    postgres_database,
-    require,
-    running_berth,
     running_berth_on,
+    running_berth_with,
     wait_until,
 )
 
@@ -98,10 +96,8 @@ def server(
         with running_berth_on(data_dir, broker, FAST_RETRIES) as berth:
             yield berth
         return
-    with postgres_database() as url:
-        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
-        with running_berth(data_dir, {**FAST_RETRIES, "BERTH_DATABASE_URL": str(url)}) as berth:
-            yield berth
+    with running_berth_with("postgres", data_dir, FAST_RETRIES) as berth:
+        yield berth
 
 
 def add_policy(server: RunningBerth, project: str, receiver: Receiver, **extra: Any) -> int:

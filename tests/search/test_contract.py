@@ -3,7 +3,6 @@ PostgreSQL full text, and Elasticsearch when BERTH_TEST_ELASTICSEARCH_URL names 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,26 +18,7 @@ from search.audit import (
     AuditRecord,
     Condition,
 )
-from tests.search.conftest import T0, event, given
-
-
-def minutes(n: float) -> datetime:
-    return T0 + timedelta(minutes=n)
-
-
-EVENTS = [
-    event(0, "admin", "create", "library", resource_type="project", project="library",
-          project_id=1),
-    event(1, "alice", "create", "library/app:1.0@sha256:ab12cd", project="library",
-          project_id=1, user_agent="docker/24.0.7 go/go1.21"),
-    event(2, "bob", "pull", "team/api@sha256:ef34", project="team", project_id=2,
-          client_address="10.0.0.7"),
-    event(3, "alice", "delete", "team/api:old", resource_type="tag", project="team",
-          project_id=2, success=False, description="Tag is immutable"),
-    event(4, "Carol", "login", "Carol", resource_type="user"),
-    event(5, "robot$team+ci", "update", "team/web", resource_type="repository",
-          project="team", project_id=2, description="Description changed by CI"),
-]  # fmt: skip
+from tests.search.support import EVENTS, event, given, minutes
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from tortoise import Tortoise
 import models
 from search.audit import AuditQuery, Condition
 from search.embedded import EmbeddedIndex
-from tests.search.conftest import T0, database, event, given
-from tests.search.test_contract import EVENTS, minutes
+from tests.search.support import EVENTS, T0, database, event, given, minutes
 
 WORD_TABLE = {"sqlite": "audit_fts", "postgres": "audit_search"}
 

@@ -13,7 +13,7 @@ from core import audit
 from models import AuditEvent, ProjectMember, User
 from services import configuration, members, projects, users
 from services.rights import ProjectRef
-from tests.services.conftest import GivenCall, a_user, events_of
+from tests.services.support import GivenCall, a_user, events_of
 
 PASSWORD = "Services-Test-Passw0rd"
 

@@ -16,7 +16,7 @@ from models import AuditEvent, Job, Manifest, ProjectMember, Repository, Tag, We
 from services import artifacts, projects, webhooks
 from services.artifacts import RepositoryPath
 from services.rights import ProjectRef
-from tests.services.conftest import GivenCall, a_user
+from tests.services.support import GivenCall, a_user
 
 POLICY = {
     "name": "ci",

@@ -13,7 +13,7 @@ from core import audit
 from models import AuditEvent, Project, ProjectMember, Robot, WebhookExecution, WebhookPolicy
 from services import projects
 from services.rights import ProjectRef, ProjectUnknown
-from tests.services.conftest import GivenCall, a_user, events_of
+from tests.services.support import GivenCall, a_user, events_of
 
 
 async def a_project_with_everything(owner: GivenCall, name: str) -> int:

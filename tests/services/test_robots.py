@@ -15,7 +15,7 @@ from access.roles import Permission, Role
 from core import audit
 from models import AuditEvent, Project, ProjectMember, Robot
 from services import projects, robots
-from tests.services.conftest import GivenCall, a_user, events_of
+from tests.services.support import GivenCall, a_user, events_of
 
 
 def project_robot(project: str, *pairs: str, name: str = "ci") -> dict[str, Any]:

@@ -14,7 +14,7 @@ from access.users import UserService
 from core import audit
 from models import User
 from services import configuration, users
-from tests.services.conftest import GivenCall, a_user, events_of
+from tests.services.support import GivenCall, a_user, events_of
 
 
 def a_system_robot(*system: str) -> Identity:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support import RunningBerth, require, running_berth
+from tests.ui.browser import TIMEZONE
 
 CHROMIUM = "/usr/bin/chromium"
 # The network is closed: no first-run fetches, no QUIC probes, no sandbox as root in CI.
@@ -22,8 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# A zone far from UTC with summer time, so a local/UTC mix-up in the filters shows.
-TIMEZONE = "Europe/Berlin"
 
 
 @pytest.fixture(scope="package")

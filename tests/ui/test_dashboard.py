@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect
 
 from tests.factories import PASSWORD, new_user
 from tests.support import ADMIN, RunningBerth
-from tests.ui.conftest import TIMEZONE
+from tests.ui.browser import TIMEZONE
 
 API = "/api/v2.0"
 ROWS = "#events tbody tr"

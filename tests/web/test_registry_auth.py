@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import ADMIN, RunningBerth, postgres_database, require, running_berth
+from tests.factories import claims_of
+from tests.support import ADMIN, RunningBerth, running_berth, running_berth_with
 
 LAYER = b"some layer bytes"
 DIGEST = "sha256:" + hashlib.sha256(LAYER).hexdigest()
-
-
-@contextmanager
-def server_on(database: str, data_dir: Path) -> Iterator[RunningBerth]:
-    """A server of its own with one process, so the login it remembers is the one the next
-    request meets."""
-    env = {"BERTH_WORKERS": "1"}
-    if database == "sqlite":
-        with running_berth(data_dir, env) as server:
-            yield server
-        return
-    with postgres_database() as url:
-        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
-        with running_berth(data_dir, {**env, "BERTH_DATABASE_URL": str(url)}) as server:
-            yield server
-
-
-def claims_of(token: str) -> dict[str, object]:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+# A server of one process, so the login it remembers is the one the next request meets.
+ONE_PROCESS = {"BERTH_WORKERS": "1"}
 
 
 def token_for(server: RunningBerth, scope: str, auth: tuple[str, str] | None = None) -> str:
@@ -98,7 +78,7 @@ def test_a_token_without_an_action_the_role_allows_is_sent_back_for_a_new_one(
     assert response.status_code == 401
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
     fresh = token_for(berth_server, "repository:library/scoped:pull,push", ADMIN)
-    assert claims_of(fresh)["access"][0]["actions"] == ["pull", "push"]  # type: ignore[index]
+    assert claims_of(fresh)["access"][0]["actions"] == ["pull", "push"]
 
 
 @pytest.mark.parametrize(
@@ -146,7 +126,7 @@ def test_repeated_failed_logins_are_throttled_per_user(tmp_path: Path) -> None:
 def test_a_locked_out_user_stays_out_even_right_after_a_good_login(
     tmp_path: Path, database: str
 ) -> None:
-    with server_on(database, tmp_path) as server:
+    with running_berth_with(database, tmp_path, ONE_PROCESS) as server:
         # Given admin signed in a moment ago, so the server remembers that login
         assert httpx.get(f"{server.url}/v2/", auth=ADMIN).status_code == 200
         # When five wrong passwords lock the name out
@@ -233,9 +213,9 @@ def test_a_star_scope_works_at_the_registry(berth_server: RunningBerth) -> None:
 
 def test_anonymous_star_scope_on_a_public_project_is_pull_only(berth_server: RunningBerth) -> None:
     token = token_for(berth_server, "repository:library/anything:*")
-    assert claims_of(token)["access"][0]["actions"] == ["pull"]  # type: ignore[index]
+    assert claims_of(token)["access"][0]["actions"] == ["pull"]
 
 
 def test_the_system_admin_star_scope_holds_everything(berth_server: RunningBerth) -> None:
     token = token_for(berth_server, "repository:library/anything:*", ADMIN)
-    assert claims_of(token)["access"][0]["actions"] == ["*", "delete", "pull", "push"]  # type: ignore[index]
+    assert claims_of(token)["access"][0]["actions"] == ["*", "delete", "pull", "push"]

@@ -6,8 +6,6 @@ answers of Distribution's token server for what the service cannot take.
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 import uuid
 from pathlib import Path
@@ -16,18 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.factories import claims_of
 from tests.support import ADMIN, RunningBerth, running_berth
 
 PASSWORD = "Oauth-Form-Pass-1"
 SERVICE = "berth-registry"
-
-
-def claims_of(token: str) -> dict[str, Any]:
-    payload = token.split(".")[1]
-    result: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return result
 
 
 def api(server: RunningBerth, method: str, path: str, body: Any = None) -> httpx.Response:
