@@ -15,7 +15,7 @@ writes only their webhook events, when a policy wants them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
@@ -79,17 +79,17 @@ async def emit(tx: Tx, event: audit.Event) -> int:
     return await _webhook_events(tx, event, event_type, event.project_id)
 
 
-async def emit_pull(event: audit.Event) -> int:
-    """A pull's webhook events, in a transaction of their own; one indexed read when the
-    project has no enabled policy that wants pulls (the pull path). Its audit row is the
-    pull log's."""
+async def emit_pull(project: str, event_of: Callable[[], audit.Event]) -> int:
+    """A pull's webhook events, in a transaction of their own; one indexed read, and no
+    event built, when the project has no enabled policy that wants pulls (the pull path).
+    Its audit row is the pull log's."""
     wanted = f'%"{webhooks.PULL_ARTIFACT}"%'
-    rows = await fetch(_PROJECT_WITH_POLICY, event.project, True, wanted)
+    rows = await fetch(_PROJECT_WITH_POLICY, project, True, wanted)
     if not rows:
         return 0
     project_id = int(rows[0][0])  # type: ignore[call-overload]
     async with transaction() as tx:
-        return await _webhook_events(tx, event, webhooks.PULL_ARTIFACT, project_id)
+        return await _webhook_events(tx, event_of(), webhooks.PULL_ARTIFACT, project_id)
 
 
 _PROJECT_WITH_POLICY = (

@@ -39,10 +39,15 @@ def check_request() -> None:
     path = raw_path.split(b"?", 1)[0]
     if len(path) > MAX_PATH:
         raise ParameterInvalid("path", f"longer than {MAX_PATH} bytes")
+    plain = path.isascii() and b"%" not in path and b"\x00" not in path
     for segment in path.split(b"/"):
+        if plain:  # the common case, checked without decoding: only its length can be wrong
+            if len(segment) > MAX_NAME:
+                raise ParameterInvalid("path", f"longer than {MAX_NAME} characters")
+            continue
         _check_bytes("path", unquote_to_bytes(segment), MAX_NAME)
     query: bytes = request.scope.get("query_string") or b""
-    for pair in query.split(b"&"):
+    for pair in query.split(b"&") if query else ():
         key, _, value = pair.partition(b"=")
         name = _check_bytes("query parameter", _unquote(key), MAX_NAME)
         limit = MAX_QUERY if name in LONG_PARAMETERS else MAX_NAME

@@ -84,13 +84,13 @@ class BoundedConnection(ASGIHTTPConnection):
 
     async def handle_request(self, request: Request, send: ASGISendCallable) -> None:
         body = request.body
-        if not isinstance(body, BoundedBody):
-            await super().handle_request(request, send)
-            return
         has_body = _has_body(request)
+        if not has_body or not isinstance(body, BoundedBody):
+            await super().handle_request(request, send)  # nothing to gate: no body
+            return
 
         async def answer(message: ASGISendEvent) -> None:
-            if message["type"] == "http.response.start" and has_body and not body.complete:
+            if message["type"] == "http.response.start" and not body.complete:
                 message["headers"] = _closing(message["headers"])
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 body.discard()  # before the send: hypercorn's disconnect needs the room

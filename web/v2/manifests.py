@@ -101,11 +101,16 @@ async def _negotiated(ctx: V2Request) -> StoredManifest:
 async def _notify_pull(ctx: V2Request, digest: str) -> None:
     """The pull's webhook events; one indexed read when the project has no enabled policy
     (its audit row is in the pull log already)."""
-    tag = None if is_digest(ctx.arg) else ctx.arg
-    resource = audit.artifact_resource(ctx.name, ctx.arg, digest)
-    event = audit.Event(audit.PULL, audit.ARTIFACT, resource, ctx.project, host=ctx.request.host)
-    event.artifacts = [audit.Artifact(ctx.name, digest, tag)]
-    if await events.emit_pull(event):
+
+    def event() -> audit.Event:
+        resource = audit.artifact_resource(ctx.name, ctx.arg, digest)
+        pulled = audit.Event(audit.PULL, audit.ARTIFACT, resource, ctx.project, host=host)
+        tag = None if is_digest(ctx.arg) else ctx.arg
+        pulled.artifacts = [audit.Artifact(ctx.name, digest, tag)]
+        return pulled
+
+    host = ctx.request.host
+    if await events.emit_pull(ctx.project, event):
         ctx.wake_jobs()
 
 
