@@ -119,17 +119,7 @@ class TokenService:
     def verify_refresh(self, token: str) -> tuple[str, str]:
         """(subject, binding) of a refresh token this service signed; AuthenticationFailed
         for anything else, an access token included."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._public,
-                algorithms=[ALGORITHM],
-                audience=self._refresh_audience,
-                issuer=self.issuer,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"invalid refresh token: {exc}") from None
+        claims = self._decode(token, self._refresh_audience, "invalid refresh token")
         binding = claims.get("bnd")
         if claims.get("typ") != _REFRESH or not isinstance(binding, str) or not claims["sub"]:
             raise AuthenticationFailed("invalid refresh token")
@@ -141,18 +131,24 @@ class TokenService:
 
     def verify(self, token: str) -> TokenClaims:
         """Claims of a token this service signed; AuthenticationFailed for anything else."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._public,
-                algorithms=[ALGORITHM],
-                audience=self.service,
-                issuer=self.issuer,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise AuthenticationFailed(f"invalid token: {exc}") from None
+        claims = self._decode(token, self.service, "invalid token")
         access = claims.get("access")
         if claims.get("typ") == _REFRESH or not isinstance(access, list):
             raise AuthenticationFailed("invalid token: no access claim")
         return TokenClaims(str(claims["sub"]), access)
+
+    def _decode(self, token: str, audience: str, invalid: str) -> dict[str, Any]:
+        """The claims of a token signed by this service for audience (ES256 only, our issuer,
+        unexpired); AuthenticationFailed naming why not."""
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                self._public,
+                algorithms=[ALGORITHM],
+                audience=audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"{invalid}: {exc}") from None
+        return claims
