@@ -22,6 +22,7 @@ __all__ = [
     "DirectoryUnavailable",
     "Forbidden",
     "InvalidInput",
+    "LOGIN_FAILURES",
     "LoginThrottled",
     "NotFound",
     "PasswordPolicyViolation",
@@ -61,3 +62,8 @@ class DirectoryUnavailable(Unavailable):
 
     def __init__(self, reason: str) -> None:
         super().__init__("the directory server is unavailable", {"reason": reason})
+
+
+# What a credential check raises when the login does not happen: recorded as a failed login,
+# never as a failed attempt at the operation the caller wanted.
+LOGIN_FAILURES = (AuthenticationFailed, LoginThrottled, DirectoryUnavailable)

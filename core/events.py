@@ -76,6 +76,9 @@ async def emit(tx: Tx, event: audit.Event) -> int:
     event_type = WEBHOOK_TYPES.get((event.operation, event.resource_type))
     if event_type is None or not event.artifacts or event.project_id is None:
         return 0
+    # One indexed read when no policy wants it: every push and delete asks.
+    if not await fetch(_POLICY_WANTING, event.project_id, True, f'%"{event_type}"%'):
+        return 0
     return await _webhook_events(tx, event, event_type, event.project_id)
 
 
@@ -106,9 +109,7 @@ _POLICY_WANTING = (
 
 async def _webhook_events(tx: Tx, event: audit.Event, event_type: str, project_id: int) -> int:
     """One execution and one "webhook" job per artifact per enabled policy of the project
-    that wants event_type; one indexed read when there is none (every push asks)."""
-    if not await fetch(_POLICY_WANTING, project_id, True, f'%"{event_type}"%'):
-        return 0
+    that wants event_type (the caller has seen that one exists)."""
     policies = [
         policy
         for policy in await WebhookPolicy.filter(project_id=project_id, enabled=True).using_db(tx)

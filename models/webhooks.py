@@ -37,8 +37,6 @@ class WebhookExecution(Model):
     id = fields.BigIntField(primary_key=True)
     policy_id = fields.IntField(db_index=True)
     event_type = fields.CharField(max_length=64)
-    # the cause's own id (e.g. the push job), so a repeated pipeline step emits once
-    event_key = fields.CharField(max_length=128, null=True)
     status = fields.CharField(max_length=16, default="pending")
     attempts = fields.IntField(default=0)
     response_code = fields.IntField(null=True)
@@ -49,4 +47,3 @@ class WebhookExecution(Model):
 
     class Meta:
         table = "webhook_execution"
-        unique_together = (("policy_id", "event_key"),)

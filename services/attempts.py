@@ -18,12 +18,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from access.errors import AuthenticationFailed, DirectoryUnavailable, LoginThrottled
+from access.errors import LOGIN_FAILURES
 from access.policy import Identity
 from core import audit, events
-
-# What resolving a caller raises when the login does not happen (recorded as a failed login).
-LOGIN_FAILURES = (AuthenticationFailed, LoginThrottled, DirectoryUnavailable)
 
 
 class Call(Protocol):

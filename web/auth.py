@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from quart import Request, after_this_request, g
 from quart.typing import ResponseTypes
 
-from access.errors import AuthenticationFailed, DirectoryUnavailable, LoginThrottled
+from access.errors import LOGIN_FAILURES, AuthenticationFailed
 from access.policy import ANONYMOUS, Identity
 from access.tokens import TokenClaims, TokenService
 from access.users import UserService, identity_by_name
@@ -22,8 +22,6 @@ from core import audit
 
 log = logging.getLogger("berth.web")
 
-# What a credential check raises when the login does not happen.
-LOGIN_FAILURES = (AuthenticationFailed, LoginThrottled, DirectoryUnavailable)
 
 
 @dataclass(frozen=True, slots=True)
