@@ -27,7 +27,15 @@ import httpx
 import pytest
 
 from tests.factories import push_image
-from tests.support import ADMIN, REPO_ROOT, RunningBerth, postgres_database, require, running_berth
+from tests.support import (
+    ADMIN,
+    REPO_ROOT,
+    RunningBerth,
+    postgres_database,
+    require,
+    running_berth,
+    wait_until,
+)
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
@@ -262,7 +270,9 @@ def test_a_retention_age_adds_the_purge_schedule(tmp_path: Path) -> None:
         running_berth(tmp_path, {"BERTH_AUDIT__RETENTION_DAYS": "90"}),
         sqlite3.connect(tmp_path / "berth.db") as db,
     ):
-        rows = db.execute(query).fetchall()
+        # The scheduler's lease holder writes its triggers once it runs, not before the
+        # first answer: wait for the row rather than race it.
+        rows = wait_until("the audit-purge schedule", lambda: db.execute(query).fetchall())
     assert rows and rows[0][0] == "audit-purge" and json.loads(rows[0][1]) == {"days": 90}
 
 
