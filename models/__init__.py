@@ -2,6 +2,7 @@
 
 from models.audit import AuditEvent
 from models.db import close_database, fetch, open_database, refresh_statistics
+from models.gc import GcRun
 from models.identity import (
     ConfigEntry,
     GroupMembership,
@@ -28,6 +29,7 @@ from models.webhooks import WebhookExecution, WebhookPolicy
 __all__ = [
     "AuditEvent",
     "ConfigEntry",
+    "GcRun",
     "GroupMembership",
     "Job",
     "Lease",

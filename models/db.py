@@ -13,6 +13,7 @@ MODEL_MODULES = [
     "models.jobs",
     "models.webhooks",
     "models.audit",
+    "models.gc",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (

@@ -33,7 +33,11 @@ class Repository(Model):
 class Blob(Model):
     """One stored blob, shared by every repository that links it.
 
-    status/version move only by compare-and-set: none -> delete -> deleting (online GC).
+    status/version move only by compare-and-set: none -> delete -> deleting (online GC,
+    core/gc.py). Every push that uses the blob (an upload commit, a mount, a HEAD, a manifest
+    naming it) puts it back to none and bumps version, so a collection's compare-and-set on
+    the version it saw fails. touched_ms: the last such use (or, while deleting, when the
+    collection claimed it), in epoch milliseconds; gc_run: the collection that marked it.
     """
 
     id = fields.IntField(primary_key=True)
@@ -41,10 +45,13 @@ class Blob(Model):
     size = fields.BigIntField()
     status = fields.CharField(max_length=16, default="none")
     version = fields.IntField(default=0)
+    touched_ms = fields.BigIntField(default=0)
+    gc_run = fields.IntField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "blob"
+        indexes = (("status", "touched_ms"),)
 
 
 class RepositoryBlob(Model):
