@@ -135,9 +135,14 @@ class BlobStore:
         now = now_ms()
         async with in_transaction() as tx:
             # The first statement writes, so the transaction holds the write lock on SQLite.
-            await Blob.bulk_create(
-                [Blob(digest=digest, size=size, touched_ms=now)], ignore_conflicts=True, using_db=tx
-            )
+            # Only an upload, which has the bytes, may make the row: a mount whose blob a
+            # collection removed since its stat would make a row with no file behind it.
+            if source is not None:
+                await Blob.bulk_create(
+                    [Blob(digest=digest, size=size, touched_ms=now)],
+                    ignore_conflicts=True,
+                    using_db=tx,
+                )
             revived = (
                 await Blob.filter(digest=digest, status__in=LIVE)
                 .using_db(tx)
