@@ -22,7 +22,16 @@ from core.jobs import enqueue
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
 from core.projects import existing_repository, project_for_push, repository_for_push
-from models import Blob, Manifest, ManifestReference, Repository, Tag, execute, fetch
+from models import (
+    Blob,
+    Manifest,
+    ManifestReference,
+    Repository,
+    RepositoryBlob,
+    Tag,
+    execute,
+    fetch,
+)
 from models.errors import BerthError
 
 
@@ -137,7 +146,7 @@ class ManifestStore:
                 async with events.transaction() as tx:
                     if manifest_id is None:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
-                    await _hold(tx, blobs)
+                    await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children)
                     if not by_digest:
                         await self._tag(repo_id, reference, manifest_id)
@@ -255,10 +264,12 @@ class ManifestStore:
             await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)
 
 
-async def _hold(tx: events.Tx, digests: list[str]) -> None:
+async def _hold(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
     """Take the manifest's blobs back from any collection, in the manifest's transaction:
     none, version bumped (so a collection's claim on the version it saw fails), touched
-    now. ManifestBlobUnknown when one is being deleted: the client uploads it again."""
+    now. ManifestBlobUnknown when one is being deleted, or was deleted since the references
+    were checked (its row made anew by an upload elsewhere, this repository's link gone):
+    the client uploads it again."""
     if not digests:
         return
     held = (
@@ -266,13 +277,18 @@ async def _hold(tx: events.Tx, digests: list[str]) -> None:
         .using_db(tx)
         .update(status="none", version=F("version") + 1, touched_ms=now_ms(), gc_run=None)
     )
-    if held != len(digests):
+    linked = (
+        await RepositoryBlob.filter(repository_id=repo_id, digest__in=digests)
+        .using_db(tx)
+        .values_list("digest", flat=True)
+    )
+    if held != len(digests) or len(set(linked)) != len(digests):
         alive = (
             await Blob.filter(digest__in=digests, status="none")
             .using_db(tx)
             .values_list("digest", flat=True)
         )
-        raise ManifestBlobUnknown(sorted(set(digests) - set(alive))[0])
+        raise ManifestBlobUnknown(sorted(set(digests) - (set(alive) & set(linked)))[0])
 
 
 async def _hold_children(tx: events.Tx, repo_id: int, digests: list[str]) -> None:

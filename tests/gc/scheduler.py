@@ -73,7 +73,9 @@ class Scheduler:
         deadline = time.monotonic() + within
         while not self.quiet():
             if time.monotonic() > deadline:
-                running = [n for n, t in self.tasks.items() if not t.done() and n not in self.parked]
+                running = [
+                    n for n, t in self.tasks.items() if not t.done() and n not in self.parked
+                ]
                 raise AssertionError(f"actors neither parked nor done within {within}s: {running}")
             await asyncio.sleep(0.001)
 

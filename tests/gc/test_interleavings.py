@@ -32,17 +32,18 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+import core.blobs
 import core.gc as engine
 import core.registry
-import core.blobs
-from core.blobs import BlobStore, now_ms
+from core.blobs import now_ms
 from core.errors import BlobUnknown, ManifestBlobUnknown, ManifestUnknown
-from core.gc import GcOptions, GcResult
+from core.gc import GcOptions
 from core.service import Registry, close_registry, open_registry
 from core.uploads import UploadService
 from models import GcRun, fetch
-from storage import StorageDriver, StorageKeyMissing, build_driver
+from storage import StorageKeyMissing, build_driver
 from tests.gc.scheduler import Scheduler
+from tests.gc.stepping import GatedBlobs, GatedStorage, stepped_collection
 from tests.gc.support import (
     BLOB_ROWS_SQL,
     OCI_MANIFEST,
@@ -82,45 +83,6 @@ _NAMED = (
     "SELECT r.digest, b.status FROM manifest_reference r"
     " LEFT JOIN blob b ON b.digest = r.digest WHERE r.kind = 'blob'"
 )
-
-
-class GatedStorage:
-    """The collection's storage: a gate before each file it deletes."""
-
-    def __init__(self, inner: StorageDriver, scheduler: Scheduler) -> None:
-        self._inner = inner
-        self.delete = scheduler.gated("delete file", inner.delete)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class GatedBlobs(BlobStore):
-    """The registry's BlobStore with gates where a push's statements meet a collection's:
-    before a marked blob is taken back (HEAD, mount) and before each attempt to record and
-    link a blob (after an upload placed its bytes, after a mount's stat)."""
-
-    scheduler: Scheduler
-
-    async def _revive(self, digest: str) -> bool:
-        await self.scheduler.gate("revive")
-        return await super()._revive(digest)
-
-    async def _link(self, repo_id: int, digest: str, size: int, source: str | None) -> bool:
-        await self.scheduler.gate("link")
-        return await super()._link(repo_id, digest, size, source)
-
-
-async def stepped_collection(
-    storage: StorageDriver, run_id: int, options: GcOptions
-) -> GcResult:
-    """core.gc.collect's phases, with the sweeps one batch after the other."""
-    run = engine._Run(storage, run_id, options, Quiet())
-    await run.interrupted()
-    await run.manifests()
-    async for batch in run._batches():
-        await run._sweep(batch)
-    return run.result
 
 
 class Interleavings(RuleBasedStateMachine):
