@@ -201,6 +201,7 @@ def worker(
         settings.job_lease_seconds,
         settings.job_backoff_seconds,
         settings.audit_options,
+        settings.gc.window,
     )
     console.print(f"Berth worker on {settings.broker_namespace} with {config.threads} thread(s)")
     run_worker(config, build_driver(settings.storage.driver, settings.storage_root))
