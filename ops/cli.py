@@ -25,6 +25,7 @@ from ops.cli_common import (
     with_database,
     with_registry,
 )
+from ops.gc_cli import gc, start_on_serve
 from ops.jobs_cli import jobs_cli
 from ops.logging import configure_logging
 
@@ -51,6 +52,7 @@ cli.add_typer(uploads_cli, name="uploads")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(admin_cli, name="admin")
+cli.command("gc")(gc)
 
 Listen = Annotated[
     str | None,
@@ -86,6 +88,10 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
         fail([exc.message], 1)
     try:
         run_on_database(settings, lambda: prepare(settings))
+        if settings.gc.on_start:  # the server's jobs carry it out once it serves
+            run_on_database(
+                settings, lambda: with_database(settings, lambda: start_on_serve(settings))
+            )
         count = settings.server_processes
 
         def announce() -> None:
