@@ -66,7 +66,6 @@ async def collect_here(registry: Registry, parameters: GcParameters) -> GcRun:
     from pipelines.gc import execute
 
     run = await gc_runs.create(gc_runs.CLI, parameters, audit.SYSTEM, enqueue_job=False)
-    console.print(f"garbage collection {run.id} started", markup=False)
     with PhaseBars() as bars:
         return await execute(registry, int(run.id), bars)
 

@@ -157,7 +157,7 @@ class RunReporter:
 
     async def phase(self, name: str, total: int | None) -> None:
         self.phase_index, self.total, self.done = self.phase_index + 1, total or 0, 0
-        await self.line(f"phase {name}" + ("" if total is None else f": {total} items"))
+        self._note(f"phase {name}" + ("" if total is None else f": {total} items"))
         if self.watcher is not None:
             await self.watcher.phase(name, total)
 
@@ -167,9 +167,12 @@ class RunReporter:
             await self.watcher.advance(count)
 
     async def line(self, text: str) -> None:
-        self.pending.append(f"{gc_runs.stamp_now()} {text}")
+        self._note(text)
         if self.watcher is not None:
             await self.watcher.line(text)
+
+    def _note(self, text: str) -> None:
+        self.pending.append(f"{gc_runs.stamp_now()} {text}")
 
     async def should_stop(self) -> bool:
         if time.monotonic() - self._stop_read >= STOP_POLL_SECONDS:
