@@ -20,7 +20,7 @@ from core import audit
 from core.events import Tx, transaction
 from core.gc import MAX_WORKERS, RUN_LEASE, GcOptions, GcResult, GcRunning
 from core.jobs import enqueue
-from models import GcRun, Lease
+from models import GcRun, Job, Lease
 from models.errors import NotFound
 from models.values import ParameterInvalid, parse_bool
 
@@ -119,10 +119,10 @@ async def _create(
     lock = [Lease(name=_LOCK, holder="", until=now)]
     await Lease.bulk_create(lock, ignore_conflicts=True, using_db=tx)
     await Lease.filter(name=_LOCK).using_db(tx).select_for_update().first()
+    await _bury_dead(tx, now)
     running = await GcRun.filter(_active(now)).using_db(tx).order_by("id").first()
     if running is not None:
         raise GcRunning(int(running.id))
-    await _bury_dead(tx, now)
     run = await GcRun.create(
         trigger=trigger,
         parameters=parameters.as_dict(),
@@ -139,11 +139,18 @@ async def _create(
 
 
 async def _bury_dead(tx: Tx, now: datetime) -> None:
+    """Mark Error the runs that can no longer end by themselves: Running ones whose heartbeat
+    lapsed, and Pending ones whose job gave up before it could start the run."""
     dead = Q(status=RUNNING) & (Q(heartbeat_at__lt=now - RUN_LEASE) | Q(heartbeat_at__isnull=True))
+    waiting = await GcRun.filter(status=PENDING).using_db(tx).values_list("job_id", flat=True)
+    jobs = [j for j in waiting if j is not None]
+    if jobs:
+        failed = Job.filter(id__in=jobs, status="failed").using_db(tx)
+        dead |= Q(status=PENDING, job_id__in=await failed.values_list("id", flat=True))
     for run in await GcRun.filter(dead).using_db(tx):
-        note = f"{_stamp(now)} the run's process stopped answering: marked Error"
+        note = f"{_stamp(now)} the run's process stopped answering or its job failed: Error"
         await (
-            GcRun.filter(id=run.id, status=RUNNING)
+            GcRun.filter(id=run.id, status=run.status)
             .using_db(tx)
             .update(status=ERROR, log=_appended(run.log, note), results=GcResult().as_dict())
         )

@@ -8,6 +8,7 @@ its log, results and audit event are the same, and `GET /api/v2.0/system/gc` lis
 
 from __future__ import annotations
 
+import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated
 
@@ -63,11 +64,15 @@ def gc(
 async def collect_here(registry: Registry, parameters: GcParameters) -> GcRun:
     """A CLI run, carried out here with progress bars; GcRunning while another is active."""
     from core import audit, gc_runs
-    from pipelines.gc import execute
+    from pipelines.gc import execute, interrupted
 
     run = await gc_runs.create(gc_runs.CLI, parameters, audit.SYSTEM, enqueue_job=False)
-    with PhaseBars() as bars:
-        return await execute(registry, int(run.id), bars)
+    try:
+        with PhaseBars() as bars:
+            return await execute(registry, int(run.id), bars)
+    except asyncio.CancelledError:  # ^C: asyncio.run cancels this task
+        await interrupted(int(run.id))
+        raise
 
 
 def summary(run: GcRun) -> str:

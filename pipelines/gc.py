@@ -95,6 +95,15 @@ async def execute(
     return await gc_runs.get(run_id)
 
 
+async def interrupted(run_id: int) -> None:
+    """The process carrying out the run stops before the run ended (^C on `berth gc`): the
+    run is Stopped now rather than blocking the next until its heartbeat lapses."""
+    run = await gc_runs.get(run_id)
+    await gc_runs.append_log(run_id, f"{gc_runs.stamp_now()} interrupted")
+    event = _event(run, gc_runs.STOPPED, GcResult(), "interrupted")
+    await gc_runs.finish(run_id, gc_runs.STOPPED, None, event)
+
+
 async def _collect(
     registry: Registry, run: GcRun, reporter: RunReporter
 ) -> tuple[str, GcResult, str]:

@@ -44,6 +44,16 @@ async def test_a_running_run_whose_heartbeat_lapsed_is_dead(registry: Registry) 
     assert "stopped answering" in dead.log
 
 
+async def test_a_pending_run_whose_job_gave_up_does_not_block(registry: Registry) -> None:
+    # Given a run whose job failed for good before it could start the run
+    first = await gc_runs.create(gc_runs.MANUAL, GcParameters(), "admin")
+    await Job.filter(id=first.job_id).update(status="failed")
+    # When another run is asked for, it is created and the stuck one is Error
+    second = await gc_runs.create(gc_runs.MANUAL, GcParameters(), "admin")
+    assert second.status == "Pending"
+    assert (await gc_runs.get(first.id)).status == "Error"
+
+
 async def test_stopping_a_pending_run_ends_it_and_a_running_one_is_asked(
     registry: Registry,
 ) -> None:
