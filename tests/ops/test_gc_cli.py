@@ -97,3 +97,10 @@ def _ended(admin: httpx.Client) -> dict[str, object] | None:
 def _ended_all(admin: httpx.Client) -> list[dict[str, object]]:
     rows = admin.get(GC).json()
     return [r for r in rows if r["job_status"] in ("Success", "Error", "Stopped")]
+
+
+def test_the_help_shows_flags_as_flags_and_the_workers_range(tmp_path: Path) -> None:
+    text = " ".join(run_berth(tmp_path, "gc", "--help").stdout.split())
+    assert "--dry-run" in text and "--delete-untagged" in text
+    assert "<bool>" not in text and "BOOLEAN" not in text
+    assert "--workers N" in text and "1<=x<=10" in text
