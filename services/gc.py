@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from access.policy import Identity
 from core import audit, events, gc_runs, gc_schedule
-from models import GcRun
+from models import GcRun, Schedule
 from services.attempts import Call, attempt
 from services.rights import require_system
 
@@ -34,16 +34,22 @@ async def set_schedule(call: Call, replace: bool) -> GcRun | None:
         request = gc_schedule.parse_request(await op.body())
         if request.type == gc_schedule.MANUAL:
             return await _run_now(op.tx, op.caller, request, event)
-        before = gc_schedule.schedule_shape(await gc_schedule.get_schedule())
+        before = _described(await gc_schedule.get_schedule())
         row = await gc_schedule.set_schedule(request, replace)
-        after = gc_schedule.schedule_shape(row)
         event.operation = audit.DELETE if row is None else audit.UPDATE
-        event.description = audit.changes(
-            {"type": before["type"], "cron": before["cron"]},
-            {"type": after["type"], "cron": after["cron"], **request.parameters.as_dict()},
-        )
+        event.description = audit.changes(before, _described(row))
         await events.emit(op.tx, event)
     return None
+
+
+def _described(row: Schedule | None) -> dict[str, object]:
+    """A schedule as its audit event describes a change of it."""
+    shape = gc_schedule.schedule_shape(row)
+    parameters = row.args.get("parameters") if row is not None else None
+    described: dict[str, object] = {"type": shape["type"], "cron": shape["cron"]}
+    if isinstance(parameters, dict):
+        described.update(parameters)
+    return described
 
 
 async def _run_now(

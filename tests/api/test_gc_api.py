@@ -203,6 +203,8 @@ def test_the_schedule_is_set_read_changed_and_removed(gc_server: RunningBerth) -
         weekly = admin.get(SCHEDULE).json()
         removed = admin.put(SCHEDULE, json={"schedule": {"type": "None"}})
         gone = admin.get(SCHEDULE).json()
+        query = {"q": "resource_type=garbage_collection", "page_size": 100}
+        events = admin.get("/auditlog-exts", params=query).json()
     assert empty["schedule"]["type"] == "None" and empty["schedule"]["next_scheduled_time"] is None
     assert made.status_code == 201
     assert daily["schedule"]["type"] == "Daily" and daily["schedule"]["cron"] == "0 0 0 * * *"
@@ -214,6 +216,14 @@ def test_the_schedule_is_set_read_changed_and_removed(gc_server: RunningBerth) -
     assert (weekly["schedule"]["type"], weekly["schedule"]["cron"]) == ("Custom", "0 30 2 * * 1")
     assert re.search(r"T02:30:00Z$", weekly["schedule"]["next_scheduled_time"])
     assert removed.status_code == 200 and gone["schedule"]["type"] == "None"
+    # And each change has its audit event saying what changed
+    said = [
+        e["operation_description"]
+        for e in events
+        if e["resource"] == "garbage collection schedule" and e["operation_result"]
+    ]
+    assert any("type: Daily -> Custom" in d and "delete_untagged: true -> false" in d for d in said)
+    assert any("type: Custom -> None" in d for d in said)
 
 
 @pytest.mark.parametrize(
