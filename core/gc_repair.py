@@ -103,9 +103,7 @@ async def forget_missing(storage: StorageDriver, row: SeenRow, digest: Digest) -
     True when the row was deleted. Safe to repeat."""
     try:
         async with in_transaction():
-            deleted = await Blob.filter(
-                id=row.id, status=row.status, version=row.version
-            ).delete()
+            deleted = await Blob.filter(id=row.id, status=row.status, version=row.version).delete()
             if not deleted:
                 return False
             if await _file_exists(storage, digest):
