@@ -260,3 +260,16 @@ async def _stuck(
 ) -> None:
     repaired = repair and await fix.finish_deletion(storage, row, digest)
     report.stuck.append(StuckDeletion(row.digest, row.gc_run, repaired))
+    if repair and not repaired:
+        await _revived_meanwhile(storage, row, digest, report)
+
+
+async def _revived_meanwhile(
+    storage: StorageDriver, row: fix.SeenRow, digest: Digest, report: CheckReport
+) -> None:
+    """A push that revived the row after the claim, when the file was already deleted, left a
+    live row without its file: report it (the next repair forgets it, and the client pushes
+    the blob again)."""
+    rows = await Blob.filter(id=row.id, status__not="deleting").values(*_FIELDS)
+    if rows and await _stored_size(storage, digest) is None:
+        await _missing(storage, False, fix.SeenRow(**rows[0]), digest, report)

@@ -269,3 +269,40 @@ def parse(digest: str) -> Digest:
 async def _seen(digest: str) -> gc_repair.SeenRow:
     row = await Blob.get(digest=digest)
     return gc_repair.SeenRow(row.id, row.digest, row.size, row.status, row.version, row.gc_run)
+
+
+class PushDuringDelete:
+    """Storage on which a push of the same blob revives its row just as the file goes (the
+    push found the file still present, so it kept no bytes of its own)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.inner = registry.storage
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def delete(self, key: str) -> None:
+        digest = "sha256:" + key.rsplit("/", 1)[1]
+        await Blob.filter(digest=digest).update(status="none", version=99)
+        await self.inner.delete(key)
+
+
+async def test_a_push_reviving_a_row_during_a_finished_deletion_is_reported_lost(
+    registry: Registry,
+) -> None:
+    data = b"revived while its file was being deleted"
+    await upload(registry, data)
+    await dead_run_deleting(registry, sha256(data), heartbeat_age=HOUR)
+    racing = PushDuringDelete(registry)
+    # When the repair's final compare-and-set loses to the push
+    report = await check(racing, True, Progress())  # type: ignore[arg-type]
+    # Then the deletion is not counted as finished, and the live row without a file is named
+    assert [(s.digest, s.repaired) for s in report.stuck] == [(sha256(data), False)]
+    assert [(m.digest, m.status, m.repaired) for m in report.missing] == [
+        (sha256(data), "none", False)
+    ]
+    # And the next repair forgets it, so the client's next push uploads it again
+    again = await run_check(registry, repair=True)
+    assert [(m.digest, m.repaired) for m in again.missing] == [(sha256(data), True)]
+    await upload(registry, data)
+    assert (await registry.blobs.stat(REPO, sha256(data))).size == len(data)
