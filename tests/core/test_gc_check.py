@@ -3,6 +3,7 @@ found, and with repair mended without undoing what a concurrent push did."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import time
@@ -306,3 +307,31 @@ async def test_a_push_reviving_a_row_during_a_finished_deletion_is_reported_lost
     assert [(m.digest, m.repaired) for m in again.missing] == [(sha256(data), True)]
     await upload(registry, data)
     assert (await registry.blobs.stat(REPO, sha256(data))).size == len(data)
+
+
+async def test_repairs_running_alongside_pushes_lose_no_pushed_blob(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given pushes whose rows follow their files a little late, while the check repairs over
+    # and over with no grace at all, so that it finds files whose row is not there yet
+    placed = registry.storage.commit
+
+    async def commit_then_pause(src: str, dst: str) -> bool:
+        created = await placed(src, dst)
+        await asyncio.sleep(0.2)
+        return created
+
+    monkeypatch.setattr(registry.storage, "commit", commit_then_pause)
+    blobs = [a_tar(500) for _ in range(20)]
+    pushing = asyncio.gather(*(upload(registry, data) for data in blobs))
+    adopted = 0
+    while not pushing.done():
+        report = await check(registry.storage, True, Progress(), grace=timedelta(0), batch=7)
+        adopted += sum(o.action == "adopted" for o in report.orphans)
+    await pushing
+    # Then the check did adopt files mid-push, and yet every pushed blob is visible where it
+    # was pushed, and nothing is left to mend
+    assert adopted > 0
+    for data in blobs:
+        assert (await registry.blobs.stat(REPO, sha256(data))).size == len(data)
+    assert (await run_check(registry)).findings == 0
