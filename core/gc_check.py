@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from core import gc_repair as fix
+from core.blobs import now_ms
 from core.digests import Digest, parse_digest
 from core.errors import DigestInvalid
 from models import Blob
@@ -167,7 +168,7 @@ async def _files_batch(
             "digest", flat=True
         )
     )
-    oldest = fix.now_ms() / 1000 - grace.total_seconds()
+    oldest = now_ms() / 1000 - grace.total_seconds()
     for digest, size, mtime in files:
         if str(digest) in known:
             continue
@@ -258,18 +259,20 @@ async def _missing(
 async def _stuck(
     storage: StorageDriver, repair: bool, row: fix.SeenRow, digest: Digest, report: CheckReport
 ) -> None:
-    repaired = repair and await fix.finish_deletion(storage, row, digest)
-    report.stuck.append(StuckDeletion(row.digest, row.gc_run, repaired))
-    if repair and not repaired:
-        await _revived_meanwhile(storage, row, digest, report)
+    if repair and await fix.finish_deletion(storage, row, digest):
+        report.stuck.append(StuckDeletion(row.digest, row.gc_run, True))
+    elif await _unchanged(row):  # still as seen: left (a collection is alive now), or found
+        report.stuck.append(StuckDeletion(row.digest, row.gc_run, False))
+    elif repair:
+        await _taken_back_meanwhile(storage, row, digest, report)
 
 
-async def _revived_meanwhile(
+async def _taken_back_meanwhile(
     storage: StorageDriver, row: fix.SeenRow, digest: Digest, report: CheckReport
 ) -> None:
-    """A push that revived the row after the claim, when the file was already deleted, left a
-    live row without its file: report it (the next repair forgets it, and the client pushes
-    the blob again)."""
+    """The row changed under the repair. Taken back by an upload before the claim, it has its
+    file again and is no finding; should it be live while the file the repair deleted is
+    gone, it is reported missing (the next repair forgets it, the client pushes it again)."""
     rows = await Blob.filter(id=row.id, status__not="deleting").values(*_FIELDS)
     if rows and await _stored_size(storage, digest) is None:
         await _missing(storage, False, fix.SeenRow(**rows[0]), digest, report)

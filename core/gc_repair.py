@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,6 +15,7 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from core import artifacts
+from core.blobs import collection_alive, now_ms
 from core.digests import Digest
 from core.gc import RUN_LEASE
 from models import Blob, GcRun, Manifest, ManifestReference, RepositoryBlob
@@ -39,10 +39,6 @@ class SeenRow:
     status: str
     version: int
     gc_run: int | None
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def live_runs() -> set[int]:
@@ -118,9 +114,10 @@ async def forget_missing(storage: StorageDriver, row: SeenRow, digest: Digest) -
 async def finish_deletion(storage: StorageDriver, row: SeenRow, digest: Digest) -> bool:
     """Finish a deletion a dead collection left in deleting: claim the row by bumping its
     version (compare-and-set on the version seen, status still deleting, and only while no
-    collection is alive), delete the file, then the row (compare-and-set on the claim).
-    True when the row is gone. Safe to repeat."""
-    if await live_runs():
+    collection is alive) and touching it (so an upload waits rather than takes it over),
+    delete the file, then the row (compare-and-set on the claim) with its links in one
+    transaction, as a collection does. True when the row is gone. Safe to repeat."""
+    if await collection_alive():
         return False
     claimed = await Blob.filter(id=row.id, status="deleting", version=row.version).update(
         version=F("version") + 1, touched_ms=now_ms()
@@ -128,7 +125,10 @@ async def finish_deletion(storage: StorageDriver, row: SeenRow, digest: Digest) 
     if not claimed:
         return False
     await storage.delete(blob_key(digest.algorithm, digest.hex))
-    gone = await Blob.filter(id=row.id, status="deleting", version=row.version + 1).delete()
+    async with in_transaction():
+        gone = await Blob.filter(id=row.id, status="deleting", version=row.version + 1).delete()
+        if gone:
+            await RepositoryBlob.filter(digest=row.digest).delete()
     return bool(gone)
 
 

@@ -16,6 +16,7 @@ import pytest
 from core import gc_repair
 from core.digests import Digest, parse_digest
 from core.errors import BlobUnknown
+from core.gc import GcOptions, collect
 from core.gc_check import CheckReport, check
 from core.service import Registry
 from models import Blob, GcRun, Manifest, RepositoryBlob
@@ -218,6 +219,7 @@ async def test_a_deletion_a_dead_run_left_is_finished(registry: Registry) -> Non
     assert [(s.digest, s.repaired) for s in repaired.stuck] == [(sha256(data), True)]
     assert not path_of(registry, sha256(data)).exists()
     assert not await Blob.filter(digest=sha256(data)).exists()
+    assert not await RepositoryBlob.filter(digest=sha256(data)).exists()
     assert (await run_check(registry)).findings == 0
 
 
@@ -272,9 +274,9 @@ async def _seen(digest: str) -> gc_repair.SeenRow:
     return gc_repair.SeenRow(row.id, row.digest, row.size, row.status, row.version, row.gc_run)
 
 
-class PushDuringDelete:
-    """Storage on which a push of the same blob revives its row just as the file goes (the
-    push found the file still present, so it kept no bytes of its own)."""
+class TakenBackDuringDelete:
+    """Storage on which the row is taken back to none just as the file goes: what the
+    repair's compare-and-set on its own claim guards against."""
 
     def __init__(self, registry: Registry) -> None:
         self.inner = registry.storage
@@ -288,17 +290,17 @@ class PushDuringDelete:
         await self.inner.delete(key)
 
 
-async def test_a_push_reviving_a_row_during_a_finished_deletion_is_reported_lost(
+async def test_a_row_taken_back_while_its_deletion_is_finished_is_reported_lost(
     registry: Registry,
 ) -> None:
     data = b"revived while its file was being deleted"
     await upload(registry, data)
     await dead_run_deleting(registry, sha256(data), heartbeat_age=HOUR)
-    racing = PushDuringDelete(registry)
-    # When the repair's final compare-and-set loses to the push
+    racing = TakenBackDuringDelete(registry)
+    # When the repair's final compare-and-set loses
     report = await check(racing, True, Progress())  # type: ignore[arg-type]
     # Then the deletion is not counted as finished, and the live row without a file is named
-    assert [(s.digest, s.repaired) for s in report.stuck] == [(sha256(data), False)]
+    assert report.stuck == []
     assert [(m.digest, m.status, m.repaired) for m in report.missing] == [
         (sha256(data), "none", False)
     ]
@@ -314,14 +316,14 @@ async def test_repairs_running_alongside_pushes_lose_no_pushed_blob(
 ) -> None:
     # Given pushes whose rows follow their files a little late, while the check repairs over
     # and over with no grace at all, so that it finds files whose row is not there yet
-    placed = registry.storage.commit
+    placed = registry.storage.place
 
-    async def commit_then_pause(src: str, dst: str) -> bool:
+    async def place_then_pause(src: str, dst: str) -> bool:
         created = await placed(src, dst)
         await asyncio.sleep(0.2)
         return created
 
-    monkeypatch.setattr(registry.storage, "commit", commit_then_pause)
+    monkeypatch.setattr(registry.storage, "place", place_then_pause)
     blobs = [a_tar(500) for _ in range(20)]
     pushing = asyncio.gather(*(upload(registry, data) for data in blobs))
     adopted = 0
@@ -335,3 +337,48 @@ async def test_repairs_running_alongside_pushes_lose_no_pushed_blob(
     for data in blobs:
         assert (await registry.blobs.stat(REPO, sha256(data))).size == len(data)
     assert (await run_check(registry)).findings == 0
+
+
+class Collecting(Progress):
+    """A collection's reporter: the check's progress plus its log, never asked to stop."""
+
+    async def line(self, text: str) -> None:
+        return None
+
+    async def should_stop(self) -> bool:
+        return False
+
+
+async def test_an_adopted_orphan_is_freed_by_the_next_collection(registry: Registry) -> None:
+    data = b"adopted, then collected"
+    path = await place_file(registry, sha256(data), data, age=HOUR)
+    await run_check(registry, repair=True)
+    # When a collection runs with no window
+    run = await GcRun.create(status="Running", heartbeat_at=datetime.now(UTC))
+    result = await collect(registry.storage, run.id, GcOptions(window=timedelta(0)), Collecting())
+    # Then it freed the adopted blob, file and row, and the check finds nothing
+    assert (result.blobs, result.bytes) == (1, len(data))
+    assert not path.exists()
+    assert not await Blob.filter(digest=sha256(data)).exists()
+    await GcRun.filter(id=run.id).update(status="Success")
+    assert (await run_check(registry)).findings == 0
+
+
+async def test_a_claim_an_upload_takes_over_first_is_no_finding(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = b"taken over by an upload"
+    await upload(registry, data)
+    await dead_run_deleting(registry, sha256(data), heartbeat_age=HOUR)
+
+    async def taken_over_meanwhile() -> bool:
+        # An upload takes the dead run's claim over after the check read the row
+        await Blob.filter(digest=sha256(data), status="deleting").update(status="none", version=4)
+        return False
+
+    monkeypatch.setattr(gc_repair, "collection_alive", taken_over_meanwhile)
+    report = await run_check(registry, repair=True)
+    # Then the repair's claim misses, the file stays, and nothing is left standing
+    assert report.findings == 0
+    assert (await registry.blobs.stat(REPO, sha256(data))).size == len(data)
+    assert path_of(registry, sha256(data)).exists()
