@@ -61,7 +61,7 @@ async def open_registry(
         # An outside search service being down must not stop the registry: events wait in
         # the database and the indexing pipeline prepares the index again before its batch.
         log.exception("the audit search backend is not ready", extra={"search": audit.search})
-    blobs = BlobStore(storage)
+    blobs = BlobStore(storage, gc_window)
     uploads = UploadService(storage, blobs, flush_every)
     return Registry(storage, blobs, uploads, ManifestStore(), index, audit, gc_window=gc_window)
 
