@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,10 +18,12 @@ from tests.factories import (
     error_of,
     id_from_location,
     new_user,
+    push_blob,
+    registry_client,
     system_entry,
     system_robot_body,
 )
-from tests.support import RunningBerth, berth_worker, wait_until
+from tests.support import RunningBerth, berth_worker, running_berth_with, wait_until
 
 GC = "/system/gc"
 SCHEDULE = "/system/gc/schedule"
@@ -186,6 +189,34 @@ def test_one_run_at_a_time_and_a_pending_run_stops(
         first_after = admin.get(f"{GC}/{first}").json()
     assert row["job_status"] == "Success"
     assert first_after["job_status"] == "Stopped"  # its job found it final
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_configured_window_decides_what_a_run_frees(tmp_path: Path, backend: str) -> None:
+    # Given a server whose window is zero, and a blob that no manifest names
+    env = {"BERTH_GC__WINDOW_SECONDS": "0"}
+    with (
+        running_berth_with(backend, tmp_path, env) as server,
+        registry_client(server) as registry,
+        admin_client(server) as admin,
+    ):
+        orphan = push_blob(registry, "library/gc-orphan", b"orphan" * 1000)
+        url = f"/v2/library/gc-orphan/blobs/{orphan['digest']}"
+        # When a dry run and then a real run collect
+        dry = finished(admin, run_id_of(admin.post(SCHEDULE, json=manual(dry_run=True))))
+        kept = registry.head(url)
+        real = finished(admin, run_id_of(admin.post(SCHEDULE, json=manual())))
+        gone = registry.head(url)
+    # Then both count the blob, and the real run deleted it
+    for row in (dry, real):
+        assert row["job_status"] == "Success"
+        assert row["blobs"] >= 1 and row["freed_bytes"] >= orphan["size"]
+    assert kept.status_code == 200 and gone.status_code == 404  # a dry run deletes nothing
+
+
+def run_id_of(answer: httpx.Response) -> int:
+    assert answer.status_code == 201, answer.text
+    return id_from_location(answer.headers["Location"])
 
 
 # --- schedule ----------------------------------------------------------------------------
