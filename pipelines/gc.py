@@ -30,7 +30,8 @@ log = logging.getLogger("berth.gc")
 
 FLUSH_SECONDS = 1.0  # log lines, heartbeat and job progress are written this often
 STOP_POLL_SECONDS = 1.0  # should_stop reads the run at most this often
-PHASES = 4  # manifests, mark, sweep, uploads: for the job's progress fraction
+# The engine's phases (manifests only with delete_untagged), for the job's progress fraction
+PHASES = ("manifests", "blobs", "uploads")
 Progress = Callable[[float], Awaitable[None]]
 
 
@@ -165,7 +166,8 @@ class RunReporter:
         self._stop, self._stop_read = False, 0.0
 
     async def phase(self, name: str, total: int | None) -> None:
-        self.phase_index, self.total, self.done = self.phase_index + 1, total or 0, 0
+        index = PHASES.index(name) if name in PHASES else self.phase_index + 1
+        self.phase_index, self.total, self.done = index, total or 0, 0
         self._note(f"phase {name}" + ("" if total is None else f": {total} items"))
         if self.watcher is not None:
             await self.watcher.phase(name, total)
@@ -190,8 +192,9 @@ class RunReporter:
         return self._stop
 
     def fraction(self) -> float:
+        """How far the run is: by phase, and within the phase by its items."""
         within = min(self.done / self.total, 1.0) if self.total else 0.0
-        return max(0.0, min(1.0, (self.phase_index + within) / PHASES))
+        return max(0.0, min(1.0, (self.phase_index + within) / len(PHASES)))
 
     async def flush(self) -> None:
         """Write the buffered lines (with a heartbeat) and the job's progress."""

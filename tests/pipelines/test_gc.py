@@ -3,6 +3,11 @@ started, a repeat after the end, and a schedule fire while one runs."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+
 from core import audit, gc_runs
 from core.gc_runs import GcParameters
 from core.jobs import ClaimedJob, JobQueue
@@ -52,6 +57,18 @@ async def test_a_run_is_carried_out_with_its_log_results_and_one_event(
     assert "Success (MANUAL): would free" in events[0].description
 
 
+async def test_a_run_whose_worker_was_killed_is_resumed_by_its_job(registry: Registry) -> None:
+    # Given a run a killed worker left Running (its job is claimed again after its lease)
+    run = await gc_runs.create(gc_runs.MANUAL, GcParameters(), "admin")
+    assert await gc_runs.start(run.id) is not None
+    job = ClaimedJob(int(run.job_id or 0), "gc", {"run": run.id}, 2)
+    # When the job's next attempt runs
+    await gc_pipeline(job, context(registry))
+    # Then the run is carried out to its end, saying it was resumed
+    done = await gc_runs.get(run.id)
+    assert done.status == "Success" and "resumed" in done.log
+
+
 async def test_a_watcher_sees_the_lines_the_log_gets(registry: Registry) -> None:
     run = await gc_runs.create(gc_runs.CLI, GcParameters(), audit.SYSTEM, enqueue_job=False)
     watcher = Watcher()
@@ -74,6 +91,31 @@ async def test_a_run_stopped_before_it_started_does_not_collect(registry: Regist
         "blobs": 0, "bytes": 0, "manifests": 0, "uploads": 0
     }  # fmt: skip
     assert "stopped before it started" in done.log
+
+
+async def test_a_stop_asked_while_it_runs_stops_it_at_the_next_check(
+    registry: Registry,
+) -> None:
+    # Given a blob no manifest names, and a window of zero: there is something to sweep
+    data = b"an orphan to sweep"
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    await registry.uploads.upload_whole("library/stop", "library", digest, chunks(data), None)
+    run = await gc_runs.create(gc_runs.CLI, GcParameters(), audit.SYSTEM, enqueue_job=False)
+
+    class StopAtTheSweep(Watcher):
+        async def phase(self, name: str, total: int | None) -> None:
+            if name == "blobs":  # someone asks for the stop (PUT /system/gc/{id})
+                await gc_runs.request_stop(run.id)
+
+    # When the run is carried out
+    done = await execute(replace(registry, gc_window=timedelta(0)), run.id, StopAtTheSweep())
+    # Then it stops at the engine's next check, with what it freed until then
+    assert done.status == "Stopped" and "stopped on request" in done.log
+    assert (done.results or {})["blobs"] <= 1
+
+
+async def chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 async def test_a_schedule_fire_while_a_run_is_active_is_skipped(registry: Registry) -> None:
