@@ -152,7 +152,12 @@ async def _bury_dead(tx: Tx, now: datetime) -> None:
         await (
             GcRun.filter(id=run.id, status=run.status)
             .using_db(tx)
-            .update(status=ERROR, log=_appended(run.log, note), results=GcResult().as_dict())
+            .update(
+                status=ERROR,
+                log=_appended(run.log, note),
+                results=GcResult().as_dict(),
+                updated_at=now,
+            )
         )
 
 
@@ -169,6 +174,9 @@ async def get(run_id: int) -> GcRun:
     return run
 
 
+# Status changes set updated_at themselves: an ORM update() does not (Harbor's update_time).
+
+
 async def history(offset: int, limit: int) -> tuple[list[GcRun], int]:
     """A page of runs, newest first, and how many there are."""
     rows = await GcRun.all().order_by("-id").offset(offset).limit(limit)
@@ -181,11 +189,11 @@ async def request_stop(run_id: int) -> GcRun:
     run = await get(run_id)
     now = datetime.now(UTC)
     if await GcRun.filter(id=run_id, status=PENDING).update(
-        status=STOPPED, stop_requested=True, results=GcResult().as_dict()
+        status=STOPPED, stop_requested=True, results=GcResult().as_dict(), updated_at=now
     ):
         await append_log(run_id, f"{_stamp(now)} stopped before it started")
     else:
-        await GcRun.filter(id=run_id, status=RUNNING).update(stop_requested=True)
+        await GcRun.filter(id=run_id, status=RUNNING).update(stop_requested=True, updated_at=now)
     return await get(run.id)
 
 
@@ -195,8 +203,9 @@ async def start(run_id: int) -> GcRun | None:
     run = await get(run_id)
     if run.status in FINAL:
         return None
+    now = datetime.now(UTC)
     await GcRun.filter(id=run_id, status__in=(PENDING, RUNNING)).update(
-        status=RUNNING, heartbeat_at=datetime.now(UTC)
+        status=RUNNING, heartbeat_at=now, updated_at=now
     )
     return await get(run_id)
 
@@ -227,7 +236,11 @@ async def finish(
     """Set the final status and results of a run that is not final yet, and write its one
     audit event (as the run's operator) in the same transaction; False when it already was
     final (nothing changed: a repeated finish is a no-op)."""
-    values = {"status": status, "results": (results or GcResult()).as_dict()}
+    values = {
+        "status": status,
+        "results": (results or GcResult()).as_dict(),
+        "updated_at": datetime.now(UTC),
+    }
     async with transaction() as tx:
         live = GcRun.filter(id=run_id, status__in=(PENDING, RUNNING)).using_db(tx)
         run = await live.first()

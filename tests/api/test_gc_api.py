@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from models.values import parse_time
 from tests.factories import (
     API,
     admin_client,
@@ -132,6 +133,7 @@ def test_a_manual_run_is_listed_in_harbors_shape_with_its_results_and_log(
     assert parameters == {"delete_untagged": False, "dry_run": True, "workers": 2}
     assert row["schedule"] is None and row["deleted"] is False and row["trigger"] == "MANUAL"
     assert row["creation_time"].endswith("Z") and row["update_time"].endswith("Z")
+    assert parse_time("t", row["update_time"]) > parse_time("t", row["creation_time"])
     assert all(isinstance(row[k], int) for k in ("freed_bytes", "blobs", "manifests", "uploads"))
     # And the newest run comes first in the history
     assert history.status_code == 200 and history.json()[0]["id"] == run_id
