@@ -120,12 +120,7 @@ _DROP = (
     + _PAIRS
     + " RETURNING digest, size"
 )
-# Only links whose blob has no row: an upload may have made the blob anew since its row was
-# dropped, and a manifest pushed since names it through the links that upload made.
-_UNLINK = (
-    "DELETE FROM repository_blob WHERE digest IN ({marks})"
-    " AND NOT EXISTS (SELECT 1 FROM blob b WHERE b.digest = repository_blob.digest)"
-)
+_UNLINK = "DELETE FROM repository_blob WHERE digest IN ({marks})"
 _UNMARK = "UPDATE blob SET status = 'none', gc_run = NULL WHERE status = 'delete' AND gc_run = ?"
 _INTERRUPTED = (
     "SELECT id, version, size FROM blob WHERE status = 'deleting' AND id > ? ORDER BY id LIMIT ?"

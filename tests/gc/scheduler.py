@@ -38,11 +38,13 @@ class Scheduler:
         await key
 
     def gated(self, label: str, func: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
-        """func with a gate before every call."""
+        """func with a gate before every call - but for a statement run in a transaction
+        (using=...): a task parked there would hold the transaction open."""
 
         @wraps(func)
         async def call(*args: Any, **kwargs: Any) -> T:
-            await self.gate(label)
+            if kwargs.get("using") is None:
+                await self.gate(label)
             return await func(*args, **kwargs)
 
         return call

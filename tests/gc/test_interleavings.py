@@ -57,7 +57,7 @@ from tests.gc.support import (
 )
 from tests.support import postgres_database, require
 
-EXAMPLES = {"sqlite": int(os.environ.get("GC_EXAMPLES", 60)), "postgres": 25}
+EXAMPLES = {"sqlite": int(os.environ.get("GC_EXAMPLES", 150)), "postgres": 60}
 REPOS = 2
 POOL = 5  # blobs each example shares between its images
 TAGS = ("t1", "t2")
