@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from tortoise import connections
 from tortoise.transactions import in_transaction
 
 from core.blobs import RUN_LEASE, now_ms
@@ -100,16 +101,25 @@ _COUNT = (
     "SELECT count(*), coalesce(sum(b.size), 0) FROM blob b"
     " WHERE b.status IN ('none', 'delete') AND b.touched_ms < ?" + _UNREFERENCED
 )
+# On PostgreSQL the mark and the claim skip rows a push holds locked (a manifest PUT, an
+# upload): those blobs are in use, and waiting for them while holding others deadlocks.
 _MARK = (
-    "UPDATE blob SET status = 'delete', gc_run = ? WHERE id IN ({ids})"
-    " AND status IN ('none', 'delete') AND touched_ms < ?"
+    "UPDATE blob SET status = 'delete', gc_run = ? WHERE id IN (SELECT id FROM blob"
+    " WHERE id IN ({ids}) AND status IN ('none', 'delete') AND touched_ms < ? ORDER BY id{lock})"
     " AND NOT EXISTS (SELECT 1 FROM manifest_reference r WHERE r.digest = blob.digest)"
     " RETURNING id, version"
 )
 _PAIRS = "(id, version) IN (VALUES {pairs})"
+# The claim asks again whether a manifest names the blob: on PostgreSQL a mark that waited
+# for a manifest PUT's lock on the row re-reads the row the PUT left (none, the new version)
+# but not the PUT's references, which its snapshot predates. The claim, a statement later,
+# sees them.
 _CLAIM = (
-    "UPDATE blob SET status = 'deleting', touched_ms = ? WHERE status = 'delete' AND gc_run = ?"
-    " AND " + _PAIRS + " RETURNING id, version, digest"
+    "UPDATE blob SET status = 'deleting', touched_ms = ? WHERE id IN (SELECT id FROM blob"
+    " WHERE status = 'delete' AND gc_run = ? AND (id, version) IN (VALUES {pairs})"
+    " ORDER BY id{lock})"
+    + _UNREFERENCED.replace("b.digest", "blob.digest")
+    + " RETURNING id, version, digest"
 )
 _RECLAIM = (
     "UPDATE blob SET version = version + 1, gc_run = ?, touched_ms = ? WHERE status = 'deleting'"
@@ -242,10 +252,12 @@ class _Run:
     async def _sweep(self, ids: list[int]) -> None:
         """Mark (none -> delete), claim (delete -> deleting, on the version marked), delete."""
         marks = ",".join("?" * len(ids))
-        marked = await execute(_MARK.format(ids=marks), self.run_id, *ids, self.cutoff)
-        pairs = [(int(i), int(v)) for i, v in marked]  # type: ignore[call-overload]
+        lock = _skip_locked()
+        marked = await execute(_MARK.format(ids=marks, lock=lock), self.run_id, *ids, self.cutoff)
+        pairs = sorted((int(i), int(v)) for i, v in marked)  # type: ignore[call-overload]
         if pairs:
-            claimed = await execute(_in_pairs(_CLAIM, pairs), now_ms(), self.run_id, *_flat(pairs))
+            claim = _in_pairs(_CLAIM.replace("{lock}", lock), pairs)
+            claimed = await execute(claim, now_ms(), self.run_id, *_flat(pairs))
             await self._delete(claimed)
         await self.reporter.advance(len(ids))
 
@@ -290,6 +302,11 @@ def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             raise task.exception()  # type: ignore[misc]
+
+
+def _skip_locked() -> str:
+    connection = connections.get("default")
+    return " FOR UPDATE SKIP LOCKED" if connection.capabilities.dialect == "postgres" else ""
 
 
 def _in_pairs(sql: str, pairs: list[tuple[int, int]]) -> str:

@@ -72,6 +72,10 @@ _LINKED_SIZES = (
     " ON b.digest = l.digest AND b.status IN ('none', 'delete')"
     " WHERE l.repository_id = ? AND l.digest IN ({marks})"
 )
+_LOCK_BLOBS = (
+    "SELECT id FROM blob WHERE digest IN ({marks}) AND status IN ('none', 'delete')"
+    " ORDER BY id FOR UPDATE"
+)
 _PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
 
 
@@ -272,6 +276,11 @@ async def _hold(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
     the client uploads it again."""
     if not digests:
         return
+    if tx.capabilities.dialect == "postgres":
+        # Lock the rows in id order first: two pushes locking shared layers in different
+        # orders deadlock (a collection skips rows a push holds).
+        marks = ",".join("?" * len(digests))
+        await execute(_LOCK_BLOBS.format(marks=marks), *digests, using=tx)
     held = (
         await Blob.filter(digest__in=digests, status__in=LIVE)
         .using_db(tx)

@@ -108,7 +108,8 @@ def collecting(url: str, stop: threading.Event, ledger: Ledger) -> None:
             with ledger.lock:
                 ledger.runs.append(row)
             if row["job_status"] != "Success":
-                ledger.problem(f"collection {run_id} ended {row['job_status']}")
+                log = http.get(f"/api/v2.0/system/gc/{run_id}/log").text
+                ledger.problem(f"collection {run_id} ended {row['job_status']}: {log[-2000:]}")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
