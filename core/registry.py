@@ -63,6 +63,7 @@ _LINKED_SIZES = (
     " ON b.digest = l.digest AND b.status IN ('none', 'delete')"
     " WHERE l.repository_id = ? AND l.digest IN ({marks})"
 )
+_LOCK_BLOBS = "SELECT id FROM blob WHERE digest IN ({marks}) ORDER BY digest FOR UPDATE"
 _PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
 
 
@@ -261,6 +262,9 @@ async def _hold(tx: events.Tx, digests: list[str]) -> None:
     now. ManifestBlobUnknown when one is being deleted: the client uploads it again."""
     if not digests:
         return
+    if tx.capabilities.dialect == "postgres":  # one order, or two pushes sharing layers deadlock
+        marks = ",".join("?" * len(digests))
+        await execute(_LOCK_BLOBS.format(marks=marks), *digests, using=tx)
     held = (
         await Blob.filter(digest__in=digests, status__in=LIVE)
         .using_db(tx)
