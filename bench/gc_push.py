@@ -1,0 +1,129 @@
+"""Small-image pushes per second while Berth collects, against the same push without.
+
+The push load is bench/run's "small images" step (bench/loadgen.py): unique images of a
+config and 1-2 layers of 1-32 KiB, 8 threads on keep-alive connections. Each round starts
+a Berth holding a large unreferenced set, pushes one batch with no collection and one while
+a collection runs (odd rounds push the baseline first, even rounds the collection first,
+so neither batch always meets the larger database). A batch counts only when the
+collection was still running after its last image; the blobs it deleted meanwhile are
+counted in the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+from dataclasses import dataclass, field
+
+from bench import gc_data
+from bench.gc_drive import Outcome, wait_running
+from bench.gc_steps import GC_TIMEOUT, REPO_NAME, BerthRig
+from bench.loadgen import SmallImage, make_images, push_images
+from bench.servers import Server
+
+# Fresh pushes must not be candidates: a window of 0 would let the collection take the
+# layers of an image whose manifest has not arrived yet (what the window exists for).
+WINDOW = 3600.0
+MAX_BLOBS = 1_000_000
+
+
+@dataclass
+class PushRound:
+    round_no: int
+    images: int
+    blobs: int  # unreferenced blobs in the set the collection works through
+    baseline_ips: float | None = None
+    during_ips: float | None = None
+    during_seconds: float | None = None
+    deleted_during: int | None = None  # of the set, deleted while the batch was pushed
+    still_running: bool = False  # after the batch's last image
+    outcome: Outcome | None = None
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def order(self) -> str:
+        return "baseline, then during GC" if self.round_no % 2 else "during GC, then baseline"
+
+    @property
+    def ratio(self) -> float | None:
+        if not (self.baseline_ips and self.during_ips):
+            return None
+        return self.during_ips / self.baseline_ips
+
+    @property
+    def valid(self) -> bool:
+        return self.ratio is not None and self.still_running
+
+
+def blobs_for(rate: float | None, images: int) -> int:
+    """Enough blobs to keep one collection busy through a batch at a pessimistic 25
+    images/s, with 5 s to spare; 100,000 when no collection rate was measured yet."""
+    if not rate:
+        return 100_000
+    return int(min(MAX_BLOBS, max(20_000, rate * (images / 25 + 5))))
+
+
+def batch(images: int, label: str) -> list[SmallImage]:
+    made = make_images(images, label)
+    return [dataclasses.replace(img, tag=f"{label}-{i}") for i, img in enumerate(made)]
+
+
+def push_round(rig: BerthRig, round_no: int, images: int, blobs: int) -> PushRound:
+    """One round on a fresh Berth: baseline and during-GC batches in this round's order."""
+    print(f"== Berth: small-image pushes, round {round_no}, {blobs:,} blobs to collect", flush=True)
+    server, _reference, generated = rig.prepared(blobs, WINDOW, gc_data.DAY_MS)
+    result = PushRound(round_no, images, blobs)
+    try:
+        steps = [_baseline, _during] if round_no % 2 else [_during, _baseline]
+        for step in steps:
+            step(rig, server, generated, result)
+    finally:
+        server.stop()
+        shutil.rmtree(server.data_dir, ignore_errors=True)
+    return result
+
+
+def _baseline(rig: BerthRig, server: Server, _set: gc_data.BlobSet, result: PushRound) -> None:
+    images = batch(result.images, f"base-{result.round_no}")
+    os.sync()
+    pushed = push_images(server.base, REPO_NAME, images, auth=server.push_auth)
+    result.baseline_ips = pushed.images_per_s
+    print(f"    no collection: {pushed.images_per_s:,.1f} images/s", flush=True)
+
+
+def _during(rig: BerthRig, server: Server, generated: gc_data.BlobSet, result: PushRound) -> None:
+    images = batch(result.images, f"gc-{result.round_no}")
+    os.sync()
+    collection = rig.start_collection(server, 1, WINDOW)
+    wait_running(collection)
+    before = gc_data.berth_left(server.data_dir, generated)[0]
+    pushed = push_images(server.base, REPO_NAME, images, auth=server.push_auth)
+    result.still_running = collection.running()
+    result.deleted_during = before - gc_data.berth_left(server.data_dir, generated)[0]
+    result.during_ips, result.during_seconds = pushed.images_per_s, pushed.seconds
+    result.outcome = collection.wait(GC_TIMEOUT)
+    state = "still running" if result.still_running else "FINISHED BEFORE THE LAST IMAGE"
+    print(
+        f"    during a collection: {pushed.images_per_s:,.1f} images/s; "
+        f"{result.deleted_during:,} blobs deleted meanwhile; collection {state}; "
+        f"it took {result.outcome.wall_seconds:.1f} s in all",
+        flush=True,
+    )
+
+
+def measure(rig: BerthRig, rounds: int, images: int, blobs: int) -> list[PushRound]:
+    """rounds rounds; a round whose collection ended too soon is run again once with three
+    times the blobs (both attempts are reported)."""
+    results = []
+    for round_no in range(1, rounds + 1):
+        for attempt in range(2):
+            try:
+                res = push_round(rig, round_no, images, blobs)
+            except Exception as err:  # noqa: BLE001 - a failed round is reported, not fatal
+                res = PushRound(round_no, images, blobs, failures=[f"{type(err).__name__}: {err}"])
+            results.append(res)
+            if res.valid or res.failures or attempt == 1:
+                break
+            blobs = min(MAX_BLOBS, blobs * 3)
+    return results
