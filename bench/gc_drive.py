@@ -188,7 +188,7 @@ def distribution_gc(config: Path, log: Path, timeout: float = 3600.0) -> Outcome
     wall = time.perf_counter() - started
     status = "Success" if proc.returncode == 0 else f"exit {proc.returncode}"
     tail = log.read_text(errors="replace").splitlines()[-3:]
-    return Outcome(status, wall, "offline command", log_tail=tail)
+    return Outcome(status, wall, "`garbage-collect`", log_tail=tail)
 
 
 def python_of(repo: Path) -> str:

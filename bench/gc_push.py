@@ -70,17 +70,23 @@ def batch(images: int, label: str) -> list[SmallImage]:
 
 
 def push_round(rig: BerthRig, round_no: int, images: int, blobs: int) -> PushRound:
-    """One round on a fresh Berth: baseline and during-GC batches in this round's order."""
-    print(f"== Berth: small-image pushes, round {round_no}, {blobs:,} blobs to collect", flush=True)
-    server, _reference, generated = rig.prepared(blobs, WINDOW, gc_data.DAY_MS)
+    """One round on a fresh Berth: baseline and during-GC batches in this round's order.
+    A failed step is recorded in the round's failures; what was measured before stays."""
+    print(f"== Berth: small-image pushes, round {round_no}, {blobs:,} blobs to collect")
     result = PushRound(round_no, images, blobs)
+    server: Server | None = None
     try:
+        server, _reference, generated = rig.prepared(blobs, WINDOW, gc_data.DAY_MS)
         steps = [_baseline, _during] if round_no % 2 else [_during, _baseline]
         for step in steps:
             step(rig, server, generated, result)
+    except Exception as err:  # noqa: BLE001 - a failed round is reported, not fatal
+        result.failures.append(f"{type(err).__name__}: {err}")
+        print(f"    FAILED: {err}", flush=True)
     finally:
-        server.stop()
-        shutil.rmtree(server.data_dir, ignore_errors=True)
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.data_dir, ignore_errors=True)
     return result
 
 
@@ -118,10 +124,7 @@ def measure(rig: BerthRig, rounds: int, images: int, blobs: int) -> list[PushRou
     results = []
     for round_no in range(1, rounds + 1):
         for attempt in range(2):
-            try:
-                res = push_round(rig, round_no, images, blobs)
-            except Exception as err:  # noqa: BLE001 - a failed round is reported, not fatal
-                res = PushRound(round_no, images, blobs, failures=[f"{type(err).__name__}: {err}"])
+            res = push_round(rig, round_no, images, blobs)
             results.append(res)
             if res.valid or res.failures or attempt == 1:
                 break

@@ -27,7 +27,7 @@ def collect_table(results: list[CollectResult]) -> list[str]:
         out = r.outcome
         reported = ", ".join(f"{k} {v:,}" for k, v in out.results.items()) if out else ""
         lines.append(
-            f"| {r.registry} | {r.mode} ({out.via if out else '—'}) | {r.workers or '—'} "
+            f"| {r.registry} | {r.mode}, {out.via if out else '—'} | {r.workers or '—'} "
             f"| {r.generated.count:,} | {_num(out.wall_seconds if out else None, 2)} "
             f"| {_num(out.run_seconds if out else None, 2)} | {r.freed_blobs:,} "
             f"| {r.freed_bytes / 1e6:,.1f} | {_num(r.blobs_per_s, 0)} | {reported or '—'} "
@@ -69,8 +69,9 @@ def _verdicts(collected: list[CollectResult], rounds: list[PushRound]) -> list[s
         )
     for r in collected:
         if r.files_left or not r.reference_intact or (r.outcome and r.outcome.status != "Success"):
+            who = f"{r.registry} ({r.workers} worker(s))" if r.workers else r.registry
             out.append(
-                f"- {r.registry} ({r.workers or 1} worker(s)): status "
+                f"- {who}: status "
                 f"{r.outcome.status if r.outcome else '—'}, {r.files_left:,} generated "
                 f"blobs left, reference image intact: {r.reference_intact}."
             )

@@ -18,7 +18,7 @@ from bench.gc_drive import (
     api_available,
     distribution_gc,
 )
-from bench.oci import RegistryClient, config_blob, image_manifest
+from bench.oci import RegistryClient, config_blob, image_manifest, sha256_digest
 from bench.servers import Server, berth, distribution
 
 REPO_NAME = "library/bench"
@@ -48,22 +48,24 @@ class CollectResult:
 
 
 def push_reference(server: Server) -> list[str]:
-    """One tagged image (config + layer) that every collection must leave alone."""
+    """One tagged image (config + layer) that every collection must leave alone; returns
+    the digests of its blobs and, last, of its manifest."""
     client = RegistryClient(server.base, auth=server.push_auth)
     try:
         layer, config = os.urandom(2048), config_blob("gc-bench-reference")
         digests = [client.push_blob(REPO_NAME, config), client.push_blob(REPO_NAME, layer)]
-        client.push_manifest(REPO_NAME, "reference", image_manifest(config, [layer]))
+        manifest = image_manifest(config, [layer])
+        client.push_manifest(REPO_NAME, "reference", manifest)
     finally:
         client.close()
-    return digests
+    return [*digests, sha256_digest(manifest)]
 
 
 def reference_pullable(server: Server, digests: list[str]) -> bool:
     client = RegistryClient(server.base)
     try:
         paths = [f"/v2/{REPO_NAME}/manifests/reference"]
-        paths += [f"/v2/{REPO_NAME}/blobs/{d}" for d in digests]
+        paths += [f"/v2/{REPO_NAME}/blobs/{d}" for d in digests[:-1]]
         headers = {"Accept": "application/vnd.oci.image.manifest.v1+json"}
         return all(client.request("GET", p, headers=headers).status == 200 for p in paths)
     finally:
@@ -133,7 +135,8 @@ def collect_berth(rig: BerthRig, count: int, workers: int) -> CollectResult:
         server.stop()
     rows, size = gc_data.berth_left(server.data_dir, blobs)
     result.freed_blobs, result.freed_bytes = blobs.count - rows, blobs.bytes - size
-    result.files_left = gc_data.berth_files(server.data_dir) - len(reference)
+    # Berth keeps manifests as rows: the reference leaves two files, its config and layer
+    result.files_left = gc_data.berth_files(server.data_dir) - len(reference[:-1])
     shutil.rmtree(server.data_dir, ignore_errors=True)
     return result
 
