@@ -47,19 +47,23 @@ class Collection(Protocol):
 
 
 def run_record(db: Path, run_id: int) -> tuple[float | None, dict[str, int], list[str]]:
-    """The gc_run row's own duration, results and last log lines, read-only."""
+    """The gc_run row's own duration (created -> its last heartbeat or update, whichever is
+    later: the final log flush beats just before the run finishes), results and last log
+    lines, read-only."""
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
         row = conn.execute(
-            "SELECT created_at, updated_at, results, log FROM gc_run WHERE id = ?", (run_id,)
+            "SELECT created_at, updated_at, heartbeat_at, results, log FROM gc_run WHERE id = ?",
+            (run_id,),
         ).fetchone()
     finally:
         conn.close()
     if row is None:
         return None, {}, []
-    created, updated = (dt.datetime.fromisoformat(str(v)) for v in row[:2])
-    results = json.loads(row[2]) if row[2] else {}
-    return (updated - created).total_seconds(), results, str(row[3] or "").splitlines()[-5:]
+    created, *later = (dt.datetime.fromisoformat(str(v)) for v in row[:3] if v)
+    results = json.loads(row[3]) if row[3] else {}
+    seconds = (max(later) - created).total_seconds() if later else None
+    return seconds, results, str(row[4] or "").splitlines()[-5:]
 
 
 class ApiCollection:

@@ -63,7 +63,10 @@ async def run(data_dir: Path, workers: int, window: float) -> dict[str, object]:
             result, status = stopped.result, "Stopped"
         seconds = time.perf_counter() - started
         await GcRun.filter(id=record.id).update(
-            status=status, results=result.as_dict(), log="\n".join(reporter.lines)
+            status=status,
+            results=result.as_dict(),
+            log="\n".join(reporter.lines),
+            heartbeat_at=dt.datetime.now(dt.UTC),
         )
         return {
             "run_id": record.id,
