@@ -2,11 +2,11 @@
 
 The push load is bench/run's "small images" step (bench/loadgen.py): unique images of a
 config and 1-2 layers of 1-32 KiB, 8 threads on keep-alive connections. Each round starts
-a Berth holding a large unreferenced set, pushes one batch with no collection and one while
-a collection runs (odd rounds push the baseline first, even rounds the collection first,
-so neither batch always meets the larger database). A batch counts only when the
-collection was still running after its last image; the blobs it deleted meanwhile are
-counted in the database.
+a Berth holding a large unreferenced set, pushes an unrecorded warm-up batch, then one
+batch with no collection and one while a collection runs (odd rounds push the baseline
+first, even rounds the collection batch first, so neither always meets the larger
+database). A batch counts only when the collection was still running after its last
+image; the blobs it deleted meanwhile are counted in the database.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bench.servers import Server
 # layers of an image whose manifest has not arrived yet (what the window exists for).
 WINDOW = 3600.0
 MAX_BLOBS = 1_000_000
+WARM_UP = 32  # images pushed, unrecorded, before a round's batches
 
 
 @dataclass
@@ -77,6 +78,7 @@ def push_round(rig: BerthRig, round_no: int, images: int, blobs: int) -> PushRou
     server: Server | None = None
     try:
         server, _reference, generated = rig.prepared(blobs, WINDOW, gc_data.DAY_MS)
+        _warm_up(server, round_no)
         steps = [_baseline, _during] if round_no % 2 else [_during, _baseline]
         for step in steps:
             step(rig, server, generated, result)
@@ -88,6 +90,13 @@ def push_round(rig: BerthRig, round_no: int, images: int, blobs: int) -> PushRou
             server.stop()
             shutil.rmtree(server.data_dir, ignore_errors=True)
     return result
+
+
+def _warm_up(server: Server, round_no: int) -> None:
+    """An unrecorded batch first: a fresh server's first pushes pay for its cold start (each
+    process's first password check, imports, empty caches), which would land on whichever
+    batch came first."""
+    push_images(server.base, REPO_NAME, batch(WARM_UP, f"warm-{round_no}"), auth=server.push_auth)
 
 
 def _baseline(rig: BerthRig, server: Server, _set: gc_data.BlobSet, result: PushRound) -> None:
