@@ -7,12 +7,21 @@ classes) and its Harbor code elsewhere.
 from __future__ import annotations
 
 from models import errors as kinds
-from models.errors import InvalidInput, NotFound, TooLarge
+from models.errors import InvalidInput, NotFound, TooLarge, Unavailable
 
 
 class BlobUnknown(NotFound):
     def __init__(self, digest: str) -> None:
         super().__init__("blob unknown to registry", {"digest": digest})
+
+
+class BlobBeingCollected(Unavailable):
+    """An upload waited too long for a garbage collection deleting the same blob."""
+
+    def __init__(self, digest: str) -> None:
+        super().__init__(
+            "the blob is being garbage-collected; retry the upload", {"digest": digest}
+        )
 
 
 class BlobUploadUnknown(NotFound):

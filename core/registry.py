@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 
 from core import audit, events
 from core.artifacts import delete_artifact
+from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
 from core.errors import (
     DigestInvalid,
@@ -20,7 +22,7 @@ from core.jobs import enqueue
 from core.manifests import ParsedManifest, parse_manifest
 from core.names import validate_tag
 from core.projects import existing_repository, project_for_push, repository_for_push
-from models import Manifest, ManifestReference, Repository, Tag, fetch
+from models import Blob, Manifest, ManifestReference, Repository, Tag, execute, fetch
 from models.errors import BerthError
 
 
@@ -58,7 +60,7 @@ _MANIFEST_BY_DIGEST = (
 _MANIFEST_ID = "SELECT id FROM manifest WHERE repository_id = ? AND digest = ?"
 _LINKED_SIZES = (
     "SELECT l.digest, b.size FROM repository_blob l JOIN blob b"
-    " ON b.digest = l.digest AND b.status = 'none'"
+    " ON b.digest = l.digest AND b.status IN ('none', 'delete')"
     " WHERE l.repository_id = ? AND l.digest IN ({marks})"
 )
 _PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
@@ -126,7 +128,8 @@ class ManifestStore:
         repo_id = await repository_for_push(repository, project)
         event.resource = audit.artifact_resource(repository, reference, digest)
         event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
-        await self._check_references(repo_id, parsed)
+        blobs = await self._check_references(repo_id, parsed)
+        children = sorted({d.digest for d in parsed.children})
         for attempt in range(3):
             rows = await fetch(_MANIFEST_ID, repo_id, digest)
             manifest_id = int(rows[0][0]) if rows else None  # type: ignore[call-overload]
@@ -134,6 +137,8 @@ class ManifestStore:
                 async with events.transaction() as tx:
                     if manifest_id is None:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
+                    await _hold(tx, blobs)
+                    await _hold_children(tx, repo_id, children)
                     if not by_digest:
                         await self._tag(repo_id, reference, manifest_id)
                     # In the same transaction: no push without its pipeline run.
@@ -196,9 +201,9 @@ class ManifestStore:
         )
         return [_descriptor(row) for row in rows]
 
-    async def _check_references(self, repo_id: int, parsed: ParsedManifest) -> None:
+    async def _check_references(self, repo_id: int, parsed: ParsedManifest) -> list[str]:
         """Every blob named must be linked to the repository with its size; every child
-        manifest of an index must be in the repository."""
+        manifest of an index must be in the repository. The blobs' digests."""
         wanted = {d.digest: d for d in parsed.blobs}
         if wanted:
             marks = ",".join("?" * len(wanted))
@@ -220,6 +225,7 @@ class ManifestStore:
             }
             for digest in sorted(children - present):
                 raise ManifestBlobUnknown(digest)
+        return sorted(wanted)
 
     @staticmethod
     async def _store(repo_id: int, digest: str, body: bytes, parsed: ParsedManifest) -> int:
@@ -247,6 +253,38 @@ class ManifestStore:
         updated = await Tag.filter(repository_id=repo_id, name=name).update(manifest_id=manifest_id)
         if not updated:
             await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)
+
+
+async def _hold(tx: events.Tx, digests: list[str]) -> None:
+    """Take the manifest's blobs back from any collection, in the manifest's transaction:
+    none, version bumped (so a collection's claim on the version it saw fails), touched
+    now. ManifestBlobUnknown when one is being deleted: the client uploads it again."""
+    if not digests:
+        return
+    held = (
+        await Blob.filter(digest__in=digests, status__in=LIVE)
+        .using_db(tx)
+        .update(status="none", version=F("version") + 1, touched_ms=now_ms(), gc_run=None)
+    )
+    if held != len(digests):
+        alive = (
+            await Blob.filter(digest__in=digests, status="none")
+            .using_db(tx)
+            .values_list("digest", flat=True)
+        )
+        raise ManifestBlobUnknown(sorted(set(digests) - set(alive))[0])
+
+
+async def _hold_children(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
+    """An index's children are still there in its transaction (a collection removing
+    untagged manifests locks each before it checks for parents)."""
+    if not digests:
+        return
+    marks = ",".join("?" * len(digests))
+    lock = " FOR SHARE" if tx.capabilities.dialect == "postgres" else ""
+    rows = await execute(_PRESENT_MANIFESTS.format(marks=marks) + lock, repo_id, *digests, using=tx)
+    for digest in sorted(set(digests) - {str(row[0]) for row in rows}):
+        raise ManifestBlobUnknown(digest)
 
 
 async def _page(query: Any, n: int | None) -> Page:

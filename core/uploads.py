@@ -144,8 +144,7 @@ class UploadService:
             await self._publish(
                 upload_key(session.id), digest, session.offset, session.repository, project
             )
-            await UploadSession.filter(id=session.id).delete()
-            self._forget(session.id)
+            await self.cancel(session)  # the session and its file: the blob has its own name
         return digest
 
     async def cancel(self, session: Upload) -> None:
@@ -156,25 +155,18 @@ class UploadService:
 
     async def purge_stale(self, max_age: timedelta) -> int:
         """Remove sessions untouched for max_age, and upload files with no session."""
-        cutoff = datetime.now(UTC) - max_age
-        stale = await UploadSession.filter(updated_at__lt=cutoff).values_list("id", "repository")
-        for session_id, repository in stale:
-            await self.cancel(Upload(session_id, repository))
-        live = set(await UploadSession.all().values_list("id", flat=True))
-        orphans = 0
-        async for key, _size, mtime in self.storage.list(UPLOADS):
-            if key.rsplit("/", 1)[-1] not in live and mtime < cutoff.timestamp():
-                await self.storage.delete(key)
-                orphans += 1
-        return len(stale) + orphans
+        return await purge_abandoned(self.storage, max_age)
 
     async def _publish(
         self, key: str, digest: str, size: int, repository: str, project: str
     ) -> None:
-        """Move verified bytes to their content address, then record and link the blob."""
+        """Place verified bytes at their content address, then record and link the blob (the
+        upload's own key is kept until then: a collection may delete the content address)."""
         repo_id = await repository_for_push(repository, project)
-        await self.storage.commit(key, self.blobs.key(digest))
-        await self.blobs.record(repo_id, digest, size)
+        if size == 0:
+            await self.storage.write_all(key, b"")  # an empty upload may have made no file
+        await self.storage.place(key, self.blobs.key(digest))
+        await self.blobs.record(repo_id, digest, size, source=key)
 
     async def _stream_session(
         self, session: Upload, body: AsyncIterable[bytes], length: int | None
@@ -262,3 +254,22 @@ class UploadService:
     def _forget(self, session_id: str) -> None:
         self._hashes.pop(session_id, None)
         self._locks.pop(session_id, None)
+
+
+async def purge_abandoned(storage: StorageDriver, max_age: timedelta, dry_run: bool = False) -> int:
+    """Remove upload sessions untouched for max_age and upload files with no session older
+    than that; how many (dry_run: how many would go). Safe to repeat."""
+    cutoff = datetime.now(UTC) - max_age
+    stale = await UploadSession.filter(updated_at__lt=cutoff).values_list("id", flat=True)
+    live = set(await UploadSession.all().values_list("id", flat=True)) - set(stale)
+    removed = 0
+    async for key, _size, mtime in storage.list(UPLOADS):
+        name = key.rsplit("/", 1)[-1]
+        if name in live or (name not in stale and mtime >= cutoff.timestamp()):
+            continue
+        if not dry_run:
+            await storage.delete(key)
+        removed += name not in stale  # a stale session is counted once, below
+    if not dry_run and stale:
+        await UploadSession.filter(id__in=list(stale)).delete()
+    return removed + len(stale)

@@ -1,7 +1,7 @@
 """Tortoise ORM models and database start-up; no business logic here."""
 
 from models.audit import AuditEvent
-from models.db import close_database, fetch, open_database, refresh_statistics
+from models.db import close_database, execute, fetch, open_database, refresh_statistics
 from models.gc import GcRun
 from models.identity import (
     ConfigEntry,
@@ -51,6 +51,7 @@ __all__ = [
     "WebhookExecution",
     "WebhookPolicy",
     "close_database",
+    "execute",
     "fetch",
     "open_database",
     "refresh_statistics",

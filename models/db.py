@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from tortoise import Tortoise
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 MODEL_MODULES = [
@@ -77,6 +78,21 @@ async def fetch(sql: str, *params: object) -> list[tuple[object, ...]]:
         sql = _numbered_placeholders(sql)
     _count, rows = await conn.execute_query(sql, list(params))
     return [tuple(row) for row in rows]
+
+
+async def execute(
+    sql: str, *params: object, using: BaseDBAsyncClient | None = None
+) -> list[tuple[object, ...]]:
+    """Run one statement written with `?` placeholders on the write connection (or the
+    transaction `using`); its rows (RETURNING) as tuples. For the set-based statements the
+    ORM cannot say, such as garbage collection's compare-and-set on many rows at once."""
+    conn = using or Tortoise.get_connection("default")
+    if conn.capabilities.dialect == "postgres":
+        sql = _numbered_placeholders(sql)
+    # execute_query_dict fetches on every backend (asyncpg's execute_query drops the
+    # RETURNING rows of an UPDATE or DELETE).
+    rows = await conn.execute_query_dict(sql, list(params))
+    return [tuple(row.values()) for row in rows]
 
 
 def _numbered_placeholders(sql: str) -> str:

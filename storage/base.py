@@ -62,10 +62,11 @@ class StorageDriver(Protocol):
         """Cut key back to size bytes (drops a half-written chunk). Safe to repeat."""
         ...
 
-    async def commit(self, src: str, dst: str) -> bool:
-        """Durably move src to dst atomically; if dst exists keep it and drop src.
-
-        Returns True when dst was created by this call. Safe to repeat once src is gone.
+    async def place(self, src: str, dst: str) -> bool:
+        """Durably make dst hold src's bytes atomically (readers see nothing or all of it);
+        src stays until deleted. When dst exists already it is kept as it is (content-
+        addressed keys hold the same bytes). True when this call created dst. Raises
+        StorageKeyMissing when src is missing. Safe to repeat.
         """
         ...
 

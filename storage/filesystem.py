@@ -116,14 +116,15 @@ class FilesystemDriver:
         except FileNotFoundError:
             raise StorageKeyMissing(key) from None
 
-    async def commit(self, src: str, dst: str) -> bool:
+    async def place(self, src: str, dst: str) -> bool:
         source, target = self._path(src), self._path(dst)
         if target.exists():
-            source.unlink(missing_ok=True)
             return False
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.rename(source, target)
+            os.link(source, target)  # a second name for the same inode: atomic, no copy
+        except FileExistsError:
+            return False
         except FileNotFoundError:
             raise StorageKeyMissing(src) from None
         await self._sync_dir(target.parent)

@@ -93,18 +93,21 @@ async def test_truncate_drops_the_tail(driver: StorageDriver) -> None:
     assert await driver.read_all("t") == b"keep"
 
 
-async def test_commit_moves_and_keeps_an_existing_target(driver: StorageDriver) -> None:
+async def test_place_keeps_the_source_and_an_existing_target(driver: StorageDriver) -> None:
     await driver.write_all("src1", b"content")
-    assert await driver.commit("src1", "dst/x") is True
+    assert await driver.place("src1", "dst/x") is True
     assert await driver.read_all("dst/x") == b"content"
-    with pytest.raises(StorageKeyMissing):
-        await driver.stat("src1")
-    # Given the target exists, a second commit of the same content only drops the source.
+    assert await driver.read_all("src1") == b"content"  # the source stays until deleted
+    # Deleting the source leaves the target whole.
+    await driver.delete("src1")
+    assert await driver.read_all("dst/x") == b"content"
+    # Given the target exists, placing the same content again keeps it as it is.
     await driver.write_all("src2", b"content")
-    assert await driver.commit("src2", "dst/x") is False
-    with pytest.raises(StorageKeyMissing):
-        await driver.stat("src2")
+    assert await driver.place("src2", "dst/x") is False
     assert await driver.read_all("dst/x") == b"content"
+    assert await driver.place("src2", "dst/x") is False  # safe to repeat
+    with pytest.raises(StorageKeyMissing):
+        await driver.place("missing", "dst/y")
 
 
 async def test_delete_is_idempotent(driver: StorageDriver) -> None:
