@@ -37,6 +37,10 @@ class Outcome:
 class Collection(Protocol):
     """A started collection."""
 
+    def status(self) -> str:
+        """The run's job_status now (Pending before it has a run record)."""
+        ...
+
     def running(self) -> bool:
         """True until the collection has finished, however it ended."""
         ...
@@ -143,6 +147,18 @@ class InProcessCollection:
     def running(self) -> bool:
         return self.proc.poll() is None
 
+    def status(self) -> str:
+        """The newest gc_run row's status once the process has made it (it starts the
+        engine right after), Pending until then."""
+        if self.proc.poll() is not None:
+            return "Success" if self.proc.returncode == 0 else "Error"
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT status FROM gc_run ORDER BY id DESC LIMIT 1").fetchone()
+        finally:
+            conn.close()
+        return str(row[0]) if row else "Pending"
+
     def wait(self, timeout: float) -> Outcome:
         try:
             out, _ = self.proc.communicate(timeout=timeout)
@@ -167,12 +183,9 @@ class InProcessCollection:
 
 
 def wait_running(collection: Collection, timeout: float = 60.0) -> None:
-    """Return once an API run left Pending (an in-process run is running once started)."""
+    """Return once the run is Running (or already over). Raises StepFailed after timeout."""
     deadline = time.perf_counter() + timeout
-    while isinstance(collection, ApiCollection):
-        status = collection.status()
-        if status == "Running" or status in FINISHED:
-            return
+    while (status := collection.status()) not in ("Running", *FINISHED):
         if time.perf_counter() > deadline:
             raise StepFailed("GC", "GET", "gc run", status, "not Running within the timeout")
         time.sleep(0.02)

@@ -45,15 +45,17 @@ def push_table(rounds: list[PushRound]) -> list[str]:
     lines = [
         "| round | order | unreferenced blobs | images/s, no collection | images/s, during a "
         "collection | ratio | blobs the collection deleted during the batch | collection "
-        "still running after the last image | the collection in all (s) |",
-        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "still running after the last image | the collection in all (s) | blobs it freed in all |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for r in rounds:
         wall = r.outcome.wall_seconds if r.outcome else None
+        freed = r.outcome.results.get("blobs") if r.outcome else None
         lines.append(
             f"| {r.round_no} | {r.order} | {r.blobs:,} | {_num(r.baseline_ips)} "
             f"| {_num(r.during_ips)} | {_num(r.ratio, 2)} | {_num(r.deleted_during, 0)} "
-            f"| {'yes' if r.still_running else 'no: not counted'} | {_num(wall)} |"
+            f"| {'yes' if r.still_running else 'no: not counted'} | {_num(wall)} "
+            f"| {_num(freed, 0)} |"
         )
     return lines
 
@@ -75,6 +77,10 @@ def _verdicts(collected: list[CollectResult], rounds: list[PushRound]) -> list[s
                 f"{r.outcome.status if r.outcome else '—'}, {r.files_left:,} generated "
                 f"blobs left, reference image intact: {r.reference_intact}."
             )
+    if collected and len(out) == (1 if rounds else 0):
+        out.append(
+            "- Every collection freed all the generated blobs and left the reference image intact."
+        )
     return out
 
 
