@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 from pathlib import Path
 
 from bench.gc_push import WINDOW, PushRound
 from bench.gc_steps import CollectResult
-from bench.report import machine
+from bench.report import disk, machine
 
 PUSH_TARGET = 0.8
 
@@ -60,6 +61,12 @@ def push_table(rounds: list[PushRound]) -> list[str]:
     return lines
 
 
+def _vias(rounds: list[PushRound]) -> str:
+    vias = sorted({r.outcome.via for r in rounds if r.outcome})
+    names = {"API": "through the API", "in-process": "in-process (core.gc.collect)"}
+    return " and ".join(names.get(v, v) for v in vias) or "—"
+
+
 def _verdicts(collected: list[CollectResult], rounds: list[PushRound]) -> list[str]:
     out = []
     if rounds:
@@ -84,6 +91,13 @@ def _verdicts(collected: list[CollectResult], rounds: list[PushRound]) -> list[s
     return out
 
 
+def machine_rows(python: str, repo: Path, load: float) -> list[tuple[str, str]]:
+    rows = [r for r in machine(python, repo, load) if r[0] not in ("wrk", "curl")]
+    rows.insert(4, ("disk (bench/.work)", disk(repo / "bench")))
+    rows.insert(6, ("SQLite", sqlite3.sqlite_version))
+    return rows
+
+
 def markdown(
     collected: list[CollectResult],
     rounds: list[PushRound],
@@ -105,7 +119,7 @@ def markdown(
         "",
         "| | |",
         "| --- | --- |",
-        *[f"| {k} | {v} |" for k, v in machine(python, repo, load)],
+        *[f"| {k} | {v} |" for k, v in machine_rows(python, repo, load)],
     ]
     if collected:
         out += [
@@ -127,7 +141,8 @@ def markdown(
             "",
             *push_table(rounds),
             "",
-            f"{rounds[0].images} images per batch, 8 clients; collection window "
+            f"{rounds[0].images} images per batch, 8 clients, after 32 unrecorded; "
+            f"collections driven {_vias(rounds)}; window "
             f"{WINDOW:.0f} s, so the pushed images are never candidates, and the "
             "generated blobs (touched a day before) all are.",
         ]
