@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from tortoise.transactions import in_transaction
+
 from core.blobs import RUN_LEASE, now_ms
 from core.gc_untagged import delete_untagged, untagged_manifests
 from core.uploads import purge_abandoned
@@ -255,10 +257,13 @@ class _Run:
             algorithm, _, hex_digest = str(digest).partition(":")
             await self.storage.delete(blob_key(algorithm, hex_digest))
         pairs = [(int(i), int(v)) for i, v, _d in claimed]  # type: ignore[call-overload]
-        dropped = await execute(_in_pairs(_DROP, pairs), self.run_id, *_flat(pairs))
-        if dropped:
-            digests = [str(d) for d, _s in dropped]
-            await execute(_UNLINK.format(marks=",".join("?" * len(digests))), *digests)
+        # One transaction: a link made after it belongs to a new row of the same digest.
+        async with in_transaction() as tx:
+            dropped = await execute(_in_pairs(_DROP, pairs), self.run_id, *_flat(pairs), using=tx)
+            if dropped:
+                digests = [str(d) for d, _s in dropped]
+                marks = ",".join("?" * len(digests))
+                await execute(_UNLINK.format(marks=marks), *digests, using=tx)
         self._freed([(str(d), int(s)) for d, s in dropped])  # type: ignore[call-overload]
 
     async def _freed_by(self, manifest_ids: list[int]) -> list[tuple[str, int]]:

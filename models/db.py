@@ -19,6 +19,13 @@ MODEL_MODULES = [
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS audit_event_unindexed ON audit_event (id) WHERE NOT indexed",
+    "CREATE INDEX IF NOT EXISTS blob_status_touched ON blob (status, touched_ms)",
+)
+# Columns added to tables after their first release: (table, column, definition). A
+# database made before gets them at start (generate_schemas only creates missing tables).
+_ADDED_COLUMNS = (
+    ("blob", "touched_ms", "BIGINT NOT NULL DEFAULT 0"),
+    ("blob", "gc_run", "INT"),
 )
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's
@@ -35,6 +42,7 @@ async def open_database(url: str, create_schema: bool = True) -> None:
     if create_schema:
         await Tortoise.generate_schemas(safe=True)
         conn = Tortoise.get_connection("default")
+        await _add_columns(conn)
         for statement in _EXTRA_SCHEMA:
             await conn.execute_script(statement)
     if url.startswith("sqlite://"):
@@ -44,6 +52,23 @@ async def open_database(url: str, create_schema: bool = True) -> None:
         path = url.removeprefix("sqlite://").split("?", 1)[0]
         _reader = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5)
         _reader.execute("PRAGMA query_only=1")
+
+
+async def _add_columns(conn: BaseDBAsyncClient) -> None:
+    for table, column, definition in _ADDED_COLUMNS:
+        if conn.capabilities.dialect == "sqlite":
+            present = {
+                row["name"] for row in await conn.execute_query_dict(f"PRAGMA table_info({table})")
+            }
+        else:
+            rows = await conn.execute_query_dict(
+                "SELECT column_name AS name FROM information_schema.columns"
+                " WHERE table_schema = current_schema() AND table_name = $1",
+                [table],
+            )
+            present = {row["name"] for row in rows}
+        if column not in present:
+            await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
 
 async def refresh_statistics() -> None:

@@ -50,8 +50,7 @@ class Blob(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
-        table = "blob"
-        indexes = (("status", "touched_ms"),)
+        table = "blob"  # the (status, touched_ms) index: models/db.py _EXTRA_SCHEMA
 
 
 class RepositoryBlob(Model):
