@@ -37,8 +37,10 @@ OPERATIONS = (CREATE, UPDATE, DELETE, PULL, LOGIN, LOGOUT)
 ARTIFACT, TAG, REPOSITORY, PROJECT = "artifact", "tag", "repository", "project"
 MEMBER, USER, ROBOT = "project_member", "user", "robot"
 CONFIGURATION, WEBHOOK, AUDIT_LOG = "configuration", "webhook_policy", "audit_log"
+GARBAGE_COLLECTION = "garbage_collection"  # a GC run (its results) or the GC schedule
 RESOURCE_TYPES = (
-    ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG
+    ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
+    GARBAGE_COLLECTION,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

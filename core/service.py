@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from core.audit import PullLog
 from core.blobs import BlobStore
@@ -38,6 +39,8 @@ class Registry:
     audit_index: AuditIndex
     audit: AuditOptions = field(default_factory=AuditOptions)
     pulls: PullLog = field(default_factory=PullLog)  # web flushes it (pulls change nothing)
+    # settings.gc.window_seconds: a blob untouched this long may be collected
+    gc_window: timedelta = timedelta(hours=2)
 
 
 async def open_registry(
@@ -45,6 +48,7 @@ async def open_registry(
     database_url: str,
     flush_every: int,
     audit: AuditOptions | None = None,
+    gc_window: timedelta = timedelta(hours=2),
 ) -> Registry:
     """Connect the database, make sure `library` exists, and wire the services."""
     audit = audit or AuditOptions()
@@ -57,9 +61,9 @@ async def open_registry(
         # An outside search service being down must not stop the registry: events wait in
         # the database and the indexing pipeline prepares the index again before its batch.
         log.exception("the audit search backend is not ready", extra={"search": audit.search})
-    blobs = BlobStore(storage)
+    blobs = BlobStore(storage, gc_window)
     uploads = UploadService(storage, blobs, flush_every)
-    return Registry(storage, blobs, uploads, ManifestStore(), index, audit)
+    return Registry(storage, blobs, uploads, ManifestStore(), index, audit, gc_window=gc_window)
 
 
 async def close_registry(registry: Registry | None = None) -> None:

@@ -25,6 +25,9 @@ class GcRun(Model):
     operator = fields.CharField(max_length=255, default="")
     results: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     log = fields.TextField(default="")
+    # {type, cron} of the schedule that fired a SCHEDULE run, as it was then (Harbor's
+    # GCHistory.schedule); None for other triggers
+    schedule: fields.Field[dict[str, Any] | None] = fields.JSONField(null=True)
     heartbeat_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

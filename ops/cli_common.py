@@ -92,7 +92,11 @@ async def prepare(settings: Settings, keep_open: bool = False) -> Registry:
 
     storage = build_driver(settings.storage.driver, settings.storage_root)
     registry = await open_registry(
-        storage, settings.db_url, settings.uploads.flush_every_bytes, settings.audit_options
+        storage,
+        settings.db_url,
+        settings.uploads.flush_every_bytes,
+        settings.audit_options,
+        settings.gc.window,
     )
     await refresh_statistics()
     given = settings.admin_password.get_secret_value() if settings.admin_password else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -96,6 +97,16 @@ class AuditSettings(_Section):
         return self
 
 
+class GcSettings(_Section):
+    window_seconds: NonNegativeInt = 7200  # a blob untouched this long may be collected
+    on_start: bool = False  # `berth serve` starts a collection each time it starts
+    workers: Annotated[int, Field(ge=1, le=10)] = 1  # parallel sweepers when none are asked for
+
+    @property
+    def window(self) -> timedelta:
+        return timedelta(seconds=self.window_seconds)
+
+
 class Settings(BaseSettings):
     """Everything that picks a backend or a limit. Built once, then passed in."""
 
@@ -125,6 +136,7 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
 
     @field_validator("listen")
     @classmethod

@@ -72,6 +72,7 @@ def load_pipelines() -> None:
     """Import every pipeline module so that each registers its kind."""
     from pipelines import (
         audit,  # noqa: F401
+        gc,  # noqa: F401
         ops,  # noqa: F401
         push,  # noqa: F401
         scrub,  # noqa: F401

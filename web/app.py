@@ -85,7 +85,11 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
     async def start() -> None:
         storage = build_driver(settings.storage.driver, settings.storage_root)
         app.extensions["registry"] = await open_registry(
-            storage, settings.db_url, settings.uploads.flush_every_bytes, settings.audit_options
+            storage,
+            settings.db_url,
+            settings.uploads.flush_every_bytes,
+            settings.audit_options,
+            settings.gc.window,
         )
         app.extensions["auth"] = build_auth(settings)
         app.extensions["sessions"] = SessionStore(

@@ -13,6 +13,7 @@ import signal
 import threading
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
 from types import FrameType
 from typing import TypeVar
 
@@ -34,6 +35,7 @@ class WorkerConfig:
     lease_seconds: float | None = None  # None: core.jobs.LEASE
     backoff_seconds: float = 2.0
     audit: AuditOptions | None = None
+    gc_window: timedelta = timedelta(hours=2)  # settings.gc.window_seconds
 
 
 class WorkerProcess:
@@ -58,7 +60,13 @@ class WorkerProcess:
         self._loop_thread.start()
         config = self.config
         registry = self._call(
-            open_registry(self.storage, config.database_url, config.flush_every, config.audit)
+            open_registry(
+                self.storage,
+                config.database_url,
+                config.flush_every,
+                config.audit,
+                config.gc_window,
+            )
         )
         self.registry = registry
         self.runtime = JobRuntime(

@@ -13,12 +13,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quart import Blueprint, Response, current_app
 from tortoise.functions import Count
 
-from models import Job, fetch
+from models import GcRun, Job, fetch
 from web.api import api
 from web.api.common import json_response
 
@@ -146,6 +151,47 @@ JOB_TABLE = JobTableCollector()
 REGISTRY.register(JOB_TABLE)
 
 
+class GcRunCollector:
+    """GC counters from the gc_run table (the same on every replica) at scrape time: runs by
+    status, and what the finished real (not dry) runs freed."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, int]] = []
+        self.freed = {"bytes": 0, "blobs": 0, "manifests": 0, "uploads": 0}
+
+    async def refresh(self) -> None:
+        rows = await GcRun.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+        self.runs = [(str(s), int(n)) for s, n in rows]
+        freed = dict.fromkeys(self.freed, 0)
+        for parameters, results in await GcRun.filter(results__not_isnull=True).values_list(
+            "parameters", "results"
+        ):
+            if not (parameters or {}).get("dry_run"):
+                for key in freed:
+                    freed[key] += int((results or {}).get(key, 0))
+        self.freed = freed
+
+    def collect(self) -> Iterator[Metric]:
+        runs = CounterMetricFamily(
+            "berth_gc_runs", "Garbage-collection runs by status", labels=["status"]
+        )
+        for status, n in self.runs:
+            runs.add_metric([status], n)
+        yield runs
+        yield CounterMetricFamily(
+            "berth_gc_freed_bytes", "Bytes freed by garbage collection", self.freed["bytes"]
+        )
+        for key in ("blobs", "manifests", "uploads"):
+            yield CounterMetricFamily(
+                f"berth_gc_deleted_{key}", f"{key.capitalize()} deleted by garbage collection",
+                self.freed[key],
+            )  # fmt: skip
+
+
+GC_RUNS = GcRunCollector()
+REGISTRY.register(GC_RUNS)
+
+
 def count_request(route: str | None, status: int) -> None:
     """Count one answered request (route class: the blueprint that served it)."""
     REQUESTS.labels(route or "other", str(status)).inc()
@@ -154,4 +200,5 @@ def count_request(route: str | None, status: int) -> None:
 @metrics.get("/metrics")
 async def scrape() -> Response:
     await JOB_TABLE.refresh()
+    await GC_RUNS.refresh()
     return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

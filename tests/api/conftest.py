@@ -1,0 +1,57 @@
+"""Servers of the API tests that need one of their own (the GC tests: runs, schedules and
+their one-at-a-time rule are server-wide, so they must not share the session's server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    REDIS,
+    RunningBerth,
+    assert_log_clean,
+    broker_env,
+    postgres_database,
+    redis_answers,
+    require,
+    running_berth,
+    running_berth_with,
+)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def gc_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBerth]:
+    """A Berth of the GC tests' own per database backend (embedded jobs); its log must stay
+    free of error lines."""
+    data_dir = Path(tmp_path_factory.mktemp(f"berth-gc-{request.param}"))
+    with running_berth_with(request.param, data_dir) as server:
+        yield server
+    assert_log_clean(data_dir / "server.log", during="the GC tests")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def queued_server(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[RunningBerth, dict[str, str]]]:
+    """A Berth whose jobs go to Redis and wait there, no worker consuming them (a run stays
+    Pending until the test starts one with `berth_worker(data_dir, env)`); (server, env)."""
+    require(redis_answers(REDIS), "Redis is not running on 127.0.0.1:6379")
+    with _database(request.param, tmp_path) as database:
+        env = {**broker_env(REDIS), **database}
+        with running_berth(tmp_path, env) as server:
+            yield server, env
+
+
+@contextmanager
+def _database(backend: str, folder: Path) -> Iterator[dict[str, str]]:
+    if backend == "sqlite":
+        yield {"BERTH_DATABASE_URL": f"sqlite://{folder / 'berth.db'}"}
+        return
+    with postgres_database() as url:
+        require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
+        yield {"BERTH_DATABASE_URL": str(url)}
