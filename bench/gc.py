@@ -52,10 +52,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--via",
-        choices=["auto", "api", "inprocess"],
+        choices=["auto", "api", "cli", "inprocess"],
         default="auto",
-        help="drive Berth's collection through its API, or core.gc.collect in "
-        "a process of its own (auto: the API when Berth has it)",
+        help="drive Berth's collection through its API, `berth gc` in a process of its own, "
+        "or core.gc.collect with a trivial reporter (inprocess); auto: the API when Berth "
+        "has it, else inprocess",
     )
     parser.add_argument(
         "--output",

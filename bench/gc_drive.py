@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -125,61 +126,65 @@ def api_available(base: str, auth: Credentials) -> bool:
         client.close()
 
 
-class InProcessCollection:
-    """core.gc.collect run by `python -m bench.gc_inproc` next to the server, on its data."""
+class ProcessCollection:
+    """A collection run by a process of its own next to the server, on the same data:
+    `berth gc` (via "CLI") or core.gc.collect from `python -m bench.gc_inproc`
+    ("in-process"). Its run is the newest gc_run row (each bench data dir has one)."""
 
-    def __init__(self, python: str, repo: Path, data_dir: Path, workers: int, window: float):
-        cmd = [
-            python,
-            "-m",
-            "bench.gc_inproc",
-            "--data-dir",
-            str(data_dir),
-            "--workers",
-            str(workers),
-            "--window",
-            str(window),
-        ]
+    def __init__(self, cmd: list[str], repo: Path, data_dir: Path, via: str, env: dict[str, str]):
         self.db = data_dir / "berth.db"
+        self.via = via
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True,
+                                     env={**os.environ, **env})  # fmt: skip
 
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def status(self) -> str:
-        """The newest gc_run row's status once the process has made it (it starts the
-        engine right after), Pending until then."""
-        if self.proc.poll() is not None:
-            return "Success" if self.proc.returncode == 0 else "Error"
+    def _newest(self) -> tuple[int, str] | None:
         conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
         try:
-            row = conn.execute("SELECT status FROM gc_run ORDER BY id DESC LIMIT 1").fetchone()
+            row = conn.execute("SELECT id, status FROM gc_run ORDER BY id DESC LIMIT 1").fetchone()
         finally:
             conn.close()
-        return str(row[0]) if row else "Pending"
+        return (int(row[0]), str(row[1])) if row else None
+
+    def status(self) -> str:
+        """The run's status once the process has made its row, Pending until then."""
+        newest = self._newest()
+        return newest[1] if newest else "Pending"
 
     def wait(self, timeout: float) -> Outcome:
         try:
             out, _ = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise StepFailed("GC", "in-process", "bench.gc_inproc", "timeout", "") from None
+            raise StepFailed("GC", self.via, str(self.proc.args), "timeout", "") from None
         wall = time.perf_counter() - self.started
-        lines = out.strip().splitlines()
-        if self.proc.returncode != 0 or not lines:
-            raise StepFailed("GC", "in-process", "bench.gc_inproc", self.proc.returncode, out)
-        report = json.loads(lines[-1])
-        seconds, results, log = run_record(self.db, report["run_id"])
-        return Outcome(
-            report["status"],
-            wall,
-            "in-process",
-            report["run_id"],
-            seconds,
-            results or report["result"],
-            log,
-        )
+        newest = self._newest()
+        if self.proc.returncode != 0 or newest is None:
+            raise StepFailed("GC", self.via, str(self.proc.args), self.proc.returncode, out[-300:])
+        seconds, results, log = run_record(self.db, newest[0])
+        return Outcome(newest[1], wall, self.via, newest[0], seconds, results, log)
+
+
+def inprocess_collection(
+    python: str, repo: Path, data_dir: Path, workers: int, window: float
+) -> ProcessCollection:
+    """core.gc.collect with a trivial reporter, by `python -m bench.gc_inproc`."""
+    cmd = [python, "-m", "bench.gc_inproc", "--data-dir", str(data_dir),
+           "--workers", str(workers), "--window", str(window)]  # fmt: skip
+    return ProcessCollection(cmd, repo, data_dir, "in-process", {})
+
+
+def cli_collection(
+    python: str, repo: Path, data_dir: Path, workers: int, window: float
+) -> ProcessCollection:
+    """`berth gc --workers N` on the data dir, the window from BERTH_GC__WINDOW_SECONDS."""
+    cmd = [python, "-m", "ops.cli", "gc", "--workers", str(workers), "--data-dir", str(data_dir)]
+    env = {"BERTH_GC__WINDOW_SECONDS": str(int(window)), "BERTH_LOG_LEVEL": "error"}
+    return ProcessCollection(cmd, repo, data_dir, "CLI", env)
 
 
 def wait_running(collection: Collection, timeout: float = 60.0) -> None:

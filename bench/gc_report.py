@@ -63,7 +63,11 @@ def push_table(rounds: list[PushRound]) -> list[str]:
 
 def _vias(rounds: list[PushRound]) -> str:
     vias = sorted({r.outcome.via for r in rounds if r.outcome})
-    names = {"API": "through the API", "in-process": "in-process (core.gc.collect)"}
+    names = {
+        "API": "through the API",
+        "CLI": "by `berth gc` next to the server",
+        "in-process": "in-process (core.gc.collect)",
+    }
     return " and ".join(names.get(v, v) for v in vias) or "—"
 
 

@@ -13,10 +13,11 @@ from bench import gc_data
 from bench.gc_drive import (
     ApiCollection,
     Collection,
-    InProcessCollection,
     Outcome,
     api_available,
+    cli_collection,
     distribution_gc,
+    inprocess_collection,
 )
 from bench.oci import RegistryClient, config_blob, image_manifest, sha256_digest
 from bench.servers import Server, berth, distribution
@@ -81,7 +82,7 @@ class BerthRig:
     repo: Path
     python: str
     gc_env: dict[str, str]  # BERTH_GC__* settings, when Berth has them
-    via: str = "auto"  # "api", "inprocess" or "auto" (the API when Berth answers it)
+    via: str = "auto"  # "api", "cli", "inprocess" or "auto" (the API when Berth answers it)
 
     def server(self, window: float) -> Server:
         server = berth(self.work, self.logs, self.repo, self.python)
@@ -101,7 +102,8 @@ class BerthRig:
             return ApiCollection(
                 server.base, server.push_auth, server.data_dir / "berth.db", workers
             )
-        return InProcessCollection(self.python, self.repo, server.data_dir, workers, window)
+        make = cli_collection if self.via == "cli" else inprocess_collection
+        return make(self.python, self.repo, server.data_dir, workers, window)
 
     def prepared(
         self, count: int, window: float, age_ms: int
