@@ -17,6 +17,7 @@ from bench import gc_push
 from bench.gc_drive import python_of
 from bench.gc_report import PUSH_TARGET, markdown, push_ratio
 from bench.gc_steps import BerthRig, CollectResult, collect_berth, collect_distribution
+from bench.profiler import py_spy
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -63,6 +64,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="default: bench/RESULTS-gc.md for a full "
         "run, bench/.work/RESULTS-gc-partial.md otherwise",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample Berth with py-spy during each push batch (bench/.work/gc/profiles/); "
+        "never writes bench/RESULTS-gc.md",
     )
     parser.add_argument(
         "--check", action="store_true", help=f"exit 1 when the push ratio is under {PUSH_TARGET}"
@@ -129,7 +136,8 @@ def _attempt(failures: list[str], what: str, step) -> None:  # type: ignore[no-u
 def output_path(args: argparse.Namespace) -> Path:
     if args.output:
         return Path(args.output)
-    full = not args.quick and not args.only and args.blobs == 100_000 and len(args.parts) == 2
+    whole = args.blobs == 100_000 and len(args.parts) == 2
+    full = whole and not (args.quick or args.only or args.profile)
     return BENCH / "RESULTS-gc.md" if full else BENCH / ".work" / "RESULTS-gc-partial.md"
 
 
@@ -151,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     python = python_of(REPO)
     rig = BerthRig(work, logs, REPO, python, gc_env(), args.via)
+    if args.profile:
+        rig.py_spy = py_spy(REPO)
+        if rig.py_spy is None:
+            print("--profile needs py-spy: .venv/bin/pip install py-spy", file=sys.stderr)
+            return 2
     failures: list[str] = []
     try:
         collected, rounds = run(args, rig, failures)

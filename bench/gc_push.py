@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from bench import gc_data
 from bench.gc_drive import Outcome, wait_running
 from bench.gc_steps import GC_TIMEOUT, REPO_NAME, BerthRig
-from bench.loadgen import SmallImage, make_images, push_images
+from bench.loadgen import PushResult, SmallImage, make_images, push_images
+from bench.profiler import PySpyRecording, hot_spots, project_files
 from bench.servers import Server
 
 # Fresh pushes must not be candidates: a window of 0 would let the collection take the
@@ -99,10 +100,25 @@ def _warm_up(server: Server, round_no: int) -> None:
     push_images(server.base, REPO_NAME, batch(WARM_UP, f"warm-{round_no}"), auth=server.push_auth)
 
 
+def _push(rig: BerthRig, server: Server, images: list[SmallImage], name: str) -> PushResult:
+    """One measured batch; with rig.py_spy, the server's process tree sampled meanwhile
+    (collapsed stacks and hot spots in bench/.work/gc/profiles/<name>.txt / .top.txt)."""
+    if not (rig.py_spy and server.proc):
+        return push_images(server.base, REPO_NAME, images, auth=server.push_auth)
+    out = rig.work.parent / "profiles" / f"{name}.txt"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with PySpyRecording(rig.py_spy, server.proc.pid, out):
+        pushed = push_images(server.base, REPO_NAME, images, auth=server.push_auth)
+    if out.exists():
+        lines = hot_spots(out, project_files(rig.repo))
+        out.with_suffix(".top.txt").write_text("\n".join(lines) + "\n")
+    return pushed
+
+
 def _baseline(rig: BerthRig, server: Server, _set: gc_data.BlobSet, result: PushRound) -> None:
     images = batch(result.images, f"base-{result.round_no}")
     os.sync()
-    pushed = push_images(server.base, REPO_NAME, images, auth=server.push_auth)
+    pushed = _push(rig, server, images, f"round{result.round_no}-baseline")
     result.baseline_ips = pushed.images_per_s
     print(f"    no collection: {pushed.images_per_s:,.1f} images/s", flush=True)
 
@@ -113,7 +129,7 @@ def _during(rig: BerthRig, server: Server, generated: gc_data.BlobSet, result: P
     collection = rig.start_collection(server, 1, WINDOW)
     wait_running(collection)
     before = gc_data.berth_left(server.data_dir, generated)[0]
-    pushed = push_images(server.base, REPO_NAME, images, auth=server.push_auth)
+    pushed = _push(rig, server, images, f"round{result.round_no}-during-gc")
     result.still_running = collection.running()
     result.deleted_during = before - gc_data.berth_left(server.data_dir, generated)[0]
     result.during_ips, result.during_seconds = pushed.images_per_s, pushed.seconds

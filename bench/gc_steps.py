@@ -83,6 +83,7 @@ class BerthRig:
     python: str
     gc_env: dict[str, str]  # BERTH_GC__* settings, when Berth has them
     via: str = "auto"  # "api", "cli", "inprocess" or "auto" (the API when Berth answers it)
+    py_spy: str | None = None  # with --profile: sample the server during each push batch
 
     def server(self, window: float) -> Server:
         server = berth(self.work, self.logs, self.repo, self.python)
