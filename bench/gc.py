@@ -136,7 +136,7 @@ def _attempt(failures: list[str], what: str, step) -> None:  # type: ignore[no-u
 def output_path(args: argparse.Namespace) -> Path:
     if args.output:
         return Path(args.output)
-    whole = args.blobs == 100_000 and len(args.parts) == 2
+    whole = args.blobs == 100_000 and len(args.parts) == 2 and args.via in ("auto", "api")
     full = whole and not (args.quick or args.only or args.profile)
     return BENCH / "RESULTS-gc.md" if full else BENCH / ".work" / "RESULTS-gc-partial.md"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import statistics
+from argparse import Namespace
 from pathlib import Path
 
 from bench.gc_push import WINDOW, PushRound
@@ -105,19 +106,24 @@ def machine_rows(python: str, repo: Path, load: float) -> list[tuple[str, str]]:
 def markdown(
     collected: list[CollectResult],
     rounds: list[PushRound],
-    args: object,
+    args: Namespace,
     load: float,
     repo: Path,
     python: str,
     failures: list[str],
 ) -> str:
     """The whole RESULTS-gc.md text."""
-    quick = " --quick" if getattr(args, "quick", False) else ""
+    quick = " --quick" if args.quick else ""
     out = [
         "# Garbage collection benchmark: Berth (online) and Distribution (offline)",
         "",
         f"Written by `bench/run-gc{quick}`; do not edit by hand. How it runs and what the "
         'figures mean: bench/README.md, section "The garbage-collection benchmark".',
+        "",
+        f"Options: {args.blobs:,} blobs; Berth sweepers {', '.join(map(str, args.workers))}; "
+        f"{args.rounds} push round(s) of {args.images} images; --via {args.via}"
+        + (f"; --only {args.only}" if args.only else "")
+        + ".",
         "",
         "## Machine",
         "",
