@@ -11,6 +11,7 @@ made on an old version fails and the blob stays.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -30,6 +31,7 @@ __all__ = ["RUN_LEASE", "GcOptions", "GcResult", "GcRunning", "GcStopped", "coll
 
 MAX_WORKERS = 10
 BATCH = 500
+DUTY = 0.5  # the share of its time a sweeper works; it rests the rest
 UPLOAD_WINDOW_FLOOR = timedelta(minutes=10)  # a chunk may take this long to arrive
 
 
@@ -240,7 +242,14 @@ class _Run:
             yield [int(r[0]) for r in rows]  # type: ignore[call-overload]
 
     async def _sweep(self, ids: list[int]) -> None:
-        """Mark (none -> delete), claim (delete -> deleting, on the version marked), delete."""
+        """Mark (none -> delete), claim (delete -> deleting, on the version marked), delete;
+        then rest as long as that took (DUTY): the registry it runs beside keeps the rest of
+        the event loop and of SQLite's write lock for its pushes."""
+        started = time.monotonic()
+        await self._sweep_batch(ids)
+        await asyncio.sleep((time.monotonic() - started) * (1 - DUTY) / DUTY)
+
+    async def _sweep_batch(self, ids: list[int]) -> None:
         marks = ",".join("?" * len(ids))
         marked = await execute(_MARK.format(ids=marks), self.run_id, *ids, self.cutoff)
         pairs = [(int(i), int(v)) for i, v in marked]  # type: ignore[call-overload]
@@ -253,9 +262,8 @@ class _Run:
         """Files first, then the rows (compare-and-set on the claimed version) and links."""
         if not claimed:
             return
-        for _id, _version, digest in claimed:
-            algorithm, _, hex_digest = str(digest).partition(":")
-            await self.storage.delete(blob_key(algorithm, hex_digest))
+        keys = [blob_key(*str(digest).split(":", 1)) for _id, _version, digest in claimed]
+        await self.storage.delete_many(keys)
         pairs = [(int(i), int(v)) for i, v, _d in claimed]  # type: ignore[call-overload]
         # One transaction: a link made after it belongs to a new row of the same digest.
         async with in_transaction() as tx:
