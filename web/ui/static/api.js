@@ -25,6 +25,19 @@ export async function apiGet(path, params, { signal } = {}) {
   return response;
 }
 
+/** Send a JSON body (or none) with a method; resolves to the Response, rejects with
+ * ApiError on a non-2xx answer. */
+export async function apiSend(method, path, body) {
+  const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(`${API}${path}`, init);
+  if (!response.ok) throw new ApiError(response.status, await errorMessage(response), response);
+  return response;
+}
+
 /** Harbor's `{"errors": [{"message": ...}]}`, or the status text when the body has none. */
 export async function errorMessage(response) {
   try {
