@@ -5,7 +5,7 @@
 import { timeElement } from "./table.js";
 
 export const ACTIVE = ["Pending", "Running"];
-export const PAGE_SIZES = [10, 25, 50];
+export const PAGE_SIZES = [5, 10, 25, 50];
 export const DEFAULT_PAGE_SIZE = 10;
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 const TRIGGERS = { MANUAL: "Manual", SCHEDULE: "Schedule", START: "At start", CLI: "Command line" };
