@@ -258,7 +258,8 @@ def test_a_waiting_run_is_stopped_and_a_second_run_is_refused_meanwhile(
     expect(stop).to_be_visible()
     # And another run is refused with the API's reason
     page.get_by_role("button", name="Run now").click()
-    expect(page.locator("#run-error")).to_contain_text(f"garbage collection {run_id} is still running")
+    refusal = f"garbage collection {run_id} is still running"
+    expect(page.locator("#run-error")).to_contain_text(refusal)
     # When the admin stops the waiting run
     with page.expect_request(
         lambda r: r.method == "PUT" and r.url.endswith(f"/api/v2.0{GC}/{run_id}")
@@ -303,7 +304,8 @@ def test_a_custom_schedule_with_a_bad_cron_is_refused_and_a_good_one_shows_its_n
         expect(page.locator("#schedule-cron")).to_have_text("0 30 2 * * *")
         next_run = zoned(body["schedule"]["next_scheduled_time"])
         expect(page.locator("#schedule-next")).to_have_text(next_run)
-        expect(page.locator("#schedule-parameters")).to_have_text("deletes, delete untagged, 1 worker")
+        said = "deletes, delete untagged, 1 worker"
+        expect(page.locator("#schedule-parameters")).to_have_text(said)
         # And a reload shows the form as saved
         page.reload()
         expect(page.get_by_label("Type")).to_have_value("Custom")
