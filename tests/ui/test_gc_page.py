@@ -357,3 +357,32 @@ def test_the_gc_page_and_its_scripts_carry_the_strict_policy(server: RunningBert
     # No inline script or handler in the page itself: the policy would block them
     assert not re.search(r"<script(?![^>]*\bsrc=)", answers[0].text)
     assert not re.search(r"\son[a-z]+=", answers[0].text)
+
+
+def test_markup_in_a_log_is_shown_as_text(page: Page) -> None:
+    # Given a run whose log (as the server would send it) holds markup
+    open_gc_page(page)
+    row = run_now(page, dry_run=True)
+    expect_finished(row)
+    run_id = row.get_attribute("data-id")
+    markup = '<img src=x id="pwned" onerror="document.title=1"> <b>bold</b>\n'
+    page.route(
+        f"**/api/v2.0{GC}/{run_id}/log",
+        lambda route: route.fulfill(body=markup, content_type="text/plain; charset=utf-8"),
+    )
+    # When its log is opened
+    row.get_by_role("button", name=f"Log of run {run_id}").click()
+    # Then the markup is text in the panel, and no element was made from it
+    expect(page.locator("#log-text")).to_have_text(markup)
+    assert page.locator("#log-text *, #pwned").count() == 0
+
+
+def test_sizes_are_written_in_binary_units(page: Page) -> None:
+    page.goto("/ui/login")
+    script = """async (sizes) => {
+        const view = await import("/ui/assets/gcview.js");
+        return sizes.map((n) => view.humanBytes(n));
+    }"""
+    sizes = [0, 1023, 1024, 1536, 200_000, 5 * 1024**3]
+    assert page.evaluate(script, sizes) == [human_bytes(n) for n in sizes]
+    assert page.evaluate(script, [1536, 5 * 1024**3]) == ["1.5 KiB", "5.0 GiB"]

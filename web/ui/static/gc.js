@@ -15,6 +15,7 @@ const POLL_MS = 1500;
 let state = stateFromSearch(window.location.search);
 let inFlight = null; // the AbortController of the newest history load
 let poller = null; // the timer of the next poll of the active runs
+const stopping = new Set(); // runs asked to stop that were still active when last seen
 
 function say(id, text) {
   $(id).textContent = text;
@@ -55,7 +56,7 @@ async function load() {
     if (inFlight !== controller) return;
     const total = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
     say("message", "");
-    renderRuns(tbody, runs, "No garbage collection has run yet.");
+    renderRuns(tbody, runs, "No garbage collection has run yet.", stopping);
     showPager(Number.isFinite(total) ? total : runs.length);
     main.dataset.state = "ready";
     pollLater();
@@ -103,8 +104,9 @@ async function poll() {
 async function refreshRun(id) {
   try {
     const run = await (await apiGet(`/system/gc/${id}`)).json();
+    if (!ACTIVE.includes(run.job_status)) stopping.delete(id);
     const row = tbody.querySelector(`tr[data-id="${id}"]`);
-    if (row) row.replaceWith(runRow(run));
+    if (row) row.replaceWith(runRow(run, { stopping: stopping.has(id) }));
     if (state.log === id) await loadLog(id);
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) window.location.assign(loginUrl());
@@ -135,6 +137,7 @@ async function stop(id, control) {
   control.disabled = true;
   try {
     await apiSend("PUT", `/system/gc/${id}`);
+    stopping.add(id);
     say("message", "");
   } catch (error) {
     say("message", error instanceof ApiError ? error.message : "Berth did not answer.");

@@ -101,15 +101,19 @@ function button(text, action, label) {
   return b;
 }
 
-function actionsCell(row, run) {
+function actionsCell(row, run, stopping) {
   const td = row.insertCell();
   td.className = "actions";
   td.append(button("Log", "log", `Log of run ${run.id}`));
-  if (ACTIVE.includes(run.job_status)) td.append(button("Stop", "stop", `Stop run ${run.id}`));
+  if (!ACTIVE.includes(run.job_status)) return;
+  const stop = button(stopping ? "Stopping…" : "Stop", "stop", `Stop run ${run.id}`);
+  stop.disabled = stopping;
+  td.append(stop);
 }
 
-/** One table row for a run of the history API (Harbor's GCHistory plus Berth's results). */
-export function runRow(run) {
+/** One table row for a run of the history API (Harbor's GCHistory plus Berth's results);
+ * stopping: a stop was asked for and the run has not ended yet. */
+export function runRow(run, { stopping = false } = {}) {
   const row = document.createElement("tr");
   row.dataset.id = String(run.id ?? "");
   row.dataset.status = run.job_status ?? "";
@@ -124,12 +128,12 @@ export function runRow(run) {
   freed.title = `${Number(run.freed_bytes ?? 0).toLocaleString("en")} bytes`;
   textCell(row, "number manifests", String(run.manifests ?? 0));
   textCell(row, "number uploads", String(run.uploads ?? 0));
-  actionsCell(row, run);
+  actionsCell(row, run, stopping);
   return row;
 }
 
 /** Replace the table body's rows with these runs, or a one-line note when there are none. */
-export function renderRuns(tbody, runs, emptyText) {
+export function renderRuns(tbody, runs, emptyText, stopping = new Set()) {
   tbody.replaceChildren();
   if (runs.length === 0) {
     const td = tbody.insertRow().insertCell();
@@ -138,5 +142,5 @@ export function renderRuns(tbody, runs, emptyText) {
     td.textContent = emptyText;
     return;
   }
-  for (const run of runs) tbody.append(runRow(run));
+  for (const run of runs) tbody.append(runRow(run, { stopping: stopping.has(run.id) }));
 }
