@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,11 @@ from tests.support import (
     ADMIN,
     REDIS,
     RunningBerth,
+    berth_worker,
     broker_env,
     redis_answers,
     require,
+    run_sql,
     running_berth,
     wait_until,
 )
@@ -55,15 +58,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
         yield berth
 
 
+@dataclass
+class Queued:
+    """A Berth whose jobs wait in Redis with no worker, its environment, a tab on it."""
+
+    server: RunningBerth
+    env: dict[str, str]
+    page: Page
+
+
 @pytest.fixture
-def queued(browser: Any, tmp_path: Path) -> Iterator[tuple[RunningBerth, Page]]:
-    """A Berth whose jobs wait in Redis (no worker), and a browser tab on it."""
+def queued(browser: Any, tmp_path: Path) -> Iterator[Queued]:
+    """A Berth whose jobs wait in Redis (no worker until the test starts one), and a tab."""
     require(redis_answers(REDIS), "Redis is not running on 127.0.0.1:6379")
-    with running_berth(tmp_path, broker_env(REDIS)) as berth:
+    env = broker_env(REDIS)
+    with running_berth(tmp_path, env) as berth:
         context = browser.new_context(base_url=berth.url, timezone_id=TIMEZONE, locale="en-GB")
         context.set_default_timeout(15_000)
         try:
-            yield berth, context.new_page()
+            yield Queued(berth, env, context.new_page())
         finally:
             context.close()
 
@@ -243,10 +256,8 @@ def wait_final(admin: httpx.Client, run_id: int) -> None:
     wait_until(f"garbage collection {run_id} ends", final, within=60)
 
 
-def test_a_waiting_run_is_stopped_and_a_second_run_is_refused_meanwhile(
-    queued: tuple[RunningBerth, Page],
-) -> None:
-    server, page = queued
+def test_a_waiting_run_is_stopped_and_a_second_run_is_refused_meanwhile(queued: Queued) -> None:
+    page = queued.page
     open_gc_page(page)
     ready(page)
     # When a run is started while no worker takes jobs
@@ -271,6 +282,34 @@ def test_a_waiting_run_is_stopped_and_a_second_run_is_refused_meanwhile(
     expect(row.locator("td.freed")).to_have_text("0 B")
     row.get_by_role("button", name=f"Log of run {run_id}").click()
     expect(page.locator("#log-text")).to_contain_text("stopped before it started")
+
+
+def test_a_running_run_asked_to_stop_shows_stopping_until_it_has_stopped(
+    queued: Queued,
+) -> None:
+    page = queued.page
+    open_gc_page(page)
+    row = run_now(page)
+    run_id = row.get_attribute("data-id")
+    expect(row.locator("td.status")).to_have_text("Pending")
+    # Given the run is at work (set in the database: a real run ends before a click lands)
+    run_sql(queued.server, "UPDATE gc_run SET status = 'Running' WHERE id = ?", int(run_id or 0))
+    row = page.locator(f'{ROWS}[data-id="{run_id}"]')
+    expect(row.locator("td.status")).to_have_text("Running")  # the page polls it
+    # When the admin stops it
+    with page.expect_request(
+        lambda r: r.method == "PUT" and r.url.endswith(f"/api/v2.0{GC}/{run_id}")
+    ):
+        row.get_by_role("button", name=f"Stop run {run_id}").click()
+    # Then the page says it is stopping, and it may not be asked twice
+    stopping = row.get_by_role("button", name=f"Stop run {run_id}")
+    expect(stopping).to_have_text("Stopping…")
+    expect(stopping).to_be_disabled()
+    expect(row.locator("td.status")).to_have_text("Running")
+    # When a worker carries the run on, it finds the request and stops; the page shows it
+    with berth_worker(queued.server.data_dir, queued.env):
+        expect_finished(row, "Stopped")
+    expect(row.locator("td.freed")).to_have_text("0 B")
 
 
 def test_a_custom_schedule_with_a_bad_cron_is_refused_and_a_good_one_shows_its_next_run(
