@@ -425,3 +425,32 @@ def test_sizes_are_written_in_binary_units(page: Page) -> None:
     sizes = [0, 1023, 1024, 1536, 200_000, 5 * 1024**3]
     assert page.evaluate(script, sizes) == [human_bytes(n) for n in sizes]
     assert page.evaluate(script, [1536, 5 * 1024**3]) == ["1.5 KiB", "5.0 GiB"]
+
+
+def test_workers_outside_one_to_ten_are_refused_before_anything_runs(
+    page: Page, server: RunningBerth
+) -> None:
+    open_gc_page(page)
+    ready(page)
+    before = page.locator("#summary").inner_text()
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    for workers in ("0", "11", "2.5"):
+        page.get_by_label("Workers", exact=True).fill(workers)
+        page.get_by_role("button", name="Run now").click()
+        expect(page.locator("#run-error")).to_have_text(
+            "Workers must be a whole number from 1 to 10."
+        )
+    assert sent == [] and page.locator("#summary").inner_text() == before
+
+
+def test_a_page_past_the_last_says_so(page: Page, server: RunningBerth) -> None:
+    with admin_client(server) as admin:  # at least one run
+        started = admin.post(f"{GC}/schedule", json={"schedule": {"type": "Manual"}})
+        assert started.status_code == 201, started.text
+        wait_final(admin, int(started.headers["Location"].rsplit("/", 1)[1]))
+    open_gc_page(page)
+    page.goto("/ui/gc?page=999")
+    ready(page)
+    expect(page.locator(ROWS)).to_have_text(["No runs on this page."])
+    expect(page.get_by_role("button", name="Previous")).to_be_enabled()

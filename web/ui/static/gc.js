@@ -54,10 +54,12 @@ async function load() {
     const response = await apiGet("/system/gc", params, { signal: controller.signal });
     const runs = await response.json();
     if (inFlight !== controller) return;
-    const total = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
+    const counted = Number.parseInt(response.headers.get("X-Total-Count") || "", 10);
+    const total = Number.isFinite(counted) ? counted : runs.length;
     say("message", "");
-    renderRuns(tbody, runs, "No garbage collection has run yet.", stopping);
-    showPager(Number.isFinite(total) ? total : runs.length);
+    const empty = total ? "No runs on this page." : "No garbage collection has run yet.";
+    renderRuns(tbody, runs, empty, stopping);
+    showPager(total);
     main.dataset.state = "ready";
     pollLater();
   } catch (error) {
