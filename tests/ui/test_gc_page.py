@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -49,6 +50,7 @@ from tests.ui.browser import TIMEZONE
 ROWS = "#runs tbody tr"
 GC = "/system/gc"
 NO_WINDOW = {"BERTH_GC__WINDOW_SECONDS": "0"}
+DATA_IDS = "rows => rows.map(r => r.dataset.id)"
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +83,16 @@ def queued(browser: Any, tmp_path: Path) -> Iterator[Queued]:
             context.close()
 
 
-def open_gc_page(page: Page, name: str = ADMIN[0], password: str = ADMIN[1]) -> None:
-    """Sign in through the form, coming back to the GC page; wait until it has loaded."""
-    page.goto("/ui/login?next=/ui/gc")
+def open_gc_page(
+    page: Page, name: str = ADMIN[0], password: str = ADMIN[1], query: str = ""
+) -> None:
+    """Sign in through the form, coming back to the GC page (with query); wait for it."""
+    page.goto(f"/ui/login?{urlencode({'next': f'/ui/gc{query}'})}")
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/ui/gc$"))
+    expect(page).to_have_url(re.compile(rf"/ui/gc{re.escape(query)}$"))
+    page.wait_for_load_state()
 
 
 def ready(page: Page) -> None:
@@ -186,7 +191,7 @@ def test_a_real_run_after_an_image_was_deleted_shows_the_bytes_it_freed(
     run = newest_run(server)
     assert json.loads(run["job_parameters"])["dry_run"] is False
     assert run["freed_bytes"] >= size and run["blobs"] >= 2  # the layer and the config
-    expect(row.locator("td.parameters")).to_have_text("deletes, 1 worker")
+    expect(row.locator("td.parameters")).to_have_text("real run, 1 worker")
     expect(row.locator("td.freed")).to_have_text(human_bytes(run["freed_bytes"]))
     assert re.fullmatch(r"\d+\.\d (KiB|MiB)", row.locator("td.freed").inner_text())
     expect(row.locator("td.uploads")).to_have_text(str(run["uploads"]))
@@ -244,9 +249,6 @@ def test_the_history_pages_newest_first_and_keeps_the_page_in_the_link(
     page.reload()
     expect(page.locator(ROWS).first).to_have_attribute("data-id", str(ids[5]))
     expect(page.locator("#page-info")).to_contain_text("Page 2 of")
-
-
-DATA_IDS = "rows => rows.map(r => r.dataset.id)"
 
 
 def wait_final(admin: httpx.Client, run_id: int) -> None:
@@ -328,7 +330,7 @@ def test_a_custom_schedule_with_a_bad_cron_is_refused_and_a_good_one_shows_its_n
     with admin_client(server) as admin:
         assert admin.get(f"{GC}/schedule").json()["schedule"]["type"] == "None"
     # When a good cron is given, with delete untagged
-    cron.fill("0 30 2 * * *")
+    cron.fill("0 30 2 1 1 *")
     page.get_by_label("Delete untagged", exact=True).check()
     page.get_by_role("button", name="Save schedule").click()
     # Then it is saved and shown with its next run in the viewer's zone
@@ -337,18 +339,19 @@ def test_a_custom_schedule_with_a_bad_cron_is_refused_and_a_good_one_shows_its_n
     try:
         with admin_client(server) as admin:
             body = admin.get(f"{GC}/schedule").json()
-        assert body["schedule"]["cron"] == "0 30 2 * * *"
+        assert body["schedule"]["cron"] == "0 30 2 1 1 *"
         assert body["parameters"]["delete_untagged"] is True
         expect(page.locator("#schedule-type")).to_have_text("Custom")
-        expect(page.locator("#schedule-cron")).to_have_text("0 30 2 * * *")
+        expect(page.locator("#schedule-cron")).to_have_text("0 30 2 1 1 *")
         next_run = zoned(body["schedule"]["next_scheduled_time"])
         expect(page.locator("#schedule-next")).to_have_text(next_run)
-        said = "deletes, delete untagged, 1 worker"
+        assert re.fullmatch(r"\d{4}-01-01 03:30:00 UTC\+01:00", next_run)  # Berlin in winter
+        said = "real run, delete untagged, 1 worker"
         expect(page.locator("#schedule-parameters")).to_have_text(said)
         # And a reload shows the form as saved
         page.reload()
         expect(page.get_by_label("Type")).to_have_value("Custom")
-        expect(page.get_by_label(re.compile("^Cron"))).to_have_value("0 30 2 * * *")
+        expect(page.get_by_label(re.compile("^Cron"))).to_have_value("0 30 2 1 1 *")
     finally:
         with admin_client(server) as admin:
             admin.put(f"{GC}/schedule", json={"schedule": {"type": "None"}})
@@ -449,8 +452,7 @@ def test_a_page_past_the_last_says_so(page: Page, server: RunningBerth) -> None:
         started = admin.post(f"{GC}/schedule", json={"schedule": {"type": "Manual"}})
         assert started.status_code == 201, started.text
         wait_final(admin, int(started.headers["Location"].rsplit("/", 1)[1]))
-    open_gc_page(page)
-    page.goto("/ui/gc?page=999")
+    open_gc_page(page, query="?page=999")
     ready(page)
     expect(page.locator(ROWS)).to_have_text(["No runs on this page."])
     expect(page.get_by_role("button", name="Previous")).to_be_enabled()

@@ -48,7 +48,7 @@ export function humanBytes(bytes) {
 /** A parameters object in words: "dry run, delete untagged, 2 workers". */
 export function parametersText(parameters) {
   const p = parameters ?? {};
-  const words = [p.dry_run ? "dry run" : "deletes", ...(p.delete_untagged ? ["delete untagged"] : [])];
+  const words = [p.dry_run ? "dry run" : "real run", ...(p.delete_untagged ? ["delete untagged"] : [])];
   const workers = Number(p.workers) || 1;
   words.push(workers === 1 ? "1 worker" : `${workers} workers`);
   return words.join(", ");
