@@ -1,10 +1,11 @@
-"""The garbage-collection page in a real Chromium against a real Berth: run now (dry and
-real) with the results shown as they come, a run's log, stopping a waiting run, the schedule
-form and its errors, who may use the page, and the links between it and the audit log.
+"""The garbage-collection page's runs in a real Chromium against a real Berth: run now (dry
+and real) with the results shown as the page polls them, the history's pages, a run's log
+(as text), stopping a waiting and a running run, and a second run refused meanwhile.
 
 The page's server is this module's own, with a GC window of zero so that a blob is
-collectable as soon as nothing names it; the stop test uses a second one whose jobs wait in
-Redis with no worker, so its run stays Pending until it is stopped.
+collectable as soon as nothing names it; the stop tests use one whose jobs wait in Redis with
+no worker, so a run stays Pending (or Running, once set so) until the test starts a worker.
+The schedule form, rights and links: test_gc_page_schedule.py.
 """
 
 from __future__ import annotations
@@ -13,28 +14,21 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.factories import (
     GZIP_LAYER,
-    PASSWORD,
     admin_client,
     artifact_url,
-    new_user,
     push_blob,
     push_layers,
     registry_client,
 )
 from tests.support import (
-    ADMIN,
     REDIS,
     RunningBerth,
     berth_worker,
@@ -43,12 +37,21 @@ from tests.support import (
     require,
     run_sql,
     running_berth,
-    wait_until,
 )
 from tests.ui.browser import TIMEZONE
+from tests.ui.gcpage import (
+    GC,
+    ROWS,
+    expect_finished,
+    human_bytes,
+    newest_run,
+    open_gc_page,
+    ready,
+    run_now,
+    wait_final,
+    zoned,
+)
 
-ROWS = "#runs tbody tr"
-GC = "/system/gc"
 NO_WINDOW = {"BERTH_GC__WINDOW_SECONDS": "0"}
 DATA_IDS = "rows => rows.map(r => r.dataset.id)"
 
@@ -81,66 +84,6 @@ def queued(browser: Any, tmp_path: Path) -> Iterator[Queued]:
             yield Queued(berth, env, context.new_page())
         finally:
             context.close()
-
-
-def open_gc_page(
-    page: Page, name: str = ADMIN[0], password: str = ADMIN[1], query: str = ""
-) -> None:
-    """Sign in through the form, coming back to the GC page (with query); wait for it."""
-    page.goto(f"/ui/login?{urlencode({'next': f'/ui/gc{query}'})}")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(rf"/ui/gc{re.escape(query)}$"))
-    page.wait_for_load_state()
-
-
-def ready(page: Page) -> None:
-    expect(page.locator("#gc")).to_have_attribute("data-state", "ready")
-
-
-def human_bytes(size: int) -> str:
-    """How the page writes a size: whole bytes below a KiB, else one decimal of the unit."""
-    value, unit = float(size), 0
-    units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"]
-    while value >= 1024 and unit < len(units) - 1:
-        value, unit = value / 1024, unit + 1
-    return f"{size} B" if unit == 0 else f"{value:.1f} {units[unit]}"
-
-
-def zoned(iso: str) -> str:
-    """An API time as the page shows it: the viewer's local time and its offset from UTC."""
-    when = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(ZoneInfo(TIMEZONE))
-    offset = when.strftime("%z")
-    zone = "UTC" if offset == "+0000" else f"UTC{offset[:3]}:{offset[3:]}"
-    return f"{when:%Y-%m-%d %H:%M:%S} {zone}"
-
-
-def newest_run(server: RunningBerth) -> dict[str, Any]:
-    with admin_client(server) as admin:
-        rows: list[dict[str, Any]] = admin.get(GC, params={"page_size": 1}).json()
-    assert rows, "no run in the history"
-    return rows[0]
-
-
-def run_now(page: Page, dry_run: bool = False, workers: int = 1) -> Locator:
-    """Fill in "Run now" and send it; the history's top row (the new run)."""
-    ready(page)
-    before = page.locator(ROWS).first.get_attribute("data-id") if page.locator(ROWS).count() else ""
-    page.get_by_label("Dry run", exact=True).set_checked(dry_run)
-    page.get_by_label("Workers", exact=True).fill(str(workers))
-    page.get_by_role("button", name="Run now").click()
-    top = page.locator(ROWS).first
-    if before:
-        expect(top).not_to_have_attribute("data-id", before)
-    expect(top).to_have_attribute("data-id", re.compile(r"^\d+$"))
-    return top
-
-
-def expect_finished(row: Locator, status: str = "Success") -> None:
-    """The row's run ends: the page polls it until it is final (no reload)."""
-    expect(row.locator("td.status")).to_have_text(status, timeout=60_000)
-    expect(row.get_by_role("button", name=re.compile("^Stop"))).to_have_count(0)
 
 
 def test_a_dry_run_finishes_on_the_page_with_what_it_would_free(
@@ -251,13 +194,6 @@ def test_the_history_pages_newest_first_and_keeps_the_page_in_the_link(
     expect(page.locator("#page-info")).to_contain_text("Page 2 of")
 
 
-def wait_final(admin: httpx.Client, run_id: int) -> None:
-    def final() -> bool:
-        return admin.get(f"{GC}/{run_id}").json()["job_status"] in ("Success", "Error", "Stopped")
-
-    wait_until(f"garbage collection {run_id} ends", final, within=60)
-
-
 def test_a_waiting_run_is_stopped_and_a_second_run_is_refused_meanwhile(queued: Queued) -> None:
     page = queued.page
     open_gc_page(page)
@@ -314,93 +250,6 @@ def test_a_running_run_asked_to_stop_shows_stopping_until_it_has_stopped(
     expect(row.locator("td.freed")).to_have_text("0 B")
 
 
-def test_a_custom_schedule_with_a_bad_cron_is_refused_and_a_good_one_shows_its_next_run(
-    page: Page, server: RunningBerth
-) -> None:
-    open_gc_page(page)
-    expect(page.locator("#schedule-form")).to_have_attribute("data-state", "ready")
-    expect(page.locator("#schedule-type")).to_contain_text("None")
-    # When the admin asks for a Custom schedule with a minute that does not exist
-    page.get_by_label("Type").select_option("Custom")
-    cron = page.get_by_label(re.compile("^Cron"))
-    cron.fill("0 61 * * * *")
-    page.get_by_role("button", name="Save schedule").click()
-    # Then the API's reason is shown beside the form, and nothing was set
-    expect(page.locator("#schedule-error")).to_contain_text("is not a valid cron expression")
-    with admin_client(server) as admin:
-        assert admin.get(f"{GC}/schedule").json()["schedule"]["type"] == "None"
-    # When a good cron is given, with delete untagged
-    cron.fill("0 30 2 1 1 *")
-    page.get_by_label("Delete untagged", exact=True).check()
-    page.get_by_role("button", name="Save schedule").click()
-    # Then it is saved and shown with its next run in the viewer's zone
-    expect(page.locator("#schedule-saved")).to_have_text("Schedule saved.")
-    expect(page.locator("#schedule-error")).to_be_hidden()
-    try:
-        with admin_client(server) as admin:
-            body = admin.get(f"{GC}/schedule").json()
-        assert body["schedule"]["cron"] == "0 30 2 1 1 *"
-        assert body["parameters"]["delete_untagged"] is True
-        expect(page.locator("#schedule-type")).to_have_text("Custom")
-        expect(page.locator("#schedule-cron")).to_have_text("0 30 2 1 1 *")
-        next_run = zoned(body["schedule"]["next_scheduled_time"])
-        expect(page.locator("#schedule-next")).to_have_text(next_run)
-        assert re.fullmatch(r"\d{4}-01-01 03:30:00 UTC\+01:00", next_run)  # Berlin in winter
-        said = "real run, delete untagged, 1 worker"
-        expect(page.locator("#schedule-parameters")).to_have_text(said)
-        # And a reload shows the form as saved
-        page.reload()
-        expect(page.get_by_label("Type")).to_have_value("Custom")
-        expect(page.get_by_label(re.compile("^Cron"))).to_have_value("0 30 2 1 1 *")
-    finally:
-        with admin_client(server) as admin:
-            admin.put(f"{GC}/schedule", json={"schedule": {"type": "None"}})
-
-
-def test_a_user_who_is_no_admin_is_told_why_and_sees_no_controls(
-    page: Page, server: RunningBerth
-) -> None:
-    _, name = new_user(server, "gcplain")
-    open_gc_page(page, name, PASSWORD)
-    expect(page.locator("#gc")).to_have_attribute("data-state", "denied")
-    expect(page.locator("#denied")).to_contain_text("may not use garbage collection")
-    expect(page.locator("#denied")).to_contain_text("garbage-collection:list")
-    expect(page.get_by_role("button", name="Run now")).to_be_hidden()
-    expect(page.locator("#runs")).to_be_hidden()
-    expect(page.locator("#whoami")).to_have_text(name)
-
-
-def test_without_a_session_the_page_asks_to_sign_in_first(page: Page) -> None:
-    page.goto("/ui/gc?page=2")
-    expect(page).to_have_url(re.compile(r"/ui/login\?next=%2Fui%2Fgc%3Fpage%3D2$"))
-
-
-def test_the_audit_log_and_the_gc_page_link_to_each_other(page: Page) -> None:
-    open_gc_page(page)
-    expect(page.get_by_role("link", name="Garbage collection")).to_have_attribute(
-        "aria-current", "page"
-    )
-    page.get_by_role("link", name="Audit log").click()
-    expect(page).to_have_url(re.compile(r"/ui/audit$"))
-    page.get_by_role("link", name="Garbage collection").click()
-    expect(page).to_have_url(re.compile(r"/ui/gc$"))
-    ready(page)
-
-
-def test_the_gc_page_and_its_scripts_carry_the_strict_policy(server: RunningBerth) -> None:
-    paths = ["/ui/gc", "/ui/assets/gc.js", "/ui/assets/gcview.js", "/ui/assets/gcschedule.js"]
-    with httpx.Client(base_url=server.url) as client:
-        answers = [client.get(p) for p in paths]
-    for answer in answers:
-        assert answer.status_code == 200
-        csp = answer.headers["content-security-policy"]
-        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
-        assert answer.headers["x-frame-options"] == "DENY"
-    # No inline script or handler in the page itself: the policy would block them
-    assert not re.search(r"<script(?![^>]*\bsrc=)", answers[0].text)
-    assert not re.search(r"\son[a-z]+=", answers[0].text)
-
-
 def test_markup_in_a_log_is_shown_as_text(page: Page) -> None:
     # Given a run whose log (as the server would send it) holds markup
     open_gc_page(page)
@@ -417,34 +266,6 @@ def test_markup_in_a_log_is_shown_as_text(page: Page) -> None:
     # Then the markup is text in the panel, and no element was made from it
     expect(page.locator("#log-text")).to_have_text(markup)
     assert page.locator("#log-text *, #pwned").count() == 0
-
-
-def test_sizes_are_written_in_binary_units(page: Page) -> None:
-    page.goto("/ui/login")
-    script = """async (sizes) => {
-        const view = await import("/ui/assets/gcview.js");
-        return sizes.map((n) => view.humanBytes(n));
-    }"""
-    sizes = [0, 1023, 1024, 1536, 200_000, 5 * 1024**3]
-    assert page.evaluate(script, sizes) == [human_bytes(n) for n in sizes]
-    assert page.evaluate(script, [1536, 5 * 1024**3]) == ["1.5 KiB", "5.0 GiB"]
-
-
-def test_workers_outside_one_to_ten_are_refused_before_anything_runs(
-    page: Page, server: RunningBerth
-) -> None:
-    open_gc_page(page)
-    ready(page)
-    before = page.locator("#summary").inner_text()
-    sent: list[str] = []
-    page.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
-    for workers in ("0", "11", "2.5"):
-        page.get_by_label("Workers", exact=True).fill(workers)
-        page.get_by_role("button", name="Run now").click()
-        expect(page.locator("#run-error")).to_have_text(
-            "Workers must be a whole number from 1 to 10."
-        )
-    assert sent == [] and page.locator("#summary").inner_text() == before
 
 
 def test_a_page_past_the_last_says_so(page: Page, server: RunningBerth) -> None:
