@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.audit_http import Latency
 from bench.audit_ingest import Ingest
-from bench.report import _run, machine
+from bench.report import disk, machine
 
 INGEST_TARGET = 5000.0  # events/s
 P99_TARGET = 200.0  # ms
@@ -38,27 +38,13 @@ class BackendResult:
         )
 
 
-def _disk(path: Path) -> str:
-    source = _run(["findmnt", "-no", "SOURCE,FSTYPE", "-T", str(path)])
-    device = source.split()[0].removeprefix("/dev/") if source else ""
-    rotational = Path(f"/sys/block/{device}/queue/rotational")
-    kind = ""
-    if rotational.exists():
-        kind = (
-            " (rotational flag set: a virtual disk)"
-            if rotational.read_text().strip() == "1"
-            else " (SSD)"
-        )
-    return f"{source}{kind}" if source else "unknown"
-
-
 def machine_rows(results: list[BackendResult], load: float, repo: Path) -> list[tuple[str, str]]:
     rows = [
         r
         for r in machine(sys.executable, repo, load)
         if r[0] not in ("Distribution", "wrk", "curl")
     ]
-    rows.insert(4, ("disk", _disk(repo)))
+    rows.insert(4, ("disk", disk(repo)))
     versions = {s.facts.get("version", "") for r in results for s in r.stages}
     rows.insert(
         6,

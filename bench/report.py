@@ -100,6 +100,21 @@ def machine(python: str, repo: Path, load_at_start: float | None = None) -> list
     ]
 
 
+def disk(path: Path) -> str:
+    """The device and file system holding path, and whether the kernel calls it rotational."""
+    source = _run(["findmnt", "-no", "SOURCE,FSTYPE", "-T", str(path)])
+    device = source.split()[0].removeprefix("/dev/") if source else ""
+    rotational = Path(f"/sys/block/{device}/queue/rotational")
+    kind = ""
+    if rotational.exists():
+        kind = (
+            " (rotational flag set: a virtual disk)"
+            if rotational.read_text().strip() == "1"
+            else " (SSD)"
+        )
+    return f"{source}{kind}" if source else "unknown"
+
+
 def _load(at_start: float | None) -> str:
     start = "—" if at_start is None else f"{at_start:.2f}"
     return f"{start} / {os.getloadavg()[0]:.2f}"

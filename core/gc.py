@@ -11,6 +11,7 @@ made on an old version fails and the blob stays.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
@@ -30,7 +31,9 @@ from storage.keys import blob_key
 __all__ = ["RUN_LEASE", "GcOptions", "GcResult", "GcRunning", "GcStopped", "collect"]
 
 MAX_WORKERS = 10
-BATCH = 500
+BATCH = 200
+DUTY = 0.4  # the share of its time a sweeper works while clients push; it rests the rest
+PUSHING_WITHIN_MS = 2000  # a blob used by a push this recently: clients are pushing
 UPLOAD_WINDOW_FLOOR = timedelta(minutes=10)  # a chunk may take this long to arrive
 
 
@@ -130,6 +133,7 @@ _DROP = (
     + _PAIRS
     + " RETURNING digest, size"
 )
+_LAST_TOUCH = "SELECT max(touched_ms) FROM blob WHERE status = 'none'"
 _UNLINK = "DELETE FROM repository_blob WHERE digest IN ({marks})"
 _UNMARK = "UPDATE blob SET status = 'none', gc_run = NULL WHERE status = 'delete' AND gc_run = ?"
 _INTERRUPTED = (
@@ -250,7 +254,15 @@ class _Run:
             yield [int(r[0]) for r in rows]  # type: ignore[call-overload]
 
     async def _sweep(self, ids: list[int]) -> None:
-        """Mark (none -> delete), claim (delete -> deleting, on the version marked), delete."""
+        """Mark (none -> delete), claim (delete -> deleting, on the version marked), delete.
+        While clients push, rest after each batch (DUTY): the registry it runs beside keeps
+        most of the event loop and of SQLite's write lock for them."""
+        started = time.monotonic()
+        await self._sweep_batch(ids)
+        if await _pushing_now():
+            await asyncio.sleep((time.monotonic() - started) * (1 - DUTY) / DUTY)
+
+    async def _sweep_batch(self, ids: list[int]) -> None:
         marks = ",".join("?" * len(ids))
         lock = _skip_locked()
         marked = await execute(_MARK.format(ids=marks, lock=lock), self.run_id, *ids, self.cutoff)
@@ -265,9 +277,8 @@ class _Run:
         """Files first, then the rows (compare-and-set on the claimed version) and links."""
         if not claimed:
             return
-        for _id, _version, digest in claimed:
-            algorithm, _, hex_digest = str(digest).partition(":")
-            await self.storage.delete(blob_key(algorithm, hex_digest))
+        keys = [blob_key(*str(digest).split(":", 1)) for _id, _version, digest in claimed]
+        await self.storage.delete_many(keys)
         pairs = [(int(i), int(v)) for i, v, _d in claimed]  # type: ignore[call-overload]
         # One transaction: a link made after it belongs to a new row of the same digest.
         async with in_transaction() as tx:
@@ -296,6 +307,14 @@ class _Run:
     def _freed(self, blobs: list[tuple[str, int]]) -> None:
         self.result.blobs += len(blobs)
         self.result.bytes += sum(size for _d, size in blobs)
+
+
+async def _pushing_now() -> bool:
+    """Whether a push used a blob in the last PUSHING_WITHIN_MS (every upload and manifest
+    PUT touches the blobs it uses); one indexed read."""
+    rows = await fetch(_LAST_TOUCH)
+    last = rows[0][0] if rows else None
+    return last is not None and int(last) > now_ms() - PUSHING_WITHIN_MS  # type: ignore[call-overload]
 
 
 def _raise_failed(tasks: list[asyncio.Task[None]]) -> None:

@@ -72,10 +72,7 @@ _LINKED_SIZES = (
     " ON b.digest = l.digest AND b.status IN ('none', 'delete')"
     " WHERE l.repository_id = ? AND l.digest IN ({marks})"
 )
-_LOCK_BLOBS = (
-    "SELECT id FROM blob WHERE digest IN ({marks}) AND status IN ('none', 'delete')"
-    " ORDER BY id FOR UPDATE"
-)
+_LOCK_BLOBS = "SELECT id FROM blob WHERE digest IN ({marks}) ORDER BY digest FOR UPDATE"
 _PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
 
 
@@ -276,9 +273,7 @@ async def _hold(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
     the client uploads it again."""
     if not digests:
         return
-    if tx.capabilities.dialect == "postgres":
-        # Lock the rows in id order first: two pushes locking shared layers in different
-        # orders deadlock (a collection skips rows a push holds).
+    if tx.capabilities.dialect == "postgres":  # one order, or two pushes sharing layers deadlock
         marks = ",".join("?" * len(digests))
         await execute(_LOCK_BLOBS.format(marks=marks), *digests, using=tx)
     held = (

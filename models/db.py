@@ -26,7 +26,6 @@ _EXTRA_SCHEMA = (
 _ADDED_COLUMNS = (
     ("blob", "touched_ms", "BIGINT NOT NULL DEFAULT 0"),
     ("blob", "gc_run", "INT"),
-    ("gc_run", "schedule", "JSONB"),  # SQLite: the same affinity as Tortoise's JSON
 )
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's

@@ -231,25 +231,6 @@ def scrub(
     out.print(f"scrub job {job_id} enqueued")
 
 
-@cli.command("gc-check")
-def gc_check(
-    repair: Annotated[
-        bool,
-        typer.Option(
-            "--repair", help="adopt orphan files, forget lost blobs, finish interrupted deletions"
-        ),
-    ] = False,
-    grace_seconds: Annotated[
-        int, typer.Option(metavar="SECONDS", help="leave files younger than this alone", min=0)
-    ] = 600,
-    data_dir: DataDir = None,
-) -> None:
-    """Check blob rows against storage (temporary; becomes `berth gc --check`)."""
-    from ops.gc_check_cli import run_check
-
-    raise typer.Exit(run_check(repair, grace_seconds, data_dir))
-
-
 def main() -> None:
     cli()
 

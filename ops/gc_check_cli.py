@@ -1,6 +1,6 @@
 """The consistency check on the command line: a progress bar on stderr, the report on stdout.
 
-`berth gc-check [--repair]` for now; `berth gc --check [--repair]` calls run_check too.
+`berth gc --check [--repair]` calls run_check.
 """
 
 from __future__ import annotations

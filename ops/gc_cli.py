@@ -23,12 +23,25 @@ if TYPE_CHECKING:
     from models import GcRun
     from ops.settings import Settings
 
-DryRun = Annotated[
-    bool, typer.Option("--dry-run", help="only report what a collection would free")
-]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="only report what a collection would free")]
 DeleteUntagged = Annotated[
     bool,
     typer.Option("--delete-untagged", help="also delete manifests that no tag keeps alive"),
+]
+Check = Annotated[
+    bool,
+    typer.Option("--check", help="only compare blob rows with storage and report what differs"),
+]
+Repair = Annotated[
+    bool,
+    typer.Option(
+        "--repair",
+        help="with --check: adopt orphan files, forget lost blobs, finish interrupted deletions",
+    ),
+]
+GraceSeconds = Annotated[
+    int,
+    typer.Option(metavar="SECONDS", min=0, help="with --check: leave files younger than this"),
 ]
 Workers = Annotated[
     int | None,
@@ -42,12 +55,26 @@ def gc(
     dry_run: DryRun = False,
     delete_untagged: DeleteUntagged = False,
     workers: Workers = None,
+    check: Check = False,
+    repair: Repair = False,
+    grace_seconds: GraceSeconds = 600,
     data_dir: DataDir = None,
 ) -> None:
     """Collect garbage now: blobs no manifest names (untouched for gc.window_seconds) and,
     with --delete-untagged, untagged manifests. Exit 0 when it succeeded, 1 when it failed
-    or another collection is running, 2 for a bad option."""
+    or another collection is running, 2 for a bad option. With --check: compare blob rows
+    with storage instead (exit 1 while anything differs), --repair fixes what it can."""
     from core.gc_runs import GcParameters
+    from ops.gc_check_cli import run_check
+
+    if repair and not check:
+        console.print("--repair goes with --check", markup=False)
+        raise typer.Exit(2)
+    if check:
+        if dry_run or delete_untagged or workers is not None:
+            console.print("--check takes only --repair and --grace-seconds", markup=False)
+            raise typer.Exit(2)
+        raise typer.Exit(run_check(repair, grace_seconds, data_dir))
 
     settings = settings_or_exit(data_dir=data_dir)
     count = settings.gc.workers if workers is None else workers

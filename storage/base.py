@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 
@@ -72,6 +72,11 @@ class StorageDriver(Protocol):
 
     async def delete(self, key: str) -> None:
         """Remove key (a missing key is not an error). Safe to repeat."""
+        ...
+
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        """Remove every key (missing ones are not errors), off the event loop, in as few
+        requests as the backend allows. Safe to repeat."""
         ...
 
     def list(self, prefix: str) -> AsyncIterator[tuple[str, int, float]]:

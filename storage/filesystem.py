@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 from storage.base import StorageKeyMissing
@@ -133,6 +133,10 @@ class FilesystemDriver:
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    async def delete_many(self, keys: Sequence[str]) -> None:
+        paths = [self._path(key) for key in keys]
+        await asyncio.to_thread(_unlink_all, paths)  # unlink releases the GIL; the loop serves
+
     async def list(self, prefix: str) -> AsyncIterator[tuple[str, int, float]]:
         base = self._path(prefix)
         for folder, _dirs, files in os.walk(base):
@@ -151,3 +155,8 @@ class FilesystemDriver:
             await asyncio.to_thread(os.fsync, fd)
         finally:
             os.close(fd)
+
+
+def _unlink_all(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

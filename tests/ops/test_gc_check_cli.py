@@ -1,4 +1,4 @@
-"""`berth gc-check [--repair]` against a serving Berth, as an operator runs it: exit status
+"""`berth gc --check [--repair]` against a serving Berth, as an operator runs it: exit status
 1 while something is wrong, 0 once consistent or repaired, and clients then re-push."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def blob_path(server: RunningBerth, digest: str) -> Path:
 
 
 def gc_check(server: RunningBerth, env: dict[str, str], *args: str) -> tuple[int, str]:
-    done = berth_cli(server.data_dir, env, "gc-check", *args)
+    done = berth_cli(server.data_dir, env, "gc", "--check", *args)
     assert "Traceback" not in done.stderr, done.stderr
     return done.returncode, done.stdout
 
@@ -107,5 +107,19 @@ def test_an_old_orphan_file_fails_the_check_until_adopted(
 
 
 def test_a_refused_grace_is_a_usage_error(tmp_path: Path) -> None:
-    done = berth_cli(tmp_path, {}, "gc-check", "--grace-seconds", "-1")
+    done = berth_cli(tmp_path, {}, "gc", "--check", "--grace-seconds", "-1")
     assert done.returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--repair"], id="repair-without-check"),
+        pytest.param(["--check", "--dry-run"], id="check-with-dry-run"),
+        pytest.param(["--check", "--workers", "2"], id="check-with-workers"),
+    ],
+)
+def test_options_that_do_not_go_together_are_a_usage_error(tmp_path: Path, args: list[str]) -> None:
+    done = berth_cli(tmp_path, {}, "gc", *args)
+    assert done.returncode == 2
+    assert "--" in done.stderr

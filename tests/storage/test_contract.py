@@ -118,6 +118,14 @@ async def test_delete_is_idempotent(driver: StorageDriver) -> None:
         await driver.stat("d")
 
 
+async def test_delete_many_removes_each_and_ignores_missing(driver: StorageDriver) -> None:
+    for key in ("m/1", "m/2", "m/3"):
+        await driver.write_all(key, b"x")
+    await driver.delete_many(["m/1", "m/3", "m/none"])
+    await driver.delete_many(["m/1", "m/3"])  # safe to repeat
+    assert [key async for key, _size, _mtime in driver.list("m")] == ["m/2"]
+
+
 async def test_list_under_prefix(driver: StorageDriver) -> None:
     await driver.write_all("p/one", b"1")
     await driver.write_all("p/sub/two", b"22")

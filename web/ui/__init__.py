@@ -58,6 +58,12 @@ async def audit_page() -> Response:
     return await _page("audit.html")
 
 
+@ui.get("/ui/gc")
+async def gc_page() -> Response:
+    """Garbage collection: run now, the runs' history and logs, the schedule."""
+    return await _page("gc.html")
+
+
 async def _page(name: str) -> Response:
     return await send_from_directory(PAGES, name)
 

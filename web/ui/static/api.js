@@ -3,6 +3,15 @@
 export const API = "/api/v2.0";
 export const LOGIN_PAGE = "/ui/login";
 export const HOME_PAGE = "/ui/audit";
+const CSRF_HEADER = "X-Harbor-CSRF-Token";
+// Every API answer to a session caller carries the session's CSRF token; a change (any
+// method but GET) must send it back.
+let csrfToken = "";
+
+function remember(response) {
+  const token = response.headers.get(CSRF_HEADER);
+  if (token) csrfToken = token;
+}
 
 /** An API answer that was not 2xx: its status and Harbor's error message. */
 export class ApiError extends Error {
@@ -21,6 +30,23 @@ export async function apiGet(path, params, { signal } = {}) {
     headers: { Accept: "application/json" },
     signal,
   });
+  remember(response);
+  if (!response.ok) throw new ApiError(response.status, await errorMessage(response), response);
+  return response;
+}
+
+/** Send a JSON body (or none) with a method and the session's CSRF token; resolves to the
+ * Response, rejects with ApiError on a non-2xx answer. */
+export async function apiSend(method, path, body) {
+  if (!csrfToken) await apiGet("/users/current").catch(() => undefined);
+  const headers = { Accept: "application/json", [CSRF_HEADER]: csrfToken };
+  const init = { method, credentials: "same-origin", headers };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  const response = await fetch(`${API}${path}`, init);
+  remember(response);
   if (!response.ok) throw new ApiError(response.status, await errorMessage(response), response);
   return response;
 }

@@ -55,22 +55,25 @@ export function zoneName(when) {
   return `UTC${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
 }
 
-/** "2026-11-26 23:05:03 UTC+01:00": the viewer's local time and its zone; the exact UTC
- * time in a tooltip. */
-function timeCell(row, event) {
-  const td = cell(row, event, null, "time");
+/** A <time> for an API time: "2026-11-26 23:05:03 UTC+01:00", the viewer's local time and
+ * its zone, with the exact UTC time in a tooltip; the text as it came when it is no time. */
+export function timeElement(iso) {
   const time = document.createElement("time");
-  const when = new Date(event.op_time);
-  time.dateTime = event.op_time ?? "";
-  time.title = event.op_time ?? "";
-  if (Number.isNaN(when.getTime())) time.textContent = event.op_time ?? "";
+  const when = new Date(iso);
+  time.dateTime = iso ?? "";
+  time.title = iso ?? "";
+  if (!iso || Number.isNaN(when.getTime())) time.textContent = iso ?? "";
   else {
     const pad = (n) => String(n).padStart(2, "0");
     const day = `${when.getFullYear()}-${pad(when.getMonth() + 1)}-${pad(when.getDate())}`;
     const clock = `${pad(when.getHours())}:${pad(when.getMinutes())}:${pad(when.getSeconds())}`;
     time.textContent = `${day} ${clock} ${zoneName(when)}`;
   }
-  td.append(time);
+  return time;
+}
+
+function timeCell(row, event) {
+  cell(row, event, null, "time").append(timeElement(event.op_time));
 }
 
 /** The resource, with the operation's description under it when there is one. */
