@@ -30,7 +30,8 @@ from tests.support import assert_log_clean, run_sql, running_berth_with
 CLIENTS = 8
 SECONDS = float(os.environ.get("GC_SOAK_SECONDS", "40"))  # of pushing, per backend
 LAYERS = 16  # the shared pool
-RETRIES = 20  # pushes of one image refused because a collection took a blob meanwhile
+RETRIES = 50  # pushes of one image refused because a collection took a blob meanwhile
+PAUSE = 0.2  # between two collections: back to back with a window of 0 can starve a push
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -107,6 +108,7 @@ def collecting(url: str, stop: threading.Event, ledger: Ledger) -> None:
             row = wait_for_run(http, run_id)
             with ledger.lock:
                 ledger.runs.append(row)
+            stop.wait(PAUSE)
             if row["job_status"] != "Success":
                 log = http.get(f"/api/v2.0/system/gc/{run_id}/log").text
                 ledger.problem(f"collection {run_id} ended {row['job_status']}: {log[-2000:]}")
