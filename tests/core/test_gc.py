@@ -3,47 +3,20 @@ push must win (each interleaving here is one a client can produce)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.blobs import now_ms
 from core.errors import BlobUnknown, ManifestBlobUnknown
 from core.gc import GcOptions, GcResult, collect
 from core.service import Registry
-from models import Blob, GcRun, Manifest, RepositoryBlob
+from models import Blob, GcRun, Manifest, RepositoryBlob, UploadSession
+from storage import StorageKeyMissing
+from storage.keys import upload_key
+from tests.gc.support import Quiet, body, manifest_of, sha256
 
 NOW = timedelta(0)
-
-
-class Quiet:
-    """A reporter that records the log and never asks to stop."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    async def phase(self, name: str, total: int | None) -> None:
-        self.lines.append(f"phase {name} {total}")
-
-    async def advance(self, count: int) -> None:
-        return None
-
-    async def line(self, text: str) -> None:
-        self.lines.append(text)
-
-    async def should_stop(self) -> bool:
-        return False
-
-
-async def body(data: bytes) -> AsyncIterator[bytes]:
-    yield data
-
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 async def push_blob(registry: Registry, repo: str, data: bytes) -> str:
@@ -53,21 +26,7 @@ async def push_blob(registry: Registry, repo: str, data: bytes) -> str:
 def image(repo: str, tag: str, *layers: bytes) -> tuple[bytes, bytes]:
     """The config and manifest of an image of these layers."""
     config = json.dumps({"repo": repo, "tag": tag, "rootfs": {"type": "layers"}}).encode()
-    descriptors = [
-        {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": sha256(d), "size": len(d)}
-        for d in layers
-    ]
-    manifest = {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": sha256(config),
-            "size": len(config),
-        },
-        "layers": descriptors,
-    }
-    return config, json.dumps(manifest).encode()
+    return config, manifest_of(config, list(layers))
 
 
 async def put_manifest(registry: Registry, repo: str, tag: str, manifest: bytes) -> str:
@@ -226,11 +185,10 @@ async def test_untagged_manifests_go_but_children_and_referrers_of_live_ones_sta
 async def test_abandoned_uploads_go(registry: Registry) -> None:
     session = await registry.uploads.start("library/app", "library")
     await registry.uploads.append(session, body(b"half"))
-    from models import UploadSession
-
     await UploadSession.filter(id=session.id).update(
         updated_at=datetime.now(UTC) - timedelta(hours=1)
     )
     assert (await gc(registry)).uploads == 1
     assert not await UploadSession.exists(id=session.id)
-    assert now_ms() > 0
+    with pytest.raises(StorageKeyMissing):
+        await registry.storage.stat(upload_key(session.id))
