@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from tortoise.expressions import F
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from core.digests import parse_digest
@@ -181,7 +181,12 @@ class BlobStore:
         return bool(taken)
 
 
+def live_run(now: datetime | None = None) -> Q:
+    """The collections alive now: Running, with a heartbeat within RUN_LEASE."""
+    since = (now or datetime.now(UTC)) - RUN_LEASE
+    return Q(status="Running", heartbeat_at__gt=since)
+
+
 async def collection_alive() -> bool:
-    """Whether a collection is running now (its heartbeat within RUN_LEASE)."""
-    since = datetime.now(UTC) - RUN_LEASE
-    return await GcRun.filter(status="Running", heartbeat_at__gt=since).exists()
+    """Whether a collection is running now."""
+    return await GcRun.filter(live_run()).exists()

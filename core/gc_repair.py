@@ -9,15 +9,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from core import artifacts
-from core.blobs import collection_alive, now_ms
+from core.blobs import collection_alive, live_run, now_ms
 from core.digests import Digest
-from core.gc import RUN_LEASE
 from models import Blob, GcRun, Manifest, ManifestReference, RepositoryBlob
 from storage import StorageDriver, StorageKeyMissing
 from storage.keys import blob_key
@@ -42,9 +40,8 @@ class SeenRow:
 
 
 async def live_runs() -> set[int]:
-    """Ids of the collections alive now: Running, with a heartbeat inside core.gc.RUN_LEASE."""
-    fresh = datetime.now(UTC) - RUN_LEASE
-    ids = await GcRun.filter(status="Running", heartbeat_at__gt=fresh).values_list("id", flat=True)
+    """Ids of the collections alive now (core.blobs.live_run)."""
+    ids = await GcRun.filter(live_run()).values_list("id", flat=True)
     return {int(i) for i in ids}  # type: ignore[call-overload]
 
 

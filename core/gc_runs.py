@@ -17,6 +17,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from core import audit
+from core.blobs import live_run
 from core.events import Tx, transaction
 from core.gc import MAX_WORKERS, RUN_LEASE, GcOptions, GcResult, GcRunning
 from core.jobs import enqueue
@@ -86,7 +87,7 @@ def _flag(body: dict[str, Any], key: str) -> bool:
 
 
 def _active(now: datetime) -> Q:
-    return Q(status=PENDING) | Q(status=RUNNING, heartbeat_at__gte=now - RUN_LEASE)
+    return Q(status=PENDING) | live_run(now)
 
 
 async def create(

@@ -16,6 +16,7 @@ from typing import Any
 from croniter import croniter
 
 from core.gc_runs import GcParameters, parse_parameters
+from core.schedules import cron_problem
 from models import Schedule
 from models.errors import AlreadyExists
 from models.values import ParameterInvalid, api_time
@@ -68,8 +69,8 @@ def table_cron(cron: str) -> str:
             "schedule.cron", "must have 6 fields (seconds first, '0 0 0 * * *') or 5"
         )
     native = " ".join(fields if len(fields) == 5 else [*fields[1:], fields[0]])
-    if not croniter.is_valid(native):
-        raise ParameterInvalid("schedule.cron", f"{cron!r} is not a valid cron expression")
+    if problem := cron_problem(native):
+        raise ParameterInvalid("schedule.cron", f"{cron!r} {problem}")
     return native
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
@@ -24,12 +24,24 @@ class ScheduleInvalid(ValueError):
     """A cron expression that does not parse."""
 
 
+def cron_problem(cron: str) -> str | None:
+    """Why cron cannot drive a schedule (not a cron expression, or one that never fires,
+    such as February 31st); None when it can."""
+    if not croniter.is_valid(cron):
+        return "is not a valid cron expression"
+    try:
+        croniter(cron, datetime.now(UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        return "never fires"
+    return None
+
+
 async def ensure_schedules(defaults: dict[str, tuple[str, str, dict[str, Any]]]) -> None:
     """Create the configured schedules (name -> (cron, kind, args)) that do not exist yet."""
     now = datetime.now(UTC)
     for name, (cron, _kind, _args) in defaults.items():
-        if not croniter.is_valid(cron):
-            raise ScheduleInvalid(f"schedule {name}: {cron!r} is not a cron expression")
+        if problem := cron_problem(cron):
+            raise ScheduleInvalid(f"schedule {name}: {cron!r} {problem}")
     await Schedule.bulk_create(
         [
             Schedule(name=n, cron=c, kind=k, args=a, last_fire=now)

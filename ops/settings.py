@@ -35,10 +35,10 @@ CONFIG_FILE = "berth.toml"  # read from the working folder unless BERTH_CONFIG_F
 
 
 def _cron(value: str) -> str:
-    from croniter import croniter
+    from core.schedules import cron_problem
 
-    if not croniter.is_valid(value):
-        raise ValueError("is not a cron expression: use five fields, e.g. '0 3 * * *'")
+    if problem := cron_problem(value):
+        raise ValueError(f"{problem}: use five fields, e.g. '0 3 * * *'")
     return value
 
 

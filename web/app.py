@@ -25,6 +25,7 @@ from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
 from web.auth import AuthServices
 from web.errors import install_error_handling
+from web.params import RowId
 from web.streaming import BoundedConnection, BoundedRequest
 from web.token import token
 from web.ui import ui
@@ -57,6 +58,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     # Bodies stream to storage, so no global cap; the manifest handler enforces its own.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
+    app.url_map.converters["int"] = RowId  # before the routes that use it are added
     app.register_blueprint(v2)
     app.register_blueprint(token)
     app.register_blueprint(api)

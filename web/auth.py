@@ -23,7 +23,6 @@ from core import audit
 log = logging.getLogger("berth.web")
 
 
-
 @dataclass(frozen=True, slots=True)
 class AuthServices:
     users: UserService

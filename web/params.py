@@ -14,6 +14,7 @@ from __future__ import annotations
 from urllib.parse import unquote_to_bytes
 
 from quart import request
+from werkzeug.routing import IntegerConverter
 
 from models.values import (
     MAX_NAME,
@@ -96,3 +97,13 @@ def bool_arg(name: str, default: bool) -> bool:
     """A boolean query parameter (true / false / 1 / 0, any case)."""
     raw = arg(name)
     return default if raw is None else parse_bool(name, raw)
+
+
+class RowId(IntegerConverter):
+    """`<int:...>` in a route: a row id, 1 to the largest a database INTEGER holds. A larger
+    number names nothing (404), rather than overflowing the database driver (a 500)."""
+
+    def __init__(self, map: object, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)  # type: ignore[arg-type]

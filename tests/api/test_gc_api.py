@@ -272,6 +272,9 @@ def test_the_schedule_is_set_read_changed_and_removed(gc_server: RunningBerth) -
         pytest.param(
             {"schedule": {"type": "Custom", "cron": "0 0 0 * * * 2030"}}, "cron", id="7-fields"
         ),
+        pytest.param(
+            {"schedule": {"type": "Custom", "cron": "0 0 0 31 2 *"}}, "never fires", id="feb-31"
+        ),
         pytest.param(manual(workers=0), "parameters.workers", id="workers-0"),
         pytest.param(manual(workers=11), "parameters.workers", id="workers-11"),
         pytest.param(manual(dry_run="yes"), "parameters.dry_run", id="dry-run-text"),

@@ -24,6 +24,7 @@ BAD_SETTINGS = [
     ({"BERTH_AUDIT__SEARCH": "elasticsearch"}, ["BERTH_AUDIT__ELASTICSEARCH_URL"]),
     ({"BERTH_BROKER_URL": "http://x"}, ["BERTH_BROKER_URL", "redis://"]),
     ({"BERTH_SCRUB_CRON": "every night"}, ["BERTH_SCRUB_CRON='every night'", "cron", "* * *"]),
+    ({"BERTH_SCRUB_CRON": "0 3 31 2 *"}, ["BERTH_SCRUB_CRON='0 3 31 2 *'", "never fires"]),
     ({"BERTH_TOKEN_TTL_SECONDS": "-5"}, ["BERTH_TOKEN_TTL_SECONDS='-5'", "greater than 0"]),
     ({"BERTH_ADMIN_PASSWORD": "weakling"}, ["BERTH_ADMIN_PASSWORD", "upper-case", "digit"]),
     ({"BERTH_WROKERS": "2"}, ["unknown setting BERTH_WROKERS", "did you mean BERTH_WORKERS"]),

@@ -43,6 +43,10 @@ def unhandled_lines(server: RunningBerth) -> int:
     ("method", "path", "code"),
     [
         pytest.param("GET", "/api/v2.0/nonexistent", "NOT_FOUND", id="api"),
+        # an id past what a database INTEGER holds names nothing (it overflowed the driver)
+        pytest.param("GET", "/api/v2.0/users/99999999999999999999", "NOT_FOUND", id="huge-id"),
+        pytest.param("GET", "/api/v2.0/robots/2147483648", "NOT_FOUND", id="id-past-int4"),
+        pytest.param("GET", "/api/v2.0/system/gc/0", "NOT_FOUND", id="id-0"),
         pytest.param("GET", "/nonexistent", "NOT_FOUND", id="root"),
         pytest.param("GET", "/ui/nonexistent", "NOT_FOUND", id="ui"),
         pytest.param("POST", "/c/nonexistent", "NOT_FOUND", id="c"),

@@ -136,9 +136,7 @@ def _manifest_headers(manifest: StoredManifest) -> dict[str, str]:
     }
 
 
-def _pagination(
-    ctx: V2Request, default: int | None, longest: int
-) -> tuple[int | None, str | None]:
+def _pagination(ctx: V2Request, default: int | None, longest: int) -> tuple[int | None, str | None]:
     """n and last; a last longer than any name (tag or repository) names none: refused."""
     raw = ctx.request.args.get("n")
     last = ctx.request.args.get("last") or None
