@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from core.uploads import UploadService
 from models import close_database, open_database
 from search import open_audit_index
 from search.audit import AuditIndex
+from signer.sealing import Sealer
 from storage import StorageDriver
 
 log = logging.getLogger("berth.registry")
@@ -41,6 +43,13 @@ class Registry:
     pulls: PullLog = field(default_factory=PullLog)  # web flushes it (pulls change nothing)
     # settings.gc.window_seconds: a blob untouched this long may be collected
     gc_window: timedelta = timedelta(hours=2)
+    # seals secrets at rest (settings.sealing_keys()); None where nothing sealed is used
+    sealer: Sealer | None = None
+
+    def sealed(self) -> Sealer:
+        if self.sealer is None:
+            raise RuntimeError("this process was started without the secret keys")
+        return self.sealer
 
 
 async def open_registry(
@@ -49,6 +58,7 @@ async def open_registry(
     flush_every: int,
     audit: AuditOptions | None = None,
     gc_window: timedelta = timedelta(hours=2),
+    sealing_keys: Sequence[bytes] | None = None,
 ) -> Registry:
     """Connect the database, make sure `library` exists, and wire the services."""
     audit = audit or AuditOptions()
@@ -63,7 +73,10 @@ async def open_registry(
         log.exception("the audit search backend is not ready", extra={"search": audit.search})
     blobs = BlobStore(storage, gc_window)
     uploads = UploadService(storage, blobs, flush_every)
-    return Registry(storage, blobs, uploads, ManifestStore(), index, audit, gc_window=gc_window)
+    sealer = Sealer(sealing_keys) if sealing_keys else None
+    return Registry(
+        storage, blobs, uploads, ManifestStore(), index, audit, gc_window=gc_window, sealer=sealer
+    )
 
 
 async def close_registry(registry: Registry | None = None) -> None:

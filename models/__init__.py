@@ -24,6 +24,12 @@ from models.registry import (
     Tag,
     UploadSession,
 )
+from models.replication import (
+    RemoteRegistry,
+    ReplicationExecution,
+    ReplicationPolicy,
+    ReplicationTask,
+)
 from models.webhooks import WebhookExecution, WebhookPolicy
 
 __all__ = [
@@ -48,6 +54,10 @@ __all__ = [
     "RepositoryBlob",
     "Tag",
     "UploadSession",
+    "RemoteRegistry",
+    "ReplicationExecution",
+    "ReplicationPolicy",
+    "ReplicationTask",
     "WebhookExecution",
     "WebhookPolicy",
     "close_database",

@@ -15,6 +15,7 @@ MODEL_MODULES = [
     "models.webhooks",
     "models.audit",
     "models.gc",
+    "models.replication",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (

@@ -208,6 +208,7 @@ def worker(
         settings.job_backoff_seconds,
         settings.audit_options,
         settings.gc.window,
+        tuple(settings.sealing_keys()),
     )
     console.print(f"Berth worker on {settings.broker_namespace} with {config.threads} thread(s)")
     run_worker(config, build_driver(settings.storage.driver, settings.storage_root))

@@ -97,6 +97,7 @@ async def prepare(settings: Settings, keep_open: bool = False) -> Registry:
         settings.uploads.flush_every_bytes,
         settings.audit_options,
         settings.gc.window,
+        settings.sealing_keys(),
     )
     await refresh_statistics()
     given = settings.admin_password.get_secret_value() if settings.admin_password else None

@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     token_service: Name = "berth-registry"
     token_issuer: Name = "berth-token-service"
     self_registration: bool = False  # anybody may create a local account
+    # seals secrets at rest (registry passwords, trigger secrets); default: keys/secret.key
+    secret_key: Annotated[SecretStr, Field(min_length=16)] | None = None
+    retired_secret_keys: list[Annotated[SecretStr, Field(min_length=16)]] = []  # still open
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
@@ -191,6 +194,18 @@ class Settings(BaseSettings):
     def keys_dir(self) -> Path:
         return (self.data_dir / "keys").resolve()
 
+    def sealing_keys(self) -> list[bytes]:
+        """The key-encryption keys, current first (signer.sealing); the generated
+        keys/secret.key when secret_key is not set — every node of a cluster needs the same."""
+        from signer.sealing import load_or_create_secret
+
+        current = (
+            self.secret_key.get_secret_value().encode()
+            if self.secret_key is not None
+            else load_or_create_secret(self.keys_dir / "secret.key")
+        )
+        return [current, *(k.get_secret_value().encode() for k in self.retired_secret_keys)]
+
     @property
     def storage_root(self) -> Path:
         return (self.storage.root or self.data_dir / "storage").resolve()
@@ -232,7 +247,9 @@ class _TomlFileSource(PydanticBaseSettingsSource):
             raise SettingsError([f"{path}: not valid TOML: {exc}"]) from None
 
 
-SECRET = frozenset({"admin_password", "database_url", "broker_url"})  # never echoed
+SECRET = frozenset(
+    {"admin_password", "database_url", "broker_url", "secret_key", "retired_secret_keys"}
+)  # never echoed
 
 
 def load_settings(**overrides: Any) -> Settings:

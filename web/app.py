@@ -92,6 +92,7 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
             settings.uploads.flush_every_bytes,
             settings.audit_options,
             settings.gc.window,
+            settings.sealing_keys(),
         )
         app.extensions["auth"] = build_auth(settings)
         app.extensions["sessions"] = SessionStore(

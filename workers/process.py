@@ -36,6 +36,7 @@ class WorkerConfig:
     backoff_seconds: float = 2.0
     audit: AuditOptions | None = None
     gc_window: timedelta = timedelta(hours=2)  # settings.gc.window_seconds
+    sealing_keys: tuple[bytes, ...] = ()  # settings.sealing_keys()
 
 
 class WorkerProcess:
@@ -66,6 +67,7 @@ class WorkerProcess:
                 config.flush_every,
                 config.audit,
                 config.gc_window,
+                config.sealing_keys,
             )
         )
         self.registry = registry

@@ -8,10 +8,8 @@ session of that user. Sessions expire after an hour without an API call.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from access.users import identity_of
 from core import audit
 from models import User
 from models.errors import InvalidInput
+from signer.sealing import load_or_create_secret
 from web.api import api
 from web.auth import AuthServices, check_credentials, note_failed_login, record_login
 
@@ -38,16 +37,7 @@ sign_in = Blueprint("sign_in", __name__, url_prefix="/c")
 
 def load_or_create_session_key(path: Path) -> bytes:
     """The 32-byte session key at path (mode 0600), created on first use. Safe to repeat."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(32))
-        with contextlib.suppress(FileExistsError):  # first writer wins when replicas race
-            os.link(tmp, path)
-        tmp.unlink()
-    return path.read_bytes()
+    return load_or_create_secret(path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,277 @@
+"""Replication executions and their tasks: Harbor's ReplicationExecution and ReplicationTask.
+
+An execution is one run of a policy: InProgress -> Succeed | Failed | Stopped. It is written
+in one transaction with its `replication` job (pipelines/replication.py), which plans the
+run (one task row per artifact to copy or delete), carries the tasks out and finishes the
+execution. The counts (total, succeed, failed, in_progress, stopped) are kept on the
+execution row, recomputed from its tasks whenever one changes, so a list answers without
+counting. An execution whose job went silent (no heartbeat for HEARTBEAT_LAPSE, its job
+failed for good) is marked Failed when anyone next asks — no execution stays InProgress
+forever.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
+from tortoise.functions import Count, Sum
+
+from core.events import Tx, transaction
+from core.jobs import enqueue
+from models import Job, ReplicationExecution, ReplicationPolicy, ReplicationTask
+from models.errors import AlreadyExists, InvalidInput, NotFound
+
+IN_PROGRESS, SUCCEED, FAILED, STOPPED = "InProgress", "Succeed", "Failed", "Stopped"
+PENDING = "Pending"
+FINAL = frozenset({SUCCEED, FAILED, STOPPED})
+# how an execution started (Harbor's trigger, plus "webhook" for the CI trigger)
+MANUAL, SCHEDULED, EVENT_BASED, WEBHOOK = "manual", "scheduled", "event_based", "webhook"
+TRIGGERS = (MANUAL, SCHEDULED, EVENT_BASED, WEBHOOK)
+COPY, DELETION = "copy", "deletion"
+HEARTBEAT_LAPSE = timedelta(minutes=5)
+JOB_KIND = "replication"
+JOB_ATTEMPTS = 5
+
+
+class PolicyUnknown(NotFound):
+    def __init__(self, policy_id: int) -> None:
+        super().__init__(f"replication policy {policy_id} not found")
+
+
+class PolicyDisabled(InvalidInput):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"replication policy {name!r} is disabled")
+
+
+class ExecutionRunning(AlreadyExists):
+    """single_active_replication: the policy has an execution in progress."""
+
+    def __init__(self, name: str, execution_id: int) -> None:
+        super().__init__(
+            f"replication policy {name!r} allows one execution at a time and execution"
+            f" {execution_id} is in progress"
+        )
+
+
+class ExecutionUnknown(NotFound):
+    def __init__(self, execution_id: int) -> None:
+        super().__init__(f"replication execution {execution_id} not found")
+
+
+class TaskUnknown(NotFound):
+    def __init__(self, task_id: int) -> None:
+        super().__init__(f"replication task {task_id} not found")
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    execution: ReplicationExecution
+    new: bool  # False: a repeated delivery id, the first delivery's execution
+
+
+async def start(
+    tx: Tx,
+    policy_id: int,
+    trigger: str,
+    operator: str,
+    scope: dict[str, Any] | None = None,
+    delivery_id: str | None = None,
+) -> Started:
+    """A new execution of the policy and its job, in tx (the caller's transaction, which
+    also emits the audit event). PolicyUnknown, PolicyDisabled (except for a manual start,
+    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication).
+    With delivery_id: the execution that delivery started before, if any (new=False)."""
+    policy = await ReplicationPolicy.get_or_none(id=policy_id, using_db=tx)
+    if policy is None:
+        raise PolicyUnknown(policy_id)
+    if delivery_id is not None:
+        seen = await ReplicationExecution.get_or_none(
+            policy_id=policy_id, delivery_id=delivery_id, using_db=tx
+        )
+        if seen is not None:
+            return Started(seen, False)
+    if not policy.enabled and trigger != MANUAL:
+        raise PolicyDisabled(policy.name)
+    if policy.single_active_replication:
+        await mark_lapsed(tx)
+        running = (
+            await ReplicationExecution.filter(policy_id=policy_id, status=IN_PROGRESS)
+            .using_db(tx)
+            .first()
+        )
+        if running is not None:
+            raise ExecutionRunning(policy.name, int(running.id))
+    now = datetime.now(UTC)
+    try:
+        execution = await ReplicationExecution.create(
+            policy_id=policy_id,
+            trigger=trigger,
+            operator=operator,
+            scope=scope,
+            delivery_id=delivery_id,
+            heartbeat_at=now,
+            using_db=tx,
+        )
+    except IntegrityError:  # the same delivery, concurrently: the first one wins
+        seen = await ReplicationExecution.get(
+            policy_id=policy_id, delivery_id=delivery_id, using_db=tx
+        )
+        return Started(seen, False)
+    job_id = await enqueue(JOB_KIND, {"execution_id": int(execution.id)}, JOB_ATTEMPTS)
+    execution.job_id = job_id
+    await execution.save(using_db=tx, update_fields=["job_id"])
+    return Started(execution, True)
+
+
+async def get(execution_id: int) -> ReplicationExecution:
+    async with transaction() as tx:
+        await mark_lapsed(tx)
+    execution = await ReplicationExecution.get_or_none(id=execution_id)
+    if execution is None:
+        raise ExecutionUnknown(execution_id)
+    return execution
+
+
+async def history(
+    policy_id: int | None, status: str | None, trigger: str | None, offset: int, limit: int
+) -> tuple[list[ReplicationExecution], int]:
+    """Executions newest first, and how many match."""
+    async with transaction() as tx:
+        await mark_lapsed(tx)
+    query = ReplicationExecution.all()
+    if policy_id is not None:
+        query = query.filter(policy_id=policy_id)
+    if status:
+        query = query.filter(status=status)
+    if trigger:
+        query = query.filter(trigger=trigger)
+    total = await query.count()
+    rows = await query.order_by("-id").offset(offset).limit(limit)
+    return list(rows), total
+
+
+async def tasks(
+    execution_id: int, status: str | None, resource_type: str | None, offset: int, limit: int
+) -> tuple[list[ReplicationTask], int]:
+    await get(execution_id)
+    query = ReplicationTask.filter(execution_id=execution_id)
+    if status:
+        query = query.filter(status=status)
+    if resource_type:
+        query = query.filter(resource_type=resource_type)
+    total = await query.count()
+    rows = await query.order_by("id").offset(offset).limit(limit)
+    return list(rows), total
+
+
+async def task(execution_id: int, task_id: int) -> ReplicationTask:
+    found = await ReplicationTask.get_or_none(id=task_id, execution_id=execution_id)
+    if found is None:
+        raise TaskUnknown(task_id)
+    return found
+
+
+async def request_stop(execution_id: int) -> ReplicationExecution:
+    """Ask the execution to stop: its tasks not yet begun are Stopped at once, those under
+    way stop at their next chunk. Safe to repeat; a finished execution is left alone."""
+    execution = await get(execution_id)
+    if execution.status in FINAL:
+        return execution
+    await ReplicationExecution.filter(id=execution_id).update(stop_requested=True)
+    await ReplicationTask.filter(execution_id=execution_id, status=PENDING).update(
+        status=STOPPED, end_time=datetime.now(UTC)
+    )
+    await refresh_counts(execution_id)
+    return await get(execution_id)
+
+
+async def stop_requested(execution_id: int) -> bool:
+    row = await ReplicationExecution.get_or_none(id=execution_id).only("id", "stop_requested")
+    return row is None or bool(row.stop_requested)
+
+
+async def refresh_counts(execution_id: int, tx: Tx | None = None) -> None:
+    """The execution's counts from its tasks, and its heartbeat."""
+    rows = await (
+        ReplicationTask.filter(execution_id=execution_id)
+        .using_db(tx)
+        .annotate(n=Count("id"), moved=Sum("bytes"))
+        .group_by("status")
+        .values_list("status", "n", "moved")
+    )
+    counts = {str(status): int(n) for status, n, _ in rows}
+    moved = sum(int(b or 0) for _, _, b in rows)
+    await (
+        ReplicationExecution.filter(id=execution_id)
+        .using_db(tx)
+        .update(
+            total=sum(counts.values()),
+            succeed=counts.get(SUCCEED, 0),
+            failed=counts.get(FAILED, 0),
+            stopped=counts.get(STOPPED, 0),
+            in_progress=counts.get(IN_PROGRESS, 0) + counts.get(PENDING, 0),
+            bytes=moved,
+            heartbeat_at=datetime.now(UTC),
+        )
+    )
+
+
+async def finish(execution_id: int, status_text: str = "") -> ReplicationExecution:
+    """Final status from the tasks: Stopped if a stop was asked, Failed if any task failed,
+    else Succeed. Compare-and-set from InProgress: a job run twice finishes once."""
+    await refresh_counts(execution_id)
+    execution = await ReplicationExecution.get(id=execution_id)
+    if execution.status in FINAL:
+        return execution
+    if execution.stop_requested:
+        status = STOPPED
+    elif execution.failed:
+        status = FAILED
+    else:
+        status = SUCCEED
+    await ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS).update(
+        status=status, status_text=status_text, end_time=datetime.now(UTC)
+    )
+    return await ReplicationExecution.get(id=execution_id)
+
+
+async def fail(execution_id: int, reason: str) -> None:
+    """The execution could not run at all (its job gave up): Failed with the reason."""
+    now = datetime.now(UTC)
+    await ReplicationTask.filter(
+        Q(execution_id=execution_id) & Q(status__in=[PENDING, IN_PROGRESS])
+    ).update(status=FAILED, end_time=now)
+    await refresh_counts(execution_id)
+    await ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS).update(
+        status=FAILED, status_text=reason[:2000], end_time=now
+    )
+
+
+async def mark_lapsed(tx: Tx) -> int:
+    """Executions whose job is gone for good (failed, or no heartbeat for HEARTBEAT_LAPSE
+    and no live job): Failed, so none is stuck InProgress."""
+    cutoff = datetime.now(UTC) - HEARTBEAT_LAPSE
+    stale = await (
+        ReplicationExecution.filter(status=IN_PROGRESS, heartbeat_at__lt=cutoff)
+        .using_db(tx)
+        .values_list("id", "job_id")
+    )
+    marked = 0
+    for execution_id, job_id in stale:
+        job = await Job.get_or_none(id=job_id, using_db=tx) if job_id else None
+        if job is not None and job.status in ("pending", "running"):
+            continue
+        marked += await (
+            ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS)
+            .using_db(tx)
+            .update(
+                status=FAILED,
+                status_text="the execution's worker stopped answering",
+                end_time=datetime.now(UTC),
+            )
+        )
+    return marked
