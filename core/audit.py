@@ -38,9 +38,12 @@ ARTIFACT, TAG, REPOSITORY, PROJECT = "artifact", "tag", "repository", "project"
 MEMBER, USER, ROBOT = "project_member", "user", "robot"
 CONFIGURATION, WEBHOOK, AUDIT_LOG = "configuration", "webhook_policy", "audit_log"
 GARBAGE_COLLECTION = "garbage_collection"  # a GC run (its results) or the GC schedule
+REGISTRY = "registry"  # a remote registry endpoint of replication
+REPLICATION_POLICY = "replication_policy"
+REPLICATION = "replication"  # an execution: started, stopped, finished (its counts)
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
-    GARBAGE_COLLECTION,
+    GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"
