@@ -14,6 +14,7 @@ packages=(
     uidmap           # newuidmap/newgidmap, wanted by podman and buildah even as root
     busybox-static   # /bin/busybox, the only binary in the test images
     docker-registry  # CNCF Distribution: the reference registry and replication peer
+    apache2-utils    # htpasswd -B: the bcrypt accounts of the Distribution replication peer
     wrk              # load generator for the benchmarks
     slapd            # OpenLDAP server: a private directory for the LDAP login tests
     ldap-utils       # ldapadd/ldapsearch, handy when debugging the LDAP tests

@@ -1,0 +1,140 @@
+"""The replication end-to-end tests' peers: two Berths (one on SQLite, one on PostgreSQL,
+each a real `berth serve` on its own port and data folder), Debian's Distribution with
+htpasswd auth, and the real clients (the session's dockerd from tests/conftest.py, podman,
+skopeo, the oras client) that know all three.
+
+The peers live for the whole session; each test uses repositories and registry names of its
+own, so tests do not see each other's images.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.peers import Docker, Podman, Skopeo
+from tests.replication.support import (
+    Peer,
+    ReplicationApi,
+    berth_peer,
+    containers_env,
+    running_distribution_htpasswd,
+)
+from tests.support import (
+    assert_log_clean,
+    log_size,
+    require,
+    require_tool,
+    running_berth_with,
+)
+
+
+@pytest.fixture(scope="session")
+def berth_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    """The first Berth (SQLite): the source of the push-mode policies."""
+    data_dir = tmp_path_factory.mktemp("berth-a")
+    with running_berth_with("sqlite", data_dir) as server:
+        yield berth_peer("berth-a", server)
+
+
+@pytest.fixture(scope="session")
+def berth_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    """The second Berth (PostgreSQL): a destination, and the side that pulls."""
+    data_dir = tmp_path_factory.mktemp("berth-b")
+    with running_berth_with("postgres", data_dir) as server:
+        yield berth_peer("berth-b", server)
+
+
+@pytest.fixture(scope="session")
+def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
+    """Distribution with htpasswd auth: a peer that is not a Berth."""
+    with running_distribution_htpasswd(tmp_path_factory.mktemp("distribution")) as peer:
+        yield peer
+
+
+@pytest.fixture(scope="session")
+def api_a(berth_a: Peer) -> Iterator[ReplicationApi]:
+    api = ReplicationApi(berth_a)
+    yield api
+    api.close()
+
+
+@pytest.fixture(scope="session")
+def api_b(berth_b: Peer) -> Iterator[ReplicationApi]:
+    api = ReplicationApi(berth_b)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A suffix for the names a test creates (registries, policies, repositories)."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(autouse=True)
+def berths_log_clean(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What a test does leaves no error-level line in either Berth's log, unless it asks for
+    `errors_expected` (a replication made to fail on purpose)."""
+    berths: list[Peer] = [
+        request.getfixturevalue(name)
+        for name in ("berth_a", "berth_b")
+        if name in request.fixturenames
+    ]
+    starts = [log_size(peer.server.log) for peer in berths]
+    yield
+    if "errors_expected" in request.fixturenames:
+        return
+    for peer, start in zip(berths, starts, strict=True):
+        assert_log_clean(peer.server.log, start, during=f"{request.node.name} on {peer.name}")
+
+
+@pytest.fixture
+def errors_expected() -> None:
+    """Marks a test whose replication fails on purpose: its error lines are expected."""
+
+
+# --- clients ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def docker(dockerd: Docker) -> Docker:
+    """The session's dockerd; registries on 127.0.0.0/8 are plain HTTP to it by default."""
+    return dockerd
+
+
+@pytest.fixture(scope="session")
+def clients_env(
+    berth_a: Peer, berth_b: Peer, distribution: Peer, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    return containers_env(tmp_path_factory.mktemp("containers"), [berth_a, berth_b, distribution])
+
+
+@pytest.fixture
+def podman_at(clients_env: dict[str, str]) -> Iterator[Callable[[str], Podman]]:
+    """`podman_at("builder")`: a podman with an image store of its own (one 'machine')."""
+    require_tool("podman")
+    require_tool("buildah")
+    require(os.geteuid() == 0, "podman with vfs storage and no user namespace needs root")
+    made: list[Path] = []
+
+    def make(name: str) -> Podman:
+        # podman refuses a runroot path longer than 50 characters.
+        made.append(Path(tempfile.mkdtemp(prefix=f"berth-repl-{name}-", dir="/tmp")))
+        return Podman(made[-1], clients_env)
+
+    yield make
+    for root in made:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def skopeo(clients_env: dict[str, str]) -> Skopeo:
+    require_tool("skopeo")
+    return Skopeo(clients_env)
