@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -34,21 +35,33 @@ from tests.support import (
     running_berth_with,
 )
 
+# The Berths running now, whose logs each test's teardown checks.
+RUNNING: list[Peer] = []
+
+
+@contextmanager
+def berth(name: str, backend: str, data_dir: Path) -> Iterator[Peer]:
+    with running_berth_with(backend, data_dir) as server:
+        peer = berth_peer(name, server)
+        RUNNING.append(peer)
+        try:
+            yield peer
+        finally:
+            RUNNING.remove(peer)
+
 
 @pytest.fixture(scope="session")
 def berth_a(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     """The first Berth (SQLite): the source of the push-mode policies."""
-    data_dir = tmp_path_factory.mktemp("berth-a")
-    with running_berth_with("sqlite", data_dir) as server:
-        yield berth_peer("berth-a", server)
+    with berth("berth-a", "sqlite", tmp_path_factory.mktemp("berth-a")) as peer:
+        yield peer
 
 
 @pytest.fixture(scope="session")
 def berth_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Peer]:
     """The second Berth (PostgreSQL): a destination, and the side that pulls."""
-    data_dir = tmp_path_factory.mktemp("berth-b")
-    with running_berth_with("postgres", data_dir) as server:
-        yield berth_peer("berth-b", server)
+    with berth("berth-b", "postgres", tmp_path_factory.mktemp("berth-b")) as peer:
+        yield peer
 
 
 @pytest.fixture(scope="session")
@@ -82,16 +95,12 @@ def unique() -> str:
 def berths_log_clean(request: pytest.FixtureRequest) -> Iterator[None]:
     """What a test does leaves no error-level line in either Berth's log, unless it asks for
     `errors_expected` (a replication made to fail on purpose)."""
-    berths: list[Peer] = [
-        request.getfixturevalue(name)
-        for name in ("berth_a", "berth_b")
-        if name in request.fixturenames
-    ]
-    starts = [log_size(peer.server.log) for peer in berths]
+    starts = {peer.name: log_size(peer.server.log) for peer in RUNNING}
     yield
     if "errors_expected" in request.fixturenames:
         return
-    for peer, start in zip(berths, starts, strict=True):
+    for peer in RUNNING:  # a Berth started during the test: its whole log
+        start = starts.get(peer.name, 0)
         assert_log_clean(peer.server.log, start, during=f"{request.node.name} on {peer.name}")
 
 

@@ -169,18 +169,22 @@ class ReplicationApi:
         source: int | None = None,
         destination: int | None = None,
         repositories: str = "library/**",
+        tag: tuple[str, str] | None = None,
         trigger: str = "manual",
         dest_namespace: str | None = None,
         replace_count: int | None = None,
         override: bool = True,
     ) -> int:
-        """A pull (`source`: a registry id) or push (`destination`) mode policy whose only
-        filter is a name pattern, enabled."""
+        """A pull (`source`: a registry id) or push (`destination`) mode policy, enabled,
+        filtering on a name pattern and maybe a tag (pattern, "matches" or "excludes")."""
+        filters: list[dict[str, str]] = [{"type": "name", "value": repositories}]
+        if tag:
+            filters.append({"type": "tag", "value": tag[0], "decoration": tag[1]})
         body: dict[str, Any] = {
             "name": name,
             "src_registry": {"id": source} if source else None,
             "dest_registry": {"id": destination} if destination else None,
-            "filters": [{"type": "name", "value": repositories}],
+            "filters": filters,
             "trigger": {"type": trigger},
             "override": override,
             "enabled": True,
@@ -279,6 +283,14 @@ def tags(peer: Peer, repository: str) -> list[str]:
     return sorted(response.json().get("tags") or [])
 
 
+def catalog(peer: Peer, prefix: str) -> dict[str, list[str]]:
+    """The peer's repositories under a prefix, with their tags (what was copied where)."""
+    response = _registry_get(peer, "/v2/_catalog?n=10000", "application/json")
+    assert response.status_code == 200, response.text
+    names = [r for r in response.json().get("repositories") or [] if r.startswith(prefix)]
+    return {name: tags(peer, name) for name in sorted(names)}
+
+
 def discover(peer: Peer, repository: str, subject: str) -> list[dict[str, Any]]:
     """The referrers of a subject, as `oras discover` finds them: the referrers API, or,
     on a registry without one, the index under the fallback tag sha256-<hex>."""
@@ -314,6 +326,50 @@ def _token(client: httpx.Client, challenge: str) -> str:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     return str(body.get("token") or body["access_token"])
+
+
+def push_tiny_images(peer: Peer, repository: str, tag_names: list[str]) -> dict[str, str]:
+    """One small OCI image per tag, each of its own digest, pushed over the distribution
+    API with Basic credentials (what a registry client does, minus the build); tag -> digest."""
+    pushed = {}
+    with httpx.Client(base_url=peer.url, auth=peer.auth, timeout=60) as client:
+        for tag in tag_names:
+            config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+            layer = os.urandom(512)
+            for blob in (config, layer):
+                started = client.post(f"/v2/{repository}/blobs/uploads/")
+                assert started.status_code == 202, started.text
+                location = httpx.URL(peer.url).join(started.headers["Location"])
+                done = client.put(
+                    location.copy_merge_params({"digest": sha256(blob)}), content=blob
+                )
+                assert done.status_code == 201, done.text
+            body = json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": {
+                        "mediaType": "application/vnd.oci.image.config.v1+json",
+                        "digest": sha256(config),
+                        "size": len(config),
+                    },
+                    "layers": [
+                        {
+                            "mediaType": "application/vnd.oci.image.layer.v1.tar",
+                            "digest": sha256(layer),
+                            "size": len(layer),
+                        }
+                    ],
+                }
+            ).encode()
+            put = client.put(
+                f"/v2/{repository}/manifests/{tag}",
+                content=body,
+                headers={"Content-Type": OCI_MANIFEST},
+            )
+            assert put.status_code == 201, put.text
+            pushed[tag] = sha256(body)
+    return pushed
 
 
 # --- docker ----------------------------------------------------------------------------
