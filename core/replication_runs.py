@@ -83,7 +83,8 @@ async def start(
 ) -> Started:
     """A new execution of the policy and its job, in tx (the caller's transaction, which
     also emits the audit event). PolicyUnknown, PolicyDisabled (except for a manual start,
-    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication).
+    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication,
+    except for events).
     With delivery_id: the execution that delivery started before, if any (new=False)."""
     policy = await ReplicationPolicy.get_or_none(id=policy_id, using_db=tx)
     if policy is None:
@@ -96,7 +97,8 @@ async def start(
             return Started(seen, False)
     if not policy.enabled and trigger != MANUAL:
         raise PolicyDisabled(policy.name)
-    if policy.single_active_replication:
+    if policy.single_active_replication and trigger != EVENT_BASED:
+        # an event is never dropped: it names an artifact that changed just now
         await mark_lapsed(tx)
         running = (
             await ReplicationExecution.filter(policy_id=policy_id, status=IN_PROGRESS)
