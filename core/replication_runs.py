@@ -20,6 +20,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count, Sum
+from tortoise.transactions import in_transaction
 
 from core.events import Tx, transaction
 from core.jobs import enqueue
@@ -108,15 +109,17 @@ async def start(
             raise ExecutionRunning(policy.name, int(running.id))
     now = datetime.now(UTC)
     try:
-        execution = await ReplicationExecution.create(
-            policy_id=policy_id,
-            trigger=trigger,
-            operator=operator,
-            scope=scope,
-            delivery_id=delivery_id,
-            heartbeat_at=now,
-            using_db=tx,
-        )
+        # A savepoint: on PostgreSQL a failed INSERT would abort the whole transaction.
+        async with in_transaction():
+            execution = await ReplicationExecution.create(
+                policy_id=policy_id,
+                trigger=trigger,
+                operator=operator,
+                scope=scope,
+                delivery_id=delivery_id,
+                heartbeat_at=now,
+                using_db=tx,
+            )
     except IntegrityError:  # the same delivery, concurrently: the first one wins
         seen = await ReplicationExecution.get(
             policy_id=policy_id, delivery_id=delivery_id, using_db=tx
