@@ -291,6 +291,22 @@ class RemoteClient:
             url = str(following)
         return found
 
+    async def has_referrers_api(self, repository: str, digest: str) -> bool:
+        """Whether the remote answers the OCI referrers API (an image index, even empty, for
+        any digest). Without it (Distribution 2.x) clients find referrers by the fallback
+        tag sha256-<hex>, which the one who pushes a referrer must keep."""
+        url = self.http.url(f"/v2/{repository}/referrers/{digest}")
+        response = await self.http.send("GET", url, scope=_pull(repository))
+        try:
+            if response.status_code != 200:
+                return False
+            page = _json(await _read_bounded(response, MAX_LIST_BYTES, "referrers list"))
+        except RemoteError:
+            return False
+        finally:
+            await response.aclose()
+        return isinstance(page, dict) and isinstance(page.get("manifests"), list)
+
     async def ensure_project(self, name: str) -> None:
         """Harbor (and Berth): create the project unless it exists. Basic credentials, as
         Harbor's API takes them."""
