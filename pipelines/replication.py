@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import re
@@ -195,7 +196,7 @@ async def _sides(
         row.requests_per_second,
     )  # fmt: skip
     local = LocalRegistry(registry, audit.current_actor().username)
-    remote = RemoteClient(endpoint, log=lambda line: log.info(line, extra={"registry": row.name}))
+    remote = RemoteClient(endpoint, log=lambda line: _remote_said(row.name, line))
     try:
         if policy.dest_registry_id:
             yield local, _Remote(remote, row.type), row.type
@@ -203,6 +204,18 @@ async def _sides(
             yield _Remote(remote, row.type), local, "harbor"
     finally:
         await remote.aclose()
+
+
+# the log of the task being carried out in this asyncio task: what the remote client says
+# (a retry, a Retry-After wait) goes into it
+_task_log: contextvars.ContextVar["_Log | None"] = contextvars.ContextVar("task_log", default=None)
+
+
+def _remote_said(registry: str, line: str) -> None:
+    note = _task_log.get()
+    if note is not None:
+        note(line)
+    log.info(line, extra={"registry": registry})
 
 
 class _Remote:
@@ -398,6 +411,7 @@ class Run:
         item = _item_of(task)
         lines: list[str] = []
         note = _Log(lines)
+        _task_log.set(note)
         await ReplicationTask.filter(id=task.id).update(
             status=replication_runs.IN_PROGRESS, start_time=datetime.now(UTC)
         )
