@@ -255,7 +255,7 @@ class Transport:
         self.base = endpoint.url.rstrip("/")
         self.retries = retries
         self.stall = stall
-        self.log: Log = log or (lambda message: None)
+        self.log: Log = log if log is not None else (lambda message: None)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=CONNECT_SECONDS, read=stall, write=stall, pool=None),
             verify=ssl_verify(endpoint),
