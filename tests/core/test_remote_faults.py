@@ -97,7 +97,7 @@ async def test_500s_past_the_retries_are_unavailable(proxy: FaultProxy) -> None:
 async def test_429_waits_as_retry_after_says(proxy: FaultProxy) -> None:
     log = Log()
     async with client_of(proxy, log) as remote:
-        name, data, digest = repo(), *blob(1000)
+        name, (_, digest) = repo(), blob(1000)
         proxy.answer(429, headers={"Retry-After": "2"}, method="HEAD")
         started = time.monotonic()
         assert await remote.blob_size(name, digest) is None
