@@ -2,9 +2,10 @@
 replication engine uses it: catalog and tags, manifests, blobs (streamed, resumable),
 referrers, and Harbor's projects.
 
-Transport matters (auth, retries, the rate limit, errors) live in core/remote_http.py;
-writing a blob in core/remote_upload.py. Everything here is one request or a short sequence
-of them, and raises the RemoteError kinds of core/remote_http.py.
+Transport matters (auth, retries, the rate limit) live in core/remote_http.py, the errors
+in core/remote_errors.py, pacing in core/remote_pace.py, writing a blob in
+core/remote_upload.py. Everything here is one request or a short sequence of them, and
+raises the RemoteError kinds.
 """
 
 from __future__ import annotations
@@ -18,19 +19,17 @@ from typing import Any
 
 import httpx
 
-from core.remote_http import (
-    Endpoint,
-    Log,
+from core.remote_errors import (
     RemoteError,
     RemoteNotFound,
     RemoteStopped,
     RemoteUnauthorized,
     RemoteUnavailable,
-    Throttle,
-    Transport,
     read_limited,
     transport_failure,
 )
+from core.remote_http import STALL_SECONDS, Endpoint, Log, Transport
+from core.remote_pace import Throttle
 from core.remote_upload import CHUNK_THRESHOLD, DEFAULT_CHUNK, BlobSource, BlobWriter
 
 __all__ = [
@@ -79,7 +78,7 @@ class RemoteClient:
         endpoint: Endpoint,
         *,
         retries: int = 6,
-        stall: float = 60.0,
+        stall: float = STALL_SECONDS,
         log: Log | None = None,
     ) -> None:
         self.endpoint = endpoint

@@ -17,13 +17,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from core.remote_http import (
-    RemoteError,
-    RemoteStopped,
-    RemoteUnavailable,
-    Throttle,
-    Transport,
-)
+from core.remote_errors import RemoteError, RemoteStopped, RemoteUnavailable
+from core.remote_http import Transport
+from core.remote_pace import Throttle
 
 CHUNK_THRESHOLD = 64 * 1024 * 1024  # blobs this large go in chunks even when not asked
 DEFAULT_CHUNK = 16 * 1024 * 1024

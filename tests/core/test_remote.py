@@ -3,11 +3,17 @@ htpasswd (bcrypt) Basic auth, and a Berth started here with its token service.""
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from core.remote import (
     Endpoint,
@@ -16,6 +22,7 @@ from core.remote import (
     RemoteNotFound,
     RemoteUnauthorized,
 )
+from core.remote_http import ssl_verify
 from tests.core.remote_support import (
     KIB,
     OCI_MANIFEST,
@@ -258,3 +265,27 @@ async def test_ensure_project_with_a_wrong_password(berth: RunningBerth) -> None
     async with RemoteClient(Endpoint(berth.url, ADMIN[0], "wrong")) as remote:
         with pytest.raises(RemoteUnauthorized, match="401"):
             await remote.ensure_project("never-made")
+
+
+# --- TLS -------------------------------------------------------------------------------
+
+
+def test_tls_settings_of_an_endpoint() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Berth Test CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder(subject_name=name, issuer_name=name, public_key=key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    trusted = ssl_verify(Endpoint("https://r.example", ca_certificate=pem))
+    assert isinstance(trusted, ssl.SSLContext)
+    assert [c["subject"] for c in trusted.get_ca_certs()] == [((("commonName", "Berth Test CA"),),)]
+    assert ssl_verify(Endpoint("https://r.example", insecure=True)) is False
+    assert ssl_verify(Endpoint("https://r.example")) is True

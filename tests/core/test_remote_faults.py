@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from core.remote import Endpoint, RemoteClient, RemoteStopped, RemoteUnavailable
-from core.remote_http import retry_after
+from core.remote_errors import retry_after
 from tests.core.remote_support import (
     KIB,
     PASSWORD,
@@ -104,6 +104,15 @@ async def test_429_waits_as_retry_after_says(proxy: FaultProxy) -> None:
         waited = time.monotonic() - started
     assert 2.0 <= waited < 3.0, log
     assert any("429 from 127.0.0.1: waiting 2 s as Retry-After says" in line for line in log)
+
+
+async def test_a_retry_after_of_hours_fails_at_once_saying_so(proxy: FaultProxy) -> None:
+    async with client_of(proxy) as remote:
+        proxy.answer(429, headers={"Retry-After": "21600"}, path="/tags/list")
+        started = time.monotonic()
+        with pytest.raises(RemoteUnavailable, match="Retry-After asks for 21600 s"):
+            await remote.tags(repo())
+        assert time.monotonic() - started < 2
 
 
 def test_retry_after_as_an_http_date() -> None:
