@@ -115,6 +115,7 @@ class Transport:
         self._bearer: Challenge | None = None
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, monotonic expiry)
         self._token_lock = asyncio.Lock()
+        self._discovered = False
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -246,6 +247,7 @@ class Transport:
 
     async def _authorization(self, scope: str) -> str | None:
         """The Authorization to send before the remote asks (none until it first does)."""
+        await self._discover()
         if self._scheme == "basic":
             return self.basic()
         if self._scheme == "bearer":
@@ -254,6 +256,28 @@ class Transport:
                 return f"Bearer {cached[0]}"
             return await self._token(scope)
         return None
+
+    async def _discover(self) -> None:
+        """With credentials, learn the remote's challenge (GET /v2/) before the first real
+        request: an anonymous answer may be a partial one (a catalog of the public
+        projects only), not a 401 to learn from."""
+        if self._discovered or not self.endpoint.username:
+            return
+        async with self._token_lock:
+            if self._discovered:
+                return
+            url = self.url("/v2/")
+
+            def attempt() -> Awaitable[httpx.Response]:
+                return self._once("GET", url, None, {}, None, None, False)
+
+            response = await self.retrying(attempt, url, self.retries)
+            await response.aclose()
+            challenge = parse_challenge(response.headers.get("www-authenticate", ""))
+            if response.status_code == 401 and challenge is not None:
+                self._scheme = challenge.scheme
+                self._bearer = challenge if challenge.scheme == "bearer" else None
+            self._discovered = True
 
     async def _learn(self, challenge: Challenge, scope: str, refresh: bool) -> str | None:
         self._scheme = challenge.scheme

@@ -258,6 +258,8 @@ async def test_ensure_project_creates_it_once(berth: RunningBerth) -> None:
         await remote.ensure_project(project)
         await remote.ensure_project(project)  # there already: nothing to do
         digest, _ = await push_image(remote, f"{project}/app", "v1", b"layer")
+    async with RemoteClient(Endpoint(berth.url, *ADMIN)) as remote:  # a client yet to learn
+        assert f"{project}/app" in await remote.catalog()  # a private project's repositories
         assert await remote.head_manifest(f"{project}/app", "v1") == digest
 
 
