@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -115,6 +116,26 @@ async def test_berth_tokens_are_cached_per_scope(berth: RunningBerth) -> None:
         tokens = [s for s in proxy.seen if s.target.startswith("/service/token")]
     # one for pull,push (the push), one for pull (the reads), none per request
     assert len(tokens) == 2, [s.target for s in tokens]
+
+
+async def test_a_refused_cached_token_is_replaced_once(berth: RunningBerth) -> None:
+    name = repo("refresh")
+    async with FaultProxy(berth.url) as proxy:
+        async with httpx.AsyncClient() as plain:
+            challenge = (await plain.get(f"{proxy.url}/v2/")).headers["www-authenticate"]
+        async with RemoteClient(Endpoint(proxy.url, *ADMIN)) as remote:
+            digest, _ = await push_image(remote, name, "v1", b"layer")
+            assert await remote.head_manifest(name, "v1") == digest
+            before = len(proxy.seen)
+            proxy.answer(401, headers={"WWW-Authenticate": challenge}, method="HEAD")
+            assert await remote.head_manifest(name, "v1") == digest
+        steps = [(s.method, s.target.split("?")[0], s.status) for s in proxy.seen[before:]]
+    manifest = f"/v2/{name}/manifests/v1"
+    assert steps == [
+        ("HEAD", manifest, 401),
+        ("GET", "/service/token", 200),
+        ("HEAD", manifest, 200),
+    ]
 
 
 # --- manifests -------------------------------------------------------------------------
