@@ -2,9 +2,10 @@
 replication engine uses it: catalog and tags, manifests, blobs (streamed, resumable),
 referrers, and Harbor's projects.
 
-Transport matters (auth, retries, the rate limit, errors) live in core/remote_http.py;
-writing a blob in core/remote_upload.py. Everything here is one request or a short sequence
-of them, and raises the RemoteError kinds of core/remote_http.py.
+Transport matters (auth, retries, the rate limit) live in core/remote_http.py, the errors
+in core/remote_errors.py, pacing in core/remote_pace.py, writing a blob in
+core/remote_upload.py. Everything here is one request or a short sequence of them, and
+raises the RemoteError kinds.
 """
 
 from __future__ import annotations
@@ -18,19 +19,17 @@ from typing import Any
 
 import httpx
 
-from core.remote_http import (
-    Endpoint,
-    Log,
+from core.remote_errors import (
     RemoteError,
     RemoteNotFound,
     RemoteStopped,
     RemoteUnauthorized,
     RemoteUnavailable,
-    Throttle,
-    Transport,
     read_limited,
     transport_failure,
 )
+from core.remote_http import STALL_SECONDS, Endpoint, Log, Transport
+from core.remote_pace import Throttle
 from core.remote_upload import CHUNK_THRESHOLD, DEFAULT_CHUNK, BlobSource, BlobWriter
 
 __all__ = [
@@ -56,6 +55,7 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+json",
 )
 ACCEPT = ", ".join(MANIFEST_TYPES)
+SIGNED_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one page of a catalog, tag or referrer list
@@ -79,7 +79,7 @@ class RemoteClient:
         endpoint: Endpoint,
         *,
         retries: int = 6,
-        stall: float = 60.0,
+        stall: float = STALL_SECONDS,
         log: Log | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -127,12 +127,16 @@ class RemoteClient:
             raise await self.http.fail(response)
         body = await _read_bounded(response, MAX_MANIFEST_BYTES, "manifest")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        if reference.startswith("sha256:") and reference != digest:
+        media_type = _media_type(response, body)
+        signed = media_type == SIGNED_SCHEMA1  # its digest leaves the signatures out
+        if reference.startswith("sha256:") and reference != digest and not signed:
             raise RemoteError(f"the manifest {reference} from {url} hashes to {digest}")
         stated = response.headers.get("docker-content-digest", "")
-        if reference.startswith("sha256:") or not stated.startswith("sha256:"):
+        if reference.startswith("sha256:"):
+            stated = reference
+        elif not stated.startswith("sha256:"):
             stated = digest
-        return RemoteManifest(stated, _media_type(response, body), body)
+        return RemoteManifest(stated, media_type, body)
 
     async def head_manifest(self, repository: str, reference: str) -> str | None:
         """The digest of a tag or digest at the remote, None when it has no such manifest."""
