@@ -208,7 +208,7 @@ async def _sides(
 
 # the log of the task being carried out in this asyncio task: what the remote client says
 # (a retry, a Retry-After wait) goes into it
-_task_log: contextvars.ContextVar["_Log | None"] = contextvars.ContextVar("task_log", default=None)
+_task_log: contextvars.ContextVar[_Log | None] = contextvars.ContextVar("task_log", default=None)
 
 
 def _remote_said(registry: str, line: str) -> None:

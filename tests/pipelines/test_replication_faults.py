@@ -11,12 +11,14 @@ import asyncio
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -112,8 +114,8 @@ async def test_429_and_500_are_waited_out_as_the_destination_asks(
     # And the task's log says how it waited
     (task,) = await ReplicationTask.filter(execution_id=done.id)
     assert task.log.count("waiting 2 s as Retry-After says") == 2, task.log
-    found = httpx.head(
-        f"{distribution.url}/v2/library/busy/manifests/v1", headers={"Accept": OCI_MANIFEST}
+    found = await http(
+        "HEAD", f"{distribution.url}/v2/library/busy/manifests/v1", headers={"Accept": OCI_MANIFEST}
     )
     assert found.headers["Docker-Content-Digest"] == digest
 
@@ -175,8 +177,9 @@ class BerthProcess:
 
 
 async def big_layer(size: int) -> AsyncIterator[bytes]:
-    """size incompressible bytes, made as they are read (never whole in memory)."""
-    block = os.urandom(1 << 20)
+    """size incompressible bytes, the same each time, made as they are read (never whole
+    in memory)."""
+    block = random.Random(7).randbytes(1 << 20)
     for n in range(size >> 20):
         yield hashlib.sha256(n.to_bytes(8, "big")).digest() + block[32:]
 
@@ -217,7 +220,8 @@ async def test_a_destination_killed_mid_layer_is_resumed_not_restarted(
         done = await replication_runs.get(execution_id)
         # Then the execution succeeded and the image pulls there by its digest
         assert done.status == "Succeed", done.status_text
-        answer = httpx.head(
+        answer = await http(
+            "HEAD",
             f"{destination.url}/v2/library/big/manifests/v1",
             headers={"Accept": OCI_MANIFEST}, auth=ADMIN,
         )  # fmt: skip
@@ -237,3 +241,8 @@ async def _until_task_moved(size: int) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"no task moved {size} bytes in 300 s")
+
+
+async def http(method: str, url: str, **options: Any) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.request(method, url, **options)
