@@ -269,6 +269,16 @@ async def test_names_are_unique_and_unknown_ids_are_404(in_process: InProcessBer
     assert (await admin.get(f"/registries/{first}")).status_code == 200
 
 
+async def test_a_registry_a_policy_uses_cannot_be_deleted(in_process: InProcessBerth) -> None:
+    admin = AppApi(in_process)
+    registry_id = await new_registry(admin)
+    policy = {"name": "to-dc2", "dest_registry": {"id": registry_id}}
+    await created(await admin.post("/replication/policies", json=policy))
+    refused = await admin.delete(f"/registries/{registry_id}")
+    assert (refused.status_code, error_of(refused)) == (412, "PRECONDITION")
+    assert "to-dc2" in refused.json()["errors"][0]["message"]
+
+
 async def test_info_and_adapters_answer_harbors_shapes(in_process: InProcessBerth) -> None:
     admin = AppApi(in_process)
     harbor = await new_registry(admin, "h")

@@ -80,13 +80,13 @@ async def registry_info(registry_id: int) -> Response:
 
 
 @api.route("/replication/adapters", methods=["GET"])
-async def adapters() -> Response:
+async def replication_adapters() -> Response:
     services.registries.require(await current_identity(), services.registries.ADAPTER_LIST)
     return json_response(list(registries.TYPES))
 
 
 @api.route("/replication/adapterinfos", methods=["GET"])
-async def adapter_infos() -> Response:
+async def replication_adapter_infos() -> Response:
     """Harbor's RegistryProviderInfo by type: both types take any address and a user name
     and password (Harbor's standard patterns)."""
     services.registries.require(await current_identity(), services.registries.ADAPTER_LIST)
