@@ -14,20 +14,18 @@ import ipaddress
 import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
+from core.remote import Endpoint, RemoteClient, RemoteError
 from models import RemoteRegistry, ReplicationPolicy
 from models.errors import AlreadyExists, NotFound, PreconditionFailed
 from models.values import ParameterInvalid, check_text, parse_bool
 from signer.sealing import Sealer
-
-if TYPE_CHECKING:
-    from core.remote import Endpoint
 
 DOCKER_REGISTRY, HARBOR = "docker-registry", "harbor"
 TYPES = (DOCKER_REGISTRY, HARBOR)  # Harbor's adapter names; "harbor" is also a Berth
@@ -277,8 +275,6 @@ async def reach(target: Endpoint) -> str | None:
     """Why the registry at target does not answer /v2/ with its credentials (one line, as a
     RemoteError says it), or None when it does. One attempt, no retries: a ping answers
     now."""
-    from core.remote import RemoteClient, RemoteError
-
     try:
         async with RemoteClient(target, retries=0, stall=PING_STALL) as client:
             await client.ping()
@@ -290,8 +286,6 @@ async def reach(target: Endpoint) -> str | None:
 def endpoint(registry: RemoteRegistry, sealer: Sealer, **overrides: Any) -> Endpoint:
     """How a client reaches registry (its secret opened); overrides replace fields of the
     Endpoint (a ping trying other credentials)."""
-    from core.remote import Endpoint
-
     reached = Endpoint(
         url=registry.url,
         username=registry.access_key,
@@ -319,8 +313,6 @@ def ping_endpoint(
     its own credentials. For a stored registry only the credentials may differ (Harbor: its
     stored address is not to be redirected with its secret); MASK is the stored secret.
     Otherwise type and url are required."""
-    from core.remote import Endpoint
-
     key, secret = body.get("access_key"), body.get("access_secret")
     if secret == MASK:
         secret = None

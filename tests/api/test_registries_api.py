@@ -16,17 +16,21 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models import AuditEvent, RemoteRegistry
+from tests.core.remote_support import PASSWORD, USER, running_distribution_htpasswd
 from tests.factories import (
     API,
     AppApi,
+    admin_client,
     app_as,
     app_system_robot,
     app_user,
     created,
     error_of,
+    id_from_location,
+    message,
+    unique,
 )
-from tests.peers import running_distribution
-from tests.support import InProcessBerth, RunningBerth
+from tests.support import ADMIN, InProcessBerth, RunningBerth, free_port
 
 SECRET = "s3cret-Pa55"
 TRUNCATED_CA = """-----BEGIN CERTIFICATE-----
@@ -68,15 +72,16 @@ def self_signed_ca() -> str:
     return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
+@pytest.fixture(scope="module")
+def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
+    """Distribution requiring USER / PASSWORD, for the pings."""
+    with running_distribution_htpasswd(Path(tmp_path_factory.mktemp("distribution"))) as server:
+        yield server
+
+
 def stored_secret(row: RemoteRegistry, berth: InProcessBerth) -> str:
     sealer = berth.app.extensions["registry"].sealed()
     return str(sealer.unseal(row.access_secret)) if row.access_secret else ""
-
-
-@pytest.fixture(scope="module")
-def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
-    with running_distribution(Path(tmp_path_factory.mktemp("distribution"))) as server:
-        yield server
 
 
 async def test_a_registry_is_created_read_listed_changed_and_deleted(
@@ -301,3 +306,60 @@ async def test_info_and_adapters_answer_harbors_shapes(in_process: InProcessBert
     assert plain_info["supported_triggers"] == ["manual", "scheduled"]
     assert set(infos) == {"docker-registry", "harbor"}
     assert infos["harbor"]["endpoint_pattern"]["endpoint_type"] == "EndpointPatternTypeStandard"
+
+
+async def test_a_ping_answers_whether_the_registry_takes_the_credentials(
+    in_process: InProcessBerth, distribution: RunningBerth
+) -> None:
+    admin = AppApi(in_process)
+    closed = f"http://127.0.0.1:{free_port()}"
+    login = {"type": "basic", "access_key": USER, "access_secret": PASSWORD}
+    up = await new_registry(
+        admin, "up", url=distribution.url, type="docker-registry", credential=login
+    )
+    down = await new_registry(admin, "down", url=closed, type="docker-registry", credential=login)
+    # When each is pinged by id
+    healthy = await admin.post("/registries/ping", json={"id": up})
+    unhealthy = await admin.post("/registries/ping", json={"id": down})
+    # Then the live one answers 200 and the closed port 400 with the reason
+    assert healthy.status_code == 200, healthy.text
+    assert (unhealthy.status_code, error_of(unhealthy)) == (400, "BAD_REQUEST")
+    assert "unhealthy" in message(unhealthy) and "127.0.0.1" in message(unhealthy)
+    # and each status says what the ping found
+    assert (await admin.get(f"/registries/{up}")).json()["status"] == "healthy"
+    assert (await admin.get(f"/registries/{down}")).json()["status"] == "unhealthy"
+    # Other credentials for a stored registry are tried without changing its status
+    wrong = await admin.post("/registries/ping", json={"id": up, "access_secret": "nope"})
+    assert (wrong.status_code, error_of(wrong)) == (400, "BAD_REQUEST")
+    assert "401" in message(wrong) and "nope" not in wrong.text
+    assert (await admin.get(f"/registries/{up}")).json()["status"] == "healthy"
+    # A full body pings an address that is not stored, with its credentials
+    unsaved = {"type": "docker-registry", "url": distribution.url, "access_key": USER}
+    right = await admin.post("/registries/ping", json=unsaved | {"access_secret": PASSWORD})
+    anonymous = await admin.post("/registries/ping", json=unsaved)
+    assert right.status_code == 200, right.text
+    assert (anonymous.status_code, error_of(anonymous)) == (400, "BAD_REQUEST")
+    no_type = await admin.post("/registries/ping", json={"url": distribution.url})
+    bad_url = await admin.post("/registries/ping", json={"type": "harbor", "url": "ftp://x"})
+    for answer in (no_type, bad_url):
+        assert (answer.status_code, error_of(answer)) == (400, "BAD_REQUEST")
+
+
+def test_a_ping_passes_a_berths_token_auth(berth_server: RunningBerth) -> None:
+    # Given a registry naming a real Berth (this one), with the admin's credentials
+    login = {"type": "basic", "access_key": ADMIN[0], "access_secret": ADMIN[1]}
+    body = registry_body(unique("self-"), url=berth_server.url, credential=login)
+    with admin_client(berth_server) as admin:
+        made = admin.post("/registries", json=body)
+        registry_id = id_from_location(made.headers["Location"])
+        # When it is pinged (Berth answers /v2/ with a Bearer challenge), and with a wrong
+        # password
+        pinged = admin.post("/registries/ping", json={"id": registry_id})
+        wrong = admin.post("/registries/ping", json={"id": registry_id, "access_secret": "x"})
+        status = admin.get(f"/registries/{registry_id}").json()["status"]
+        admin.delete(f"/registries/{registry_id}")
+    # Then the token flow holds with the right password and not with the wrong one
+    assert made.status_code == 201, made.text
+    assert pinged.status_code == 200, pinged.text
+    assert (wrong.status_code, error_of(wrong)) == (400, "BAD_REQUEST")
+    assert status == "healthy"
