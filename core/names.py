@@ -13,16 +13,29 @@ _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 
 
-def validate_name(name: str) -> str:
-    """Return the project (first path component); raise NameInvalid otherwise."""
+def validate_path(name: str) -> str:
+    """A repository name by the spec's grammar, with or without a project (another
+    registry's may have none); NameInvalid otherwise."""
     if len(name) > MAX_NAME_LENGTH:
         raise NameInvalid(name[:64] + "...", f"longer than {MAX_NAME_LENGTH} characters")
     if not _NAME_RE.match(name):
         raise NameInvalid(name, "must match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/...)*")
+    return name
+
+
+def validate_name(name: str) -> str:
+    """Return the project (first path component); raise NameInvalid otherwise."""
+    validate_path(name)
     project, sep, _rest = name.partition("/")
     if not sep:
         raise NameInvalid(name, "a repository lives in a project: use <project>/<name>")
     return project
+
+
+def is_path(value: str) -> bool:
+    """Whether value is a path of the grammar's components, of one part or more (a
+    namespace such as a replication destination's)."""
+    return len(value) <= MAX_NAME_LENGTH and _NAME_RE.match(value) is not None
 
 
 def validate_tag(tag: str) -> str:
