@@ -99,7 +99,7 @@ async def error_of(response: httpx.Response, hint: str = "") -> RemoteError:
     """The RemoteError an unwanted answer stands for; reads (a bounded part of) its body."""
     try:
         body = await read_limited(response, ERROR_BODY_LIMIT)
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.StreamError):  # a HEAD, or an answer already closed
         body = b""
     code, message = _error_text(body)
     status = response.status_code

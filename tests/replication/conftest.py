@@ -93,20 +93,13 @@ def unique() -> str:
 
 @pytest.fixture(autouse=True)
 def berths_log_clean(request: pytest.FixtureRequest) -> Iterator[None]:
-    """What a test does leaves no error-level line in either Berth's log, unless it asks for
-    `errors_expected` (a replication made to fail on purpose)."""
+    """What a test does leaves no error-level line in either Berth's log: not even a
+    replication that fails (that is the task's log, not the server's)."""
     starts = {peer.name: log_size(peer.server.log) for peer in RUNNING}
     yield
-    if "errors_expected" in request.fixturenames:
-        return
     for peer in RUNNING:  # a Berth started during the test: its whole log
         start = starts.get(peer.name, 0)
         assert_log_clean(peer.server.log, start, during=f"{request.node.name} on {peer.name}")
-
-
-@pytest.fixture
-def errors_expected() -> None:
-    """Marks a test whose replication fails on purpose: its error lines are expected."""
 
 
 # --- clients ---------------------------------------------------------------------------

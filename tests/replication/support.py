@@ -285,9 +285,13 @@ def tags(peer: Peer, repository: str) -> list[str]:
 
 def catalog(peer: Peer, prefix: str) -> dict[str, list[str]]:
     """The peer's repositories under a prefix, with their tags (what was copied where)."""
-    response = _registry_get(peer, "/v2/_catalog?n=10000", "application/json")
-    assert response.status_code == 200, response.text
-    names = [r for r in response.json().get("repositories") or [] if r.startswith(prefix)]
+    names: list[str] = []
+    path: str | None = "/v2/_catalog?n=1000"
+    while path:  # paged by Link: rel="next", as Distribution and Berth both do
+        response = _registry_get(peer, path, "application/json")
+        assert response.status_code == 200, response.text
+        names += [r for r in response.json().get("repositories") or [] if r.startswith(prefix)]
+        path = response.links.get("next", {}).get("url")
     return {name: tags(peer, name) for name in sorted(names)}
 
 

@@ -1,0 +1,106 @@
+"""What a policy copies where: name and tag patterns over a few repositories, and
+dest_namespace with dest_namespace_replace_count, each run from Berth to Distribution and
+checked in Distribution's catalog (repository names and tags)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.replication.support import (
+    Peer,
+    ReplicationApi,
+    assert_succeeded,
+    catalog,
+    push_tiny_images,
+)
+
+pytestmark = pytest.mark.e2e
+
+RUN = uuid.uuid4().hex[:6]
+BASE = f"library/rules-{RUN}"  # the source repositories: BASE/app, BASE/tools/cli, BASE-other/app
+APP, CLI, OTHER = f"{BASE}/app", f"{BASE}/tools/cli", f"{BASE}-other/app"
+APP_TAGS = ["dev", "v1", "v2"]
+
+
+@pytest.fixture(scope="module")
+def source(berth_a: Peer) -> Peer:
+    """Berth A holding the three repositories (each tag its own image)."""
+    push_tiny_images(berth_a, APP, APP_TAGS)
+    push_tiny_images(berth_a, CLI, ["v1"])
+    push_tiny_images(berth_a, OTHER, ["v1"])
+    return berth_a
+
+
+@pytest.mark.parametrize(
+    ("pattern", "tag", "count", "copied"),  # copied: names under NS, the policy's namespace
+    [
+        pytest.param(
+            f"{BASE}/**", None, 0,
+            {f"NS/{APP}": APP_TAGS, f"NS/{CLI}": ["v1"]},
+            id="doublestar-crosses-parts-count-0-prefixes",
+        ),
+        pytest.param(
+            f"{BASE}/*", None, 0, {f"NS/{APP}": APP_TAGS},
+            id="star-stays-in-one-part",
+        ),
+        pytest.param(
+            f"{BASE}/**", ("v*", "matches"), 0,
+            {f"NS/{APP}": ["v1", "v2"], f"NS/{CLI}": ["v1"]},
+            id="tag-matches",
+        ),
+        pytest.param(
+            f"{BASE}/**", ("dev", "excludes"), 0,
+            {f"NS/{APP}": ["v1", "v2"], f"NS/{CLI}": ["v1"]},
+            id="tag-excludes",
+        ),
+        pytest.param(
+            f"{BASE}/**", None, 1,
+            {f"NS/rules-{RUN}/app": APP_TAGS, f"NS/rules-{RUN}/tools/cli": ["v1"]},
+            id="count-1-replaces-the-project",
+        ),
+        pytest.param(
+            f"{BASE}/**", None, 2, {"NS/app": APP_TAGS, "NS/tools/cli": ["v1"]},
+            id="count-2",
+        ),
+        pytest.param(
+            f"{BASE}/**", None, -1, {"NS/app": APP_TAGS, "NS/cli": ["v1"]},
+            id="legacy-minus-1-keeps-the-last-part",
+        ),
+        pytest.param(
+            f"{{{APP},{OTHER}}}", ("v1", "matches"), None, {APP: ["v1"], OTHER: ["v1"]},
+            id="alternatives-without-namespace-keep-the-name",
+        ),
+    ],
+)  # fmt: skip
+def test_a_policy_copies_what_its_filters_match_where_its_namespace_says(
+    api_a: ReplicationApi,
+    source: Peer,
+    distribution: Peer,
+    unique: str,
+    pattern: str,
+    tag: tuple[str, str] | None,
+    count: int | None,
+    copied: dict[str, list[str]],
+) -> None:
+    # Given a policy from Berth A to Distribution with these filters and destination names
+    namespace = f"ns-{unique}" if count is not None else ""
+    registry = api_a.add_registry(distribution, name=f"rules-{unique}")
+    policy = api_a.add_policy(
+        f"rules-{unique}",
+        destination=registry,
+        repositories=pattern,
+        tag=tag,
+        dest_namespace=namespace,
+        replace_count=count,
+    )
+
+    # When it runs
+    execution = api_a.run(policy)
+
+    # Then exactly the matching repositories and tags are at the names it says
+    assert_succeeded(api_a, execution)
+    expected = {name.replace("NS", namespace, 1): tags for name, tags in copied.items()}
+    where = f"{namespace}/" if namespace else BASE
+    assert catalog(distribution, where) == expected
