@@ -27,6 +27,7 @@ class Memory:
     (a job runs inside one server process, so that one is the replication worker)."""
 
     idle_mb: float = 0.0
+    idle_process_mb: float = 0.0  # the largest process before the run
     tree_peak_mb: float = 0.0
     process_peak_mb: float = 0.0
     samples: int = 0
@@ -50,7 +51,7 @@ class MemorySampler:
 
     def __init__(self, root: int) -> None:
         self.root = root
-        self.memory = Memory(idle_mb=_tree(root)[0])
+        self.memory = Memory(*_tree(root))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 

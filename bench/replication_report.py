@@ -78,23 +78,21 @@ def ratio(results: list[Measured], berth: Measured) -> float | None:
 def table(results: list[Measured]) -> list[str]:
     lines = [
         "| set | to | how | images | time (s) | images/s | MB/s | × best skopeo "
-        "| execution's own time (s) | source Berth RSS: idle / peak tree / peak process (MB) "
+        "| execution's own time (s) | source Berth tree RSS: before / peak (MB) "
+        "| its largest process: before / peak (MB) "
         "| destination Berth peak tree (MB) | result |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |",
     ]
     for r in results:
         mem = r.source_memory
-        rss = (
-            f"{mem.idle_mb:.0f} / {mem.tree_peak_mb:.0f} / {mem.process_peak_mb:.0f}"
-            if mem
-            else "—"
-        )
+        tree = f"{mem.idle_mb:.0f} / {mem.tree_peak_mb:.0f}" if mem else "—"
+        largest = f"{mem.idle_process_mb:.0f} / {mem.process_peak_mb:.0f}" if mem else "—"
         dest = _num(r.dest_memory.tree_peak_mb, 0) if r.dest_memory else "—"
         times = ratio(results, r) if r.tool == BERTH else None
         lines.append(
             f"| {r.set} | {r.destination} | {r.tool} | {r.images} | {_num(r.seconds, 2)} "
             f"| {_num(r.images_per_s)} | {_num(r.mb_per_s)} | {_num(times, 2)} "
-            f"| {_num(r.api_seconds, 2)} | {rss} | {dest} "
+            f"| {_num(r.api_seconds, 2)} | {tree} | {largest} | {dest} "
             f"| {r.failure or 'every tag, same digest'} |"
         )
     return lines
