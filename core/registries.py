@@ -169,6 +169,8 @@ def normalize_url(value: object) -> str:
     host = parts.hostname or ""
     if not _valid_host(host):
         raise ParameterInvalid("url", "must name a host")
+    if port == 0:
+        raise ParameterInvalid("url", "must not name port 0")
     if any(c.isspace() for c in parts.path):
         raise ParameterInvalid("url", "must not contain spaces")
     netloc = f"[{host}]" if ":" in host else host

@@ -127,6 +127,12 @@ def parse_policy(body: dict[str, Any], current: ReplicationPolicy | None = None)
     trigger, cron = _trigger(body.get("trigger", old.get("trigger")))
     deletion_key = "replicate_deletion" if "replicate_deletion" in body else "deletion"
     single = _flag(body, "single_active_replication", old, False)
+    if trigger["type"] == EVENT_BASED and dest is None:
+        raise PolicyInvalid(
+            "trigger.type",
+            "event_based fires on this registry's own pushes and deletions: only a push"
+            " policy (one with dest_registry) can have it",
+        )
     if single and trigger["type"] == EVENT_BASED:
         raise PolicyInvalid(
             "single_active_replication", "is not allowed with an event_based trigger"

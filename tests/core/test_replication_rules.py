@@ -295,6 +295,11 @@ def scheduled(cron: str) -> dict[str, Any]:
             "single_active_replication",
             id="single-active-with-events",
         ),
+        pytest.param(
+            {"name": "p", "src_registry": {"id": 1}, "trigger": {"type": "event_based"}},
+            "trigger.type",
+            id="events-in-pull-mode",
+        ),
         pytest.param(policy(enabled="maybe"), "enabled", id="enabled-not-boolean"),
         pytest.param(policy(speed="fast"), "speed", id="speed-not-number"),
         pytest.param(policy(speed=2**40), "speed", id="speed-too-large"),
