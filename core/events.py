@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from core import audit, webhooks
+from core import audit, replication_triggers, webhooks
 from core.jobs import enqueue
 from models import Project, WebhookExecution, WebhookPolicy, fetch
 
@@ -73,6 +74,7 @@ async def emit(tx: Tx, event: audit.Event) -> int:
     actor = audit.current_actor()
     await event.row(True, actor).save(using_db=tx)
     event.emitted = actor.recorded = True
+    await replication_triggers.on_event(tx, event)
     event_type = WEBHOOK_TYPES.get((event.operation, event.resource_type))
     if event_type is None or not event.artifacts or event.project_id is None:
         return 0
@@ -110,11 +112,7 @@ _POLICY_WANTING = (
 async def _webhook_events(tx: Tx, event: audit.Event, event_type: str, project_id: int) -> int:
     """One execution and one "webhook" job per artifact per enabled policy of the project
     that wants event_type (the caller has seen that one exists)."""
-    policies = [
-        policy
-        for policy in await WebhookPolicy.filter(project_id=project_id, enabled=True).using_db(tx)
-        if event_type in policy.event_types
-    ]
+    policies = await _policies_wanting(tx, project_id, event_type)
     if not policies:
         return 0
     project = await Project.get_or_none(id=project_id, using_db=tx)
@@ -127,10 +125,31 @@ async def _webhook_events(tx: Tx, event: audit.Event, event_type: str, project_i
             event_type, artifact.repository, artifact.digest, artifact.tag, operator, public,
             event.host,
         )  # fmt: skip
-        for policy in policies:
-            execution = await WebhookExecution.create(
-                policy_id=policy.id, event_type=event_type, payload=payload, using_db=tx
-            )
-            await enqueue("webhook", {"execution_id": int(execution.id)}, webhooks.MAX_ATTEMPTS)
-            created += 1
+        created += await _deliveries(tx, policies, event_type, payload)
     return created
+
+
+async def emit_webhook(tx: Tx, project_id: int, event_type: str, payload: dict[str, Any]) -> int:
+    """One event that is not an artifact's (REPLICATION): an execution and a "webhook" job
+    per enabled policy of the project that wants event_type, in tx; how many."""
+    policies = await _policies_wanting(tx, project_id, event_type)
+    return await _deliveries(tx, policies, event_type, payload)
+
+
+async def _policies_wanting(tx: Tx, project_id: int, event_type: str) -> list[WebhookPolicy]:
+    return [
+        policy
+        for policy in await WebhookPolicy.filter(project_id=project_id, enabled=True).using_db(tx)
+        if event_type in policy.event_types
+    ]
+
+
+async def _deliveries(
+    tx: Tx, policies: list[WebhookPolicy], event_type: str, payload: dict[str, Any]
+) -> int:
+    for policy in policies:
+        execution = await WebhookExecution.create(
+            policy_id=policy.id, event_type=event_type, payload=payload, using_db=tx
+        )
+        await enqueue("webhook", {"execution_id": int(execution.id)}, webhooks.MAX_ATTEMPTS)
+    return len(policies)

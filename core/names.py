@@ -13,12 +13,19 @@ _NAME_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
 _TAG_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$")
 
 
-def validate_name(name: str) -> str:
-    """Return the project (first path component); raise NameInvalid otherwise."""
+def validate_path(name: str) -> str:
+    """A repository name by the spec's grammar, with or without a project (another
+    registry's may have none); NameInvalid otherwise."""
     if len(name) > MAX_NAME_LENGTH:
         raise NameInvalid(name[:64] + "...", f"longer than {MAX_NAME_LENGTH} characters")
     if not _NAME_RE.match(name):
         raise NameInvalid(name, "must match [a-z0-9]+((.|_|__|-+)[a-z0-9]+)*(/...)*")
+    return name
+
+
+def validate_name(name: str) -> str:
+    """Return the project (first path component); raise NameInvalid otherwise."""
+    validate_path(name)
     project, sep, _rest = name.partition("/")
     if not sep:
         raise NameInvalid(name, "a repository lives in a project: use <project>/<name>")

@@ -43,14 +43,13 @@ class PolicyInvalid(ParameterInvalid):
 
 
 class NamespaceTooDeep(InvalidInput):
-    """dest_namespace_replace_count is larger than the repository has path parts to replace
-    (Harbor's wording: the parts before the last one)."""
+    """dest_namespace_replace_count is larger than the repository has path parts."""
 
     def __init__(self, repository: str, count: int) -> None:
-        parts = repository.split("/")[:-1]
+        parts = repository.split("/")
         super().__init__(
-            f"the repository {repository!r} has {len(parts)} path part(s) before its name"
-            f" ({'/'.join(parts) or 'none'}), fewer than dest_namespace_replace_count {count}"
+            f"the repository {repository!r} has only {len(parts)} path part(s), but"
+            f" dest_namespace_replace_count is {count}"
         )
         self.repository = repository
         self.count = count
@@ -489,22 +488,21 @@ class Rules:
 
     def destination(self, repository: str) -> str:
         """The repository's name at the destination, Harbor's replaceNamespace: with no
-        dest_namespace, unchanged; with one, its last part (the name) kept and the parts
-        before it replaced: -1 (legacy) drops all of them (a/b/c/app -> ns/app), 0 keeps
-        them (ns/a/b/c/app), N drops the first N (1: ns/b/c/app; 3: ns/app); N larger than
-        the parts before the name: NamespaceTooDeep. DestinationInvalid when the result has
-        fewer parts than the destination needs."""
+        dest_namespace, unchanged; with one: -1 (legacy) keeps only the last part
+        (a/b/c/app -> ns/app), 0 keeps every part (ns/a/b/c/app), N drops the first N
+        (1: ns/b/c/app; 3: ns/app), N equal to the number of parts leaves the namespace
+        alone (4: ns), more is NamespaceTooDeep. DestinationInvalid when the result has
+        fewer parts than the destination needs (a project and a name on Harbor or Berth)."""
         if not self.namespace:
             return self._checked(repository)
         parts = repository.split("/")
-        before, last = parts[:-1], parts[-1]
         if self.replace_count < 0:
-            kept: list[str] = []
-        elif self.replace_count > len(before):
+            kept = parts[-1:]
+        elif self.replace_count > len(parts):
             raise NamespaceTooDeep(repository, self.replace_count)
         else:
-            kept = before[self.replace_count :]
-        return self._checked("/".join([self.namespace, *kept, last]))
+            kept = parts[self.replace_count :]
+        return self._checked("/".join([self.namespace, *kept]))
 
     def _checked(self, name: str) -> str:
         if len(name.split("/")) < self.min_parts:

@@ -12,6 +12,7 @@ forever.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 from tortoise.functions import Count, Sum
+from tortoise.transactions import in_transaction
 
 from core.events import Tx, transaction
 from core.jobs import enqueue
@@ -83,7 +85,8 @@ async def start(
 ) -> Started:
     """A new execution of the policy and its job, in tx (the caller's transaction, which
     also emits the audit event). PolicyUnknown, PolicyDisabled (except for a manual start,
-    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication).
+    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication,
+    except for events).
     With delivery_id: the execution that delivery started before, if any (new=False)."""
     policy = await ReplicationPolicy.get_or_none(id=policy_id, using_db=tx)
     if policy is None:
@@ -96,7 +99,8 @@ async def start(
             return Started(seen, False)
     if not policy.enabled and trigger != MANUAL:
         raise PolicyDisabled(policy.name)
-    if policy.single_active_replication:
+    if policy.single_active_replication and trigger != EVENT_BASED:
+        # an event is never dropped: it names an artifact that changed just now
         await mark_lapsed(tx)
         running = (
             await ReplicationExecution.filter(policy_id=policy_id, status=IN_PROGRESS)
@@ -107,15 +111,17 @@ async def start(
             raise ExecutionRunning(policy.name, int(running.id))
     now = datetime.now(UTC)
     try:
-        execution = await ReplicationExecution.create(
-            policy_id=policy_id,
-            trigger=trigger,
-            operator=operator,
-            scope=scope,
-            delivery_id=delivery_id,
-            heartbeat_at=now,
-            using_db=tx,
-        )
+        # A savepoint: on PostgreSQL a failed INSERT would abort the whole transaction.
+        async with in_transaction():
+            execution = await ReplicationExecution.create(
+                policy_id=policy_id,
+                trigger=trigger,
+                operator=operator,
+                scope=scope,
+                delivery_id=delivery_id,
+                heartbeat_at=now,
+                using_db=tx,
+            )
     except IntegrityError:  # the same delivery, concurrently: the first one wins
         seen = await ReplicationExecution.get(
             policy_id=policy_id, delivery_id=delivery_id, using_db=tx
@@ -127,19 +133,30 @@ async def start(
     return Started(execution, True)
 
 
-async def get(execution_id: int) -> ReplicationExecution:
-    async with transaction() as tx:
+async def get(execution_id: int, tx: Tx | None = None) -> ReplicationExecution:
+    """ExecutionUnknown. With tx (the caller's transaction): read in it; never open a
+    transaction inside another (SQLite's BEGIN IMMEDIATE would end the outer one)."""
+    if tx is None:
+        async with transaction() as own:
+            await mark_lapsed(own)
+    else:
         await mark_lapsed(tx)
-    execution = await ReplicationExecution.get_or_none(id=execution_id)
+    execution = await ReplicationExecution.get_or_none(id=execution_id, using_db=tx)
     if execution is None:
         raise ExecutionUnknown(execution_id)
     return execution
 
 
 async def history(
-    policy_id: int | None, status: str | None, trigger: str | None, offset: int, limit: int
+    policy_id: int | None,
+    status: str | None,
+    trigger: str | None,
+    offset: int,
+    limit: int,
+    order: Sequence[str] = ("-id",),
 ) -> tuple[list[ReplicationExecution], int]:
-    """Executions newest first, and how many match."""
+    """Executions newest first (or in order: ORM field names, "-" for descending), and how
+    many match."""
     async with transaction() as tx:
         await mark_lapsed(tx)
     query = ReplicationExecution.all()
@@ -150,13 +167,19 @@ async def history(
     if trigger:
         query = query.filter(trigger=trigger)
     total = await query.count()
-    rows = await query.order_by("-id").offset(offset).limit(limit)
+    rows = await query.order_by(*order).offset(offset).limit(limit)
     return list(rows), total
 
 
 async def tasks(
-    execution_id: int, status: str | None, resource_type: str | None, offset: int, limit: int
+    execution_id: int,
+    status: str | None,
+    resource_type: str | None,
+    offset: int,
+    limit: int,
+    order: Sequence[str] = ("id",),
 ) -> tuple[list[ReplicationTask], int]:
+    """The execution's tasks in id order (or in order), and how many match. ExecutionUnknown."""
     await get(execution_id)
     query = ReplicationTask.filter(execution_id=execution_id)
     if status:
@@ -164,7 +187,7 @@ async def tasks(
     if resource_type:
         query = query.filter(resource_type=resource_type)
     total = await query.count()
-    rows = await query.order_by("id").offset(offset).limit(limit)
+    rows = await query.order_by(*order).offset(offset).limit(limit)
     return list(rows), total
 
 
@@ -175,18 +198,21 @@ async def task(execution_id: int, task_id: int) -> ReplicationTask:
     return found
 
 
-async def request_stop(execution_id: int) -> ReplicationExecution:
+async def request_stop(execution_id: int, tx: Tx | None = None) -> ReplicationExecution:
     """Ask the execution to stop: its tasks not yet begun are Stopped at once, those under
-    way stop at their next chunk. Safe to repeat; a finished execution is left alone."""
-    execution = await get(execution_id)
+    way stop at their next chunk. Safe to repeat; a finished execution is left alone.
+    ExecutionUnknown. With tx: in the caller's transaction (the API's, with its event)."""
+    execution = await get(execution_id, tx)
     if execution.status in FINAL:
         return execution
-    await ReplicationExecution.filter(id=execution_id).update(stop_requested=True)
-    await ReplicationTask.filter(execution_id=execution_id, status=PENDING).update(
-        status=STOPPED, end_time=datetime.now(UTC)
+    await ReplicationExecution.filter(id=execution_id).using_db(tx).update(stop_requested=True)
+    await (
+        ReplicationTask.filter(execution_id=execution_id, status=PENDING)
+        .using_db(tx)
+        .update(status=STOPPED, end_time=datetime.now(UTC))
     )
-    await refresh_counts(execution_id)
-    return await get(execution_id)
+    await refresh_counts(execution_id, tx)
+    return await get(execution_id, tx)
 
 
 async def stop_requested(execution_id: int) -> bool:
@@ -220,35 +246,53 @@ async def refresh_counts(execution_id: int, tx: Tx | None = None) -> None:
     )
 
 
-async def finish(execution_id: int, status_text: str = "") -> ReplicationExecution:
-    """Final status from the tasks: Stopped if a stop was asked, Failed if any task failed,
-    else Succeed. Compare-and-set from InProgress: a job run twice finishes once."""
-    await refresh_counts(execution_id)
-    execution = await ReplicationExecution.get(id=execution_id)
+async def end(tx: Tx, execution_id: int, failure: str = "") -> ReplicationExecution | None:
+    """Move the execution to its final status, in tx: Stopped if a stop was asked, Failed
+    if any task failed or the run could not go on (failure: why; its unfinished tasks fail
+    with it), else Succeed. A compare-and-set from InProgress: the execution when this call
+    ended it, None when it had ended already (a job run twice ends it, and emits, once)."""
+    now = datetime.now(UTC)
+    if failure:
+        await (
+            ReplicationTask.filter(
+                Q(execution_id=execution_id) & Q(status__in=[PENDING, IN_PROGRESS])
+            )
+            .using_db(tx)
+            .update(status=FAILED, end_time=now)
+        )
+    await refresh_counts(execution_id, tx)
+    execution = await ReplicationExecution.get(id=execution_id, using_db=tx)
     if execution.status in FINAL:
-        return execution
-    if execution.stop_requested:
+        return None
+    if failure:
+        status = FAILED
+    elif execution.stop_requested:
         status = STOPPED
     elif execution.failed:
         status = FAILED
     else:
         status = SUCCEED
-    await ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS).update(
-        status=status, status_text=status_text, end_time=datetime.now(UTC)
+    moved = await (
+        ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS)
+        .using_db(tx)
+        .update(status=status, status_text=failure[:2000], end_time=now)
     )
+    if not moved:
+        return None
+    return await ReplicationExecution.get(id=execution_id, using_db=tx)
+
+
+async def finish(execution_id: int) -> ReplicationExecution:
+    """end() in a transaction of its own, without events (tests, tools); the execution."""
+    async with transaction() as tx:
+        await end(tx, execution_id)
     return await ReplicationExecution.get(id=execution_id)
 
 
 async def fail(execution_id: int, reason: str) -> None:
-    """The execution could not run at all (its job gave up): Failed with the reason."""
-    now = datetime.now(UTC)
-    await ReplicationTask.filter(
-        Q(execution_id=execution_id) & Q(status__in=[PENDING, IN_PROGRESS])
-    ).update(status=FAILED, end_time=now)
-    await refresh_counts(execution_id)
-    await ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS).update(
-        status=FAILED, status_text=reason[:2000], end_time=now
-    )
+    """The execution could not run at all: Failed with the reason (no events)."""
+    async with transaction() as tx:
+        await end(tx, execution_id, reason)
 
 
 async def mark_lapsed(tx: Tx) -> int:

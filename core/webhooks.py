@@ -26,12 +26,14 @@ from models.errors import AlreadyExists, InvalidInput, NotFound
 PUSH_ARTIFACT = "PUSH_ARTIFACT"
 PULL_ARTIFACT = "PULL_ARTIFACT"
 DELETE_ARTIFACT = "DELETE_ARTIFACT"
-EVENT_TYPES = (PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT)
+REPLICATION = "REPLICATION"  # an execution ended (core/replication_events.py)
+EVENT_TYPES = (PUSH_ARTIFACT, PULL_ARTIFACT, DELETE_ARTIFACT, REPLICATION)
 # Harbor's CloudEvents type names
 CLOUDEVENT_TYPES = {
     PUSH_ARTIFACT: "harbor.artifact.pushed",
     PULL_ARTIFACT: "harbor.artifact.pulled",
     DELETE_ARTIFACT: "harbor.artifact.deleted",
+    REPLICATION: "harbor.replication.status.changed",
 }
 NOTIFY_TYPES = ("http",)
 PAYLOAD_FORMATS = ("Default", "CloudEvents")
@@ -269,7 +271,7 @@ def render_body(delivery: Delivery, payload_format: str) -> bytes:
         "specversion": "1.0",
         # the same id on every retry of this execution, so receivers can de-duplicate
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"berth-webhook-{delivery.execution_id}")),
-        "source": f"/projects/{delivery.payload['event_data']['repository']['namespace']}",
+        "source": f"/projects/{_project_of(delivery.payload)}",
         "type": CLOUDEVENT_TYPES.get(delivery.event_type, delivery.event_type),
         "time": datetime.fromtimestamp(int(delivery.payload["occur_at"]), UTC).isoformat(),
         "datacontenttype": "application/json",
@@ -279,9 +281,29 @@ def render_body(delivery: Delivery, payload_format: str) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
+def _project_of(payload: dict[str, Any]) -> str:
+    """The project an event is about: its repository's, or (REPLICATION) the project of
+    this registry's side of the copy."""
+    data = payload.get("event_data") or {}
+    if "repository" in data:
+        return str(data["repository"]["namespace"])
+    replication = data.get("replication") or {}
+    for side in ("src_resource", "dest_resource"):
+        resource = replication.get(side) or {}
+        if resource.get("registry_type") == "harbor" and not resource.get("registry_name"):
+            return str(resource.get("namespace", ""))
+    return ""
+
+
 def signature(secret: str, body: bytes) -> str:
-    """The X-Berth-Signature value: sha256=<hex HMAC-SHA256 of the body under the secret>."""
+    """The X-Berth-Signature value: sha256=<hex HMAC-SHA256 of the body under the secret>
+    (also GitHub's X-Hub-Signature-256)."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_matches(secret: str, body: bytes, given: str) -> bool:
+    """Whether given is the signature of body under secret, compared in constant time."""
+    return hmac.compare_digest(signature(secret, body).encode(), given.strip().encode())
 
 
 async def record_attempt(

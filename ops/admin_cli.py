@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import getpass
-import os
 import secrets
 from typing import Annotated
 
 import typer
 
-from ops.cli_common import DataDir, console, fail, settings_or_exit, with_registry
+from ops.cli_common import DataDir, console, fail, operator, settings_or_exit, with_registry
 
 admin_cli = typer.Typer(
     help="The system administrator's account.", no_args_is_help=True, rich_markup_mode=None
@@ -44,17 +42,6 @@ def reset_password(
         console.print(f"the system administrator is admin with password {chosen}", markup=False)
     else:
         console.print("the password of admin is changed", markup=False)
-
-
-def operator() -> str:
-    """Who the audit log names for a change made here: `berth-cli:` and the OS user running
-    the command. No Berth account can be named so (usernames may not hold ":"), so the
-    event is never mistaken for one a user made over the API."""
-    try:
-        who = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
-        who = f"uid {os.getuid()}"
-    return f"berth-cli:{who}"
 
 
 async def _write(password: str) -> None:

@@ -28,6 +28,7 @@ from ops.cli_common import (
 from ops.gc_cli import gc, start_on_serve
 from ops.jobs_cli import jobs_cli
 from ops.logging import configure_logging
+from ops.replicate_cli import replicate
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
@@ -53,6 +54,7 @@ cli.add_typer(audit_cli, name="audit")
 cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(admin_cli, name="admin")
 cli.command("gc")(gc)
+cli.command("replicate")(replicate)
 
 Listen = Annotated[
     str | None,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -56,6 +58,17 @@ def settings_or_exit(**overrides: Any) -> Settings:
     except OSError as exc:
         fail([f"cannot create the data folder {settings.data_dir}: {exc.strerror or exc}"], 1)
     return settings
+
+
+def operator() -> str:
+    """Who the audit log names for a change made here: `berth-cli:` and the OS user running
+    the command. No Berth account can be named so (usernames may not hold ":"), so the
+    event is never mistaken for one a user made over the API."""
+    try:
+        who = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container's arbitrary user)
+        who = f"uid {os.getuid()}"
+    return f"berth-cli:{who}"
 
 
 def shown_url(url: str) -> str:

@@ -89,4 +89,3 @@ def public_of(body: dict[str, Any]) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     return parse_bool("metadata.public", value)
-

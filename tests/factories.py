@@ -447,3 +447,24 @@ async def app_image(berth: InProcessBerth, repository: str, tag: str, auth: Any 
     put = await registry.put(f"/v2/{repository}/manifests/{tag}", data=body, headers=headers)
     assert put.status_code == 201, put.text
     return sha256(body)
+
+
+# --- replication (rows made through the ORM: Berth in the test's process) -------------------
+
+
+async def replication_policy(**fields: Any) -> Any:
+    """A push-mode replication policy row (to a remote registry row made with it), named
+    uniquely; fields override its columns. The ReplicationPolicy."""
+    from models import RemoteRegistry, ReplicationPolicy
+
+    remote = await RemoteRegistry.create(
+        name=unique("remote-"), url="https://registry.example", type="docker-registry"
+    )
+    values: dict[str, Any] = {
+        "name": unique("rule-"),
+        "dest_registry_id": remote.id,
+        "trigger": {"type": "manual"},
+        "creator": "admin",
+        **fields,
+    }
+    return await ReplicationPolicy.create(**values)

@@ -25,6 +25,7 @@ from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
 from web.auth import AuthServices
 from web.errors import install_error_handling
+from web.hooks import hooks
 from web.params import RowId
 from web.streaming import BoundedConnection, BoundedRequest
 from web.token import token
@@ -63,6 +64,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.register_blueprint(token)
     app.register_blueprint(api)
     app.register_blueprint(sign_in)
+    app.register_blueprint(hooks)  # POST /hooks/replication/{id}: the CI trigger
     app.register_blueprint(metrics)  # GET /metrics for Prometheus
     app.register_blueprint(ui)  # the dashboard: /, /ui/login, /ui/audit, /ui/assets/
     _install_request_log(app)

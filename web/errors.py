@@ -229,6 +229,8 @@ _COLLECTIONS = {
     "configurations": audit.CONFIGURATION,
     "ldap": audit.CONFIGURATION,
     "projects": audit.PROJECT,
+    "executions": audit.REPLICATION,
+    "trigger_secret": audit.REPLICATION_POLICY,
 }
 
 

@@ -4,11 +4,13 @@ htpasswd (bcrypt) Basic auth, and a Berth started here with its token service.""
 from __future__ import annotations
 
 import ssl
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,11 +27,14 @@ from core.remote import (
 from core.remote_http import ssl_verify
 from tests.core.remote_support import (
     KIB,
+    MIB,
     OCI_MANIFEST,
     PASSWORD,
     USER,
     blob,
     digest_of,
+    digest_of_stream,
+    generated,
     push_image,
     read_all,
     running_distribution_htpasswd,
@@ -115,6 +120,26 @@ async def test_berth_tokens_are_cached_per_scope(berth: RunningBerth) -> None:
         tokens = [s for s in proxy.seen if s.target.startswith("/service/token")]
     # one for pull,push (the push), one for pull (the reads), none per request
     assert len(tokens) == 2, [s.target for s in tokens]
+
+
+async def test_a_refused_cached_token_is_replaced_once(berth: RunningBerth) -> None:
+    name = repo("refresh")
+    async with FaultProxy(berth.url) as proxy:
+        async with httpx.AsyncClient() as plain:
+            challenge = (await plain.get(f"{proxy.url}/v2/")).headers["www-authenticate"]
+        async with RemoteClient(Endpoint(proxy.url, *ADMIN)) as remote:
+            digest, _ = await push_image(remote, name, "v1", b"layer")
+            assert await remote.head_manifest(name, "v1") == digest
+            before = len(proxy.seen)
+            proxy.answer(401, headers={"WWW-Authenticate": challenge}, method="HEAD")
+            assert await remote.head_manifest(name, "v1") == digest
+        steps = [(s.method, s.target.split("?")[0], s.status) for s in proxy.seen[before:]]
+    manifest = f"/v2/{name}/manifests/v1"
+    assert steps == [
+        ("HEAD", manifest, 401),
+        ("GET", "/service/token", 200),
+        ("HEAD", manifest, 200),
+    ]
 
 
 # --- manifests -------------------------------------------------------------------------
@@ -291,3 +316,29 @@ def test_tls_settings_of_an_endpoint() -> None:
     assert [c["subject"] for c in trusted.get_ca_certs()] == [((("commonName", "Berth Test CA"),),)]
     assert ssl_verify(Endpoint("https://r.example", insecure=True)) is False
     assert ssl_verify(Endpoint("https://r.example")) is True
+
+
+# --- memory ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [None, 2 * MIB], ids=["monolithic", "chunked"])
+async def test_streams_never_hold_a_whole_blob(berth: RunningBerth, chunk_size: int | None) -> None:
+    size, name = 12 * MIB, repo("memory")
+    digest = digest_of_stream(size)
+    async with RemoteClient(Endpoint(berth.url, *ADMIN)) as remote:
+        await remote.ping()
+        tracemalloc.start()
+        try:
+            sent = await remote.write_blob(
+                name, digest, size, generated(size), chunk_size=chunk_size
+            )
+            _, wrote_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            read = 0
+            async for data in remote.read_blob(name, digest):
+                read += len(data)
+            _, read_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert (sent, read) == (size, size)
+    assert wrote_peak < 3 * MIB and read_peak < 3 * MIB, (wrote_peak, read_peak)

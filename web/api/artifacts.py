@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from quart import Response, current_app, request
+from quart import Response, request
 
 import services.artifacts
 from access.policy import project_access
@@ -28,6 +28,7 @@ from web.api.common import (
     json_response,
     paged_response,
     paging,
+    wake_jobs,
 )
 from web.params import api_time, bool_arg
 
@@ -57,14 +58,14 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
 @api.route(REPOSITORY, methods=["DELETE"])
 async def delete_repository(project_name: str, repository_name: str) -> Response:
     path = _path(project_name, repository_name)
-    _wake_jobs(await services.artifacts.delete_repository(await api_call(), path))
+    wake_jobs(await services.artifacts.delete_repository(await api_call(), path))
     return Response("", status=200)
 
 
 @api.route(f"{BASE}/<reference>", methods=["DELETE"])
 async def delete_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     path, ref = _path(project_name, repository_name), unquote(reference)
-    _wake_jobs(await services.artifacts.delete_artifact(await api_call(), path, ref))
+    wake_jobs(await services.artifacts.delete_artifact(await api_call(), path, ref))
     return Response("", status=200)
 
 
@@ -101,13 +102,6 @@ def _full_name(project: str, encoded_name: str) -> str:
 
 def _path(project: str, encoded_name: str) -> RepositoryPath:
     return RepositoryPath(project, _full_name(project, encoded_name))
-
-
-def _wake_jobs(enqueued: int | bool) -> None:
-    """A commit enqueued jobs (webhook deliveries): dispatch them now, not at the next tick."""
-    jobs = current_app.extensions.get("jobs")
-    if enqueued and jobs is not None:
-        jobs.wake()
 
 
 def _render(item: ArtifactInfo) -> dict[str, Any]:

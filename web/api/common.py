@@ -105,5 +105,12 @@ def created(location: str, body: Any = None) -> Response:
     return response
 
 
+def wake_jobs(enqueued: int | bool) -> None:
+    """A commit enqueued jobs: dispatch them now, not at the dispatcher's next tick."""
+    jobs = current_app.extensions.get("jobs")
+    if enqueued and jobs is not None:
+        jobs.wake()
+
+
 def json_response(body: Any, status: int = 200) -> Response:
     return Response(json.dumps(body, default=str), status=status, content_type="application/json")

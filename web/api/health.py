@@ -21,9 +21,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quart import Blueprint, Response, current_app
-from tortoise.functions import Count
+from tortoise.functions import Count, Sum
 
-from models import GcRun, Job, fetch
+from models import GcRun, Job, ReplicationExecution, ReplicationTask, fetch
 from web.api import api
 from web.api.common import json_response
 
@@ -192,6 +192,45 @@ GC_RUNS = GcRunCollector()
 REGISTRY.register(GC_RUNS)
 
 
+class ReplicationCollector:
+    """Replication counters from the execution and task tables (the same on every replica)
+    at scrape time: executions and tasks by status, and the bytes the tasks copied."""
+
+    def __init__(self) -> None:
+        self.executions: list[tuple[str, int]] = []
+        self.tasks: list[tuple[str, int]] = []
+        self.bytes = 0
+
+    async def refresh(self) -> None:
+        executions = ReplicationExecution.annotate(n=Count("id")).group_by("status")
+        self.executions = [(str(s), int(n)) for s, n in await executions.values_list("status", "n")]
+        tasks = ReplicationTask.annotate(n=Count("id"), moved=Sum("bytes")).group_by("status")
+        rows = await tasks.values_list("status", "n", "moved")
+        self.tasks = [(str(s), int(n)) for s, n, _ in rows]
+        self.bytes = sum(int(moved or 0) for _, _, moved in rows)
+
+    def collect(self) -> Iterator[Metric]:
+        executions = CounterMetricFamily(
+            "berth_replication_executions", "Replication executions by status", labels=["status"]
+        )
+        for status, n in self.executions:
+            executions.add_metric([status], n)
+        yield executions
+        tasks = CounterMetricFamily(
+            "berth_replication_tasks", "Replication tasks by status", labels=["status"]
+        )
+        for status, n in self.tasks:
+            tasks.add_metric([status], n)
+        yield tasks
+        yield CounterMetricFamily(
+            "berth_replication_bytes", "Bytes copied by replication tasks", self.bytes
+        )
+
+
+REPLICATION = ReplicationCollector()
+REGISTRY.register(REPLICATION)
+
+
 def count_request(route: str | None, status: int) -> None:
     """Count one answered request (route class: the blueprint that served it)."""
     REQUESTS.labels(route or "other", str(status)).inc()
@@ -201,4 +240,5 @@ def count_request(route: str | None, status: int) -> None:
 async def scrape() -> Response:
     await JOB_TABLE.refresh()
     await GC_RUNS.refresh()
+    await REPLICATION.refresh()
     return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
