@@ -19,7 +19,11 @@ NOT_FOUND_CODES = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"}
 
 class RemoteError(Unavailable):
     """The remote registry failed a request. str() is one line for a task log:
-    "401 UNAUTHORIZED from https://x/v2/a/manifests/1: authentication required"."""
+    "401 UNAUTHORIZED from https://x/v2/a/manifests/1: authentication required".
+
+    Of the kind Unavailable: should one reach the error renderer (a registry ping from the
+    API), the caller gets a 503 with the remote's reason — never a 401 or 404 of its own.
+    """
 
     def __init__(
         self, reason: str, status: int | None = None, code: str = "", retry_after: float = 0.0

@@ -23,6 +23,7 @@ from core.remote import (
     RemoteError,
     RemoteNotFound,
     RemoteUnauthorized,
+    RemoteUnavailable,
 )
 from core.remote_http import ssl_verify
 from tests.core.remote_support import (
@@ -41,7 +42,7 @@ from tests.core.remote_support import (
     source_of,
 )
 from tests.replication.faultproxy import FaultProxy
-from tests.support import ADMIN, RunningBerth, assert_log_clean, running_berth
+from tests.support import ADMIN, RunningBerth, assert_log_clean, free_port, running_berth
 
 PEERS = ["distribution", "berth"]
 
@@ -102,6 +103,13 @@ async def test_wrong_password_is_unauthorized_with_a_clear_message(
     assert "\n" not in message
     if which == "berth":
         assert "/service/token" in message and "token service refused" in message
+
+
+async def test_a_registry_nobody_answers_for_is_unavailable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with RemoteClient(Endpoint(url, "user", "pass"), retries=0) as remote:
+        with pytest.raises(RemoteUnavailable, match=f"^ConnectError on {url}/v2/"):
+            await remote.ping()
 
 
 async def test_no_credentials_at_distribution_says_so(distribution: RunningBerth) -> None:

@@ -215,6 +215,15 @@ async def test_a_stalled_read_resumes_from_the_byte_reached(proxy: FaultProxy) -
     assert [s.fault for s in reads] == ["stall", ""]
 
 
+async def test_a_read_cut_mid_blob_resumes_with_a_range(proxy: FaultProxy) -> None:
+    name, data, digest = await stored(proxy, 64 * KIB)
+    proxy.cut_response(after=20_000, method="GET", path="/blobs/sha256:")
+    async with client_of(proxy) as remote:
+        assert await read_all(remote.read_blob(name, digest)) == data
+    reads = [s for s in proxy.seen if s.method == "GET" and "/blobs/sha256:" in s.target]
+    assert [(s.fault, s.status) for s in reads] == [("cut_response", 200), ("", 206)]
+
+
 async def test_a_slow_but_moving_read_does_not_time_out(proxy: FaultProxy) -> None:
     name, data, digest = await stored(proxy, 64 * KIB)
     proxy.slow_response(piece=4 * KIB, interval=0.1, method="GET", path="/blobs/sha256:")
