@@ -36,6 +36,7 @@ MASK = "*****"  # a stored secret, as answers show it
 MAX_NAME = 64  # Harbor's limit
 MAX_URL, MAX_KEY, MAX_SECRET = 2048, 255, 8192
 MAX_DESCRIPTION, MAX_CA = 2000, 64 * 1024
+MAX_RATE = 10_000  # requests per second
 PING_STALL = 15.0  # seconds a ping waits for an answer
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
@@ -74,6 +75,7 @@ class RegistrySpec:
     access_secret: str | None
     insecure: bool
     ca_certificate: str
+    requests_per_second: float = 0.0  # Berth's own: a cap on requests to it, 0 none
 
 
 def parse_registry(body: dict[str, Any], current: RemoteRegistry | None = None) -> RegistrySpec:
@@ -109,7 +111,21 @@ def parse_registry(body: dict[str, Any], current: RemoteRegistry | None = None) 
         ca_certificate=check_ca_certificate(
             body.get("ca_certificate", old.ca_certificate if old else "")
         ),
+        requests_per_second=_rate(
+            body.get("requests_per_second", old.requests_per_second if old else 0)
+        ),
     )
+
+
+def _rate(value: object) -> float:
+    """Requests per second to the registry (0: no cap), for one that limits its callers."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ParameterInvalid("requests_per_second", "must be a number (0: no limit)")
+    if not 0 <= value <= MAX_RATE:
+        raise ParameterInvalid("requests_per_second", f"must be 0..{MAX_RATE}")
+    return float(value)
 
 
 def _name(value: object) -> str:
@@ -294,6 +310,7 @@ def endpoint(registry: RemoteRegistry, sealer: Sealer, **overrides: Any) -> Endp
         password=sealer.unseal(registry.access_secret) if registry.access_secret else "",
         insecure=registry.insecure,
         ca_certificate=registry.ca_certificate,
+        requests_per_second=registry.requests_per_second,
     )
     return replace(reached, **overrides) if overrides else reached
 
@@ -347,6 +364,7 @@ def _columns(spec: RegistrySpec) -> dict[str, Any]:
         "access_key": spec.access_key,
         "insecure": spec.insecure,
         "ca_certificate": spec.ca_certificate,
+        "requests_per_second": spec.requests_per_second,
     }
 
 

@@ -107,6 +107,7 @@ async def test_a_registry_is_created_read_listed_changed_and_deleted(
         "harbor",
     )
     assert (shape["insecure"], shape["status"]) == (False, "unknown")
+    assert shape["requests_per_second"] == 0
     assert shape["creation_time"].endswith("Z") and shape["update_time"].endswith("Z")
     # and the secret is sealed at rest
     row = await RemoteRegistry.get(id=registry_id)
@@ -206,7 +207,9 @@ async def test_a_system_robot_with_registry_rights_manages_registries(
     api = AppApi(in_process, (robot, secret))
     registry_id = await new_registry(api, "by-robot")
     assert (await api.get(f"/registries/{registry_id}")).json()["name"] == "by-robot"
-    assert (await api.put(f"/registries/{registry_id}", json={"insecure": True})).status_code == 200
+    change = {"insecure": True, "requests_per_second": 5}
+    assert (await api.put(f"/registries/{registry_id}", json=change)).status_code == 200
+    assert (await api.get(f"/registries/{registry_id}")).json()["requests_per_second"] == 5
     assert (await api.get("/replication/adapters")).json() == ["docker-registry", "harbor"]
     assert (await api.delete(f"/registries/{registry_id}")).status_code == 200
     event = await AuditEvent.filter(resource_type="registry", operation="create").first()
@@ -232,6 +235,8 @@ BAD_BODIES = [  # (what is wrong, the fields sent, the field the answer names)
     ("truncated-pem", {"ca_certificate": TRUNCATED_CA}, "ca_certificate"),
     ("insecure-not-boolean", {"insecure": "maybe"}, "insecure"),
     ("description-not-text", {"description": 7}, "description"),
+    ("rate-not-a-number", {"requests_per_second": "fast"}, "requests_per_second"),
+    ("rate-negative", {"requests_per_second": -1}, "requests_per_second"),
 ]
 
 
