@@ -25,7 +25,7 @@ from core.remote import Endpoint, RemoteClient, RemoteError
 from models import RemoteRegistry, ReplicationPolicy
 from models.errors import AlreadyExists, NotFound, PreconditionFailed
 from models.values import ParameterInvalid, check_text, parse_bool
-from signer.sealing import Sealer
+from signer.sealing import SealBroken, Sealer
 
 DOCKER_REGISTRY, HARBOR = "docker-registry", "harbor"
 TYPES = (DOCKER_REGISTRY, HARBOR)  # Harbor's adapter names; "harbor" is also a Berth
@@ -59,6 +59,17 @@ class RegistryInUse(PreconditionFailed):
         super().__init__(
             f"the registry {registry_id} is used by replication policies ({shown}):"
             " delete or change them first"
+        )
+
+
+class RegistrySecretUnreadable(PreconditionFailed):
+    """No configured secret key opens the stored secret (a key was removed from the
+    settings): the registry needs its secret given again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"the stored access secret of registry {name!r} cannot be opened with the"
+            " configured secret keys: give it again (PUT access_secret)"
         )
 
 
@@ -302,12 +313,17 @@ async def reach(target: Endpoint) -> str | None:
 
 
 def endpoint(registry: RemoteRegistry, sealer: Sealer, **overrides: Any) -> Endpoint:
-    """How a client reaches registry (its secret opened); overrides replace fields of the
-    Endpoint (a ping trying other credentials)."""
+    """How a client reaches registry (its secret opened; RegistrySecretUnreadable when no
+    key opens it); overrides replace fields of the Endpoint (a ping trying other
+    credentials)."""
+    try:
+        password = sealer.unseal(registry.access_secret) if registry.access_secret else ""
+    except SealBroken:
+        raise RegistrySecretUnreadable(registry.name) from None
     reached = Endpoint(
         url=registry.url,
         username=registry.access_key,
-        password=sealer.unseal(registry.access_secret) if registry.access_secret else "",
+        password=password,
         insecure=registry.insecure,
         ca_certificate=registry.ca_certificate,
         requests_per_second=registry.requests_per_second,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models import AuditEvent, RemoteRegistry
+from signer.sealing import Sealer
 from tests.core.remote_support import PASSWORD, USER, running_distribution_htpasswd
 from tests.factories import (
     API,
@@ -368,3 +369,18 @@ def test_a_ping_passes_a_berths_token_auth(berth_server: RunningBerth) -> None:
     assert pinged.status_code == 200, pinged.text
     assert (wrong.status_code, error_of(wrong)) == (400, "BAD_REQUEST")
     assert status == "healthy"
+
+
+async def test_a_secret_no_key_opens_is_a_412_not_a_crash(in_process: InProcessBerth) -> None:
+    # Given a registry whose sealed secret no configured key opens (a key was dropped)
+    admin = AppApi(in_process)
+    registry_id = await new_registry(admin)
+    other = Sealer([b"another-key-that-is-long-enough"])
+    await RemoteRegistry.filter(id=registry_id).update(access_secret=other.seal(SECRET))
+    # When it is pinged, the answer says so; once given again, the secret is readable
+    refused = await admin.post("/registries/ping", json={"id": registry_id})
+    assert (refused.status_code, error_of(refused)) == (412, "PRECONDITION")
+    assert "access_secret" in message(refused)
+    fixed = await admin.put(f"/registries/{registry_id}", json={"access_secret": SECRET})
+    assert fixed.status_code == 200
+    assert stored_secret(await RemoteRegistry.get(id=registry_id), in_process) == SECRET
