@@ -211,11 +211,16 @@ class RemoteClient:
             raise await self.http.fail(response)
         location = response.headers.get("location")
         if location:
-            cancel = await self.http.send(
-                "DELETE", response.request.url.join(location), scope=_push(repository)
-            )
-            await cancel.aclose()  # best effort: an abandoned upload expires at the remote
+            await self._cancel_upload(repository, response.request.url.join(location))
         return False
+
+    async def _cancel_upload(self, repository: str, location: httpx.URL) -> None:
+        """Best effort: an upload left behind expires at the remote anyway."""
+        try:
+            cancel = await self.http.send("DELETE", location, scope=_push(repository))
+            await cancel.aclose()
+        except RemoteUnavailable as exc:
+            self.http.log(f"could not cancel an unused upload at {location.host}: {exc}")
 
     async def read_blob(
         self, repository: str, digest: str, offset: int = 0, *, speed: int = 0

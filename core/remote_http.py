@@ -311,7 +311,8 @@ class Transport:
         if self.endpoint.username:
             params.append(("account", self.endpoint.username))
         headers = {"Authorization": auth} if (auth := self.basic()) else {}
-        url = httpx.URL(challenge.realm).copy_merge_params(tuple(params))
+        realm = httpx.URL(self.base).join(challenge.realm)  # absolute, as a rule
+        url = realm.copy_merge_params(tuple(params))
 
         async def attempt() -> httpx.Response:
             await self._rate.acquire()

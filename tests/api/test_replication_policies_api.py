@@ -302,7 +302,7 @@ async def test_a_literal_name_too_deep_for_the_destination_is_refused(
         **side,
         "filters": [{"type": "name", "value": "{library,team}/app"}],
         "dest_namespace": "mirror",
-        "dest_namespace_replace_count": 2,
+        "dest_namespace_replace_count": 3,
     }
     refused = await admin.post(POLICIES, json=body)
     assert (refused.status_code, error_of(refused)) == (400, "BAD_REQUEST")
