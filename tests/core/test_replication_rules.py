@@ -253,6 +253,11 @@ def scheduled(cron: str) -> dict[str, Any]:
             "dest_namespace_replace_count",
             id="too-deep-for-one-alternative",
         ),
+        pytest.param(
+            {"name": "p", "src_registry": {"id": 1}, "filters": [name("busybox")]},
+            "dest_namespace",
+            id="pulled-name-needs-a-project",
+        ),
         pytest.param(policy(filters="name"), "filters", id="filters-not-a-list"),
         pytest.param(policy(filters=[{"type": "path"}]), "filters[0].type", id="filter-type"),
         pytest.param(policy(filters=[name("[abc")]), "filters[0].value", id="unclosed-class"),
