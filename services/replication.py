@@ -43,7 +43,8 @@ async def start(call: Call) -> ReplicationExecution:
     """Harbor's StartReplication ({policy_id}): a manual execution by the caller.
     PolicyUnknown (404), ExecutionRunning (409, single_active_replication)."""
     named = (await peeked(call)).get("policy_id")
-    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {named}")
+    shown = named if isinstance(named, int) and not isinstance(named, bool) else "?"
+    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {shown}")
     async with attempt(call, event) as op:
         require_system(op.caller, CREATE)
         policy_id = _policy_id((await op.body()).get("policy_id"))
@@ -68,6 +69,8 @@ async def start_here(policy_ref: str, operator: str) -> ReplicationExecution:
 
 async def find_policy(ref: str) -> ReplicationPolicy:
     """The policy of that name, or else of that id; PolicyNamedUnknown."""
+    if "\x00" in ref:  # PostgreSQL compares no NUL: no policy is named so
+        raise PolicyNamedUnknown(ref.replace("\x00", "\\x00"))
     policy = await ReplicationPolicy.get_or_none(name=ref[:255])
     if policy is None and ref.isdigit() and 0 < int(ref) <= MAX_ID:
         policy = await ReplicationPolicy.get_or_none(id=int(ref))
@@ -134,13 +137,14 @@ async def deliver_hook(delivery: HookDelivery, sealer: Sealer) -> Started:
     try:
         source = replication_hooks.verify(_secret(policy, sealer), delivery.body, delivery.headers)
         delivery_id = replication_hooks.delivery_id(delivery.headers)
+        if policy is None:  # verify refused it already: no policy, no secret
+            raise replication_hooks.HookRefused("the policy is unknown")
     except replication_hooks.HookRefused as refused:
         await audit.record_failure(event, refused.reason)
         raise
     except InvalidInput as exc:
         await audit.record_failure(event, exc)
         raise
-    assert policy is not None  # verify refuses a delivery without a policy's secret
     operator = f"webhook:{source}"  # no account is named so (names hold no ":")
     audit.identify(operator)
     if delivery_id:

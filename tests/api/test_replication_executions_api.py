@@ -7,10 +7,11 @@ as the `replication` pipeline does."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from core import replication_runs
+from core import replication_runs, webhooks
 from core.events import transaction
 from core.replication_events import emit_replication_finished, replicated_artifacts
 from models import (
@@ -357,6 +358,11 @@ async def test_an_ended_execution_sends_harbors_replication_event_to_its_project
     assert replication["successful_artifact"][0]["references"] == ["sha256:" + "a" * 64]
     assert replication["failed_artifact"][0]["fail_reason"] == "429 from remote"
     assert await Job.filter(kind="webhook").count() == 1
+    # (as a CloudEvent: Harbor's type name, the project as the source)
+    delivered = webhooks.Delivery(int(delivery.id), "REPLICATION", payload, [], "secret")
+    cloud_event = json.loads(webhooks.render_body(delivered, "CloudEvents"))
+    assert cloud_event["type"] == "harbor.replication.status.changed"
+    assert cloud_event["source"] == f"/projects/{wanting}"
     # And the execution's end is audited as its operator, with its counts
     ended = [e for e in await events_of("replication") if e.operation == "update"]
     assert [(e.username, e.success) for e in ended] == [("admin", False)]
