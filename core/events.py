@@ -21,7 +21,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from core import audit, webhooks
+from core import audit, replication_triggers, webhooks
 from core.jobs import enqueue
 from models import Project, WebhookExecution, WebhookPolicy, fetch
 
@@ -74,6 +74,7 @@ async def emit(tx: Tx, event: audit.Event) -> int:
     actor = audit.current_actor()
     await event.row(True, actor).save(using_db=tx)
     event.emitted = actor.recorded = True
+    await replication_triggers.on_event(tx, event)
     event_type = WEBHOOK_TYPES.get((event.operation, event.resource_type))
     if event_type is None or not event.artifacts or event.project_id is None:
         return 0

@@ -16,7 +16,7 @@ from typing import Any
 from croniter import croniter
 
 from core.gc_runs import GcParameters, parse_parameters
-from core.schedules import cron_problem
+from core.schedules import harbor_cron
 from models import Schedule
 from models.errors import AlreadyExists
 from models.values import ParameterInvalid, api_time
@@ -28,7 +28,6 @@ HOURLY, DAILY, WEEKLY, CUSTOM, MANUAL, NONE = (
 )  # fmt: skip
 TYPES = (HOURLY, DAILY, WEEKLY, CUSTOM, MANUAL, NONE)
 FIXED = {HOURLY: "0 0 * * * *", DAILY: "0 0 0 * * *", WEEKLY: "0 0 0 * * 0"}
-MAX_CRON = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +62,7 @@ def parse_request(body: dict[str, Any]) -> ScheduleRequest:
 def table_cron(cron: str) -> str:
     """croniter's spelling of a Harbor (six fields, seconds first) or classic (five fields)
     cron; ParameterInvalid when it is neither."""
-    fields = cron.split()
-    if len(cron) > MAX_CRON or len(fields) not in (5, 6):
-        raise ParameterInvalid(
-            "schedule.cron", "must have 6 fields (seconds first, '0 0 0 * * *') or 5"
-        )
-    native = " ".join(fields if len(fields) == 5 else [*fields[1:], fields[0]])
-    if problem := cron_problem(native):
-        raise ParameterInvalid("schedule.cron", f"{cron!r} {problem}")
-    return native
+    return harbor_cron(cron, "schedule.cron")
 
 
 async def set_schedule(request: ScheduleRequest, replace: bool) -> Schedule | None:

@@ -32,6 +32,12 @@ def validate_name(name: str) -> str:
     return project
 
 
+def is_path(value: str) -> bool:
+    """Whether value is a path of the grammar's components, of one part or more (a
+    namespace such as a replication destination's)."""
+    return len(value) <= MAX_NAME_LENGTH and _NAME_RE.match(value) is not None
+
+
 def validate_tag(tag: str) -> str:
     if not _TAG_RE.match(tag):
         raise TagInvalid(tag)

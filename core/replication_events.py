@@ -4,9 +4,10 @@ it — in the transaction that finishes the execution, so an execution never end
 events nor sends them for an end that rolled back.
 
     async with transaction() as tx:
-        execution = await replication_runs.finish(execution_id)
-        artifacts = await replicated_artifacts(execution, policy, tx)
-        await emit_replication_finished(tx, execution, policy, artifacts)
+        execution = await replication_runs.end(tx, execution_id)  # None: ended already
+        if execution is not None:
+            artifacts = await replicated_artifacts(execution, policy, tx)
+            await emit_replication_finished(tx, execution, policy, artifacts)
 
 The webhook event is Harbor's (`event_data.replication`): Harbor sends one per task, Berth one
 per execution and project, naming every artifact of that project it copied or failed to

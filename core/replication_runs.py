@@ -85,7 +85,8 @@ async def start(
 ) -> Started:
     """A new execution of the policy and its job, in tx (the caller's transaction, which
     also emits the audit event). PolicyUnknown, PolicyDisabled (except for a manual start,
-    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication).
+    which Harbor allows on a disabled policy), ExecutionRunning (single_active_replication,
+    except for events).
     With delivery_id: the execution that delivery started before, if any (new=False)."""
     policy = await ReplicationPolicy.get_or_none(id=policy_id, using_db=tx)
     if policy is None:
@@ -98,7 +99,8 @@ async def start(
             return Started(seen, False)
     if not policy.enabled and trigger != MANUAL:
         raise PolicyDisabled(policy.name)
-    if policy.single_active_replication:
+    if policy.single_active_replication and trigger != EVENT_BASED:
+        # an event is never dropped: it names an artifact that changed just now
         await mark_lapsed(tx)
         running = (
             await ReplicationExecution.filter(policy_id=policy_id, status=IN_PROGRESS)
@@ -244,35 +246,53 @@ async def refresh_counts(execution_id: int, tx: Tx | None = None) -> None:
     )
 
 
-async def finish(execution_id: int, status_text: str = "") -> ReplicationExecution:
-    """Final status from the tasks: Stopped if a stop was asked, Failed if any task failed,
-    else Succeed. Compare-and-set from InProgress: a job run twice finishes once."""
-    await refresh_counts(execution_id)
-    execution = await ReplicationExecution.get(id=execution_id)
+async def end(tx: Tx, execution_id: int, failure: str = "") -> ReplicationExecution | None:
+    """Move the execution to its final status, in tx: Stopped if a stop was asked, Failed
+    if any task failed or the run could not go on (failure: why; its unfinished tasks fail
+    with it), else Succeed. A compare-and-set from InProgress: the execution when this call
+    ended it, None when it had ended already (a job run twice ends it, and emits, once)."""
+    now = datetime.now(UTC)
+    if failure:
+        await (
+            ReplicationTask.filter(
+                Q(execution_id=execution_id) & Q(status__in=[PENDING, IN_PROGRESS])
+            )
+            .using_db(tx)
+            .update(status=FAILED, end_time=now)
+        )
+    await refresh_counts(execution_id, tx)
+    execution = await ReplicationExecution.get(id=execution_id, using_db=tx)
     if execution.status in FINAL:
-        return execution
-    if execution.stop_requested:
+        return None
+    if failure:
+        status = FAILED
+    elif execution.stop_requested:
         status = STOPPED
     elif execution.failed:
         status = FAILED
     else:
         status = SUCCEED
-    await ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS).update(
-        status=status, status_text=status_text, end_time=datetime.now(UTC)
+    moved = await (
+        ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS)
+        .using_db(tx)
+        .update(status=status, status_text=failure[:2000], end_time=now)
     )
+    if not moved:
+        return None
+    return await ReplicationExecution.get(id=execution_id, using_db=tx)
+
+
+async def finish(execution_id: int) -> ReplicationExecution:
+    """end() in a transaction of its own, without events (tests, tools); the execution."""
+    async with transaction() as tx:
+        await end(tx, execution_id)
     return await ReplicationExecution.get(id=execution_id)
 
 
 async def fail(execution_id: int, reason: str) -> None:
-    """The execution could not run at all (its job gave up): Failed with the reason."""
-    now = datetime.now(UTC)
-    await ReplicationTask.filter(
-        Q(execution_id=execution_id) & Q(status__in=[PENDING, IN_PROGRESS])
-    ).update(status=FAILED, end_time=now)
-    await refresh_counts(execution_id)
-    await ReplicationExecution.filter(id=execution_id, status=IN_PROGRESS).update(
-        status=FAILED, status_text=reason[:2000], end_time=now
-    )
+    """The execution could not run at all: Failed with the reason (no events)."""
+    async with transaction() as tx:
+        await end(tx, execution_id, reason)
 
 
 async def mark_lapsed(tx: Tx) -> int:

@@ -16,8 +16,10 @@ from tortoise.transactions import in_transaction
 
 from core.jobs import enqueue
 from models import Lease, Schedule
+from models.values import ParameterInvalid
 
 SCHEDULER = "scheduler"
+MAX_CRON = 100  # characters of a cron a caller may send
 
 
 class ScheduleInvalid(ValueError):
@@ -34,6 +36,19 @@ def cron_problem(cron: str) -> str | None:
     except CroniterBadDateError:
         return "never fires"
     return None
+
+
+def harbor_cron(cron: str, field: str) -> str:
+    """croniter's spelling of a Harbor cron (six fields, seconds first: "0 0 0 * * *") or a
+    classic one (five fields, minute first); ParameterInvalid naming field when it is
+    neither, or never fires. (croniter puts the seconds of a six-field cron last.)"""
+    fields = cron.split()
+    if len(cron) > MAX_CRON or len(fields) not in (5, 6):
+        raise ParameterInvalid(field, "must have 6 fields (seconds first, '0 0 0 * * *') or 5")
+    native = " ".join(fields if len(fields) == 5 else [*fields[1:], fields[0]])
+    if problem := cron_problem(native):
+        raise ParameterInvalid(field, f"{cron!r} {problem}")
+    return native
 
 
 async def ensure_schedules(defaults: dict[str, tuple[str, str, dict[str, Any]]]) -> None:

@@ -112,6 +112,8 @@ class ReplicationTask(Model):
     attempts = fields.IntField(default=0)
     bytes = fields.BigIntField(default=0)
     log = fields.TextField(default="")
+    # what the engine does: {src, dst, digest, tags} (repositories on each side)
+    spec: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
     start_time = fields.DatetimeField(null=True)
     end_time = fields.DatetimeField(null=True)
 

@@ -75,6 +75,7 @@ def load_pipelines() -> None:
         gc,  # noqa: F401
         ops,  # noqa: F401
         push,  # noqa: F401
+        replication,  # noqa: F401
         scrub,  # noqa: F401
         verify,  # noqa: F401
         webhooks,  # noqa: F401

@@ -19,6 +19,7 @@ packages=(
     ldap-utils       # ldapadd/ldapsearch, handy when debugging the LDAP tests
     chromium         # the browser Playwright drives in the dashboard tests
     containerd       # containerd + ctr: tokens by the OAuth2 POST, as BuildKit and the kubelet
+    apache2-utils    # htpasswd -B: bcrypt users for Distribution's htpasswd auth (replication)
 )
 
 installed() {

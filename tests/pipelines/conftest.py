@@ -36,7 +36,9 @@ async def registry(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         else nullcontext(f"sqlite://{tmp_path / 'berth.db'}") as url
     ):
         require(url is not None, "PostgreSQL is not running on 127.0.0.1:5432")
-        reg = await open_registry(storage, str(url), 1024, gc_window=timedelta(minutes=1))
+        reg = await open_registry(
+            storage, str(url), 1024, gc_window=timedelta(minutes=1), sealing_keys=[b"k" * 32]
+        )
         try:
             yield reg
         finally:

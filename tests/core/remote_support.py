@@ -1,0 +1,101 @@
+"""Peers and payloads for the tests of core/remote.py: Distribution with htpasswd (bcrypt)
+auth, blobs with their digests, and a small image pushed through the client itself."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from core.remote import BlobSource, RemoteClient
+from tests.peers import stop
+from tests.support import RunningBerth, free_port, require_tool, wait_http
+
+USER, PASSWORD = "replicator", "Repl1cator-Secret"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+KIB = 1024
+
+
+@contextmanager
+def running_distribution_htpasswd(root: Path) -> Iterator[RunningBerth]:
+    """Debian's docker-registry on a free port, requiring USER/PASSWORD (bcrypt htpasswd)."""
+    binary = require_tool("docker-registry")
+    htpasswd = require_tool("htpasswd")
+    line = subprocess.run(
+        [htpasswd, "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    (root / "htpasswd").write_text(line + "\n")
+    port = free_port()
+    config = root / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
+        f"http: {{addr: 127.0.0.1:{port}}}\n"
+        f"auth: {{htpasswd: {{realm: berth-tests, path: {root / 'htpasswd'}}}}}\n"
+        "log: {level: error}\n"
+    )
+    log = root / "registry.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v2/", proc=proc)
+        yield RunningBerth(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", root, log, proc)
+    finally:
+        stop(proc)
+
+
+def blob(size: int) -> tuple[bytes, str]:
+    """Random bytes of size and their digest."""
+    data = os.urandom(size)
+    return data, digest_of(data)
+
+
+def digest_of(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def source_of(data: bytes, piece: int = 16 * KIB) -> BlobSource:
+    """A BlobSource over bytes in memory (the test's blobs are small), recording each offset
+    it was opened at in .opened."""
+    opened: list[int] = []
+
+    async def source(offset: int) -> AsyncIterator[bytes]:
+        opened.append(offset)
+        for start in range(offset, len(data), piece):
+            yield data[start : start + piece]
+
+    source.opened = opened  # type: ignore[attr-defined]
+    return source
+
+
+async def read_all(stream: AsyncIterator[bytes]) -> bytes:
+    return b"".join([data async for data in stream])
+
+
+async def push_image(
+    client: RemoteClient, repository: str, tag: str, layer: bytes, subject: str = ""
+) -> tuple[str, bytes]:
+    """A one-layer OCI image (optionally a referrer of subject); (digest, manifest body)."""
+    config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+    descriptors = []
+    for data, media_type in ((config, OCI_CONFIG), (layer, OCI_LAYER)):
+        digest = digest_of(data)
+        await client.write_blob(repository, digest, len(data), source_of(data))
+        descriptors.append({"mediaType": media_type, "digest": digest, "size": len(data)})
+    manifest: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptors[0],
+        "layers": descriptors[1:],
+    }
+    if subject:
+        manifest["subject"] = {"mediaType": OCI_MANIFEST, "digest": subject, "size": 1}
+        manifest["artifactType"] = "application/vnd.example.sbom"
+    body = json.dumps(manifest).encode()
+    return await client.put_manifest(repository, tag, body, OCI_MANIFEST), body
