@@ -90,10 +90,11 @@ def test_an_unknown_policy_exits_1_saying_so(tmp_path: Path) -> None:
     assert "no replication policy is named 'no-such-rule'" in done.stderr
 
 
-def fake_engine(folder: Path, outcome: dict[str, int], status_text: str = "") -> None:
-    """FAKE ENGINE (until pipelines/replication.py lands): wait for the command's execution,
-    then plan one task per entry of outcome (name -> bytes, or -1 for a failure), carry them
-    out and finish the execution through core.replication_runs, as the pipeline does."""
+def fake_engine(folder: Path, outcome: dict[str, int], failure: str = "") -> None:
+    """FAKE ENGINE (no server, no remote registry here): wait for the command's execution,
+    then write one finished task per entry of outcome (name -> bytes, or -1 for a failure)
+    and end the execution with its events through core.replication_runs and
+    core.replication_events, as pipelines/replication.py does."""
 
     async def first_execution() -> int | None:
         from models import ReplicationExecution
@@ -106,8 +107,9 @@ def fake_engine(folder: Path, outcome: dict[str, int], status_text: str = "") ->
     )
 
     async def run() -> None:
-        from core import replication_runs
-        from models import ReplicationTask
+        from core import replication_events, replication_runs
+        from core.events import transaction
+        from models import ReplicationExecution, ReplicationPolicy, ReplicationTask
 
         for name, size in outcome.items():
             await ReplicationTask.create(
@@ -118,7 +120,13 @@ def fake_engine(folder: Path, outcome: dict[str, int], status_text: str = "") ->
                 bytes=max(size, 0),
             )
             await replication_runs.refresh_counts(execution_id)
-        await replication_runs.finish(execution_id, status_text)
+        execution = await ReplicationExecution.get(id=execution_id)
+        policy = await ReplicationPolicy.get(id=execution.policy_id)
+        async with transaction() as tx:
+            ended = await replication_runs.end(tx, execution_id, failure)
+            assert ended is not None
+            artifacts = await replication_events.replicated_artifacts(ended, policy, tx)
+            await replication_events.emit_replication_finished(tx, ended, policy, artifacts)
 
     on_database(folder, run)
 
