@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from access.policy import Identity
 from core import audit, events, replication_hooks, replication_runs
+from core.replication_events import execution_resource
 from core.replication_runs import PolicyUnknown, Started
 from models import ReplicationExecution, ReplicationPolicy
 from models.errors import InvalidInput, NotFound
@@ -89,6 +90,7 @@ async def stop(call: Call, execution_id: int) -> ReplicationExecution:
     async with attempt(call, event) as op:
         require_system(op.caller, STOP)
         execution = await replication_runs.request_stop(execution_id, op.tx)
+        event.resource = await _resource(op.tx, execution)
         await events.emit(op.tx, event)
     return execution
 
@@ -179,11 +181,18 @@ def _secret(policy: ReplicationPolicy | None, sealer: Sealer) -> str | None:
 
 async def _emit_started(tx: events.Tx, event: audit.Event, started: Started) -> None:
     execution = started.execution
-    event.resource = f"replication execution {execution.id}"
+    event.resource = await _resource(tx, execution)
     if started.new:
-        text = f"started ({execution.trigger}) policy {execution.policy_id}"
+        text = f"trigger: {execution.trigger}"
         event.description = f"{event.description}: {text}" if event.description else text
     await events.emit(tx, event)
+
+
+async def _resource(tx: events.Tx, execution: ReplicationExecution) -> str:
+    """The execution as the audit log names it (with its policy's name)."""
+    query = ReplicationPolicy.filter(id=execution.policy_id).using_db(tx)
+    names = await query.values_list("name", flat=True)
+    return execution_resource(int(execution.id), str(names[0]) if names else "?")
 
 
 def _policy_id(value: object) -> int:

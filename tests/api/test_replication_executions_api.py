@@ -126,6 +126,7 @@ async def test_an_execution_is_started_listed_and_filtered_in_harbors_shape(
 ) -> None:
     admin = AppApi(held_jobs)
     first, second = await replication_policy(), await replication_policy()
+    names = {first.id: first.name, second.id: second.name}
     # When the admin starts the first policy twice and the second once
     one = await start(admin, first.id)
     two = await start(admin, first.id)
@@ -154,9 +155,10 @@ async def test_an_execution_is_started_listed_and_filtered_in_harbors_shape(
     # And the start is audited, naming the execution and its policy
     started = await events_of("replication")
     assert [(e.operation, e.resource, e.username, e.success) for e in started] == [
-        ("create", f"replication execution {i}", "admin", True) for i in (one, two, three)
+        ("create", f"replication execution {i} of {names[p]}", "admin", True)
+        for i, p in ((one, first.id), (two, first.id), (three, second.id))
     ]
-    assert f"policy {first.id}" in started[0].description
+    assert started[0].description == "trigger: manual"
 
 
 BAD_STARTS = [
@@ -264,7 +266,8 @@ async def test_a_stop_stops_the_tasks_not_begun_and_is_audited(
     held_jobs: InProcessBerth,
 ) -> None:
     admin = AppApi(held_jobs)
-    execution_id = await start(admin, (await replication_policy()).id)
+    policy = await replication_policy()
+    execution_id = await start(admin, policy.id)
     await add_task(execution_id, "library/a:v1", "InProgress")
     waiting = await add_task(execution_id, "library/b:v1")
     # When the admin stops it, twice
@@ -281,7 +284,7 @@ async def test_a_stop_stops_the_tasks_not_begun_and_is_audited(
     assert (await admin.get(f"{EXECUTIONS}/{execution_id}")).json()["status"] == "Stopped"
     stops = [e for e in await events_of("replication") if e.operation == "update"]
     assert [(e.resource, e.description) for e in stops][:1] == [
-        (f"replication execution {execution_id}", "stop requested")
+        (f"replication execution {execution_id} of {policy.name}", "stop requested")
     ]
 
 

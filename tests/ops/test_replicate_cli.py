@@ -78,8 +78,8 @@ def test_replicate_writes_an_execution_as_the_api_does_and_prints_its_id(
     assert (job.kind, job.status, job.args) == ("replication", "pending", {"execution_id": 1})
     # and audited as the command's user
     assert [(e.operation, e.resource, e.username) for e in events] == [
-        ("create", "replication execution 1", operator),
-        ("create", "replication execution 2", operator),
+        ("create", f"replication execution 1 of {name}", operator),
+        ("create", f"replication execution 2 of {name}", operator),
     ]
 
 
