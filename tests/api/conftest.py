@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.peers import running_distribution
 from tests.support import (
     REDIS,
     InProcessBerth,
@@ -87,3 +88,11 @@ async def held_jobs(
     finally:
         logging.getLogger().removeHandler(handler)
     assert not errors, "\n".join(errors[:20])
+
+
+@pytest.fixture(scope="module")
+def distribution(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
+    """Distribution (Debian's docker-registry) without auth: a remote registry to replicate
+    to."""
+    with running_distribution(Path(tmp_path_factory.mktemp("distribution"))) as server:
+        yield server

@@ -10,9 +10,19 @@ import hmac
 import json
 from typing import Any
 
-from models import AuditEvent, ReplicationExecution
-from tests.factories import Answer, AppApi, error_of, replication_policy
-from tests.support import InProcessBerth
+import httpx
+
+from models import AuditEvent, RemoteRegistry, ReplicationExecution
+from tests.factories import (
+    OCI_MANIFEST,
+    Answer,
+    AppApi,
+    app_image,
+    error_of,
+    replication_policy,
+    unique,
+)
+from tests.support import InProcessBerth, RunningBerth, waited_for
 
 HOOK = "/hooks/replication/{}"
 
@@ -221,3 +231,36 @@ async def test_the_same_delivery_twice_at_once_starts_one_execution(
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
     assert len({a.json()["execution_id"] for a in answers}) == 1
     assert len(await executions()) == 1
+
+
+async def test_a_signed_delivery_naming_a_tag_has_the_engine_copy_just_that(
+    in_process: InProcessBerth, distribution: RunningBerth
+) -> None:
+    # Given two tags pushed here and a push policy to a Distribution, with a trigger secret
+    digest = await app_image(in_process, "library/hooked", "v1")
+    await app_image(in_process, "library/hooked", "v2")
+    remote = await RemoteRegistry.create(
+        name=unique("dist-"), url=distribution.url, type="docker-registry"
+    )
+    policy_id, secret = await policy_with_secret(in_process, dest_registry_id=remote.id)
+    # When CI delivers a push of v1
+    body = json.dumps({"repository": "library/hooked", "tag": "v1"}).encode()
+    answer = await deliver(in_process, policy_id, body, headers_for("github", secret, body, "g1"))
+    assert answer.status_code == 201, answer.text
+    path = f"/replication/executions/{answer.json()['execution_id']}"
+
+    async def ended() -> dict[str, Any] | None:
+        row: dict[str, Any] = (await AppApi(in_process).get(path)).json()
+        return row if row["status"] != "InProgress" else None
+
+    # Then the server's engine copies v1, and only v1, to the Distribution
+    execution = await waited_for("the execution ends", ended)
+    assert (execution["status"], execution["total"], execution["succeed"]) == ("Succeed", 1, 1)
+    tasks = (await AppApi(in_process).get(f"{path}/tasks")).json()
+    assert [t["src_resource"] for t in tasks] == ["library/hooked:[v1]"]  # as Harbor names it
+    accept = {"Accept": OCI_MANIFEST}
+    async with httpx.AsyncClient(base_url=distribution.url, headers=accept) as remote_api:
+        copied = await remote_api.get("/v2/library/hooked/manifests/v1")
+        other = await remote_api.get("/v2/library/hooked/manifests/v2")
+    assert copied.status_code == 200 and copied.headers["Docker-Content-Digest"] == digest
+    assert other.status_code == 404
