@@ -14,9 +14,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.factories import replication_policy
+import httpx
+
+from tests.factories import OCI_MANIFEST, push_image, replication_policy, unique
 from tests.ops.support import BERTH, clean_env, run_berth
-from tests.support import wait_until
+from tests.peers import running_distribution
+from tests.support import assert_log_clean, running_berth, wait_until
 
 T = TypeVar("T")
 
@@ -183,3 +186,36 @@ def test_wait_exits_1_with_the_reason_when_the_execution_fails(tmp_path: Path) -
         "replication execution 1: Failed; 1 of 2 tasks succeeded, 1 failed, 0 stopped;"
         " 10 bytes copied; 1 task failed"
     )
+
+
+def test_wait_follows_an_execution_the_servers_engine_carries_out(tmp_path: Path) -> None:
+    # Given a running Berth holding an image, and a push policy to a Distribution
+    (tmp_path / "distribution").mkdir()
+    with (
+        running_distribution(tmp_path / "distribution") as distribution,
+        running_berth(tmp_path / "data") as server,
+    ):
+        digest = push_image(server, "library/app", "v1")
+
+        async def make() -> str:
+            from models import RemoteRegistry
+
+            remote = await RemoteRegistry.create(
+                name=unique("dist-"), url=distribution.url, type="docker-registry"
+            )
+            return str((await replication_policy(dest_registry_id=remote.id)).name)
+
+        name = on_database(tmp_path, make)
+        # When the operator starts it and waits
+        done = run_berth(
+            tmp_path, "replicate", name, "--wait", "--data-dir", str(tmp_path / "data"),
+            timeout=60,
+        )  # fmt: skip
+        copied = httpx.get(
+            f"{distribution.url}/v2/library/app/manifests/v1", headers={"Accept": OCI_MANIFEST}
+        )
+    # Then it exits 0 once the server's workers copied the image
+    assert done.returncode == 0, done.stderr
+    assert "Succeed; 1 of 1 tasks succeeded, 0 failed" in done.stdout
+    assert copied.status_code == 200 and copied.headers["Docker-Content-Digest"] == digest
+    assert_log_clean(tmp_path / "data" / "server.log", during="the replication")
