@@ -2,9 +2,10 @@
 replication engine uses it: catalog and tags, manifests, blobs (streamed, resumable),
 referrers, and Harbor's projects.
 
-Transport matters (auth, retries, the rate limit, errors) live in core/remote_http.py;
-writing a blob in core/remote_upload.py. Everything here is one request or a short sequence
-of them, and raises the RemoteError kinds of core/remote_http.py.
+Transport matters (auth, retries, the rate limit) live in core/remote_http.py, the errors
+in core/remote_errors.py, pacing in core/remote_pace.py, writing a blob in
+core/remote_upload.py. Everything here is one request or a short sequence of them, and
+raises the RemoteError kinds.
 """
 
 from __future__ import annotations
@@ -18,19 +19,17 @@ from typing import Any
 
 import httpx
 
-from core.remote_http import (
-    Endpoint,
-    Log,
+from core.remote_errors import (
     RemoteError,
     RemoteNotFound,
     RemoteStopped,
     RemoteUnauthorized,
     RemoteUnavailable,
-    Throttle,
-    Transport,
     read_limited,
     transport_failure,
 )
+from core.remote_http import STALL_SECONDS, Endpoint, Log, Transport
+from core.remote_pace import Throttle
 from core.remote_upload import CHUNK_THRESHOLD, DEFAULT_CHUNK, BlobSource, BlobWriter
 
 __all__ = [
@@ -56,6 +55,7 @@ MANIFEST_TYPES = (
     "application/vnd.docker.distribution.manifest.v1+json",
 )
 ACCEPT = ", ".join(MANIFEST_TYPES)
+SIGNED_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 MAX_LIST_BYTES = 64 * 1024 * 1024  # one page of a catalog, tag or referrer list
@@ -79,7 +79,7 @@ class RemoteClient:
         endpoint: Endpoint,
         *,
         retries: int = 6,
-        stall: float = 60.0,
+        stall: float = STALL_SECONDS,
         log: Log | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -127,12 +127,16 @@ class RemoteClient:
             raise await self.http.fail(response)
         body = await _read_bounded(response, MAX_MANIFEST_BYTES, "manifest")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        if reference.startswith("sha256:") and reference != digest:
+        media_type = _media_type(response, body)
+        signed = media_type == SIGNED_SCHEMA1  # its digest leaves the signatures out
+        if reference.startswith("sha256:") and reference != digest and not signed:
             raise RemoteError(f"the manifest {reference} from {url} hashes to {digest}")
         stated = response.headers.get("docker-content-digest", "")
-        if reference.startswith("sha256:") or not stated.startswith("sha256:"):
+        if reference.startswith("sha256:"):
+            stated = reference
+        elif not stated.startswith("sha256:"):
             stated = digest
-        return RemoteManifest(stated, _media_type(response, body), body)
+        return RemoteManifest(stated, media_type, body)
 
     async def head_manifest(self, repository: str, reference: str) -> str | None:
         """The digest of a tag or digest at the remote, None when it has no such manifest."""
@@ -207,11 +211,16 @@ class RemoteClient:
             raise await self.http.fail(response)
         location = response.headers.get("location")
         if location:
-            cancel = await self.http.send(
-                "DELETE", response.request.url.join(location), scope=_push(repository)
-            )
-            await cancel.aclose()  # best effort: an abandoned upload expires at the remote
+            await self._cancel_upload(repository, response.request.url.join(location))
         return False
+
+    async def _cancel_upload(self, repository: str, location: httpx.URL) -> None:
+        """Best effort: an upload left behind expires at the remote anyway."""
+        try:
+            cancel = await self.http.send("DELETE", location, scope=_push(repository))
+            await cancel.aclose()
+        except RemoteUnavailable as exc:
+            self.http.log(f"could not cancel an unused upload at {location.host}: {exc}")
 
     async def read_blob(
         self, repository: str, digest: str, offset: int = 0, *, speed: int = 0
@@ -290,6 +299,22 @@ class RemoteClient:
                 return found
             url = str(following)
         return found
+
+    async def has_referrers_api(self, repository: str, digest: str) -> bool:
+        """Whether the remote answers the OCI referrers API (an image index, even empty, for
+        any digest). Without it (Distribution 2.x) clients find referrers by the fallback
+        tag sha256-<hex>, which the one who pushes a referrer must keep."""
+        url = self.http.url(f"/v2/{repository}/referrers/{digest}")
+        response = await self.http.send("GET", url, scope=_pull(repository))
+        try:
+            if response.status_code != 200:
+                return False
+            page = _json(await _read_bounded(response, MAX_LIST_BYTES, "referrers list"))
+        except RemoteError:
+            return False
+        finally:
+            await response.aclose()
+        return isinstance(page, dict) and isinstance(page.get("manifests"), list)
 
     async def ensure_project(self, name: str) -> None:
         """Harbor (and Berth): create the project unless it exists. Basic credentials, as

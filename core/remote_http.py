@@ -1,7 +1,7 @@
-"""The HTTP side of the client of another registry: who we talk to (Endpoint), what can go
-wrong (RemoteError and its kinds), and one request done right (Transport) — authenticated
-as the remote asks, paced by a rate limit, retried with backoff, and translated into a
-RemoteError a task log can show when it fails for good.
+"""The HTTP side of the client of another registry: who we talk to (Endpoint) and one
+request done right (Transport) — authenticated as the remote asks, paced by a rate limit,
+retried with backoff, and translated into a RemoteError (core/remote_errors.py) a task log
+can show when it fails for good.
 
 No whole-request timeout anywhere: a blob of gigabytes may take hours and must not die at a
 fixed deadline, as Harbor's copies die at 30 minutes. Instead every read and write of the
@@ -12,29 +12,32 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import email.utils
 import json
-import random
 import re
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from models.errors import Unavailable
+from core.remote_errors import (
+    ERROR_BODY_LIMIT,
+    RETRY_STATUSES,
+    RemoteError,
+    RemoteUnavailable,
+    error_of,
+    read_limited,
+    short_url,
+    transport_failure,
+)
+from core.remote_pace import RateLimiter, backoff
 
 STALL_SECONDS = 60.0  # a read or write that makes no progress this long has failed
 CONNECT_SECONDS = 10.0
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
-BACKOFF_BASE, BACKOFF_CAP = 0.5, 30.0
 MAX_RETRY_AFTER = 600.0  # a longer wait (Docker Hub says hours) fails the request instead
-ERROR_BODY_LIMIT = 64 * 1024
-NOT_FOUND_CODES = frozenset({"MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN"})
 
 Body = bytes | AsyncIterator[bytes] | None
 BodyFactory = Callable[[], Body]  # called once per attempt: a retry sends the body again
@@ -51,36 +54,6 @@ class Endpoint:
     insecure: bool = False  # do not verify TLS
     ca_certificate: str = ""  # PEM to trust
     requests_per_second: float = 0.0  # 0: unlimited; shared by every user of one client
-
-
-class RemoteError(Unavailable):
-    """The remote registry failed a request. str() is one line for a task log:
-    "401 UNAUTHORIZED from https://x/v2/a/manifests/1: authentication required"."""
-
-    def __init__(
-        self, reason: str, status: int | None = None, code: str = "", retry_after: float = 0.0
-    ) -> None:
-        super().__init__(reason)
-        self.status = status  # the HTTP status, None when no answer came
-        self.code = code  # the OCI error code of the answer, "" without one
-        self.retry_after = retry_after  # seconds the remote asked us to wait, 0 for none
-
-
-class RemoteUnauthorized(RemoteError):
-    """401 or 403 after authenticating: the credentials are wrong or lack the right."""
-
-
-class RemoteNotFound(RemoteError):
-    """404, or one of the not-found codes (MANIFEST_UNKNOWN, NAME_UNKNOWN, BLOB_UNKNOWN)."""
-
-
-class RemoteUnavailable(RemoteError):
-    """No usable answer: connection refused, DNS, TLS, a stall, or 5xx/429 after retries."""
-
-
-class RemoteStopped(Exception):
-    """A transfer gave up because its should_stop said so. Not a failure of the remote, so
-    not a RemoteError: a stop is never retried."""
 
 
 @dataclass(slots=True)
@@ -111,135 +84,12 @@ def parse_challenge(header: str) -> Challenge | None:
     return None
 
 
-class RateLimiter:
-    """Requests spaced 1/rate apart, shared by every coroutine of one client."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self._next = 0.0
-
-    async def acquire(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        slot = max(now, self._next)
-        self._next = slot + self.interval  # reserved before sleeping: no lock needed
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-class Throttle:
-    """A speed cap in KiB/s for one transfer (0: none), averaged from its start."""
-
-    def __init__(self, kib_per_second: int) -> None:
-        self.rate = kib_per_second * 1024
-        self._start = 0.0
-        self._bytes = 0
-
-    async def take(self, size: int) -> None:
-        if not self.rate:
-            return
-        if not self._start:
-            self._start = time.monotonic()
-        self._bytes += size
-        ahead = self._bytes / self.rate - (time.monotonic() - self._start)
-        if ahead > 0:
-            await asyncio.sleep(ahead)
-
-
-def retry_after(response: httpx.Response) -> float:
-    """Retry-After in seconds (an integer or an HTTP date); 0 when absent or unreadable."""
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return 0.0
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-def backoff(attempt: int) -> float:
-    """Seconds before retry `attempt` (0-based): 0.5 s × 2^n, capped at 30 s, jittered."""
-    return min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt) * random.uniform(0.75, 1.25)
-
-
-def short_url(url: httpx.URL | str) -> str:
-    """A URL without its query: upload states and tokens stay out of task logs."""
-    parsed = httpx.URL(str(url))
-    return str(parsed.copy_with(query=None, fragment=None))
-
-
 def ssl_verify(endpoint: Endpoint) -> ssl.SSLContext | bool:
     if endpoint.insecure:
         return False
     if endpoint.ca_certificate:
         return ssl.create_default_context(cadata=endpoint.ca_certificate)
     return True
-
-
-def transport_failure(exc: httpx.HTTPError, url: httpx.URL | str, stall: float) -> RemoteError:
-    """The RemoteUnavailable of a request that got no answer."""
-    where = short_url(url)
-    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
-        return RemoteUnavailable(f"no progress for {stall:g} s on {where}: the transfer stalled")
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return RemoteUnavailable(f"could not connect to {where}: timed out")
-    detail = str(exc) or type(exc).__name__
-    return RemoteUnavailable(f"{type(exc).__name__} on {where}: {detail}")
-
-
-async def read_limited(response: httpx.Response, limit: int) -> bytes:
-    """At most limit bytes of a streamed body (the rest is dropped with the connection)."""
-    data = bytearray()
-    async for piece in response.aiter_bytes():
-        data += piece
-        if len(data) > limit:
-            break
-    await response.aclose()
-    return bytes(data[:limit])
-
-
-async def error_of(response: httpx.Response, hint: str = "") -> RemoteError:
-    """The RemoteError an unwanted answer stands for; reads (a bounded part of) its body."""
-    try:
-        body = await read_limited(response, ERROR_BODY_LIMIT)
-    except httpx.HTTPError:
-        body = b""
-    code, message = _error_text(body)
-    status = response.status_code
-    reason = f"{status} {code or response.reason_phrase.upper() or 'ERROR'}"
-    text = f"{reason} from {short_url(response.request.url)}: {message or 'no reason given'}"
-    if hint:
-        text += f" ({hint})"
-    kind: type[RemoteError] = RemoteError
-    if status in (401, 403):
-        kind = RemoteUnauthorized
-    elif status == 404 or code in NOT_FOUND_CODES:
-        kind = RemoteNotFound
-    elif status in RETRY_STATUSES or status >= 500:
-        kind = RemoteUnavailable
-    return kind(text, status, code, retry_after(response))
-
-
-def _error_text(body: bytes) -> tuple[str, str]:
-    """(OCI code, message) of an error body: the errors envelope, or its first text line."""
-    try:
-        parsed: Any = json.loads(body)
-    except ValueError:
-        line = body.decode(errors="replace").strip().splitlines()
-        return "", line[0][:200] if line else ""
-    errors = parsed.get("errors") if isinstance(parsed, dict) else None
-    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
-        return str(first.get("code", "")), str(first.get("message", ""))[:200]
-    if isinstance(parsed, dict) and "message" in parsed:
-        return "", str(parsed["message"])[:200]
-    return "", ""
 
 
 class Transport:
@@ -255,7 +105,7 @@ class Transport:
         self.base = endpoint.url.rstrip("/")
         self.retries = retries
         self.stall = stall
-        self.log: Log = log or (lambda message: None)
+        self.log: Log = log if log is not None else (lambda message: None)
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=CONNECT_SECONDS, read=stall, write=stall, pool=None),
             verify=ssl_verify(endpoint),
@@ -265,6 +115,7 @@ class Transport:
         self._bearer: Challenge | None = None
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, monotonic expiry)
         self._token_lock = asyncio.Lock()
+        self._discovered = False
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
@@ -396,6 +247,7 @@ class Transport:
 
     async def _authorization(self, scope: str) -> str | None:
         """The Authorization to send before the remote asks (none until it first does)."""
+        await self._discover()
         if self._scheme == "basic":
             return self.basic()
         if self._scheme == "bearer":
@@ -404,6 +256,28 @@ class Transport:
                 return f"Bearer {cached[0]}"
             return await self._token(scope)
         return None
+
+    async def _discover(self) -> None:
+        """With credentials, learn the remote's challenge (GET /v2/) before the first real
+        request: an anonymous answer may be a partial one (a catalog of the public
+        projects only), not a 401 to learn from."""
+        if self._discovered or not self.endpoint.username:
+            return
+        async with self._token_lock:
+            if self._discovered:
+                return
+            url = self.url("/v2/")
+
+            def attempt() -> Awaitable[httpx.Response]:
+                return self._once("GET", url, None, {}, None, None, False)
+
+            response = await self.retrying(attempt, url, self.retries)
+            await response.aclose()
+            challenge = parse_challenge(response.headers.get("www-authenticate", ""))
+            if response.status_code == 401 and challenge is not None:
+                self._scheme = challenge.scheme
+                self._bearer = challenge if challenge.scheme == "bearer" else None
+            self._discovered = True
 
     async def _learn(self, challenge: Challenge, scope: str, refresh: bool) -> str | None:
         self._scheme = challenge.scheme
@@ -437,7 +311,8 @@ class Transport:
         if self.endpoint.username:
             params.append(("account", self.endpoint.username))
         headers = {"Authorization": auth} if (auth := self.basic()) else {}
-        url = httpx.URL(challenge.realm).copy_merge_params(tuple(params))
+        realm = httpx.URL(self.base).join(challenge.realm)  # absolute, as a rule
+        url = realm.copy_merge_params(tuple(params))
 
         async def attempt() -> httpx.Response:
             await self._rate.acquire()

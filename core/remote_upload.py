@@ -17,13 +17,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from core.remote_http import (
-    RemoteError,
-    RemoteStopped,
-    RemoteUnavailable,
-    Throttle,
-    Transport,
-)
+from core.remote_errors import RemoteError, RemoteStopped, RemoteUnavailable
+from core.remote_http import Transport
+from core.remote_pace import Throttle
 
 CHUNK_THRESHOLD = 64 * 1024 * 1024  # blobs this large go in chunks even when not asked
 DEFAULT_CHUNK = 16 * 1024 * 1024
@@ -40,6 +36,7 @@ class _Upload:
     offset: int = 0
     stale: bool = False  # a request failed: ask the server where the upload stands
     lost: bool = False  # the server no longer knows it: start a new one
+    min_chunk: int = 0  # OCI-Chunk-Min-Length: the smallest chunk the server takes
 
 
 class BlobWriter:
@@ -97,7 +94,7 @@ class BlobWriter:
                 if upload.offset >= self.size:
                     await self._finish(upload, with_body=False)
                     return self.sent
-                await self._patch(upload, chunk_size)
+                await self._patch(upload, max(chunk_size, upload.min_chunk))
                 failures = 0  # progress: a later drop gets its own retries
             except RemoteError as exc:
                 await self._after_failure(exc, failures)
@@ -124,7 +121,8 @@ class BlobWriter:
         if response.status_code != 202:
             raise await self.transport.fail(response)
         await response.aclose()
-        return _Upload(_location(response))
+        minimum = response.headers.get("oci-chunk-min-length", "")
+        return _Upload(_location(response), min_chunk=int(minimum) if minimum.isdigit() else 0)
 
     async def _recover(self, upload: _Upload) -> None:
         """Ask the server where the upload stands (GET its URL; the Range header)."""

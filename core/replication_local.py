@@ -177,6 +177,9 @@ class LocalRegistry:
         except NameUnknown:
             return []
 
+    async def has_referrers_api(self, repository: str, digest: str) -> bool:
+        return True
+
     async def ensure_project(self, name: str) -> None:
         await self._project(name + "/")
 

@@ -26,6 +26,9 @@ class RemoteRegistry(Model):
     insecure = fields.BooleanField(default=False)
     ca_certificate = fields.TextField(default="")
     status = fields.CharField(max_length=16, default="unknown")
+    # Berth's own: requests per second an execution may send it (0: no limit), for
+    # registries that answer 429 past a rate (Docker Hub)
+    requests_per_second = fields.FloatField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import re
@@ -64,6 +65,7 @@ CHUNK = 16 << 20  # copy_by_chunk's chunk size
 # the tag scheme of accessories: sha256-<hex> (the referrers fallback index) and
 # sha256-<hex>.sig / .att / .sbom (cosign's signatures, attestations, SBOMs)
 ACCESSORY_TAG = re.compile(r"^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(\.[a-z]+)?$")
+INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = frozenset(
     {
         "application/vnd.oci.image.index.v1+json",
@@ -98,6 +100,7 @@ class Side(Protocol):
         should_stop: Callable[[], bool] | None = None,
     ) -> int: ...
     async def referrers(self, repository: str, digest: str) -> list[dict[str, Any]]: ...
+    async def has_referrers_api(self, repository: str, digest: str) -> bool: ...
     async def ensure_project(self, name: str) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -189,10 +192,11 @@ async def _sides(
         raise SideUnknown(f"registry {remote_id} of policy {policy.name!r} not found", None, "")
     secret = registry.sealed().unseal(row.access_secret) if row.access_secret else ""
     endpoint = Endpoint(
-        row.url, row.access_key, secret, row.insecure, row.ca_certificate
+        row.url, row.access_key, secret, row.insecure, row.ca_certificate,
+        row.requests_per_second,
     )  # fmt: skip
     local = LocalRegistry(registry, audit.current_actor().username)
-    remote = RemoteClient(endpoint, log=lambda line: log.info(line, extra={"registry": row.name}))
+    remote = RemoteClient(endpoint, log=lambda line: _remote_said(row.name, line))
     try:
         if policy.dest_registry_id:
             yield local, _Remote(remote, row.type), row.type
@@ -200,6 +204,18 @@ async def _sides(
             yield _Remote(remote, row.type), local, "harbor"
     finally:
         await remote.aclose()
+
+
+# the log of the task being carried out in this asyncio task: what the remote client says
+# (a retry, a Retry-After wait) goes into it
+_task_log: contextvars.ContextVar[_Log | None] = contextvars.ContextVar("task_log", default=None)
+
+
+def _remote_said(registry: str, line: str) -> None:
+    note = _task_log.get()
+    if note is not None:
+        note(line)
+    log.info(line, extra={"registry": registry})
 
 
 class _Remote:
@@ -395,10 +411,11 @@ class Run:
         item = _item_of(task)
         lines: list[str] = []
         note = _Log(lines)
+        _task_log.set(note)
         await ReplicationTask.filter(id=task.id).update(
             status=replication_runs.IN_PROGRESS, start_time=datetime.now(UTC)
         )
-        copier = Copier(self, item, note)
+        copier = Copier(self, item, note, int(task.id))
         status = replication_runs.FAILED
         for attempt in range(1, TASK_ATTEMPTS + 1):
             try:
@@ -466,11 +483,14 @@ class _Log:
 class Copier:
     """Copies (or deletes) one item's artifact tree."""
 
-    def __init__(self, run: Run, item: Item, note: _Log) -> None:
+    def __init__(self, run: Run, item: Item, note: _Log, task_id: int) -> None:
         self.run = run
         self.item = item
         self.note = note
+        self.task_id = task_id
         self.sent = 0
+        self.moving = 0  # bytes read from the source so far, for live progress
+        self._shown = time.monotonic()
         self._blobs = asyncio.Semaphore(BLOBS_AT_ONCE)
 
     @property
@@ -561,7 +581,7 @@ class Copier:
             started = time.monotonic()
 
             def source(offset: int) -> AsyncIterator[bytes]:
-                return self.source.read_blob(item.src_repo, digest, offset)
+                return self._counted(self.source.read_blob(item.src_repo, digest, offset))
 
             sent = await self.destination.write_blob(
                 item.dst_repo, digest, size, source, chunk_size=chunk, speed=speed,
@@ -572,8 +592,21 @@ class Copier:
             took = time.monotonic() - started
             self.note(f"blob {digest} copied: {size} bytes in {took:.1f} s")
 
+    async def _counted(self, stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The stream, its bytes counted into the task's live progress (written about every
+        PROGRESS_EVERY seconds, so a long transfer shows its bytes while it runs)."""
+        async for chunk in stream:
+            self.moving += len(chunk)
+            if time.monotonic() - self._shown >= PROGRESS_EVERY * 4:
+                self._shown = time.monotonic()
+                await ReplicationTask.filter(id=self.task_id).update(bytes=self.moving)
+                await replication_runs.refresh_counts(int(self.run.execution.id))
+            yield chunk
+
     async def _referrers(self, digest: str, depth: int) -> None:
-        """The artifacts whose subject is digest, and theirs, to REFERRER_DEPTH."""
+        """The artifacts whose subject is digest, and theirs, to REFERRER_DEPTH; at a
+        destination without the referrers API, also the fallback tag sha256-<hex> (an index
+        of them) by which clients find them there."""
         if depth >= REFERRER_DEPTH:
             return
         item = self.item
@@ -581,14 +614,43 @@ class Copier:
             found = await self.source.referrers(item.src_repo, digest)
         except RemoteNotFound:
             return
+        copied = []
         for descriptor in found:
             referrer = str(descriptor.get("digest", ""))
             if not referrer:
                 continue
             manifest = await self.source.get_manifest(item.src_repo, referrer)
             await self._tree(manifest, None, depth + 1)
+            copied.append(descriptor)
             self.note(f"referrer {referrer} ({descriptor.get('artifactType', '')}) copied")
             await self._referrers(referrer, depth + 1)
+        if copied and not await self.destination.has_referrers_api(item.dst_repo, digest):
+            await self._fallback_index(digest, copied)
+
+    async def _fallback_index(self, subject: str, descriptors: list[dict[str, Any]]) -> None:
+        """The referrers tag scheme (OCI distribution spec, "Referrers Tag Schema"): tag
+        <alg>-<hex> of the subject names an index of its referrers; merged with what the
+        destination's index lists already, and written only when it changes."""
+        item = self.item
+        tag = subject.replace(":", "-", 1)
+        listed: list[dict[str, Any]] = []
+        try:
+            present = await self.destination.get_manifest(item.dst_repo, tag)
+            listed = [m for m in _document(present).get("manifests", []) if isinstance(m, dict)]
+        except RemoteNotFound:
+            pass
+        known = {str(m.get("digest")) for m in listed}
+        added = [d for d in descriptors if str(d.get("digest")) not in known]
+        if not added:
+            return
+        index = {
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": listed + [_referrer_descriptor(d) for d in added],
+        }
+        body = json.dumps(index, separators=(",", ":")).encode()
+        await self.destination.put_manifest(item.dst_repo, tag, body, INDEX_TYPE)
+        self.note(f"fallback tag {tag} lists {len(listed) + len(added)} referrer(s)")
 
     async def delete(self) -> None:
         item = self.item
@@ -615,6 +677,11 @@ def _document(manifest: RemoteManifest) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise RemoteError(f"manifest {manifest.digest} is not a JSON object", None, "")
     return document
+
+
+def _referrer_descriptor(descriptor: dict[str, Any]) -> dict[str, Any]:
+    keep = ("mediaType", "digest", "size", "artifactType", "annotations")
+    return {k: descriptor[k] for k in keep if descriptor.get(k) not in (None, "", {})}
 
 
 def _tags_kept(rules: Rules, tags: list[str]) -> list[str]:

@@ -20,6 +20,8 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 KIB = 1024
+MIB = 1024 * KIB
+_PATTERN = bytes(range(256)) * 256  # 64 KiB
 
 
 @contextmanager
@@ -72,6 +74,33 @@ def source_of(data: bytes, piece: int = 16 * KIB) -> BlobSource:
 
     source.opened = opened  # type: ignore[attr-defined]
     return source
+
+
+def generated(size: int) -> BlobSource:
+    """A BlobSource of size bytes made as they are read (nothing held but one piece)."""
+
+    async def source(offset: int) -> AsyncIterator[bytes]:
+        position = offset
+        while position < size:
+            piece = _piece(position // len(_PATTERN))[position % len(_PATTERN) :]
+            piece = piece[: size - position]
+            position += len(piece)
+            yield piece
+
+    return source
+
+
+def digest_of_stream(size: int) -> str:
+    """The digest of generated(size), computed piece by piece."""
+    hasher = hashlib.sha256()
+    for index in range(0, -(-size // len(_PATTERN))):
+        hasher.update(_piece(index)[: size - index * len(_PATTERN)])
+    return "sha256:" + hasher.hexdigest()
+
+
+def _piece(index: int) -> bytes:
+    """The index-th 64 KiB of a generated blob: the pattern with its index mixed in."""
+    return hashlib.sha256(index.to_bytes(8, "big")).digest()[:1] + _PATTERN[1:]
 
 
 async def read_all(stream: AsyncIterator[bytes]) -> bytes:

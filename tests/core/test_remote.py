@@ -3,11 +3,19 @@ htpasswd (bcrypt) Basic auth, and a Berth started here with its token service.""
 
 from __future__ import annotations
 
+import ssl
+import tracemalloc
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from core.remote import (
     Endpoint,
@@ -15,21 +23,26 @@ from core.remote import (
     RemoteError,
     RemoteNotFound,
     RemoteUnauthorized,
+    RemoteUnavailable,
 )
+from core.remote_http import ssl_verify
 from tests.core.remote_support import (
     KIB,
+    MIB,
     OCI_MANIFEST,
     PASSWORD,
     USER,
     blob,
     digest_of,
+    digest_of_stream,
+    generated,
     push_image,
     read_all,
     running_distribution_htpasswd,
     source_of,
 )
 from tests.replication.faultproxy import FaultProxy
-from tests.support import ADMIN, RunningBerth, assert_log_clean, running_berth
+from tests.support import ADMIN, RunningBerth, assert_log_clean, free_port, running_berth
 
 PEERS = ["distribution", "berth"]
 
@@ -92,6 +105,13 @@ async def test_wrong_password_is_unauthorized_with_a_clear_message(
         assert "/service/token" in message and "token service refused" in message
 
 
+async def test_a_registry_nobody_answers_for_is_unavailable() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with RemoteClient(Endpoint(url, "user", "pass"), retries=0) as remote:
+        with pytest.raises(RemoteUnavailable, match=f"^ConnectError on {url}/v2/"):
+            await remote.ping()
+
+
 async def test_no_credentials_at_distribution_says_so(distribution: RunningBerth) -> None:
     async with RemoteClient(Endpoint(distribution.url)) as remote:
         with pytest.raises(RemoteUnauthorized, match="no credentials are configured"):
@@ -108,6 +128,26 @@ async def test_berth_tokens_are_cached_per_scope(berth: RunningBerth) -> None:
         tokens = [s for s in proxy.seen if s.target.startswith("/service/token")]
     # one for pull,push (the push), one for pull (the reads), none per request
     assert len(tokens) == 2, [s.target for s in tokens]
+
+
+async def test_a_refused_cached_token_is_replaced_once(berth: RunningBerth) -> None:
+    name = repo("refresh")
+    async with FaultProxy(berth.url) as proxy:
+        async with httpx.AsyncClient() as plain:
+            challenge = (await plain.get(f"{proxy.url}/v2/")).headers["www-authenticate"]
+        async with RemoteClient(Endpoint(proxy.url, *ADMIN)) as remote:
+            digest, _ = await push_image(remote, name, "v1", b"layer")
+            assert await remote.head_manifest(name, "v1") == digest
+            before = len(proxy.seen)
+            proxy.answer(401, headers={"WWW-Authenticate": challenge}, method="HEAD")
+            assert await remote.head_manifest(name, "v1") == digest
+        steps = [(s.method, s.target.split("?")[0], s.status) for s in proxy.seen[before:]]
+    manifest = f"/v2/{name}/manifests/v1"
+    assert steps == [
+        ("HEAD", manifest, 401),
+        ("GET", "/service/token", 200),
+        ("HEAD", manifest, 200),
+    ]
 
 
 # --- manifests -------------------------------------------------------------------------
@@ -251,6 +291,8 @@ async def test_ensure_project_creates_it_once(berth: RunningBerth) -> None:
         await remote.ensure_project(project)
         await remote.ensure_project(project)  # there already: nothing to do
         digest, _ = await push_image(remote, f"{project}/app", "v1", b"layer")
+    async with RemoteClient(Endpoint(berth.url, *ADMIN)) as remote:  # a client yet to learn
+        assert f"{project}/app" in await remote.catalog()  # a private project's repositories
         assert await remote.head_manifest(f"{project}/app", "v1") == digest
 
 
@@ -258,3 +300,53 @@ async def test_ensure_project_with_a_wrong_password(berth: RunningBerth) -> None
     async with RemoteClient(Endpoint(berth.url, ADMIN[0], "wrong")) as remote:
         with pytest.raises(RemoteUnauthorized, match="401"):
             await remote.ensure_project("never-made")
+
+
+# --- TLS -------------------------------------------------------------------------------
+
+
+def test_tls_settings_of_an_endpoint() -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Berth Test CA")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder(subject_name=name, issuer_name=name, public_key=key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
+
+    trusted = ssl_verify(Endpoint("https://r.example", ca_certificate=pem))
+    assert isinstance(trusted, ssl.SSLContext)
+    assert [c["subject"] for c in trusted.get_ca_certs()] == [((("commonName", "Berth Test CA"),),)]
+    assert ssl_verify(Endpoint("https://r.example", insecure=True)) is False
+    assert ssl_verify(Endpoint("https://r.example")) is True
+
+
+# --- memory ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_size", [None, 2 * MIB], ids=["monolithic", "chunked"])
+async def test_streams_never_hold_a_whole_blob(berth: RunningBerth, chunk_size: int | None) -> None:
+    size, name = 12 * MIB, repo("memory")
+    digest = digest_of_stream(size)
+    async with RemoteClient(Endpoint(berth.url, *ADMIN)) as remote:
+        await remote.ping()
+        tracemalloc.start()
+        try:
+            sent = await remote.write_blob(
+                name, digest, size, generated(size), chunk_size=chunk_size
+            )
+            _, wrote_peak = tracemalloc.get_traced_memory()
+            tracemalloc.reset_peak()
+            read = 0
+            async for data in remote.read_blob(name, digest):
+                read += len(data)
+            _, read_peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert (sent, read) == (size, size)
+    assert wrote_peak < 3 * MIB and read_peak < 3 * MIB, (wrote_peak, read_peak)

@@ -197,6 +197,15 @@ async def test_referrers_follow_their_subject(
     # Then the referrer is at the destination too, by its digest
     assert done.status == "Succeed", done.status_text
     assert remote_digest(distribution, "library/signed", sha256(referrer)) == sha256(referrer)
+    # And, Distribution having no referrers API, the fallback tag of the subject lists it
+    fallback = await http(
+        "GET",
+        f"{distribution.url}/v2/library/signed/manifests/{digest.replace(':', '-')}",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json"},
+    )
+    listed = [m["digest"] for m in fallback.json()["manifests"]]
+    assert listed == [sha256(referrer)]
+    assert fallback.json()["manifests"][0]["artifactType"] == "application/vnd.example.signature"
 
 
 async def test_an_event_based_policy_copies_a_push_and_replicates_its_delete(
@@ -246,3 +255,8 @@ async def test_a_stopped_execution_begins_no_more_tasks(
     # Then the execution is Stopped
     done = await replication_runs.get(int(started.execution.id))
     assert done.status == "Stopped"
+
+
+async def http(method: str, url: str, **options: Any) -> httpx.Response:
+    async with httpx.AsyncClient() as client:
+        return await client.request(method, url, **options)

@@ -173,6 +173,8 @@ class FaultProxy:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:
+            pass  # the proxy is closing (a stall may still have been sleeping)
         finally:
             self._tasks.discard(task)
             self._writers.discard(writer)
@@ -190,7 +192,7 @@ class FaultProxy:
         if fault is not None and fault.action == "answer":
             seen.body_bytes = await self._drain_body(reader, headers)
             seen.status = fault.status
-            await _write_answer(writer, fault)
+            await _write_answer(writer, fault, with_body=method != "HEAD")
             return True
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         self._writers.add(up_writer)
@@ -398,12 +400,12 @@ async def _relay_response_body(
     return False
 
 
-async def _write_answer(writer: asyncio.StreamWriter, fault: Fault) -> None:
+async def _write_answer(writer: asyncio.StreamWriter, fault: Fault, with_body: bool) -> None:
     code = "TOOMANYREQUESTS" if fault.status == 429 else "UNAVAILABLE"
     body = json.dumps({"errors": [{"code": code, "message": "injected by the fault proxy"}]})
     lines = [f"HTTP/1.1 {fault.status} Injected", "Content-Type: application/json"]
     lines += [f"{name}: {value}" for name, value in fault.headers.items()]
-    lines += [f"Content-Length: {len(body)}", "", body]
+    lines += [f"Content-Length: {len(body)}", "", body if with_body else ""]
     writer.write("\r\n".join(lines).encode())
     with contextlib.suppress(ConnectionError):
         await writer.drain()
