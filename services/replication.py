@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from access.policy import Identity
 from core import audit, events, replication_hooks, replication_runs
@@ -59,13 +60,28 @@ async def start_here(policy_ref: str, operator: str) -> ReplicationExecution:
     """`berth replicate POLICY`: a manual execution of the policy named (by name or id) by
     the command's operator, as the API writes it. No rights check: whoever runs it holds
     the database already. PolicyNamedUnknown."""
-    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {policy_ref}")
-    async with events.recorded(event) as tx:
-        policy = await find_policy(policy_ref)
-        manual = replication_runs.MANUAL
-        started = await replication_runs.start(tx, int(policy.id), manual, operator)
-        await _emit_started(tx, event, started)
+    policy = await find_policy(policy_ref)
+    started = await start_triggered(policy, replication_runs.MANUAL, operator)
     return started.execution
+
+
+async def start_triggered(
+    policy: ReplicationPolicy,
+    trigger: str,
+    operator: str,
+    scope: dict[str, Any] | None = None,
+    delivery_id: str | None = None,
+) -> Started:
+    """An execution started by the registry itself or its operator (the CLI, a schedule's
+    fire, an event), with its audit event, in one transaction; a repeated delivery_id
+    starts nothing (Started.new False)."""
+    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {policy.name}")
+    async with events.recorded(event) as tx:
+        started = await replication_runs.start(
+            tx, int(policy.id), trigger, operator, scope, delivery_id
+        )
+        await _emit_started(tx, event, started)
+    return started
 
 
 async def find_policy(ref: str) -> ReplicationPolicy:
