@@ -294,7 +294,9 @@ class Run:
                 items.extend(await self._repository_items(name, None))
         return items
 
-    async def _repository_items(self, repository: str, reference: str | None) -> list[Item]:
+    async def _repository_items(
+        self, repository: str, reference: str | None, untagged: bool = True
+    ) -> list[Item]:
         """One item per artifact of the repository that the tag filter selects (every tag
         of it that matches), with the accessory tags of each selected artifact."""
         tagged = await self._tag_digests(repository)
@@ -303,7 +305,8 @@ class Run:
                 t: d for t, d in tagged.items() if d == reference or _accessory_of(t, reference)
             }
             if reference not in tagged.values():
-                return [self._item(repository, reference, [])]
+                wanted = untagged or await self._is_referrer(repository, reference)
+                return [self._item(repository, reference, [])] if wanted else []
         elif reference:
             if reference not in tagged:
                 return []
@@ -327,6 +330,13 @@ class Run:
             if any(_accessory_of(t, d) for t in tags for d in chosen_digests):
                 items.append(self._item(repository, digest, tags))
         return items
+
+    async def _is_referrer(self, repository: str, digest: str) -> bool:
+        try:
+            manifest = await self.source.get_manifest(repository, digest)
+        except RemoteNotFound:
+            return False
+        return isinstance(_document(manifest).get("subject"), dict)
 
     async def _tag_digests(self, repository: str) -> dict[str, str]:
         """Tag -> digest at the source: one query on this Berth, one tags/list and a HEAD
@@ -368,10 +378,9 @@ class Run:
                 gone.operation = "deletion"
                 items.append(gone)
                 continue
-            selected = await self._repository_items(repository, digest or tag)
-            if not selected and digest and not tag:
-                selected = [self._item(repository, digest, [])]  # a referrer, by digest
-            items.extend(selected)
+            # pushed by digest: copied only as a referrer (a signature, an SBOM); an index's
+            # children come with the index, an untagged image is not the policy's
+            items.extend(await self._repository_items(repository, digest or tag, untagged=False))
         return items
 
     # -- carrying out ------------------------------------------------------------------------
