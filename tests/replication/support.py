@@ -13,7 +13,6 @@ import base64
 import hashlib
 import json
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,8 +21,8 @@ from typing import Any
 
 import httpx
 
-from tests.peers import Docker, Podman, Skopeo, stop
-from tests.support import ADMIN, RunningBerth, free_port, require_tool, wait_http, wait_until
+from tests.peers import Docker, Podman, Skopeo, running_distribution
+from tests.support import ADMIN, RunningBerth, wait_until
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -77,33 +76,11 @@ def berth_peer(name: str, server: RunningBerth) -> Peer:
 
 @contextmanager
 def running_distribution_htpasswd(root: Path) -> Iterator[Peer]:
-    """Debian's docker-registry with htpasswd auth (bcrypt, as `htpasswd -B` writes it):
-    every request needs Basic credentials, as a registry on the internet would."""
-    binary = require_tool("docker-registry")
-    htpasswd = require_tool("htpasswd")
+    """Debian's docker-registry with htpasswd auth: every request needs Basic credentials,
+    as a registry on the internet would."""
     root.mkdir(parents=True, exist_ok=True)
-    users = subprocess.run(
-        [htpasswd, "-Bbn", *DISTRIBUTION_USER], capture_output=True, text=True, check=True
-    )
-    (root / "htpasswd").write_text(users.stdout)
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}}}\n"
-        f"auth: {{htpasswd: {{realm: berth-replication-test, path: {root / 'htpasswd'}}}}}\n"
-        "log: {level: error, accesslog: {disabled: true}}\n"
-    )
-    log = root / "registry.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v2/", proc=proc)
-        server = RunningBerth(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", root, log, proc)
+    with running_distribution(root, dict([DISTRIBUTION_USER])) as server:
         yield Peer("distribution", server, "docker-registry", *DISTRIBUTION_USER)
-    finally:
-        stop(proc)
 
 
 def containers_env(root: Path, peers: list[Peer]) -> dict[str, str]:
