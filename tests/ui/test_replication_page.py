@@ -116,7 +116,7 @@ def test_an_admin_replicates_to_a_second_berth_and_reads_a_tasks_log(
     editor.get_by_role("button", name="Save rule").click()
     policy = row_of(page, RULES, rule)
     expect(policy.locator("td.mode")).to_contain_text(f"to {registry}")
-    expect(policy.locator("td.filters")).to_have_text(f"name {repo}, tag v*")
+    expect(policy.locator("td.rule-filters")).to_have_text(f"name {repo}, tag v*")
     expect(policy.locator("td.trigger")).to_have_text("Manual")
     policy.get_by_role("button", name=f"Replicate {rule} now").click()
     # Then its execution is listed, followed live until it has succeeded, then not polled
@@ -126,7 +126,7 @@ def test_an_admin_replicates_to_a_second_berth_and_reads_a_tasks_log(
     expect(execution.locator("td.status .badge")).to_have_text("Succeed", timeout=60_000)
     expect(execution.locator("td.succeeded")).to_have_text("1")
     expect(execution.locator("td.total")).to_have_text("1")
-    expect(execution.locator("td.progress")).to_contain_text("1 of 1 tasks")
+    expect(execution.locator(".progress-text")).to_have_text("1 of 1 task")
     expect(page.locator("#replication")).to_have_attribute("data-polling", "off")
     with httpx.Client(base_url=peer.url, auth=ADMIN) as other:
         copied = other.head(f"/v2/{repo}/manifests/v1", headers={"Accept": "*/*"})
@@ -212,7 +212,7 @@ def test_the_rule_editor_shows_the_apis_reason_and_edits_keep_the_stored_secret(
     policy = row_of(page, RULES, rule)
     expect(policy.locator("td.trigger")).to_have_text("Scheduled 0 30 2 * * *")
     expect(policy.locator("td.destination")).to_have_text("mirror (drop 1 part)")
-    expect(policy.locator("td.filters")).to_have_text("tag *-rc (excludes), images only")
+    expect(policy.locator("td.rule-filters")).to_have_text("tag *-rc (excludes), images only")
     policy.get_by_role("button", name=f"Edit rule {rule}").click()
     expect(editor.get_by_label(re.compile("^Cron"))).to_have_value("0 30 2 * * *")
     expect(editor.get_by_label("Tags that")).to_have_value("excludes")
@@ -280,7 +280,7 @@ def test_a_live_executions_progress_moves_and_it_is_stopped_and_markup_stays_tex
     ready(page)
     row = page.locator(f'{EXECUTIONS}[data-id="{execution}"]')
     # Then the progress shows one of four done, and the page polls
-    expect(row.locator("td.progress")).to_contain_text("1 of 4 tasks")
+    expect(row.locator(".progress-text")).to_have_text("1 of 4 tasks")
     bar = row.locator("progress")
     expect(bar).to_have_attribute("max", "4")
     expect(page.locator("#replication")).to_have_attribute("data-polling", "on")
@@ -300,7 +300,7 @@ def test_a_live_executions_progress_moves_and_it_is_stopped_and_markup_stays_tex
         server, "UPDATE replication_task SET status = 'Succeed' WHERE id IN (?, ?)", *tasks[1:3]
     )
     run_sql(server, "UPDATE replication_execution SET succeed = 3 WHERE id = ?", execution)
-    expect(row.locator("td.progress")).to_contain_text("3 of 4 tasks")
+    expect(row.locator(".progress-text")).to_have_text("3 of 4 tasks")
     # When the admin stops it
     with page.expect_request(lambda r: r.method == "PUT" and r.url.endswith(f"/{execution}")):
         row.get_by_role("button", name=f"Stop execution {execution}").click()

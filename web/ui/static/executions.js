@@ -180,12 +180,18 @@ function onRowAction(event) {
   if (!control) return;
   const id = Number(control.closest("tr").dataset.id);
   if (control.dataset.action === "stop") stop(id, control);
-  else go({ execution: id, task: null });
+  else reveal("tasks-panel", { execution: id, task: null });
+}
+
+/** Open a panel the user asked for, and bring it into view. */
+function reveal(panel, changes) {
+  go(changes);
+  $(panel).scrollIntoView({ block: "nearest" });
 }
 
 function onTaskAction(event) {
   const control = event.target.closest("button[data-action]");
-  if (control) go({ task: Number(control.closest("tr").dataset.id) });
+  if (control) reveal("log-panel", { task: Number(control.closest("tr").dataset.id) });
 }
 
 /** Wire the tab's controls once. */

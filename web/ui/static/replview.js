@@ -155,7 +155,7 @@ export function policyRow(policy) {
   described(row, "name", name, policy.description);
   described(row, "mode", mode === "push" ? "Push" : "Pull", `${mode === "push" ? "to" : "from"} ${remote.name ?? ""}`);
   textCell(row, "destination", destinationText(policy));
-  textCell(row, "filters", filtersText(policy.filters));
+  textCell(row, "rule-filters", filtersText(policy.filters));
   textCell(row, "trigger", triggerText(policy.trigger));
   textCell(row, "enabled", "").append(policy.enabled ? badge("Enabled", "ok") : badge("Disabled"));
   actions(
@@ -181,7 +181,7 @@ export function progressElement(execution) {
     bar.max = 1;
     bar.value = 1;
   }
-  const words = total > 0 ? `${done} of ${total} tasks` : execution.status === IN_PROGRESS ? "planning" : "no tasks";
+  const words = total > 0 ? `${done} of ${total} ${total === 1 ? "task" : "tasks"}` : execution.status === IN_PROGRESS ? "planning" : "no tasks";
   bar.setAttribute("aria-label", `Progress of execution ${execution.id}: ${words}`);
   const text = document.createElement("span");
   text.className = "progress-text";
