@@ -194,6 +194,9 @@ def test_the_rule_editor_shows_the_apis_reason_and_edits_keep_the_stored_secret(
     editor = page.locator("#rule-form")
     editor.get_by_label("Rule name").fill(rule)
     editor.get_by_label("Remote registry").select_option(str(registry_id))
+    editor.get_by_label("Mode").select_option("pull")  # events are this Berth's: push only
+    expect(editor.locator('option[value="event_based"]')).to_be_disabled()
+    editor.get_by_label("Mode").select_option("push")
     editor.get_by_label("Trigger").select_option("scheduled")
     editor.get_by_label(re.compile("^Cron")).fill("0 * 2 * * *")
     editor.get_by_label("Destination namespace").fill("mirror")
@@ -320,6 +323,13 @@ def test_a_live_executions_progress_moves_and_it_is_stopped_and_markup_stays_tex
     expect(row.get_by_role("button", name=re.compile("^Stop"))).to_have_count(0)
     expect(page.locator("#replication")).to_have_attribute("data-polling", "off")
     assert page.locator("#pwned").count() == 0
+    # And its tasks may be narrowed to a status, kept in the link
+    page.get_by_label("Status", exact=True).select_option("Stopped")
+    expect(page.locator(TASKS)).to_have_count(1)
+    expect(page.locator(TASKS).first).to_have_attribute("data-id", str(tasks[3]))
+    expect(page).to_have_url(re.compile(rf"execution={execution}&task_status=Stopped$"))
+    page.get_by_label("Status", exact=True).select_option("Failed")
+    expect(page.locator(TASKS)).to_have_text(["No task has this status."])
 
 
 def test_a_ci_trigger_secret_is_shown_once_and_starts_the_rule(

@@ -114,18 +114,27 @@ async function stop(id, control) {
   pollLater();
 }
 
-/** Load the open execution's tasks (its first 100) and its status. */
+function taskParams() {
+  const params = new URLSearchParams({ page_size: TASKS_SHOWN });
+  if (shared.state.taskStatus) params.set("status", shared.state.taskStatus);
+  return params;
+}
+
+/** Load the open execution's tasks (the first 100, of a status if one is chosen) and the
+ * execution's own status. */
 async function loadTasks(id) {
   try {
     const [execution, response] = await Promise.all([
       apiGet(`${EXECUTIONS}/${id}`).then((r) => r.json()),
-      apiGet(`${EXECUTIONS}/${id}/tasks`, new URLSearchParams({ page_size: TASKS_SHOWN })),
+      apiGet(`${EXECUTIONS}/${id}/tasks`, taskParams()),
     ]);
     const tasks = await response.json();
     if (shared.state.execution !== id) return;
     openStatus = execution.status;
     $("tasks-title").textContent = `Tasks of execution ${id} (${ruleName(execution.policy_id)})`;
-    const empty = execution.status === IN_PROGRESS ? "No task planned yet." : "This execution had nothing to copy.";
+    const empty = shared.state.taskStatus
+      ? "No task has this status."
+      : execution.status === IN_PROGRESS ? "No task planned yet." : "This execution had nothing to copy.";
     fillTable(tasksBody, tasks.map(taskRow), empty);
     $("tasks-summary").textContent = counted(tasks.length, totalOf(response, tasks), "task", "tasks");
     say("tasks-error", "");
@@ -155,6 +164,7 @@ export async function showExecutions() {
   openStatus = "";
   logStatus = "";
   const loads = [loadExecutions()];
+  $("task-status").value = shared.state.taskStatus;
   if (execution) {
     $("tasks-title").textContent = `Tasks of execution ${execution}`;
     loads.push(loadTasks(execution));
@@ -180,7 +190,7 @@ function onRowAction(event) {
   if (!control) return;
   const id = Number(control.closest("tr").dataset.id);
   if (control.dataset.action === "stop") stop(id, control);
-  else reveal("tasks-panel", { execution: id, task: null });
+  else reveal("tasks-panel", { execution: id, task: null, taskStatus: "" });
 }
 
 /** Open a panel the user asked for, and bring it into view. */
@@ -199,12 +209,13 @@ export function wireExecutions() {
   tbody.addEventListener("click", onRowAction);
   tasksBody.addEventListener("click", onTaskAction);
   $("refresh-executions").addEventListener("click", () => showExecutions());
-  $("close-tasks").addEventListener("click", () => go({ execution: null, task: null }));
+  $("close-tasks").addEventListener("click", () => go({ execution: null, task: null, taskStatus: "" }));
+  $("task-status").addEventListener("change", (event) => go({ taskStatus: event.target.value, task: null }));
   $("close-log").addEventListener("click", () => go({ task: null }));
   $("prev").addEventListener("click", () => go({ page: Math.max(1, shared.state.page - 1) }));
   $("next").addEventListener("click", () => go({ page: shared.state.page + 1 }));
   $("exec-policy").addEventListener("change", (event) => {
-    go({ policy: Number(event.target.value) || null, page: 1, execution: null, task: null });
+    go({ policy: Number(event.target.value) || null, page: 1, execution: null, task: null, taskStatus: "" });
   });
   shared.onPolicies.push(fillRules);
 }

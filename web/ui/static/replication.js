@@ -35,7 +35,7 @@ function choose(tab) {
   say("message", "");
   say("notice", "");
   // the executions' filter and drill-down stay in the state only while their tab is open
-  const changes = tab === "executions" ? { tab } : { tab, page: 1, policy: null, execution: null, task: null };
+  const changes = tab === "executions" ? { tab } : { tab, page: 1, policy: null, execution: null, task: null, taskStatus: "" };
   go(changes);
 }
 

@@ -8,6 +8,7 @@ import { timeElement } from "./table.js";
 export const TABS = ["registries", "rules", "executions"];
 export const IN_PROGRESS = "InProgress";
 export const PAGE_SIZE = 10;
+export const TASK_STATUSES = ["Pending", "InProgress", "Succeed", "Failed", "Stopped"];
 const BADGES = {
   healthy: "ok", unhealthy: "failed", Succeed: "ok", Failed: "failed", InProgress: "busy", Pending: "busy",
 };
@@ -20,7 +21,7 @@ function positive(params, name) {
 }
 
 /** The page's state from its URL: the tab, the executions' page and rule filter, the
- * execution whose tasks are open and the task whose log is open. */
+ * execution whose tasks are open (with their status filter) and the task whose log is open. */
 export function stateFromSearch(search) {
   const params = new URLSearchParams(search);
   const execution = positive(params, "execution");
@@ -31,6 +32,7 @@ export function stateFromSearch(search) {
     policy: positive(params, "policy"),
     execution,
     task: execution ? positive(params, "task") : null,
+    taskStatus: execution && TASK_STATUSES.includes(params.get("task_status")) ? params.get("task_status") : "",
   };
 }
 
@@ -40,6 +42,7 @@ export function searchFromState(state) {
   if (state.tab !== TABS[0]) params.set("tab", state.tab);
   if (state.page > 1) params.set("page", String(state.page));
   for (const key of ["policy", "execution", "task"]) if (state[key]) params.set(key, String(state[key]));
+  if (state.taskStatus) params.set("task_status", state.taskStatus);
   const text = params.toString();
   return text ? `?${text}` : "";
 }

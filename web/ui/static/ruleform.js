@@ -31,6 +31,16 @@ function splitFilters(filters) {
   return { first, rest };
 }
 
+/** Event-based triggers follow this Berth's own pushes and deletes: a push rule's only.
+ * switching: the user chose the mode (a rule as stored is shown as it is). */
+function fitTrigger(switching = false) {
+  const pull = form.elements.mode.value === "pull";
+  const trigger = form.elements.trigger;
+  trigger.querySelector('option[value="event_based"]').disabled = pull;
+  if (switching && pull && trigger.value === "event_based") trigger.value = "manual";
+  showCron();
+}
+
 function showCron() {
   const scheduled = form.elements.trigger.value === "scheduled";
   $("p-cron-field").hidden = !scheduled;
@@ -70,7 +80,7 @@ export function openRule(policy) {
   e.copy_by_chunk.checked = Boolean(policy?.copy_by_chunk);
   e.single_active_replication.checked = Boolean(policy?.single_active_replication);
   e.enabled.checked = policy?.enabled ?? true;
-  showCron();
+  fitTrigger();
   say("rule-error", "");
   form.hidden = false;
   e.name.focus();
@@ -150,6 +160,7 @@ export function wireRuleForm(onSaved) {
   saved = onSaved;
   form.addEventListener("submit", save);
   form.elements.trigger.addEventListener("change", showCron);
+  form.elements.mode.addEventListener("change", () => fitTrigger(true));
   $("cancel-rule").addEventListener("click", closeRule);
   shared.onRegistries.push(() => fillRegistries(null));
   showCron();

@@ -30,7 +30,7 @@ async function runNow(policy, control) {
     const response = await apiSend("POST", "/replication/executions", { policy_id: policy.id });
     const id = createdId(response);
     tell(`Execution ${id ?? ""} of ${policy.name} started.`);
-    go({ tab: "executions", policy: policy.id, page: 1, execution: null, task: null });
+    go({ tab: "executions", policy: policy.id, page: 1, execution: null, task: null, taskStatus: "" });
   } catch (error) {
     complain(error);
   } finally {
@@ -93,7 +93,7 @@ function onRowAction(event) {
   if (!policy) return;
   const action = control.dataset.action;
   if (action === "run") runNow(policy, control);
-  else if (action === "executions") go({ tab: "executions", policy: policy.id, page: 1, execution: null, task: null });
+  else if (action === "executions") go({ tab: "executions", policy: policy.id, page: 1, execution: null, task: null, taskStatus: "" });
   else if (action === "edit") openRule(policy);
   else if (action === "secret") newSecret(policy);
   else remove(policy);
