@@ -180,7 +180,7 @@ def test_a_registry_at_a_closed_port_is_unhealthy_with_the_reason_and_is_deleted
     expect(row).to_have_count(0)
 
 
-def test_the_rule_editor_shows_the_apis_reason_and_edits_keep_the_stored_secret(
+def test_the_rule_editor_shows_the_apis_reason_and_a_registry_edit_keeps_its_secret(
     page: Page, server: RunningBerth, peer: RunningBerth
 ) -> None:
     registry, rule = named("edit-peer"), named("nightly")
@@ -196,7 +196,6 @@ def test_the_rule_editor_shows_the_apis_reason_and_edits_keep_the_stored_secret(
     editor.get_by_label("Remote registry").select_option(str(registry_id))
     editor.get_by_label("Mode").select_option("pull")  # events are this Berth's: push only
     expect(editor.locator('option[value="event_based"]')).to_be_disabled()
-    editor.get_by_label("Mode").select_option("push")
     editor.get_by_label("Trigger").select_option("scheduled")
     editor.get_by_label(re.compile("^Cron")).fill("0 * 2 * * *")
     editor.get_by_label("Destination namespace").fill("mirror")
@@ -213,12 +212,15 @@ def test_the_rule_editor_shows_the_apis_reason_and_edits_keep_the_stored_secret(
     editor.get_by_role("button", name="Save rule").click()
     # Then the rule is listed as written, and editing it shows what was saved
     policy = row_of(page, RULES, rule)
+    expect(policy.locator("td.mode")).to_have_text(re.compile(f"^Pull\\s*from {registry}$"))
     expect(policy.locator("td.trigger")).to_have_text("Scheduled 0 30 2 * * *")
     expect(policy.locator("td.destination")).to_have_text("mirror (drop 1 part)")
     expect(policy.locator("td.rule-filters")).to_have_text("tag *-rc (excludes), images only")
     policy.get_by_role("button", name=f"Edit rule {rule}").click()
     expect(editor.get_by_label(re.compile("^Cron"))).to_have_value("0 30 2 * * *")
     expect(editor.get_by_label("Tags that")).to_have_value("excludes")
+    expect(editor.get_by_label("Mode")).to_have_value("pull")
+    expect(editor.get_by_label("Remote registry")).to_have_value(str(registry_id))
     expect(editor.get_by_label("Enabled")).to_be_checked()
     editor.get_by_label("Enabled").uncheck()
     editor.get_by_role("button", name="Save rule").click()
@@ -234,9 +236,20 @@ def test_the_rule_editor_shows_the_apis_reason_and_edits_keep_the_stored_secret(
     expect(row.locator("td.name .description")).to_have_text(f"the peer {MARKUP}")
     row.get_by_role("button", name=f"Test connection to {registry}").click()
     expect(row.locator("td.status")).to_have_text("healthy")
+    # And a secret emptied in the form is dropped: the peer refuses the admin without one
+    row.get_by_role("button", name=f"Edit registry {registry}").click()
+    form.get_by_label("Access secret").fill("")
+    form.get_by_role("button", name="Save registry").click()
+    expect(row.locator("td.status")).to_have_text("unknown")
+    row.get_by_role("button", name=f"Test connection to {registry}").click()
+    expect(row.locator("td.status")).to_have_text("unhealthy")
+    expect(page.locator("#message")).to_contain_text("invalid credentials")
     with admin_client(server) as admin:
         shown = admin.get(f"/registries/{registry_id}").json()
-    assert shown["credential"]["access_secret"] == "*****"
+        rules = admin.get("/replication/policies", params={"q": f"name={rule}"}).json()
+    assert shown["credential"]["access_secret"] == ""
+    assert [r["src_registry"]["id"] for r in rules] == [registry_id]
+    assert rules[0]["dest_registry"]["id"] == 0 and rules[0]["enabled"] is False
 
 
 def live_execution(server: RunningBerth, policy_id: int, resource: str) -> tuple[int, list[int]]:
