@@ -4,7 +4,7 @@
 
 import { apiGet, apiSend } from "./api.js";
 import { $, attempt, complain, counted, go, refusal, say, shared, totalOf } from "./replstate.js";
-import { IN_PROGRESS, PAGE_SIZE, executionRow, fillTable, taskRow } from "./replview.js";
+import { IN_PROGRESS, NO_DRILL_DOWN, PAGE_SIZE, executionRow, fillTable, taskRow } from "./replview.js";
 
 const main = $("replication");
 const tbody = $("executions").tBodies[0];
@@ -50,8 +50,8 @@ export async function loadExecutions() {
     const rows = await response.json();
     if (inFlight !== controller) return;
     const total = totalOf(response, rows);
-    const empty = total ? "No executions on this page." : "No execution yet: start one with Replicate now on the Rules tab.";
-    fillTable(tbody, rows.map(row), empty);
+    const none = "No execution yet: start one with Replicate now on the Rules tab.";
+    fillTable(tbody, rows.map(row), total ? "No executions on this page." : none);
     showPager(total);
     pollLater();
   } catch (error) {
@@ -62,8 +62,7 @@ export async function loadExecutions() {
 }
 
 function activeIds() {
-  const ids = [...tbody.rows].filter((r) => r.dataset.status === IN_PROGRESS).map((r) => Number(r.dataset.id));
-  return ids;
+  return [...tbody.rows].filter((r) => r.dataset.status === IN_PROGRESS).map((r) => Number(r.dataset.id));
 }
 
 function live() {
@@ -215,7 +214,7 @@ export function wireExecutions() {
   $("prev").addEventListener("click", () => go({ page: Math.max(1, shared.state.page - 1) }));
   $("next").addEventListener("click", () => go({ page: shared.state.page + 1 }));
   $("exec-policy").addEventListener("change", (event) => {
-    go({ policy: Number(event.target.value) || null, page: 1, execution: null, task: null, taskStatus: "" });
+    go({ ...NO_DRILL_DOWN, policy: Number(event.target.value) || null });
   });
   shared.onPolicies.push(fillRules);
 }

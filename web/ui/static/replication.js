@@ -7,7 +7,7 @@ import { apiGet, signOut } from "./api.js";
 import { showExecutions, stopPolling, wireExecutions } from "./executions.js";
 import { loadRegistries, wireRegistries } from "./registries.js";
 import { $, complain, go, say, shared } from "./replstate.js";
-import { TABS, stateFromSearch } from "./replview.js";
+import { NO_DRILL_DOWN, TABS, stateFromSearch } from "./replview.js";
 import { hideSecret, loadRules, wireRules } from "./rules.js";
 
 const main = $("replication");
@@ -35,8 +35,7 @@ function choose(tab) {
   say("message", "");
   say("notice", "");
   // the executions' filter and drill-down stay in the state only while their tab is open
-  const changes = tab === "executions" ? { tab } : { tab, page: 1, policy: null, execution: null, task: null, taskStatus: "" };
-  go(changes);
+  go(tab === "executions" ? { tab } : { ...NO_DRILL_DOWN, tab });
 }
 
 /** Arrow keys, Home and End move between the tabs (the ARIA tabs pattern). */

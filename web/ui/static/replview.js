@@ -9,11 +9,18 @@ export const TABS = ["registries", "rules", "executions"];
 export const IN_PROGRESS = "InProgress";
 export const PAGE_SIZE = 10;
 export const TASK_STATUSES = ["Pending", "InProgress", "Succeed", "Failed", "Stopped"];
+/** The executions tab's page, rule filter and drill-down, all back to none. */
+export const NO_DRILL_DOWN = { page: 1, policy: null, execution: null, task: null, taskStatus: "" };
 const BADGES = {
   healthy: "ok", unhealthy: "failed", Succeed: "ok", Failed: "failed", InProgress: "busy", Pending: "busy",
 };
 const TRIGGERS = { manual: "Manual", scheduled: "Scheduled", event_based: "Event based", webhook: "CI webhook" };
 const TYPES = { harbor: "Harbor / Berth", "docker-registry": "Docker Registry" };
+
+/** "1 task", "3 tasks". */
+export function plural(count, one, many) {
+  return `${count} ${count === 1 ? one : many}`;
+}
 
 function positive(params, name) {
   const value = Number.parseInt(params.get(name) || "", 10);
@@ -75,8 +82,9 @@ export function triggerText(trigger) {
 export function destinationText(policy) {
   if (!policy.dest_namespace) return "same path";
   const count = policy.dest_namespace_replace_count;
-  const how = count === -1 ? "last part only" : count === 0 ? "whole path" : `drop ${count} ${count === 1 ? "part" : "parts"}`;
-  return `${policy.dest_namespace} (${how})`;
+  if (count === -1) return `${policy.dest_namespace} (last part only)`;
+  if (count === 0) return `${policy.dest_namespace} (whole path)`;
+  return `${policy.dest_namespace} (drop ${plural(count, "part", "parts")})`;
 }
 
 export function textCell(row, className, text) {
@@ -156,7 +164,8 @@ export function policyRow(policy) {
   const name = policy.name ?? "";
   const { mode, remote } = sides(policy);
   described(row, "name", name, policy.description);
-  described(row, "mode", mode === "push" ? "Push" : "Pull", `${mode === "push" ? "to" : "from"} ${remote.name ?? ""}`);
+  const push = mode === "push";
+  described(row, "mode", push ? "Push" : "Pull", `${push ? "to" : "from"} ${remote.name ?? ""}`);
   textCell(row, "destination", destinationText(policy));
   textCell(row, "rule-filters", filtersText(policy.filters));
   textCell(row, "trigger", triggerText(policy.trigger));
@@ -184,7 +193,8 @@ export function progressElement(execution) {
     bar.max = 1;
     bar.value = 1;
   }
-  const words = total > 0 ? `${done} of ${total} ${total === 1 ? "task" : "tasks"}` : execution.status === IN_PROGRESS ? "planning" : "no tasks";
+  let words = execution.status === IN_PROGRESS ? "planning" : "no tasks";
+  if (total > 0) words = `${done} of ${plural(total, "task", "tasks")}`;
   bar.setAttribute("aria-label", `Progress of execution ${execution.id}: ${words}`);
   const text = document.createElement("span");
   text.className = "progress-text";

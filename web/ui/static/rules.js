@@ -5,7 +5,7 @@
 
 import { apiGet, apiSend } from "./api.js";
 import { $, attempt, complain, counted, createdId, go, shared, tell, totalOf } from "./replstate.js";
-import { fillTable, policyRow } from "./replview.js";
+import { NO_DRILL_DOWN, fillTable, policyRow } from "./replview.js";
 import { closeRule, editedRule, openRule, wireRuleForm } from "./ruleform.js";
 
 const tbody = $("rules").tBodies[0];
@@ -30,7 +30,7 @@ async function runNow(policy, control) {
     const response = await apiSend("POST", "/replication/executions", { policy_id: policy.id });
     const id = createdId(response);
     tell(`Execution ${id ?? ""} of ${policy.name} started.`);
-    go({ tab: "executions", policy: policy.id, page: 1, execution: null, task: null, taskStatus: "" });
+    go({ ...NO_DRILL_DOWN, tab: "executions", policy: policy.id });
   } catch (error) {
     complain(error);
   } finally {
@@ -93,7 +93,7 @@ function onRowAction(event) {
   if (!policy) return;
   const action = control.dataset.action;
   if (action === "run") runNow(policy, control);
-  else if (action === "executions") go({ tab: "executions", policy: policy.id, page: 1, execution: null, task: null, taskStatus: "" });
+  else if (action === "executions") go({ ...NO_DRILL_DOWN, tab: "executions", policy: policy.id });
   else if (action === "edit") openRule(policy);
   else if (action === "secret") newSecret(policy);
   else remove(policy);
