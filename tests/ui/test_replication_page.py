@@ -417,3 +417,11 @@ def test_the_page_is_linked_and_its_scripts_carry_the_strict_policy(
     expect(page).to_have_url(re.compile(r"/ui/replication$"))
     expect(page.get_by_role("link", name="Replication")).to_have_attribute("aria-current", "page")
     ready(page)
+    # And the tabs move with the arrow keys, each in the link
+    page.get_by_role("tab", name="Registries").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Rules")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("tab", name="Rules")).to_be_focused()
+    page.keyboard.press("End")
+    expect(page).to_have_url(re.compile(r"\?tab=executions$"))
+    expect(page.get_by_role("tabpanel")).to_have_attribute("id", "panel-executions")
