@@ -25,7 +25,7 @@ from core.remote import Endpoint, RemoteClient, RemoteError
 from models import RemoteRegistry, ReplicationPolicy
 from models.errors import AlreadyExists, NotFound, PreconditionFailed
 from models.values import ParameterInvalid, check_text, parse_bool
-from signer.sealing import Sealer
+from signer.sealing import SealBroken, Sealer
 
 DOCKER_REGISTRY, HARBOR = "docker-registry", "harbor"
 TYPES = (DOCKER_REGISTRY, HARBOR)  # Harbor's adapter names; "harbor" is also a Berth
@@ -36,6 +36,7 @@ MASK = "*****"  # a stored secret, as answers show it
 MAX_NAME = 64  # Harbor's limit
 MAX_URL, MAX_KEY, MAX_SECRET = 2048, 255, 8192
 MAX_DESCRIPTION, MAX_CA = 2000, 64 * 1024
+MAX_RATE = 10_000  # requests per second
 PING_STALL = 15.0  # seconds a ping waits for an answer
 _HOST_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
@@ -61,6 +62,17 @@ class RegistryInUse(PreconditionFailed):
         )
 
 
+class RegistrySecretUnreadable(PreconditionFailed):
+    """No configured secret key opens the stored secret (a key was removed from the
+    settings): the registry needs its secret given again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"the stored access secret of registry {name!r} cannot be opened with the"
+            " configured secret keys: give it again (PUT access_secret)"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrySpec:
     """A checked registry body. access_secret: None keeps the stored one ("" on creation)."""
@@ -74,6 +86,7 @@ class RegistrySpec:
     access_secret: str | None
     insecure: bool
     ca_certificate: str
+    requests_per_second: float = 0.0  # Berth's own: a cap on requests to it, 0 none
 
 
 def parse_registry(body: dict[str, Any], current: RemoteRegistry | None = None) -> RegistrySpec:
@@ -109,7 +122,21 @@ def parse_registry(body: dict[str, Any], current: RemoteRegistry | None = None) 
         ca_certificate=check_ca_certificate(
             body.get("ca_certificate", old.ca_certificate if old else "")
         ),
+        requests_per_second=_rate(
+            body.get("requests_per_second", old.requests_per_second if old else 0)
+        ),
     )
+
+
+def _rate(value: object) -> float:
+    """Requests per second to the registry (0: no cap), for one that limits its callers."""
+    if value is None:
+        return 0.0
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ParameterInvalid("requests_per_second", "must be a number (0: no limit)")
+    if not 0 <= value <= MAX_RATE:
+        raise ParameterInvalid("requests_per_second", f"must be 0..{MAX_RATE}")
+    return float(value)
 
 
 def _name(value: object) -> str:
@@ -169,6 +196,8 @@ def normalize_url(value: object) -> str:
     host = parts.hostname or ""
     if not _valid_host(host):
         raise ParameterInvalid("url", "must name a host")
+    if port == 0:
+        raise ParameterInvalid("url", "must not name port 0")
     if any(c.isspace() for c in parts.path):
         raise ParameterInvalid("url", "must not contain spaces")
     netloc = f"[{host}]" if ":" in host else host
@@ -284,14 +313,20 @@ async def reach(target: Endpoint) -> str | None:
 
 
 def endpoint(registry: RemoteRegistry, sealer: Sealer, **overrides: Any) -> Endpoint:
-    """How a client reaches registry (its secret opened); overrides replace fields of the
-    Endpoint (a ping trying other credentials)."""
+    """How a client reaches registry (its secret opened; RegistrySecretUnreadable when no
+    key opens it); overrides replace fields of the Endpoint (a ping trying other
+    credentials)."""
+    try:
+        password = sealer.unseal(registry.access_secret) if registry.access_secret else ""
+    except SealBroken:
+        raise RegistrySecretUnreadable(registry.name) from None
     reached = Endpoint(
         url=registry.url,
         username=registry.access_key,
-        password=sealer.unseal(registry.access_secret) if registry.access_secret else "",
+        password=password,
         insecure=registry.insecure,
         ca_certificate=registry.ca_certificate,
+        requests_per_second=registry.requests_per_second,
     )
     return replace(reached, **overrides) if overrides else reached
 
@@ -345,6 +380,7 @@ def _columns(spec: RegistrySpec) -> dict[str, Any]:
         "access_key": spec.access_key,
         "insecure": spec.insecure,
         "ca_certificate": spec.ca_certificate,
+        "requests_per_second": spec.requests_per_second,
     }
 
 

@@ -114,8 +114,13 @@ def finished_event(execution: ReplicationExecution, policy: ReplicationPolicy) -
     )
     if execution.status_text:
         description += f"; {execution.status_text}"
-    resource = f"replication execution {execution.id}"
+    resource = execution_resource(int(execution.id), policy.name)
     return audit.Event(audit.UPDATE, audit.REPLICATION, resource, description=description)
+
+
+def execution_resource(execution_id: int, policy_name: str) -> str:
+    """How the audit log names an execution (its start, its stop, its end)."""
+    return f"replication execution {execution_id} of {policy_name}"
 
 
 def replication_payload(

@@ -17,6 +17,7 @@ from core import registries
 from core.events import Tx
 from core.replication_rules import PolicySpec, check_destinations
 from core.replication_runs import IN_PROGRESS, PolicyUnknown, mark_lapsed
+from core.replication_triggers import SCHEDULE_JOB
 from models import (
     RemoteRegistry,
     ReplicationExecution,
@@ -25,8 +26,6 @@ from models import (
     Schedule,
 )
 from models.errors import AlreadyExists, PreconditionFailed
-
-FIRE_KIND = "replication-schedule"  # the job a scheduled policy's fire enqueues
 
 
 class PolicyNameTaken(AlreadyExists):
@@ -129,7 +128,7 @@ async def _keep_schedule(policy_id: int, spec: PolicySpec) -> None:
         await Schedule.create(
             name=name,
             cron=spec.schedule_cron,
-            kind=FIRE_KIND,
+            kind=SCHEDULE_JOB,
             args={"policy_id": policy_id},
             enabled=spec.enabled,
             last_fire=datetime.now(UTC),

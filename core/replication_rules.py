@@ -43,13 +43,14 @@ class PolicyInvalid(ParameterInvalid):
 
 
 class NamespaceTooDeep(InvalidInput):
-    """dest_namespace_replace_count is larger than the repository has path parts."""
+    """dest_namespace_replace_count is larger than the repository has path parts before its
+    name (the last part, which is never replaced)."""
 
     def __init__(self, repository: str, count: int) -> None:
-        parts = repository.split("/")
+        before = repository.split("/")[:-1]
         super().__init__(
-            f"the repository {repository!r} has only {len(parts)} path part(s), but"
-            f" dest_namespace_replace_count is {count}"
+            f"the repository {repository!r} has only {len(before)} path part(s) before its"
+            f" name ({'/'.join(before) or 'none'}), but dest_namespace_replace_count is {count}"
         )
         self.repository = repository
         self.count = count
@@ -126,6 +127,12 @@ def parse_policy(body: dict[str, Any], current: ReplicationPolicy | None = None)
     trigger, cron = _trigger(body.get("trigger", old.get("trigger")))
     deletion_key = "replicate_deletion" if "replicate_deletion" in body else "deletion"
     single = _flag(body, "single_active_replication", old, False)
+    if trigger["type"] == EVENT_BASED and dest is None:
+        raise PolicyInvalid(
+            "trigger.type",
+            "event_based fires on this registry's own pushes and deletions: only a push"
+            " policy (one with dest_registry) can have it",
+        )
     if single and trigger["type"] == EVENT_BASED:
         raise PolicyInvalid(
             "single_active_replication", "is not allowed with an event_based trigger"
@@ -481,22 +488,26 @@ class Rules:
         return is_image(media_type, artifact_type, config_media_type) == (self.resource == IMAGE)
 
     def destination(self, repository: str) -> str:
-        """The repository's name at the destination, Harbor's replaceNamespace: with no
-        dest_namespace, unchanged; with one: -1 (legacy) keeps only the last part
-        (a/b/c/app -> ns/app), 0 keeps every part (ns/a/b/c/app), N drops the first N
-        (1: ns/b/c/app; 3: ns/app), N equal to the number of parts leaves the namespace
-        alone (4: ns), more is NamespaceTooDeep. DestinationInvalid when the result has
-        fewer parts than the destination needs (a project and a name on Harbor or Berth)."""
+        """The repository's name at the destination, Harbor's replaceNamespace (since
+        v2.4.0, "flattening repository path components excepting the last one"): with no
+        dest_namespace, unchanged; with one, the last part (the name) is kept and the parts
+        before it are replaced: -1 (legacy) drops all of them (a/b/c/app -> ns/app), 0
+        keeps them (ns/a/b/c/app), N drops the first N (1: ns/b/c/app; 3: ns/app); N
+        larger than the parts before the name (4 here) is NamespaceTooDeep. (Harbor 2.3
+        alone let N reach the name and answered the namespace by itself.)
+        DestinationInvalid when the result has fewer parts than the destination needs (a
+        project and a name on Harbor or Berth)."""
         if not self.namespace:
             return self._checked(repository)
         parts = repository.split("/")
+        before, name = parts[:-1], parts[-1]
         if self.replace_count < 0:
-            kept = parts[-1:]
-        elif self.replace_count > len(parts):
+            kept: list[str] = []
+        elif self.replace_count > len(before):
             raise NamespaceTooDeep(repository, self.replace_count)
         else:
-            kept = parts[self.replace_count :]
-        return self._checked("/".join([self.namespace, *kept]))
+            kept = before[self.replace_count :]
+        return self._checked("/".join([self.namespace, *kept, name]))
 
     def _checked(self, name: str) -> str:
         if len(name.split("/")) < self.min_parts:

@@ -103,6 +103,10 @@ async def prepare(settings: Settings, keep_open: bool = False) -> Registry:
     from models import refresh_statistics
     from storage import build_driver
 
+    try:
+        sealing_keys = settings.sealing_keys()
+    except OSError as exc:
+        fail([f"cannot make the secret key in {settings.keys_dir}: {exc}"], 1)
     storage = build_driver(settings.storage.driver, settings.storage_root)
     registry = await open_registry(
         storage,
@@ -110,7 +114,7 @@ async def prepare(settings: Settings, keep_open: bool = False) -> Registry:
         settings.uploads.flush_every_bytes,
         settings.audit_options,
         settings.gc.window,
-        settings.sealing_keys(),
+        sealing_keys,
     )
     await refresh_statistics()
     given = settings.admin_password.get_secret_value() if settings.admin_password else None

@@ -35,9 +35,9 @@ from typing import Any, Protocol
 
 from core import audit, events, replication_events, replication_runs, replication_triggers
 from core.jobs import ClaimedJob
+from core.registries import endpoint
 from core.remote import (
     BlobSource,
-    Endpoint,
     RemoteClient,
     RemoteError,
     RemoteManifest,
@@ -49,8 +49,9 @@ from core.replication_local import LocalRegistry
 from core.replication_rules import Rules
 from core.service import Registry
 from models import RemoteRegistry, ReplicationExecution, ReplicationPolicy, ReplicationTask
-from models.errors import InvalidInput
+from models.errors import BerthError, InvalidInput
 from pipelines import PipelineContext, pipeline
+from services.replication import start_triggered
 
 log = logging.getLogger("berth.replication")
 
@@ -148,7 +149,7 @@ async def run_execution(job: ClaimedJob, context: PipelineContext) -> None:
             run = Run(execution, policy, source, destination, destination_type)
             await run.plan()
             await run.carry_out()
-    except (RemoteError, InvalidInput) as exc:
+    except BerthError as exc:  # the remote, the policy or a stored secret says no
         failure = f"{type(exc).__name__}: {exc}"
     await _end(execution_id, policy, failure)
 
@@ -190,13 +191,9 @@ async def _sides(
     row = await RemoteRegistry.get_or_none(id=remote_id) if remote_id else None
     if row is None:
         raise SideUnknown(f"registry {remote_id} of policy {policy.name!r} not found", None, "")
-    secret = registry.sealed().unseal(row.access_secret) if row.access_secret else ""
-    endpoint = Endpoint(
-        row.url, row.access_key, secret, row.insecure, row.ca_certificate,
-        row.requests_per_second,
-    )  # fmt: skip
+    reached = endpoint(row, registry.sealed())
     local = LocalRegistry(registry, audit.current_actor().username)
-    remote = RemoteClient(endpoint, log=lambda line: _remote_said(row.name, line))
+    remote = RemoteClient(reached, log=lambda line: _remote_said(row.name, line))
     try:
         if policy.dest_registry_id:
             yield local, _Remote(remote, row.type), row.type
@@ -297,7 +294,9 @@ class Run:
                 items.extend(await self._repository_items(name, None))
         return items
 
-    async def _repository_items(self, repository: str, reference: str | None) -> list[Item]:
+    async def _repository_items(
+        self, repository: str, reference: str | None, untagged: bool = True
+    ) -> list[Item]:
         """One item per artifact of the repository that the tag filter selects (every tag
         of it that matches), with the accessory tags of each selected artifact."""
         tagged = await self._tag_digests(repository)
@@ -306,7 +305,8 @@ class Run:
                 t: d for t, d in tagged.items() if d == reference or _accessory_of(t, reference)
             }
             if reference not in tagged.values():
-                return [self._item(repository, reference, [])]
+                wanted = untagged or await self._is_referrer(repository, reference)
+                return [self._item(repository, reference, [])] if wanted else []
         elif reference:
             if reference not in tagged:
                 return []
@@ -330,6 +330,13 @@ class Run:
             if any(_accessory_of(t, d) for t in tags for d in chosen_digests):
                 items.append(self._item(repository, digest, tags))
         return items
+
+    async def _is_referrer(self, repository: str, digest: str) -> bool:
+        try:
+            manifest = await self.source.get_manifest(repository, digest)
+        except RemoteNotFound:
+            return False
+        return isinstance(_document(manifest).get("subject"), dict)
 
     async def _tag_digests(self, repository: str) -> dict[str, str]:
         """Tag -> digest at the source: one query on this Berth, one tags/list and a HEAD
@@ -371,10 +378,9 @@ class Run:
                 gone.operation = "deletion"
                 items.append(gone)
                 continue
-            selected = await self._repository_items(repository, digest or tag)
-            if not selected and digest and not tag:
-                selected = [self._item(repository, digest, [])]  # a referrer, by digest
-            items.extend(selected)
+            # pushed by digest: copied only as a referrer (a signature, an SBOM); an index's
+            # children come with the index, an untagged image is not the policy's
+            items.extend(await self._repository_items(repository, digest or tag, untagged=False))
         return items
 
     # -- carrying out ------------------------------------------------------------------------
@@ -734,7 +740,7 @@ async def start_for_events(job: ClaimedJob, context: PipelineContext) -> None:
             and (e.get("operation") != replication_triggers.DELETE or policy.replicate_deletion)
         ]
         if wanted:
-            await start_recorded(
+            await start_triggered(
                 policy,
                 replication_runs.EVENT_BASED,
                 operator,
@@ -751,27 +757,8 @@ async def start_on_schedule(job: ClaimedJob, context: PipelineContext) -> None:
     if policy is None or not policy.enabled:
         return
     try:
-        await start_recorded(
+        await start_triggered(
             policy, replication_runs.SCHEDULED, audit.SYSTEM, None, f"schedule-{job.id}"
         )
     except replication_runs.ExecutionRunning as exc:
         log.info("scheduled replication skipped", extra={"policy": policy.name, "why": str(exc)})
-
-
-async def start_recorded(
-    policy: ReplicationPolicy,
-    trigger: str,
-    operator: str,
-    scope: dict[str, Any] | None,
-    delivery_id: str | None,
-) -> replication_runs.Started:
-    """Start an execution with its audit event, in one transaction."""
-    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {policy.name}")
-    event.description = f"trigger: {trigger}"
-    async with events.recorded(event) as tx:
-        started = await replication_runs.start(
-            tx, int(policy.id), trigger, operator, scope, delivery_id
-        )
-        event.resource = f"replication execution {started.execution.id} of {policy.name}"
-        await events.emit(tx, event)
-    return started

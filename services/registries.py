@@ -109,5 +109,6 @@ def _described(spec: RegistrySpec) -> dict[str, object]:
         "access_key": spec.access_key,
         "insecure": spec.insecure,
         "ca_certificate": bool(spec.ca_certificate),
+        "requests_per_second": spec.requests_per_second,
         "access_secret": bool(spec.access_secret),
     }

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from access.policy import Identity
 from core import audit, events, replication_hooks, replication_runs
+from core.replication_events import execution_resource
 from core.replication_runs import PolicyUnknown, Started
 from models import ReplicationExecution, ReplicationPolicy
 from models.errors import InvalidInput, NotFound
@@ -43,7 +45,8 @@ async def start(call: Call) -> ReplicationExecution:
     """Harbor's StartReplication ({policy_id}): a manual execution by the caller.
     PolicyUnknown (404), ExecutionRunning (409, single_active_replication)."""
     named = (await peeked(call)).get("policy_id")
-    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {named}")
+    shown = named if isinstance(named, int) and not isinstance(named, bool) else "?"
+    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {shown}")
     async with attempt(call, event) as op:
         require_system(op.caller, CREATE)
         policy_id = _policy_id((await op.body()).get("policy_id"))
@@ -57,17 +60,34 @@ async def start_here(policy_ref: str, operator: str) -> ReplicationExecution:
     """`berth replicate POLICY`: a manual execution of the policy named (by name or id) by
     the command's operator, as the API writes it. No rights check: whoever runs it holds
     the database already. PolicyNamedUnknown."""
-    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {policy_ref}")
-    async with events.recorded(event) as tx:
-        policy = await find_policy(policy_ref)
-        manual = replication_runs.MANUAL
-        started = await replication_runs.start(tx, int(policy.id), manual, operator)
-        await _emit_started(tx, event, started)
+    policy = await find_policy(policy_ref)
+    started = await start_triggered(policy, replication_runs.MANUAL, operator)
     return started.execution
+
+
+async def start_triggered(
+    policy: ReplicationPolicy,
+    trigger: str,
+    operator: str,
+    scope: dict[str, Any] | None = None,
+    delivery_id: str | None = None,
+) -> Started:
+    """An execution started by the registry itself or its operator (the CLI, a schedule's
+    fire, an event), with its audit event, in one transaction; a repeated delivery_id
+    starts nothing (Started.new False)."""
+    event = audit.Event(audit.CREATE, audit.REPLICATION, f"replication policy {policy.name}")
+    async with events.recorded(event) as tx:
+        started = await replication_runs.start(
+            tx, int(policy.id), trigger, operator, scope, delivery_id
+        )
+        await _emit_started(tx, event, started)
+    return started
 
 
 async def find_policy(ref: str) -> ReplicationPolicy:
     """The policy of that name, or else of that id; PolicyNamedUnknown."""
+    if "\x00" in ref:  # PostgreSQL compares no NUL: no policy is named so
+        raise PolicyNamedUnknown(ref.replace("\x00", "\\x00"))
     policy = await ReplicationPolicy.get_or_none(name=ref[:255])
     if policy is None and ref.isdigit() and 0 < int(ref) <= MAX_ID:
         policy = await ReplicationPolicy.get_or_none(id=int(ref))
@@ -86,6 +106,7 @@ async def stop(call: Call, execution_id: int) -> ReplicationExecution:
     async with attempt(call, event) as op:
         require_system(op.caller, STOP)
         execution = await replication_runs.request_stop(execution_id, op.tx)
+        event.resource = await _resource(op.tx, execution)
         await events.emit(op.tx, event)
     return execution
 
@@ -134,13 +155,14 @@ async def deliver_hook(delivery: HookDelivery, sealer: Sealer) -> Started:
     try:
         source = replication_hooks.verify(_secret(policy, sealer), delivery.body, delivery.headers)
         delivery_id = replication_hooks.delivery_id(delivery.headers)
+        if policy is None:  # verify refused it already: no policy, no secret
+            raise replication_hooks.HookRefused("the policy is unknown")
     except replication_hooks.HookRefused as refused:
         await audit.record_failure(event, refused.reason)
         raise
     except InvalidInput as exc:
         await audit.record_failure(event, exc)
         raise
-    assert policy is not None  # verify refuses a delivery without a policy's secret
     operator = f"webhook:{source}"  # no account is named so (names hold no ":")
     audit.identify(operator)
     if delivery_id:
@@ -175,11 +197,18 @@ def _secret(policy: ReplicationPolicy | None, sealer: Sealer) -> str | None:
 
 async def _emit_started(tx: events.Tx, event: audit.Event, started: Started) -> None:
     execution = started.execution
-    event.resource = f"replication execution {execution.id}"
+    event.resource = await _resource(tx, execution)
     if started.new:
-        text = f"started ({execution.trigger}) policy {execution.policy_id}"
+        text = f"trigger: {execution.trigger}"
         event.description = f"{event.description}: {text}" if event.description else text
     await events.emit(tx, event)
+
+
+async def _resource(tx: events.Tx, execution: ReplicationExecution) -> str:
+    """The execution as the audit log names it (with its policy's name)."""
+    query = ReplicationPolicy.filter(id=execution.policy_id).using_db(tx)
+    names = await query.values_list("name", flat=True)
+    return execution_resource(int(execution.id), str(names[0]) if names else "?")
 
 
 def _policy_id(value: object) -> int:

@@ -54,15 +54,28 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 
 @contextmanager
-def running_distribution(root: Path) -> Iterator[RunningBerth]:
-    """The reference registry, for telling Berth bugs from test bugs."""
+def running_distribution(root: Path, users: dict[str, str] | None = None) -> Iterator[RunningBerth]:
+    """The reference registry, for telling Berth bugs from test bugs; with users, it asks
+    for them by Basic auth (an htpasswd file, bcrypt, as `htpasswd -B` writes it)."""
     binary = require_tool("docker-registry")
     port = free_port()
+    auth = ""
+    if users:
+        htpasswd = require_tool("htpasswd")
+        lines = [
+            subprocess.run(
+                [htpasswd, "-Bbn", name, password], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            for name, password in users.items()
+        ]
+        (root / "htpasswd").write_text("\n".join(lines) + "\n")
+        auth = f"auth: {{htpasswd: {{realm: berth-tests, path: {root / 'htpasswd'}}}}}\n"
     config = root / "config.yml"
     config.write_text(
         "version: 0.1\n"
         f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
         f"http: {{addr: 127.0.0.1:{port}}}\n"
+        f"{auth}"
         "log: {level: error}\n"
     )
     log = root / "registry.log"

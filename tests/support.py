@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -84,6 +84,21 @@ def wait_until(what: str, condition: Callable[[], T | None], within: float = 30.
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
         time.sleep(0.05)
+
+
+async def waited_for(
+    what: str, condition: Callable[[], Awaitable[T | None]], within: float = 30.0
+) -> T:
+    """wait_until for a test in the server's own event loop (an in-process Berth): polls
+    without blocking the loop that does the work."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {within}s: {what} (last: {result!r})")
+        await asyncio.sleep(0.05)
 
 
 POSTGRES = "postgres://postgres@127.0.0.1:5432"

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -118,17 +118,10 @@ class JobRuntime:
         """Send due jobs to the broker (a broker outage only delays them); every ten ticks,
         take part in scheduling: the replica holding the scheduler lease fires cron triggers
         and, every tick, starts audit indexing when new events wait."""
-        await ensure_schedules(self.schedules)
+        await _finished(ensure_schedules(self.schedules))
         tick = 0
         while True:
-            work = asyncio.ensure_future(self._tick(tick))
-            try:
-                await asyncio.shield(work)
-            except asyncio.CancelledError:
-                # Stopping: let the tick finish its transaction before the database closes
-                # (a connection dropped mid-transaction is an error on PostgreSQL).
-                await work
-                raise
+            await _finished(self._tick(tick))
             tick += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), interval)
@@ -166,3 +159,15 @@ class JobRuntime:
             sent += 1
         self._sent = {k: v for k, v in self._sent.items() if now - v < RESEND_AFTER_SECONDS}
         return sent
+
+
+async def _finished(step: Coroutine[Any, Any, None]) -> None:
+    """Run step to its end even when the caller is cancelled meanwhile (stopping), then
+    stop: a transaction cut off when the database closes is an error on PostgreSQL (the
+    pool resets a connection with an active transaction)."""
+    work = asyncio.ensure_future(step)
+    try:
+        await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await work
+        raise

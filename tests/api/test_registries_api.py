@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models import AuditEvent, RemoteRegistry
+from signer.sealing import Sealer
 from tests.core.remote_support import PASSWORD, USER, running_distribution_htpasswd
 from tests.factories import (
     API,
@@ -107,6 +108,7 @@ async def test_a_registry_is_created_read_listed_changed_and_deleted(
         "harbor",
     )
     assert (shape["insecure"], shape["status"]) == (False, "unknown")
+    assert shape["requests_per_second"] == 0
     assert shape["creation_time"].endswith("Z") and shape["update_time"].endswith("Z")
     # and the secret is sealed at rest
     row = await RemoteRegistry.get(id=registry_id)
@@ -206,7 +208,9 @@ async def test_a_system_robot_with_registry_rights_manages_registries(
     api = AppApi(in_process, (robot, secret))
     registry_id = await new_registry(api, "by-robot")
     assert (await api.get(f"/registries/{registry_id}")).json()["name"] == "by-robot"
-    assert (await api.put(f"/registries/{registry_id}", json={"insecure": True})).status_code == 200
+    change = {"insecure": True, "requests_per_second": 5}
+    assert (await api.put(f"/registries/{registry_id}", json=change)).status_code == 200
+    assert (await api.get(f"/registries/{registry_id}")).json()["requests_per_second"] == 5
     assert (await api.get("/replication/adapters")).json() == ["docker-registry", "harbor"]
     assert (await api.delete(f"/registries/{registry_id}")).status_code == 200
     event = await AuditEvent.filter(resource_type="registry", operation="create").first()
@@ -232,6 +236,8 @@ BAD_BODIES = [  # (what is wrong, the fields sent, the field the answer names)
     ("truncated-pem", {"ca_certificate": TRUNCATED_CA}, "ca_certificate"),
     ("insecure-not-boolean", {"insecure": "maybe"}, "insecure"),
     ("description-not-text", {"description": 7}, "description"),
+    ("rate-not-a-number", {"requests_per_second": "fast"}, "requests_per_second"),
+    ("rate-negative", {"requests_per_second": -1}, "requests_per_second"),
 ]
 
 
@@ -363,3 +369,18 @@ def test_a_ping_passes_a_berths_token_auth(berth_server: RunningBerth) -> None:
     assert pinged.status_code == 200, pinged.text
     assert (wrong.status_code, error_of(wrong)) == (400, "BAD_REQUEST")
     assert status == "healthy"
+
+
+async def test_a_secret_no_key_opens_is_a_412_not_a_crash(in_process: InProcessBerth) -> None:
+    # Given a registry whose sealed secret no configured key opens (a key was dropped)
+    admin = AppApi(in_process)
+    registry_id = await new_registry(admin)
+    other = Sealer([b"another-key-that-is-long-enough"])
+    await RemoteRegistry.filter(id=registry_id).update(access_secret=other.seal(SECRET))
+    # When it is pinged, the answer says so; once given again, the secret is readable
+    refused = await admin.post("/registries/ping", json={"id": registry_id})
+    assert (refused.status_code, error_of(refused)) == (412, "PRECONDITION")
+    assert "access_secret" in message(refused)
+    fixed = await admin.put(f"/registries/{registry_id}", json={"access_secret": SECRET})
+    assert fixed.status_code == 200
+    assert stored_secret(await RemoteRegistry.get(id=registry_id), in_process) == SECRET

@@ -7,10 +7,11 @@ as the `replication` pipeline does."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from core import replication_runs
+from core import replication_runs, webhooks
 from core.events import transaction
 from core.replication_events import emit_replication_finished, replicated_artifacts
 from models import (
@@ -80,9 +81,9 @@ CALLS = [
 ]
 
 
-async def test_nobody_must_sign_in_and_a_user_is_refused(in_process: InProcessBerth) -> None:
-    _, user = await app_user(in_process)
-    nobody, someone = app_as(in_process, None), app_as(in_process, user)
+async def test_nobody_must_sign_in_and_a_user_is_refused(held_jobs: InProcessBerth) -> None:
+    _, user = await app_user(held_jobs)
+    nobody, someone = app_as(held_jobs, None), app_as(held_jobs, user)
     for method, path, body in CALLS:
         anonymous = await nobody.request(method, path, json=body)
         refused = await someone.request(method, path, json=body)
@@ -93,13 +94,13 @@ async def test_nobody_must_sign_in_and_a_user_is_refused(in_process: InProcessBe
 
 
 async def test_a_system_robot_holding_replication_create_starts_and_stops(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
     # Given a policy, a robot that may start executions and one that may only read them
     policy = await replication_policy()
-    starter = app_as(in_process, *await app_system_robot(in_process, "replication:create"))
+    starter = app_as(held_jobs, *await app_system_robot(held_jobs, "replication:create"))
     reader = app_as(
-        in_process, *await app_system_robot(in_process, "replication:list", "replication:read")
+        held_jobs, *await app_system_robot(held_jobs, "replication:list", "replication:read")
     )
     # When the first starts one (Harbor's StartReplicationExecution) and the second tries to
     answer = await starter.post(EXECUTIONS, json={"policy_id": policy.id})
@@ -121,10 +122,11 @@ async def test_a_system_robot_holding_replication_create_starts_and_stops(
 
 
 async def test_an_execution_is_started_listed_and_filtered_in_harbors_shape(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    admin = AppApi(in_process)
+    admin = AppApi(held_jobs)
     first, second = await replication_policy(), await replication_policy()
+    names = {first.id: first.name, second.id: second.name}
     # When the admin starts the first policy twice and the second once
     one = await start(admin, first.id)
     two = await start(admin, first.id)
@@ -153,9 +155,10 @@ async def test_an_execution_is_started_listed_and_filtered_in_harbors_shape(
     # And the start is audited, naming the execution and its policy
     started = await events_of("replication")
     assert [(e.operation, e.resource, e.username, e.success) for e in started] == [
-        ("create", f"replication execution {i}", "admin", True) for i in (one, two, three)
+        ("create", f"replication execution {i} of {names[p]}", "admin", True)
+        for i, p in ((one, first.id), (two, first.id), (three, second.id))
     ]
-    assert f"policy {first.id}" in started[0].description
+    assert started[0].description == "trigger: manual"
 
 
 BAD_STARTS = [
@@ -171,17 +174,17 @@ BAD_STARTS = [
 ]
 
 
-async def test_a_bad_start_is_refused_and_audited(in_process: InProcessBerth) -> None:
+async def test_a_bad_start_is_refused_and_audited(held_jobs: InProcessBerth) -> None:
     for body, status in BAD_STARTS:
-        answer = await AppApi(in_process).post(EXECUTIONS, json=body)
+        answer = await AppApi(held_jobs).post(EXECUTIONS, json=body)
         assert answer.status_code == status, (body, answer.text)
     assert not await ReplicationExecution.all().count()
     refused = await events_of("replication")
     assert [e.success for e in refused] == [False] * len(BAD_STARTS)
 
 
-async def test_bad_json_filters_and_ids_are_4xx_not_500(in_process: InProcessBerth) -> None:
-    admin = AppApi(in_process)
+async def test_bad_json_filters_and_ids_are_4xx_not_500(held_jobs: InProcessBerth) -> None:
+    admin = AppApi(held_jobs)
     bad_json = await admin.post(
         EXECUTIONS, data=b"{nope", headers={"Content-Type": "application/json"}
     )
@@ -202,9 +205,9 @@ async def test_bad_json_filters_and_ids_are_4xx_not_500(in_process: InProcessBer
 
 
 async def test_a_manual_start_of_a_disabled_policy_runs_and_single_active_refuses_a_second(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    admin = AppApi(in_process)
+    admin = AppApi(held_jobs)
     disabled = await replication_policy(enabled=False)
     single = await replication_policy(single_active_replication=True)
     # A manual start of a disabled policy is allowed (as Harbor)
@@ -220,9 +223,9 @@ async def test_a_manual_start_of_a_disabled_policy_runs_and_single_active_refuse
 
 
 async def test_tasks_are_listed_filtered_and_paged_with_their_log(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    admin = AppApi(in_process)
+    admin = AppApi(held_jobs)
     execution_id = await start(admin, (await replication_policy()).id)
     other = await start(admin, (await replication_policy()).id)
     copied = await add_task(execution_id, "library/a:v1", "Succeed", bytes=100, log="copied\n")
@@ -260,10 +263,11 @@ async def test_tasks_are_listed_filtered_and_paged_with_their_log(
 
 
 async def test_a_stop_stops_the_tasks_not_begun_and_is_audited(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    admin = AppApi(in_process)
-    execution_id = await start(admin, (await replication_policy()).id)
+    admin = AppApi(held_jobs)
+    policy = await replication_policy()
+    execution_id = await start(admin, policy.id)
     await add_task(execution_id, "library/a:v1", "InProgress")
     waiting = await add_task(execution_id, "library/b:v1")
     # When the admin stops it, twice
@@ -280,7 +284,7 @@ async def test_a_stop_stops_the_tasks_not_begun_and_is_audited(
     assert (await admin.get(f"{EXECUTIONS}/{execution_id}")).json()["status"] == "Stopped"
     stops = [e for e in await events_of("replication") if e.operation == "update"]
     assert [(e.resource, e.description) for e in stops][:1] == [
-        (f"replication execution {execution_id}", "stop requested")
+        (f"replication execution {execution_id} of {policy.name}", "stop requested")
     ]
 
 
@@ -288,9 +292,9 @@ async def test_a_stop_stops_the_tasks_not_begun_and_is_audited(
 
 
 async def test_a_trigger_secret_is_shown_once_sealed_and_replaced(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    admin = AppApi(in_process)
+    admin = AppApi(held_jobs)
     policy = await replication_policy()
     path = f"/replication/policies/{policy.id}/trigger_secret"
     # When the admin makes a secret, then replaces it
@@ -304,13 +308,13 @@ async def test_a_trigger_secret_is_shown_once_sealed_and_replaced(
     secret = second.json()["secret"]
     assert len(secret) >= 32 and secret != first.json()["secret"]
     assert secret not in stored and stored != stored_first
-    assert in_process.app.extensions["registry"].sealed().unseal(stored) == secret
+    assert held_jobs.app.extensions["registry"].sealed().unseal(stored) == secret
     # And the audit log says so without the secret
     changed = await events_of("replication_policy")
     assert [e.description for e in changed] == ["trigger secret made", "trigger secret replaced"]
     assert all(first.json()["secret"] not in e.description for e in changed)
     # A robot needs replication-policy:update; an unknown policy is 404
-    robot = app_as(in_process, *await app_system_robot(in_process, "replication:create"))
+    robot = app_as(held_jobs, *await app_system_robot(held_jobs, "replication:create"))
     assert (await robot.post(path)).status_code == 403
     assert (await admin.post("/replication/policies/99999/trigger_secret")).status_code == 404
 
@@ -319,12 +323,12 @@ async def test_a_trigger_secret_is_shown_once_sealed_and_replaced(
 
 
 async def test_an_ended_execution_sends_harbors_replication_event_to_its_projects(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    admin = AppApi(in_process)
+    admin = AppApi(held_jobs)
     # Given a project whose webhook policy wants REPLICATION, and one that wants pushes only
-    _, wanting = await app_project(in_process)
-    _, other = await app_project(in_process)
+    _, wanting = await app_project(held_jobs)
+    _, other = await app_project(held_jobs)
     target = [{"type": "http", "address": "http://127.0.0.1:9/hook"}]
     for project, events in ((wanting, ["REPLICATION"]), (other, ["PUSH_ARTIFACT"])):
         body = {"name": "w", "event_types": events, "targets": target, "enabled": True}
@@ -338,7 +342,8 @@ async def test_an_ended_execution_sends_harbors_replication_event_to_its_project
     await add_task(execution_id, f"{other}/app:v1", "Succeed")
     # When the engine finishes it and emits its end
     async with transaction() as tx:
-        execution = await replication_runs.finish(execution_id)
+        execution = await replication_runs.end(tx, execution_id)
+        assert execution is not None
         artifacts = await replicated_artifacts(execution, policy, tx)
         sent = await emit_replication_finished(tx, execution, policy, artifacts, "berth.example")
     # Then one REPLICATION event goes to the project that wants it, in Harbor's shape
@@ -357,6 +362,11 @@ async def test_an_ended_execution_sends_harbors_replication_event_to_its_project
     assert replication["successful_artifact"][0]["references"] == ["sha256:" + "a" * 64]
     assert replication["failed_artifact"][0]["fail_reason"] == "429 from remote"
     assert await Job.filter(kind="webhook").count() == 1
+    # (as a CloudEvent: Harbor's type name, the project as the source)
+    delivered = webhooks.Delivery(int(delivery.id), "REPLICATION", payload, [], "secret")
+    cloud_event = json.loads(webhooks.render_body(delivered, "CloudEvents"))
+    assert cloud_event["type"] == "harbor.replication.status.changed"
+    assert cloud_event["source"] == f"/projects/{wanting}"
     # And the execution's end is audited as its operator, with its counts
     ended = [e for e in await events_of("replication") if e.operation == "update"]
     assert [(e.username, e.success) for e in ended] == [("admin", False)]
@@ -366,15 +376,15 @@ async def test_an_ended_execution_sends_harbors_replication_event_to_its_project
     assert "REPLICATION" in offered.json()["event_type"]
 
 
-async def test_metrics_count_executions_tasks_and_bytes(in_process: InProcessBerth) -> None:
-    admin = AppApi(in_process)
+async def test_metrics_count_executions_tasks_and_bytes(held_jobs: InProcessBerth) -> None:
+    admin = AppApi(held_jobs)
     execution_id = await start(admin, (await replication_policy()).id)
     await add_task(execution_id, "library/a:v1", "Succeed", bytes=1500)
     await add_task(execution_id, "library/b:v1", "Succeed", bytes=500)
     await add_task(execution_id, "library/c:v1", "Failed")
     await replication_runs.finish(execution_id)
     await start(admin, (await replication_policy()).id)
-    answer = await in_process.client.get("/metrics")
+    answer = await held_jobs.client.get("/metrics")
     text = (await answer.get_data()).decode()
     assert 'berth_replication_executions_total{status="Failed"} 1.0' in text
     assert 'berth_replication_executions_total{status="InProgress"} 1.0' in text

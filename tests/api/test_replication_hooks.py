@@ -10,9 +10,19 @@ import hmac
 import json
 from typing import Any
 
-from models import AuditEvent, ReplicationExecution
-from tests.factories import Answer, AppApi, error_of, replication_policy
-from tests.support import InProcessBerth
+import httpx
+
+from models import AuditEvent, RemoteRegistry, ReplicationExecution
+from tests.factories import (
+    OCI_MANIFEST,
+    Answer,
+    AppApi,
+    app_image,
+    error_of,
+    replication_policy,
+    unique,
+)
+from tests.support import InProcessBerth, RunningBerth, waited_for
 
 HOOK = "/hooks/replication/{}"
 
@@ -55,19 +65,19 @@ def headers_for(sender: str, secret: str, body: bytes, delivery: str) -> dict[st
 
 
 async def test_a_signed_delivery_starts_one_execution_and_its_repeat_none(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
     for sender in ("github", "gitlab", "berth"):
-        await _delivered_once(in_process, sender)
+        await _delivered_once(held_jobs, sender)
 
 
-async def _delivered_once(in_process: InProcessBerth, sender: str) -> None:
-    policy_id, secret = await policy_with_secret(in_process)
+async def _delivered_once(held_jobs: InProcessBerth, sender: str) -> None:
+    policy_id, secret = await policy_with_secret(held_jobs)
     body = json.dumps({"ref": "refs/heads/main", "repository": {"name": "app"}}).encode()
     headers = headers_for(sender, secret, body, "delivery-1")
     # When the CI system delivers, then delivers the same again (its retry)
-    first = await deliver(in_process, policy_id, body, headers)
-    again = await deliver(in_process, policy_id, body, headers)
+    first = await deliver(held_jobs, policy_id, body, headers)
+    again = await deliver(held_jobs, policy_id, body, headers)
     # Then the first starts one execution (trigger webhook, the whole policy) ...
     assert first.status_code == 201, first.text
     execution_id = first.json()["execution_id"]
@@ -85,18 +95,18 @@ async def _delivered_once(in_process: InProcessBerth, sender: str) -> None:
 
 
 async def test_a_new_delivery_id_starts_another_and_a_body_narrows_the_run(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    policy_id, secret = await policy_with_secret(in_process)
+    policy_id, secret = await policy_with_secret(held_jobs)
     tagged = json.dumps({"repository": "library/app", "tag": "v1"}).encode()
     by_digest = json.dumps({"repository": "library/app", "digest": "sha256:" + "b" * 64}).encode()
     for n, body in enumerate((tagged, by_digest, b"")):
         answer = await deliver(
-            in_process, policy_id, body, headers_for("berth", secret, body, f"d{n}")
+            held_jobs, policy_id, body, headers_for("berth", secret, body, f"d{n}")
         )
         assert answer.status_code == 201, answer.text
     # No delivery id at all: every delivery is new
-    unkeyed = await deliver(in_process, policy_id, b"", {"X-Berth-Signature": signed(secret, b"")})
+    unkeyed = await deliver(held_jobs, policy_id, b"", {"X-Berth-Signature": signed(secret, b"")})
     assert unkeyed.status_code == 201
     scopes = [e.scope for e in await executions()]
     assert scopes == [
@@ -117,11 +127,11 @@ WRONG = [
 
 
 async def test_a_wrong_or_missing_signature_is_401_starts_nothing_and_is_audited(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    policy_id, _ = await policy_with_secret(in_process)
+    policy_id, _ = await policy_with_secret(held_jobs)
     for headers in WRONG:
-        answer = await deliver(in_process, policy_id, b'{"repository": "library/app"}', headers)
+        answer = await deliver(held_jobs, policy_id, b'{"repository": "library/app"}', headers)
         assert (answer.status_code, error_of(answer)) == (401, "UNAUTHORIZED"), headers
     assert await executions() == []
     refused = await hook_events()
@@ -131,39 +141,39 @@ async def test_a_wrong_or_missing_signature_is_401_starts_nothing_and_is_audited
 
 
 async def test_an_unknown_policy_or_one_without_a_secret_looks_like_a_wrong_signature(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    policy_id, secret = await policy_with_secret(in_process)
+    policy_id, secret = await policy_with_secret(held_jobs)
     bare = await replication_policy()  # never given a secret
     body = b"{}"
     headers = {"X-Hub-Signature-256": signed(secret, body)}
     # When the right signature goes to an unknown policy and to one without a secret
-    unknown = await deliver(in_process, 999_999, body, headers)
-    secretless = await deliver(in_process, int(bare.id), body, headers)
-    gitlab = await deliver(in_process, int(bare.id), body, {"X-Gitlab-Token": ""})
+    unknown = await deliver(held_jobs, 999_999, body, headers)
+    secretless = await deliver(held_jobs, int(bare.id), body, headers)
+    gitlab = await deliver(held_jobs, int(bare.id), body, {"X-Gitlab-Token": ""})
     # Then each answers just as a wrong signature does, and starts nothing
     for answer in (unknown, secretless, gitlab):
         assert answer.status_code == 401 and answer.json() == unknown.json()
     assert await executions() == []
     assert [e.success for e in await hook_events()] == [False, False, False]
     # And a secret replaced is no longer accepted
-    await AppApi(in_process).post(f"/replication/policies/{policy_id}/trigger_secret")
-    assert (await deliver(in_process, policy_id, body, headers)).status_code == 401
+    await AppApi(held_jobs).post(f"/replication/policies/{policy_id}/trigger_secret")
+    assert (await deliver(held_jobs, policy_id, body, headers)).status_code == 401
 
 
 async def test_a_disabled_or_busy_policy_says_why_to_a_signed_delivery(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    disabled_id, disabled_secret = await policy_with_secret(in_process, enabled=False)
-    single_id, single_secret = await policy_with_secret(in_process, single_active_replication=True)
+    disabled_id, disabled_secret = await policy_with_secret(held_jobs, enabled=False)
+    single_id, single_secret = await policy_with_secret(held_jobs, single_active_replication=True)
     off = await deliver(
-        in_process, disabled_id, b"", {"X-Berth-Signature": signed(disabled_secret, b"")}
+        held_jobs, disabled_id, b"", {"X-Berth-Signature": signed(disabled_secret, b"")}
     )
     assert (off.status_code, error_of(off)) == (400, "BAD_REQUEST")
     assert "disabled" in off.json()["errors"][0]["message"]
     sign = {"X-Berth-Signature": signed(single_secret, b"")}
-    assert (await deliver(in_process, single_id, b"", sign)).status_code == 201
-    busy = await deliver(in_process, single_id, b"", sign)
+    assert (await deliver(held_jobs, single_id, b"", sign)).status_code == 201
+    busy = await deliver(held_jobs, single_id, b"", sign)
     assert (busy.status_code, error_of(busy)) == (409, "CONFLICT")
     assert len(await executions()) == 1
 
@@ -180,44 +190,77 @@ BAD_SCOPES = [
 
 
 async def test_a_signed_body_naming_an_artifact_badly_is_400(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    policy_id, secret = await policy_with_secret(in_process)
+    policy_id, secret = await policy_with_secret(held_jobs)
     for body in BAD_SCOPES:
         raw = json.dumps(body).encode()
         signature = {"X-Berth-Signature": signed(secret, raw)}
-        answer = await deliver(in_process, policy_id, raw, signature)
+        answer = await deliver(held_jobs, policy_id, raw, signature)
         assert (answer.status_code, error_of(answer)) == (400, "BAD_REQUEST"), body
     assert await executions() == []
 
 
-async def test_what_a_caller_can_send_is_never_a_500(in_process: InProcessBerth) -> None:
-    policy_id, secret = await policy_with_secret(in_process)
+async def test_what_a_caller_can_send_is_never_a_500(held_jobs: InProcessBerth) -> None:
+    policy_id, secret = await policy_with_secret(held_jobs)
     huge = b"x" * ((1 << 20) + 1)
-    too_large = await deliver(in_process, policy_id, huge, {"X-Berth-Signature": "sha256=0"})
+    too_large = await deliver(held_jobs, policy_id, huge, {"X-Berth-Signature": "sha256=0"})
     assert (too_large.status_code, error_of(too_large)) == (413, "REQUEST_ENTITY_TOO_LARGE")
     # not JSON, but signed: the whole policy runs
     raw = b"\xff\x00not json"
-    ok = await deliver(in_process, policy_id, raw, {"X-Berth-Signature": signed(secret, raw)})
+    ok = await deliver(held_jobs, policy_id, raw, {"X-Berth-Signature": signed(secret, raw)})
     assert ok.status_code == 201, ok.text
     # a delivery id longer than the column, an id past any row, a path that is no id
     long_id = {"X-Berth-Signature": signed(secret, b""), "Idempotency-Key": "k" * 300}
-    assert (await deliver(in_process, policy_id, b"", long_id)).status_code == 400
-    assert (await deliver(in_process, 2**40, b"", {})).status_code == 404
-    answer = await in_process.client.post("/hooks/replication/abc", data=b"")
+    assert (await deliver(held_jobs, policy_id, b"", long_id)).status_code == 400
+    assert (await deliver(held_jobs, 2**40, b"", {})).status_code == 404
+    answer = await held_jobs.client.post("/hooks/replication/abc", data=b"")
     assert answer.status_code == 404
-    wrong_method = await in_process.client.get(HOOK.format(policy_id))
+    wrong_method = await held_jobs.client.get(HOOK.format(policy_id))
     assert wrong_method.status_code == 405
 
 
 async def test_the_same_delivery_twice_at_once_starts_one_execution(
-    in_process: InProcessBerth,
+    held_jobs: InProcessBerth,
 ) -> None:
-    policy_id, secret = await policy_with_secret(in_process)
+    policy_id, secret = await policy_with_secret(held_jobs)
     headers = headers_for("github", secret, b"{}", "racing")
     answers = await asyncio.gather(
-        *(deliver(in_process, policy_id, b"{}", headers) for _ in range(4))
+        *(deliver(held_jobs, policy_id, b"{}", headers) for _ in range(4))
     )
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
     assert len({a.json()["execution_id"] for a in answers}) == 1
     assert len(await executions()) == 1
+
+
+async def test_a_signed_delivery_naming_a_tag_has_the_engine_copy_just_that(
+    in_process: InProcessBerth, distribution: RunningBerth
+) -> None:
+    # Given two tags pushed here and a push policy to a Distribution, with a trigger secret
+    digest = await app_image(in_process, "library/hooked", "v1")
+    await app_image(in_process, "library/hooked", "v2")
+    remote = await RemoteRegistry.create(
+        name=unique("dist-"), url=distribution.url, type="docker-registry"
+    )
+    policy_id, secret = await policy_with_secret(in_process, dest_registry_id=remote.id)
+    # When CI delivers a push of v1
+    body = json.dumps({"repository": "library/hooked", "tag": "v1"}).encode()
+    answer = await deliver(in_process, policy_id, body, headers_for("github", secret, body, "g1"))
+    assert answer.status_code == 201, answer.text
+    path = f"/replication/executions/{answer.json()['execution_id']}"
+
+    async def ended() -> dict[str, Any] | None:
+        row: dict[str, Any] = (await AppApi(in_process).get(path)).json()
+        return row if row["status"] != "InProgress" else None
+
+    # Then the server's engine copies v1, and only v1, to the Distribution
+    execution = await waited_for("the execution ends", ended)
+    assert (execution["status"], execution["total"], execution["succeed"]) == ("Succeed", 1, 1)
+    tasks = (await AppApi(in_process).get(f"{path}/tasks")).json()
+    assert [t["src_resource"] for t in tasks] == ["library/hooked:[v1]"]  # as Harbor names it
+    accept = {"Accept": OCI_MANIFEST}
+    async with httpx.AsyncClient(base_url=distribution.url, headers=accept) as remote_api:
+        copied = await remote_api.get("/v2/library/hooked/manifests/v1")
+        other = await remote_api.get("/v2/library/hooked/manifests/v2")
+    assert copied.status_code == 200 and copied.headers["Docker-Content-Digest"] == digest
+    assert other.status_code == 404

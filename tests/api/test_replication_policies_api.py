@@ -196,7 +196,12 @@ async def test_the_list_filters_sorts_and_pages(in_process: InProcessBerth) -> N
     assert [p["name"] for p in legacy.json()] == ["hourly"]
     assert [p["name"] for p in page.json()] == ["hourly", "nightly-a"]
     assert 'rel="next"' in page.headers["Link"]
-    for params in ({"q": "secret=x"}, {"sort": "speed"}, {"q": "enabled=perhaps"}):
+    for params in (
+        {"q": "secret=x"},
+        {"sort": "speed"},
+        {"q": "enabled=perhaps"},
+        {"q": "dest_registry_id=99999999999999"},
+    ):
         bad = await admin.get(POLICIES, params=params)
         assert (bad.status_code, error_of(bad)) == (400, "BAD_REQUEST"), params
 

@@ -171,7 +171,7 @@ def test_anonymous_callers_must_sign_in_on_a_public_project(berth_server: Runnin
     [
         pytest.param({"event_types": ["PUSH_ARTIFACT"], "targets": [TARGET]}, id="no-name"),
         pytest.param(policy_body(event_types=[]), id="no-event-types"),
-        pytest.param(policy_body(event_types=["REPLICATION"]), id="unknown-event-type"),
+        pytest.param(policy_body(event_types=["TAG_RETENTION"]), id="unknown-event-type"),
         pytest.param(policy_body(targets=[]), id="no-targets"),
         pytest.param(policy_body(targets=["http://x"]), id="target-not-an-object"),
         pytest.param(policy_body(targets=[{**TARGET, "address": "ftp://x"}]), id="bad-address"),

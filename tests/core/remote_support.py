@@ -6,14 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from core.remote import BlobSource, RemoteClient
-from tests.peers import stop
-from tests.support import RunningBerth, free_port, require_tool, wait_http
+from tests.peers import running_distribution
+from tests.support import RunningBerth
 
 USER, PASSWORD = "replicator", "Repl1cator-Secret"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -26,30 +25,9 @@ _PATTERN = bytes(range(256)) * 256  # 64 KiB
 
 @contextmanager
 def running_distribution_htpasswd(root: Path) -> Iterator[RunningBerth]:
-    """Debian's docker-registry on a free port, requiring USER/PASSWORD (bcrypt htpasswd)."""
-    binary = require_tool("docker-registry")
-    htpasswd = require_tool("htpasswd")
-    line = subprocess.run(
-        [htpasswd, "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    (root / "htpasswd").write_text(line + "\n")
-    port = free_port()
-    config = root / "config.yml"
-    config.write_text(
-        "version: 0.1\n"
-        f"storage: {{filesystem: {{rootdirectory: {root / 'data'}}}, delete: {{enabled: true}}}}\n"
-        f"http: {{addr: 127.0.0.1:{port}}}\n"
-        f"auth: {{htpasswd: {{realm: berth-tests, path: {root / 'htpasswd'}}}}}\n"
-        "log: {level: error}\n"
-    )
-    log = root / "registry.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "serve", str(config)], stdout=out, stderr=out)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v2/", proc=proc)
-        yield RunningBerth(f"http://127.0.0.1:{port}", f"127.0.0.1:{port}", root, log, proc)
-    finally:
-        stop(proc)
+    """Debian's docker-registry on a free port, requiring USER/PASSWORD."""
+    with running_distribution(root, {USER: PASSWORD}) as server:
+        yield server
 
 
 def blob(size: int) -> tuple[bytes, str]:

@@ -95,7 +95,8 @@ def test_tag_filters_keep_tags_and_decide_untagged_artifacts(
     assert rules(*filters).tag_matches(tags) == kept
 
 
-# Harbor's replaceNamespace (src/controller/replication/flow/stage.go) and its tests
+# Harbor's replaceNamespace (src/controller/replication/flow/stage.go, v2.4.0 and later) and
+# its tests (stage_test.go TestReplaceNamespace)
 @pytest.mark.parametrize(
     ("repository", "namespace", "count", "destination"),
     [
@@ -108,8 +109,6 @@ def test_tag_filters_keep_tags_and_decide_untagged_artifacts(
         pytest.param("a/b/c/image", "n", 2, "n/c/image", id="two-replaced"),
         pytest.param("a/b/c/image", "n", 3, "n/image", id="all-before-the-name"),
         pytest.param("a", "n", 0, "n/a", id="zero-single-part"),
-        pytest.param("a/b/c/image", "n", 4, "n", id="every-part-the-namespace-alone"),
-        pytest.param("app", "n", 1, "n", id="one-part-replaced"),
         pytest.param("library/app", "dc2/mirror", 1, "dc2/mirror/app", id="deep-namespace"),
     ],
 )
@@ -122,9 +121,10 @@ def test_destination_names_follow_harbors_replace_count(
 @pytest.mark.parametrize(
     ("repository", "count"),
     [
-        pytest.param("a/b/c/image", 5, id="one-too-many"),
-        pytest.param("a/b", 3, id="past-the-name"),
-        pytest.param("app", 2, id="two-of-one"),
+        pytest.param("a/b/c/image", 4, id="one-too-many-the-name-is-never-replaced"),
+        pytest.param("a/b", 2, id="the-name-stays"),
+        pytest.param("app", 1, id="nothing-before-the-name"),
+        pytest.param("a/b/c/image", 5, id="past-the-name"),
     ],
 )
 def test_a_replace_count_past_the_parts_is_refused(repository: str, count: int) -> None:
@@ -241,17 +241,22 @@ def scheduled(cron: str) -> dict[str, Any]:
         pytest.param(policy(dest_namespace_replace_count=200), "dest_namespace_replace_count"),
         pytest.param(
             policy(
-                filters=[name("library/app")], dest_namespace="n", dest_namespace_replace_count=3
+                filters=[name("library/app")], dest_namespace="n", dest_namespace_replace_count=2
             ),
             "dest_namespace_replace_count",
             id="too-deep-for-a-literal-name",
         ),
         pytest.param(
             policy(
-                filters=[name("{a,b/c}/app")], dest_namespace="n", dest_namespace_replace_count=3
+                filters=[name("{a,b/c}/app")], dest_namespace="n", dest_namespace_replace_count=2
             ),
             "dest_namespace_replace_count",
             id="too-deep-for-one-alternative",
+        ),
+        pytest.param(
+            {"name": "p", "src_registry": {"id": 1}, "filters": [name("busybox")]},
+            "dest_namespace",
+            id="pulled-name-needs-a-project",
         ),
         pytest.param(policy(filters="name"), "filters", id="filters-not-a-list"),
         pytest.param(policy(filters=[{"type": "path"}]), "filters[0].type", id="filter-type"),
@@ -296,6 +301,11 @@ def scheduled(cron: str) -> dict[str, Any]:
             policy(trigger={"type": "event_based"}, single_active_replication=True),
             "single_active_replication",
             id="single-active-with-events",
+        ),
+        pytest.param(
+            {"name": "p", "src_registry": {"id": 1}, "trigger": {"type": "event_based"}},
+            "trigger.type",
+            id="events-in-pull-mode",
         ),
         pytest.param(policy(enabled="maybe"), "enabled", id="enabled-not-boolean"),
         pytest.param(policy(speed="fast"), "speed", id="speed-not-number"),

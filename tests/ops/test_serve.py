@@ -87,10 +87,10 @@ def test_a_bad_config_file_is_one_line_naming_the_key(tmp_path: Path, toml: str,
 def test_a_server_that_fails_while_starting_exits_1_and_leaves_nothing(
     tmp_path: Path, workers: str
 ) -> None:
-    # Given a data folder whose keys/ is a file: the server processes cannot create their keys
+    # Given a data folder whose keys/token.pem is a folder: the server processes cannot
+    # create their token key
     data = tmp_path / "data"
-    data.mkdir()
-    (data / "keys").write_text("not a folder")
+    (data / "keys" / "token.pem").mkdir(parents=True)
     env = clean_env(BERTH_WORKERS=workers, BERTH_ADMIN_PASSWORD=ADMIN[1])
     cmd = [*BERTH, "serve", "--listen", f"127.0.0.1:{free_port()}", "--data-dir", str(data)]
     proc = subprocess.Popen(
@@ -108,6 +108,17 @@ def test_a_server_that_fails_while_starting_exits_1_and_leaves_nothing(
     assert "failed to start" in last and "keys" in last
     assert "Berth listening" not in stderr
     assert_nothing_left(proc.pid)
+
+
+def test_a_keys_folder_that_cannot_be_made_is_one_line_and_status_1(tmp_path: Path) -> None:
+    # Given a data folder whose keys/ is a file: the secret key cannot be made
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "keys").write_text("not a folder")
+    done = serve(tmp_path, {"BERTH_ADMIN_PASSWORD": ADMIN[1]})
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("berth: cannot make the secret key in") and "keys" in line
 
 
 def test_an_unreachable_database_is_one_line_and_status_1(tmp_path: Path) -> None:

@@ -220,12 +220,16 @@ async def test_an_event_based_policy_copies_a_push_and_replicates_its_delete(
     await run_event_jobs(registry)
     # Then it is at the destination without anyone starting anything
     assert remote_digest(distribution, "library/live", "v1") == digest
+    # And an image pushed by digest alone (no tag, no subject) is not the policy's
+    untagged, _ = await push_local(registry, "library/live", None)
+    await run_event_jobs(registry)
+    assert remote_digest(distribution, "library/live", untagged) is None
     # And when it is deleted here, it is deleted there
     await registry.manifests.delete("library/live", digest)
     await run_event_jobs(registry)
     assert remote_digest(distribution, "library/live", digest) is None
     runs, _ = await replication_runs.history(int(policy.id), None, None, 0, 10)
-    assert [r.trigger for r in runs] == ["event_based", "event_based"]
+    assert [r.trigger for r in runs] == ["event_based"] * 3
     assert all(r.status == "Succeed" for r in runs)
 
 

@@ -40,6 +40,15 @@ def as_bool(value: str) -> bool:
     return parse_bool("q", value)
 
 
+def as_row_id(value: str) -> int:
+    """A q= id: a whole number a database INTEGER holds (a larger one would overflow the
+    driver, not name nothing)."""
+    number = int(value)
+    if not 0 <= number < 2**31:
+        raise ValueError(f"{value} is not an id (0..{2**31 - 1})")
+    return number
+
+
 def parse_query(q: str | None, allowed: KeyParsers) -> list[Term]:
     """The terms of a `q` parameter; ParameterInvalid for a malformed term or a key not allowed."""
     if not q or not q.strip():

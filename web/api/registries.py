@@ -117,6 +117,7 @@ def registry_json(registry: RemoteRegistry) -> dict[str, Any]:
         },
         "insecure": registry.insecure,
         "status": registry.status,
+        "requests_per_second": registry.requests_per_second,  # Berth's own; 0: no limit
         "creation_time": api_time(registry.created_at),
         "update_time": api_time(registry.updated_at),
     }

@@ -15,6 +15,7 @@ from web.api.common import created, current_identity, json_response, paged_respo
 from web.api.query import (
     KeyParsers,
     as_bool,
+    as_row_id,
     parse_query,
     parse_sort,
     tortoise_filters,
@@ -27,8 +28,8 @@ LOCATION = "/api/v2.0/replication/policies"
 _QUERY_KEYS: KeyParsers = {
     "name": str,
     "enabled": as_bool,
-    "src_registry_id": int,
-    "dest_registry_id": int,
+    "src_registry_id": as_row_id,
+    "dest_registry_id": as_row_id,
 }
 _SORT_COLUMNS = {
     "id": "id",
