@@ -232,6 +232,7 @@ def test_the_rule_editor_shows_the_apis_reason_and_a_registry_edit_keeps_its_sec
     form = page.locator("#registry-form")
     expect(form.get_by_label("Access secret")).to_have_value("*****")
     form.get_by_label("Description").fill(f"the peer {MARKUP}")
+    form.get_by_label("Requests per second").fill("2.5")
     form.get_by_role("button", name="Save registry").click()
     expect(row.locator("td.name .description")).to_have_text(f"the peer {MARKUP}")
     row.get_by_role("button", name=f"Test connection to {registry}").click()
@@ -248,6 +249,7 @@ def test_the_rule_editor_shows_the_apis_reason_and_a_registry_edit_keeps_its_sec
         shown = admin.get(f"/registries/{registry_id}").json()
         rules = admin.get("/replication/policies", params={"q": f"name={rule}"}).json()
     assert shown["credential"]["access_secret"] == ""
+    assert shown["requests_per_second"] == 2.5
     assert [r["src_registry"]["id"] for r in rules] == [registry_id]
     assert rules[0]["dest_registry"]["id"] == 0 and rules[0]["enabled"] is False
 

@@ -38,6 +38,7 @@ function openForm(registry) {
   e.access_key.value = credential.access_key ?? "";
   e.access_secret.value = credential.access_secret === MASK ? MASK : "";
   e.insecure.checked = Boolean(registry?.insecure);
+  e.requests_per_second.value = String(registry?.requests_per_second ?? 0);
   $("r-secret-hint").hidden = !registry;
   say("registry-error", "");
   say("ping-result", "");
@@ -59,6 +60,7 @@ function fields() {
     url: e.url.value.trim(),
     description: e.description.value.trim(),
     insecure: e.insecure.checked,
+    requests_per_second: e.requests_per_second.value.trim() === "" ? 0 : Number(e.requests_per_second.value),
     access_key: e.access_key.value.trim(),
     access_secret: e.access_secret.value,
   };
@@ -85,6 +87,10 @@ async function save(event) {
   const f = fields();
   if (!f.name || !f.url) {
     say("registry-error", "Enter the registry's name and URL.");
+    return;
+  }
+  if (!Number.isFinite(f.requests_per_second) || f.requests_per_second < 0) {
+    say("registry-error", "Requests per second must be a number, 0 for no limit.");
     return;
   }
   $("save-registry").disabled = true;
