@@ -310,6 +310,11 @@ def test_a_live_executions_progress_moves_and_it_is_stopped_and_markup_stays_tex
     page.get_by_role("tab", name="Rules").click()
     expect(row_of(page, RULES, rule).locator("td.mode")).to_contain_text(MARKUP)
     expect(row_of(page, RULES, rule).locator("td.name .description")).to_have_text(MARKUP)
+    # And the rule may not be deleted while it runs: the API's reason is shown
+    page.once("dialog", lambda dialog: dialog.accept())
+    row_of(page, RULES, rule).get_by_role("button", name=f"Delete rule {rule}").click()
+    expect(page.locator("#message")).to_contain_text("has an execution in progress: stop it first")
+    expect(row_of(page, RULES, rule)).to_have_count(1)
     page.go_back()
     expect(page.locator("#log-text")).to_have_text(f"copying {resource}")
     assert page.locator("#pwned").count() == 0
@@ -345,6 +350,12 @@ def test_a_live_executions_progress_moves_and_it_is_stopped_and_markup_stays_tex
     expect(page).to_have_url(re.compile(rf"execution={execution}&task_status=Stopped$"))
     page.get_by_label("Status", exact=True).select_option("Failed")
     expect(page.locator(TASKS)).to_have_text(["No task has this status."])
+    # And now that it has ended, its rule is deleted
+    page.get_by_role("tab", name="Rules").click()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row_of(page, RULES, rule).get_by_role("button", name=f"Delete rule {rule}").click()
+    expect(page.locator("#notice")).to_have_text(f"Rule {rule} deleted.")
+    expect(row_of(page, RULES, rule)).to_have_count(0)
 
 
 def test_a_ci_trigger_secret_is_shown_once_and_starts_the_rule(
