@@ -29,7 +29,7 @@ async function runNow(policy, control) {
   try {
     const response = await apiSend("POST", "/replication/executions", { policy_id: policy.id });
     const id = createdId(response);
-    tell(`Execution ${id ?? ""} of ${policy.name} started.`);
+    tell(id ? `Execution ${id} of ${policy.name} started.` : `${policy.name} started.`);
     go({ ...NO_DRILL_DOWN, tab: "executions", policy: policy.id });
   } catch (error) {
     complain(error);
