@@ -98,6 +98,12 @@ def test_an_admin_replicates_to_a_second_berth_and_reads_a_tasks_log(
     with httpx.Client(base_url=peer.url, auth=ADMIN) as other:
         copied = other.head(f"/v2/{repo}/manifests/v1", headers={"Accept": "*/*"})
     assert copied.headers.get("Docker-Content-Digest") == digest
+    # And the list narrows to a status, in the link
+    page.get_by_label("Status", exact=True).select_option("Failed")
+    expect(page).to_have_url(re.compile(r"policy=\d+&status=Failed$"))
+    expect(page.locator(EXECUTIONS)).to_have_text(["No execution matches."])
+    page.get_by_label("Status", exact=True).select_option("Succeed")
+    expect(execution.locator("td.rule")).to_have_text(rule)
     # When the admin opens its tasks and the task's log
     execution_id = execution.get_attribute("data-id")
     execution.get_by_role("button", name=f"Tasks of execution {execution_id}").click()
@@ -281,11 +287,11 @@ def test_a_live_executions_progress_moves_and_it_is_stopped_and_markup_stays_tex
     expect(page.locator("#replication")).to_have_attribute("data-polling", "off")
     assert page.locator("#pwned").count() == 0
     # And its tasks may be narrowed to a status, kept in the link
-    page.get_by_label("Status", exact=True).select_option("Stopped")
+    page.get_by_label("Task status").select_option("Stopped")
     expect(page.locator(TASKS)).to_have_count(1)
     expect(page.locator(TASKS).first).to_have_attribute("data-id", str(tasks[3]))
     expect(page).to_have_url(re.compile(rf"execution={execution}&task_status=Stopped$"))
-    page.get_by_label("Status", exact=True).select_option("Failed")
+    page.get_by_label("Task status").select_option("Failed")
     expect(page.locator(TASKS)).to_have_text(["No task has this status."])
     # And now that it has ended, its rule is deleted
     page.get_by_role("tab", name="Rules").click()

@@ -40,18 +40,22 @@ export async function loadExecutions() {
   inFlight?.abort();
   const controller = new AbortController();
   inFlight = controller;
-  const { page, policy } = shared.state;
+  const { page, policy, status } = shared.state;
   const params = new URLSearchParams({ page: String(page), page_size: String(PAGE_SIZE) });
   if (policy) params.set("policy_id", String(policy));
+  if (status) params.set("status", status);
   $("exec-policy").value = policy ? String(policy) : "";
+  $("exec-status").value = status;
   $("executions").setAttribute("aria-busy", "true");
   try {
     const response = await apiGet(EXECUTIONS, params, { signal: controller.signal });
     const rows = await response.json();
     if (inFlight !== controller) return;
     const total = totalOf(response, rows);
-    const none = "No execution yet: start one with Replicate now on the Rules tab.";
-    fillTable(tbody, rows.map(row), total ? "No executions on this page." : none);
+    let empty = "No execution yet: start one with Replicate now on the Rules tab.";
+    if (total) empty = "No executions on this page.";
+    else if (policy || status) empty = "No execution matches.";
+    fillTable(tbody, rows.map(row), empty);
     showPager(total);
     pollLater();
   } catch (error) {
@@ -214,7 +218,10 @@ export function wireExecutions() {
   $("prev").addEventListener("click", () => go({ page: Math.max(1, shared.state.page - 1) }));
   $("next").addEventListener("click", () => go({ page: shared.state.page + 1 }));
   $("exec-policy").addEventListener("change", (event) => {
-    go({ ...NO_DRILL_DOWN, policy: Number(event.target.value) || null });
+    go({ ...NO_DRILL_DOWN, policy: Number(event.target.value) || null, status: shared.state.status });
+  });
+  $("exec-status").addEventListener("change", (event) => {
+    go({ ...NO_DRILL_DOWN, policy: shared.state.policy, status: event.target.value });
   });
   shared.onPolicies.push(fillRules);
 }

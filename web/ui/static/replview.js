@@ -8,9 +8,10 @@ import { timeElement } from "./table.js";
 export const TABS = ["registries", "rules", "executions"];
 export const IN_PROGRESS = "InProgress";
 export const PAGE_SIZE = 10;
-export const TASK_STATUSES = ["Pending", "InProgress", "Succeed", "Failed", "Stopped"];
-/** The executions tab's page, rule filter and drill-down, all back to none. */
-export const NO_DRILL_DOWN = { page: 1, policy: null, execution: null, task: null, taskStatus: "" };
+export const EXECUTION_STATUSES = ["InProgress", "Succeed", "Failed", "Stopped"];
+export const TASK_STATUSES = ["Pending", ...EXECUTION_STATUSES];
+/** The executions tab's page, filters and drill-down, all back to none. */
+export const NO_DRILL_DOWN = { page: 1, policy: null, status: "", execution: null, task: null, taskStatus: "" };
 const BADGES = {
   healthy: "ok", unhealthy: "failed", Succeed: "ok", Failed: "failed", InProgress: "busy", Pending: "busy",
 };
@@ -27,8 +28,9 @@ function positive(params, name) {
   return Number.isSafeInteger(value) && value >= 1 ? value : null;
 }
 
-/** The page's state from its URL: the tab, the executions' page and rule filter, the
- * execution whose tasks are open (with their status filter) and the task whose log is open. */
+/** The page's state from its URL: the tab, the executions' page, rule and status filters,
+ * the execution whose tasks are open (with their status filter) and the task whose log is
+ * open. */
 export function stateFromSearch(search) {
   const params = new URLSearchParams(search);
   const execution = positive(params, "execution");
@@ -37,6 +39,7 @@ export function stateFromSearch(search) {
     tab,
     page: positive(params, "page") ?? 1,
     policy: positive(params, "policy"),
+    status: EXECUTION_STATUSES.includes(params.get("status")) ? params.get("status") : "",
     execution,
     task: execution ? positive(params, "task") : null,
     taskStatus: execution && TASK_STATUSES.includes(params.get("task_status")) ? params.get("task_status") : "",
@@ -48,8 +51,8 @@ export function searchFromState(state) {
   const params = new URLSearchParams();
   if (state.tab !== TABS[0]) params.set("tab", state.tab);
   if (state.page > 1) params.set("page", String(state.page));
-  for (const key of ["policy", "execution", "task"]) if (state[key]) params.set(key, String(state[key]));
-  if (state.taskStatus) params.set("task_status", state.taskStatus);
+  const keys = { policy: "policy", status: "status", execution: "execution", task: "task", taskStatus: "task_status" };
+  for (const [key, name] of Object.entries(keys)) if (state[key]) params.set(name, String(state[key]));
   const text = params.toString();
   return text ? `?${text}` : "";
 }
