@@ -26,6 +26,7 @@ from core.remote_errors import (
     RemoteUnauthorized,
     RemoteUnavailable,
     read_limited,
+    release,
     transport_failure,
 )
 from core.remote_http import STALL_SECONDS, Endpoint, Log, Transport
@@ -104,7 +105,7 @@ class RemoteClient:
         response = await self.http.send("GET", self.http.url("/v2/"))
         if response.status_code != 200:
             raise await self.http.fail(response)
-        await response.aclose()
+        await release(response)
 
     async def catalog(self, *, page_size: int = PAGE_SIZE) -> list[str]:
         """Every repository of the remote, following the catalog's pages."""
@@ -142,7 +143,7 @@ class RemoteClient:
         """The digest of a tag or digest at the remote, None when it has no such manifest."""
         url = self.http.url(f"/v2/{repository}/manifests/{reference}")
         response = await self.http.send("HEAD", url, scope=_pull(repository), headers=_accept())
-        await response.aclose()
+        await release(response)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -166,7 +167,7 @@ class RemoteClient:
         )
         if response.status_code not in (200, 201, 202):
             raise await self.http.fail(response)
-        await response.aclose()
+        await release(response)
         return response.headers.get("docker-content-digest") or (
             "sha256:" + hashlib.sha256(body).hexdigest()
         )
@@ -175,7 +176,7 @@ class RemoteClient:
         """Delete a manifest by digest; False when the remote had none."""
         url = self.http.url(f"/v2/{repository}/manifests/{digest}")
         response = await self.http.send("DELETE", url, scope=f"repository:{repository}:delete")
-        await response.aclose()
+        await release(response)
         if response.status_code == 404:
             return False
         if response.status_code not in (200, 202, 204):
@@ -186,7 +187,7 @@ class RemoteClient:
         """The size of a blob at the remote (HEAD), None when it is not there."""
         url = self.http.url(f"/v2/{repository}/blobs/{digest}")
         response = await self.http.send("HEAD", url, scope=_pull(repository), follow=True)
-        await response.aclose()
+        await release(response)
         if response.status_code == 404:
             return None
         if response.status_code != 200:
@@ -204,7 +205,7 @@ class RemoteClient:
             params={"mount": digest, "from": from_repository},
             body=lambda: b"",
         )
-        await response.aclose()
+        await release(response)
         if response.status_code == 201:
             return True
         if response.status_code != 202:
@@ -218,7 +219,7 @@ class RemoteClient:
         """Best effort: an upload left behind expires at the remote anyway."""
         try:
             cancel = await self.http.send("DELETE", location, scope=_push(repository))
-            await cancel.aclose()
+            await release(cancel)
         except RemoteUnavailable as exc:
             self.http.log(f"could not cancel an unused upload at {location.host}: {exc}")
 
@@ -251,7 +252,7 @@ class RemoteClient:
             except httpx.TransportError as exc:
                 error = transport_failure(exc, url, self.http.stall)
             finally:
-                await response.aclose()
+                await release(response)
             failures = 0 if position > reached else failures
             if failures >= self.http.retries:
                 raise error
@@ -285,7 +286,7 @@ class RemoteClient:
         for _ in range(MAX_PAGES):
             response = await self.http.send("GET", url, scope=_pull(repository))
             if response.status_code in (400, 404, 405):
-                await response.aclose()
+                await release(response)
                 return found
             if response.status_code != 200:
                 raise await self.http.fail(response)
@@ -313,7 +314,7 @@ class RemoteClient:
         except RemoteError:
             return False
         finally:
-            await response.aclose()
+            await release(response)
         return isinstance(page, dict) and isinstance(page.get("manifests"), list)
 
     async def ensure_project(self, name: str) -> None:
@@ -345,7 +346,7 @@ class RemoteClient:
             method, url, headers=headers, body=lambda: payload, params=params, authenticate=False
         )
         if response.status_code in (200, 201, 404, 409):
-            await response.aclose()
+            await release(response)
         return response
 
     async def _paged(self, path: str, key: str, scope: str, page_size: int) -> list[str]:

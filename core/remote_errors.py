@@ -3,6 +3,7 @@ answer or a failed connection becomes one (a one-line reason a task log can show
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 from datetime import UTC, datetime
@@ -82,6 +83,21 @@ def transport_failure(exc: httpx.HTTPError, url: httpx.URL | str, stall: float) 
         return RemoteUnavailable(f"could not connect to {where}: timed out")
     detail = str(exc) or type(exc).__name__
     return RemoteUnavailable(f"{type(exc).__name__} on {where}: {detail}")
+
+
+SMALL_BODY = 64 * 1024
+
+
+async def release(response: httpx.Response) -> None:
+    """Done with an answer. A small body (a HEAD's none, a 201's empty one, an error
+    envelope) is read first, so the connection goes back to the pool: closing a streamed
+    answer unread drops its connection, and the next request pays a new TCP handshake."""
+    length = response.headers.get("content-length", "")
+    small = response.request.method == "HEAD" or (length.isdigit() and int(length) <= SMALL_BODY)
+    if small and not response.is_stream_consumed and not response.is_closed:
+        with contextlib.suppress(httpx.HTTPError, httpx.StreamError):
+            await response.aread()
+    await response.aclose()
 
 
 async def read_limited(response: httpx.Response, limit: int) -> bytes:

@@ -29,6 +29,7 @@ from core.remote_errors import (
     RemoteUnavailable,
     error_of,
     read_limited,
+    release,
     short_url,
     transport_failure,
 )
@@ -207,7 +208,7 @@ class Transport:
         fresh = await self._learn(challenge, scope, refresh=sent is not None)
         if fresh is None or fresh == sent:
             return response
-        await response.aclose()
+        await release(response)
         return await self._once(method, url, fresh, headers, body, params, follow)
 
     async def _once(
@@ -272,7 +273,7 @@ class Transport:
                 return self._once("GET", url, None, {}, None, None, False)
 
             response = await self.retrying(attempt, url, self.retries)
-            await response.aclose()
+            await release(response)
             challenge = parse_challenge(response.headers.get("www-authenticate", ""))
             if response.status_code == 401 and challenge is not None:
                 self._scheme = challenge.scheme

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from core.remote_errors import RemoteError, RemoteStopped, RemoteUnavailable
+from core.remote_errors import RemoteError, RemoteStopped, RemoteUnavailable, release
 from core.remote_http import Transport
 from core.remote_pace import Throttle
 
@@ -120,7 +120,7 @@ class BlobWriter:
         response = await self.transport.send("POST", url, scope=self.scope, body=lambda: b"")
         if response.status_code != 202:
             raise await self.transport.fail(response)
-        await response.aclose()
+        await release(response)
         minimum = response.headers.get("oci-chunk-min-length", "")
         return _Upload(_location(response), min_chunk=int(minimum) if minimum.isdigit() else 0)
 
@@ -133,7 +133,7 @@ class BlobWriter:
                 raise error
             upload.lost = True
             return
-        await response.aclose()
+        await release(response)
         offset = _range_offset(response.headers.get("range", ""))
         if offset is None:
             upload.lost = True  # a server that will not say: only a fresh start is safe
@@ -160,7 +160,7 @@ class BlobWriter:
         )
         if response.status_code != 202:
             raise await self.transport.fail(response)
-        await response.aclose()
+        await release(response)
         # A 202 means the server read the whole declared chunk.
         upload.location, upload.offset = _location(response, upload.location), end
 
@@ -178,13 +178,13 @@ class BlobWriter:
         )
         if response.status_code not in (201, 204):
             raise await self.transport.fail(response)
-        await response.aclose()
+        await release(response)
 
     async def _landed(self) -> bool:
         """Whether the blob is at the remote already (a PUT landed; its answer was lost)."""
         url = self.transport.url(f"/v2/{self.repository}/blobs/{self.digest}")
         response = await self.transport.send("HEAD", url, scope=self.scope, follow=True)
-        await response.aclose()
+        await release(response)
         length = response.headers.get("content-length", "")
         return response.status_code == 200 and length == str(self.size)
 

@@ -64,6 +64,12 @@ async def gc_page() -> Response:
     return await _page("gc.html")
 
 
+@ui.get("/ui/replication")
+async def replication_page() -> Response:
+    """Replication: remote registries, rules, executions with their tasks and logs."""
+    return await _page("replication.html")
+
+
 async def _page(name: str) -> Response:
     return await send_from_directory(PAGES, name)
 
