@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import replication_berth, replication_skopeo
 from bench.gc_drive import python_of
 from bench.replication_data import ImageSet, missing_at, push_big, push_small
-from bench.replication_report import Measured, markdown, missed_targets
+from bench.replication_report import BERTH, Measured, markdown, missed_targets
 from bench.servers import Server, berth, distribution
 
 BENCH = Path(__file__).resolve().parent
@@ -84,6 +84,15 @@ class Rig:
         server.log_path = self.logs / f"dest-{self.made}-{kind}.log"
         return server
 
+    def restart(self, source: Server) -> None:
+        """Start the source anew (same data) before Berth copies: its memory then shows the
+        replication, not the high-water mark skopeo's logins left (each of its processes
+        signs in; concurrent argon2 checks of 19 MiB each grow the allocator's arenas)."""
+        source.stop()
+        self.made += 1
+        source.log_path = self.logs / f"source-berth-{self.made}.log"
+        source.start()
+
     def drop(self, server: Server) -> None:
         server.stop()
         shutil.rmtree(server.data_dir.parent, ignore_errors=True)
@@ -128,7 +137,7 @@ def copies(
     if not args.skopeo_only and not berth_missing:
         ways.append(
             (
-                "Berth replication",
+                BERTH,
                 lambda d: replication_berth.replicate(source, d, images, args.timeout),
             )
         )
@@ -152,6 +161,8 @@ def run(args: argparse.Namespace, rig: Rig) -> tuple[list[Measured], dict[str, I
         for kind in [args.to] if args.to else DESTINATIONS:
             for images in sets.values():
                 for tool, copy in copies(args, source, images, rig.work, berth_missing):
+                    if tool == BERTH:
+                        rig.restart(source)
                     results.append(measure_one(rig, kind, images, tool, copy))
         return results, sets, berth_missing
     finally:
