@@ -219,6 +219,15 @@ class ReplicationApi:
         return "\n".join(lines)
 
 
+def project_exists(berth: Peer, name: str) -> bool:
+    """Whether a Berth has the project (Harbor's HEAD /api/v2.0/projects?project_name=)."""
+    response = httpx.head(
+        f"{berth.url}/api/v2.0/projects", params={"project_name": name}, auth=berth.auth
+    )
+    assert response.status_code in (200, 404), response.text
+    return response.status_code == 200
+
+
 def _final(execution: dict[str, Any]) -> dict[str, Any] | None:
     return execution if execution.get("status") in FINAL_STATES else None
 

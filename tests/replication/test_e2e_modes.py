@@ -16,11 +16,14 @@ from tests.replication.support import (
     ReplicationApi,
     assert_succeeded,
     docker_pulls_same,
+    manifest_digest,
     oras_pulls_same,
     podman_pulls_platforms,
+    project_exists,
     push_docker_image,
     push_oras_artifact,
     push_podman_index,
+    push_tiny_images,
     skopeo_digest,
 )
 
@@ -72,3 +75,27 @@ def test_a_manual_execution_copies_images_indexes_and_artifacts(
     podman_pulls_platforms(podman_at("puller"), dest, index.repository, index)
     assert skopeo_digest(skopeo, dest, index.repository, index.tag) == index.digest
     oras_pulls_same(dest, tmp_path, artifact.repository, artifact)
+
+
+def test_a_push_into_a_project_the_destination_berth_lacks_creates_it(
+    api_a: ReplicationApi, berth_a: Peer, berth_b: Peer, unique: str
+) -> None:
+    # Given an image at Berth A and a policy that puts it under a project Berth B lacks
+    pushed = push_tiny_images(berth_a, f"library/newproject-{unique}", ["v1"])
+    project = f"mirror-{unique}"
+    registry = api_a.add_registry(berth_b, name=f"projects-{unique}")
+    policy = api_a.add_policy(
+        f"projects-{unique}",
+        destination=registry,
+        repositories=f"library/newproject-{unique}",
+        dest_namespace=project,
+        replace_count=1,
+    )
+
+    # When it runs
+    execution = api_a.run(policy)
+
+    # Then Berth B has the project, and the image in it under the same digest
+    assert_succeeded(api_a, execution)
+    assert project_exists(berth_b, project)
+    assert manifest_digest(berth_b, f"{project}/newproject-{unique}", "v1") == pushed["v1"]
