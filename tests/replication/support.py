@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -151,6 +152,7 @@ class ReplicationApi:
         dest_namespace: str | None = None,
         replace_count: int | None = None,
         override: bool = True,
+        replicate_deletion: bool = False,
     ) -> int:
         """A pull (`source`: a registry id) or push (`destination`) mode policy, enabled,
         filtering on a name pattern and maybe a tag (pattern, "matches" or "excludes")."""
@@ -164,6 +166,7 @@ class ReplicationApi:
             "filters": filters,
             "trigger": {"type": trigger},
             "override": override,
+            "replicate_deletion": replicate_deletion,
             "enabled": True,
         }
         if dest_namespace is not None:
@@ -171,6 +174,13 @@ class ReplicationApi:
         if replace_count is not None:
             body["dest_namespace_replace_count"] = replace_count
         return self._created("/replication/policies", body)
+
+    def delete_artifact(self, repository: str, reference: str) -> None:
+        """Harbor's DELETE of an artifact (every tag on it goes), as the UI does it."""
+        project, _, rest = repository.partition("/")
+        path = f"/projects/{project}/repositories/{quote(rest, safe='')}/artifacts/{reference}"
+        response = self.http.delete(path)
+        assert response.status_code == 200, f"DELETE {path}: {response.status_code} {response.text}"
 
     def start(self, policy_id: int) -> int:
         """Start a manual execution; its id."""

@@ -13,6 +13,7 @@ from tests.replication.support import (
     docker_pulls_same,
     manifest_digest,
     push_docker_image,
+    push_tiny_images,
 )
 from tests.support import wait_until
 
@@ -47,3 +48,34 @@ def test_a_docker_push_appears_at_the_destination_with_no_manual_step(
     # ... copied by what the push triggered, not by hand
     triggers = {e["trigger"] for e in api_a.executions(policy)}
     assert triggers == {"event_based"}
+
+
+def test_a_deletion_at_the_source_is_replicated_when_the_policy_says_so(
+    api_a: ReplicationApi, berth_a: Peer, distribution: Peer, unique: str
+) -> None:
+    # Given an event-based policy that replicates deletions, and an image it has copied
+    repository = f"library/delete-{unique}-app"
+    registry = api_a.add_registry(distribution, name=f"deletions-{unique}")
+    api_a.add_policy(
+        f"deletions-{unique}",
+        destination=registry,
+        repositories=repository,
+        trigger="event_based",
+        replicate_deletion=True,
+    )
+    digest = push_tiny_images(berth_a, repository, ["v1"])["v1"]
+    wait_until(
+        f"{repository}:v1 at Distribution",
+        lambda: manifest_digest(distribution, repository, "v1") == digest,
+        within=60,
+    )
+
+    # When the artifact is deleted at Berth A
+    api_a.delete_artifact(repository, digest)
+
+    # Then it goes from Distribution too, by itself
+    wait_until(
+        f"{repository}@{digest} gone from Distribution",
+        lambda: manifest_digest(distribution, repository, digest) is None,
+        within=60,
+    )
