@@ -332,44 +332,57 @@ def push_tiny_images(peer: Peer, repository: str, tag_names: list[str]) -> dict[
     """One small OCI image per tag, each of its own digest, pushed over the distribution
     API with Basic credentials (what a registry client does, minus the build); tag -> digest."""
     pushed = {}
-    with httpx.Client(base_url=peer.url, auth=peer.auth, timeout=60) as client:
-        for tag in tag_names:
-            config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
-            layer = os.urandom(512)
-            for blob in (config, layer):
-                started = client.post(f"/v2/{repository}/blobs/uploads/")
-                assert started.status_code == 202, started.text
-                location = httpx.URL(peer.url).join(started.headers["Location"])
-                done = client.put(
-                    location.copy_merge_params({"digest": sha256(blob)}), content=blob
-                )
-                assert done.status_code == 201, done.text
-            body = json.dumps(
-                {
-                    "schemaVersion": 2,
-                    "mediaType": OCI_MANIFEST,
-                    "config": {
-                        "mediaType": "application/vnd.oci.image.config.v1+json",
-                        "digest": sha256(config),
-                        "size": len(config),
-                    },
-                    "layers": [
-                        {
-                            "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                            "digest": sha256(layer),
-                            "size": len(layer),
-                        }
-                    ],
-                }
-            ).encode()
-            put = client.put(
-                f"/v2/{repository}/manifests/{tag}",
-                content=body,
-                headers={"Content-Type": OCI_MANIFEST},
-            )
-            assert put.status_code == 201, put.text
-            pushed[tag] = sha256(body)
+    for tag in tag_names:
+        config = json.dumps({"architecture": "amd64", "os": "linux", "tag": tag}).encode()
+        layer = (os.urandom(512), "application/vnd.oci.image.layer.v1.tar")
+        pushed[tag] = push_manifest(peer, repository, tag, config, [layer])
     return pushed
+
+
+def push_tag_signature(peer: Peer, repository: str, subject: str) -> str:
+    """A signature in cosign's tag scheme: a manifest under the tag sha256-<hex>.sig whose
+    layer is the simple-signing payload naming the subject; its digest."""
+    payload = json.dumps(
+        {"critical": {"image": {"docker-manifest-digest": subject}, "type": "cosign container"}}
+    ).encode()
+    layer = (payload, "application/vnd.dev.cosign.simplesigning.v1+json")
+    tag = subject.replace(":", "-") + ".sig"
+    return push_manifest(peer, repository, tag, b"{}", [layer])
+
+
+def push_manifest(
+    peer: Peer, repository: str, tag: str, config: bytes, layers: list[tuple[bytes, str]]
+) -> str:
+    """Upload the config and layers (POST + PUT ?digest=), then the OCI manifest under tag."""
+    with httpx.Client(base_url=peer.url, auth=peer.auth, timeout=60) as client:
+        for blob in (config, *(data for data, _ in layers)):
+            started = client.post(f"/v2/{repository}/blobs/uploads/")
+            assert started.status_code == 202, started.text
+            location = httpx.URL(peer.url).join(started.headers["Location"])
+            done = client.put(location.copy_merge_params({"digest": sha256(blob)}), content=blob)
+            assert done.status_code == 201, done.text
+        body = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_MANIFEST,
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": sha256(config),
+                    "size": len(config),
+                },
+                "layers": [
+                    {"mediaType": kind, "digest": sha256(data), "size": len(data)}
+                    for data, kind in layers
+                ],
+            }
+        ).encode()
+        put = client.put(
+            f"/v2/{repository}/manifests/{tag}",
+            content=body,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        assert put.status_code == 201, put.text
+    return sha256(body)
 
 
 # --- docker ----------------------------------------------------------------------------

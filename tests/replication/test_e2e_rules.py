@@ -1,6 +1,7 @@
 """What a policy copies where: name and tag patterns over a few repositories, and
 dest_namespace with dest_namespace_replace_count, each run from Berth to Distribution and
-checked in Distribution's catalog (repository names and tags)."""
+checked in Distribution's catalog (repository names and tags); and a signature in cosign's
+tag scheme, which goes with its image whatever the tag filter says."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from tests.replication.support import (
     ReplicationApi,
     assert_succeeded,
     catalog,
+    manifest_digest,
+    push_tag_signature,
     push_tiny_images,
+    tags,
 )
 
 pytestmark = pytest.mark.e2e
@@ -104,3 +108,27 @@ def test_a_policy_copies_what_its_filters_match_where_its_namespace_says(
     expected = {name.replace("NS", namespace, 1): tags for name, tags in copied.items()}
     where = f"{namespace}/" if namespace else BASE
     assert catalog(distribution, where) == expected
+
+
+def test_a_tag_scheme_signature_follows_its_subject_past_the_tag_filter(
+    api_a: ReplicationApi, berth_a: Peer, distribution: Peer, unique: str
+) -> None:
+    # Given an image signed in cosign's tag scheme (sha256-<hex>.sig) at Berth A
+    repository = f"library/signed-{unique}"
+    subject = push_tiny_images(berth_a, repository, ["v1"])["v1"]
+    signature = push_tag_signature(berth_a, repository, subject)
+    # ... and a policy whose tag filter names only the image's tag
+    registry = api_a.add_registry(distribution, name=f"signed-{unique}")
+    policy = api_a.add_policy(
+        f"signed-{unique}", destination=registry, repositories=repository, tag=("v1", "matches")
+    )
+
+    # When it runs
+    execution = api_a.run(policy)
+
+    # Then the signature is at Distribution under its tag, still naming the image
+    assert_succeeded(api_a, execution)
+    sig_tag = subject.replace(":", "-") + ".sig"
+    assert tags(distribution, repository) == sorted(["v1", sig_tag])
+    assert manifest_digest(distribution, repository, sig_tag) == signature
+    assert manifest_digest(distribution, repository, "v1") == subject
