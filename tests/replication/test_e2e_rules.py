@@ -1,7 +1,7 @@
 """What a policy copies where: name and tag patterns over a few repositories, and
 dest_namespace with dest_namespace_replace_count, each run from Berth to Distribution and
 checked in Distribution's catalog (repository names and tags); and a signature in cosign's
-tag scheme, which goes with its image whatever the tag filter says."""
+tag scheme, which goes with its image whatever the tag filter says; and `override`."""
 
 from __future__ import annotations
 
@@ -132,3 +132,32 @@ def test_a_tag_scheme_signature_follows_its_subject_past_the_tag_filter(
     assert tags(distribution, repository) == sorted(["v1", sig_tag])
     assert manifest_digest(distribution, repository, sig_tag) == signature
     assert manifest_digest(distribution, repository, "v1") == subject
+
+
+@pytest.mark.parametrize(
+    ("override", "kept"),
+    [pytest.param(False, "theirs", id="kept"), pytest.param(True, "ours", id="overridden")],
+)
+def test_a_different_image_under_the_tag_at_the_destination_is_kept_unless_override(
+    api_a: ReplicationApi,
+    berth_a: Peer,
+    distribution: Peer,
+    unique: str,
+    override: bool,
+    kept: str,
+) -> None:
+    # Given v1 at Berth A, and another image already under v1 at Distribution
+    repository = f"library/override-{unique}"
+    ours = push_tiny_images(berth_a, repository, ["v1"])["v1"]
+    theirs = push_tiny_images(distribution, repository, ["v1"])["v1"]
+    registry = api_a.add_registry(distribution, name=f"override-{unique}")
+    policy = api_a.add_policy(
+        f"override-{unique}", destination=registry, repositories=repository, override=override
+    )
+
+    # When the policy runs
+    execution = api_a.run(policy)
+
+    # Then it succeeds, and Distribution's v1 is theirs without override, ours with it
+    assert_succeeded(api_a, execution)
+    assert manifest_digest(distribution, repository, "v1") == {"ours": ours, "theirs": theirs}[kept]
