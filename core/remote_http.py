@@ -117,6 +117,8 @@ class Transport:
         self._tokens: dict[str, tuple[str, float]] = {}  # scope -> (token, monotonic expiry)
         self._token_lock = asyncio.Lock()
         self._discovered = False
+        # whether the remote takes a whole blob in one POST ?digest= (None: not tried yet)
+        self.one_post: bool | None = None
 
     def url(self, path: str) -> str:
         return f"{self.base}{path}"

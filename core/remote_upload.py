@@ -23,6 +23,7 @@ from core.remote_pace import Throttle
 
 CHUNK_THRESHOLD = 64 * 1024 * 1024  # blobs this large go in chunks even when not asked
 DEFAULT_CHUNK = 16 * 1024 * 1024
+ONE_POST_LIMIT = 64 * 1024  # blobs this small try the one-request upload (POST ?digest=)
 PIECE = 64 * 1024  # the largest write handed to the socket: the speed cap's granularity
 UPLOAD_LOST_CODES = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
 _RANGE = re.compile(r"^(?:bytes[ =])?0-(\d+)$")
@@ -64,12 +65,20 @@ class BlobWriter:
         self.sent = 0
 
     async def monolithic(self) -> int:
-        """POST, PUT with the whole body; from scratch after a failure. The bytes sent."""
+        """POST, PUT with the whole body; from scratch after a failure. The bytes sent. A
+        small blob goes in one POST ?digest= where the registry takes that (Berth does;
+        Distribution answers 202 and the upload goes on as usual)."""
         failures = 0
         while True:
             self._check_stop()
             try:
-                await self._finish(await self._start(), with_body=True)
+                if self.size <= ONE_POST_LIMIT and self.transport.one_post is not False:
+                    upload = await self._post_whole()
+                    if upload is None:
+                        return self.sent
+                else:
+                    upload = await self._start()
+                await self._finish(upload, with_body=True)
                 return self.sent
             except RemoteError as exc:
                 await self._after_failure(exc, failures)
@@ -121,6 +130,30 @@ class BlobWriter:
         if response.status_code != 202:
             raise await self.transport.fail(response)
         await release(response)
+        minimum = response.headers.get("oci-chunk-min-length", "")
+        return _Upload(_location(response), min_chunk=int(minimum) if minimum.isdigit() else 0)
+
+    async def _post_whole(self) -> _Upload | None:
+        """POST ?digest= with the blob: None when the registry took it (201), else the
+        upload it opened instead (202), and the client sends no more whole POSTs to it."""
+        url = self.transport.url(f"/v2/{self.repository}/blobs/uploads/")
+        response = await self.transport.send(
+            "POST",
+            url,
+            scope=self.scope,
+            params={"digest": self.digest},
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(self.size)},
+            body=lambda: self._body(0, self.size),
+            retry=False,
+        )
+        if response.status_code == 201:
+            await release(response)
+            self.transport.one_post = True
+            return None
+        if response.status_code != 202:
+            raise await self.transport.fail(response)
+        await release(response)
+        self.transport.one_post = False
         minimum = response.headers.get("oci-chunk-min-length", "")
         return _Upload(_location(response), min_chunk=int(minimum) if minimum.isdigit() else 0)
 

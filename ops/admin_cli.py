@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from core.sealed import Resealed
+    from core.service import Registry
 
 from ops.cli_common import DataDir, console, fail, operator, settings_or_exit, with_registry
 
 admin_cli = typer.Typer(
-    help="The system administrator's account.", no_args_is_help=True, rich_markup_mode=None
+    help="The system administrator's account; the secret key.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 ADMIN = "admin"
 
@@ -55,3 +61,23 @@ async def _write(password: str) -> None:
     audit.begin_request(None, "berth admin reset-password")
     audit.identify(operator())
     await services.users.reset_password(AccountService(UserService()), ADMIN, password)
+
+
+@admin_cli.command("reseal")
+def reseal(data_dir: DataDir = None) -> None:
+    """Seal every stored secret again with the current secret key (after BERTH_SECRET_KEY
+    changed and the old one went to BERTH_RETIRED_SECRET_KEYS); then the old one may go."""
+    settings = settings_or_exit(data_dir=data_dir)
+    done = with_registry(settings, _reseal)
+    console.print(f"{done.count} secret(s) sealed again with the current key", markup=False)
+    if done.unreadable:
+        fail([f"no configured key opens the secret of {name}" for name in done.unreadable], 1)
+
+
+async def _reseal(registry: Registry) -> Resealed:
+    from core import audit
+    from core.sealed import reseal_all
+
+    audit.begin_request(None, "berth admin reseal")
+    audit.identify(operator())
+    return await reseal_all(registry.sealed())

@@ -6,12 +6,14 @@ Every value is checked here, before anything starts: a bad one is a SettingsErro
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
+import pydantic_settings
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -55,6 +57,15 @@ def _url(*schemes: str) -> AfterValidator:
 
 
 Cron = Annotated[str, AfterValidator(_cron)]
+
+
+def _sealing_key(value: SecretStr) -> SecretStr:
+    if len(value.get_secret_value()) < 16:
+        raise ValueError("must be at least 16 characters: a long random string")
+    return value
+
+
+SealingKey = Annotated[SecretStr, AfterValidator(_sealing_key)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 LogLevel = Annotated[
     Literal["debug", "info", "warning", "error", "critical"],
@@ -134,8 +145,8 @@ class Settings(BaseSettings):
     token_issuer: Name = "berth-token-service"
     self_registration: bool = False  # anybody may create a local account
     # seals secrets at rest (registry passwords, trigger secrets); default: keys/secret.key
-    secret_key: Annotated[SecretStr, Field(min_length=16)] | None = None
-    retired_secret_keys: list[Annotated[SecretStr, Field(min_length=16)]] = []  # still open
+    secret_key: SealingKey | None = None
+    retired_secret_keys: list[SealingKey] = []  # still open what they sealed
     storage: StorageSettings = Field(default_factory=StorageSettings)
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
@@ -262,4 +273,10 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         raise SettingsError(
             render_validation_error(exc, given, os.environ, config_path()[0], SECRET)
+        ) from None
+    except pydantic_settings.SettingsError as exc:  # a list or section that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = f"BERTH_{found.group(1).upper()}" if found else "a BERTH_ variable"
+        raise SettingsError(
+            [f'{name}: is not valid JSON (a list is written ["a", "b"], a section {{...}})']
         ) from None

@@ -160,6 +160,32 @@ async def test_a_cut_monolithic_write_starts_again(proxy: FaultProxy) -> None:
     assert len(data) + 40 * KIB < sent <= 2 * len(data)
 
 
+async def test_small_blobs_go_in_one_request_where_the_registry_takes_that(
+    proxy: FaultProxy, tmp_path: Path
+) -> None:
+    # At Berth: each small blob is one POST ?digest=
+    name = repo()
+    blobs = [blob(4 * KIB) for _ in range(3)]
+    async with client_of(proxy) as remote:
+        for data, digest in blobs:
+            assert await remote.write_blob(name, digest, len(data), source_of(data)) == len(data)
+    uploads = [s.method for s in proxy.seen if "/blobs/uploads/" in s.target]
+    assert uploads == ["POST"] * 3
+    # At Distribution, which opens an upload instead (202): that blob goes on by PUT, and
+    # the client sends the others as Distribution wants them (POST, then PUT)
+    with running_distribution_htpasswd(tmp_path) as distribution:
+        async with FaultProxy(distribution.url) as watched:
+            endpoint = Endpoint(watched.url, USER, PASSWORD)
+            async with RemoteClient(endpoint) as remote:
+                for data, digest in blobs:
+                    await remote.write_blob(name, digest, len(data), source_of(data))
+                    assert await read_all(remote.read_blob(name, digest)) == data
+            uploads = [s.method for s in watched.seen if "/blobs/uploads/" in s.target]
+    assert uploads == ["POST", "PUT"] * 3
+    whole = [s for s in watched.seen if s.method == "POST" and "digest=" in s.target]
+    assert len(whole) == 1  # tried once, then not again
+
+
 async def test_distribution_cut_mid_chunk_still_completes(
     tmp_path: Path,
 ) -> None:

@@ -18,6 +18,9 @@ from tests.support import ADMIN, free_port, running_berth
 BAD_SETTINGS = [
     # (environment, what the one line must say)
     ({"BERTH_WORKERS": "abc"}, ["BERTH_WORKERS='abc'", "valid integer", "whole number"]),
+    ({"BERTH_SECRET_KEY": "short"}, ["BERTH_SECRET_KEY", "at least 16 characters"]),
+    ({"BERTH_RETIRED_SECRET_KEYS": "old-key"}, ["BERTH_RETIRED_SECRET_KEYS", "not valid JSON"]),
+    ({"BERTH_GC": "nope"}, ["BERTH_GC:", "not valid JSON"]),
     ({"BERTH_MAX_MANIFEST_BYTES": "4MB"}, ["BERTH_MAX_MANIFEST_BYTES='4MB'", "without units"]),
     ({"BERTH_DATABASE_URL": "mysql://u:s3cret@db/berth"}, ["BERTH_DATABASE_URL", "postgres://"]),
     ({"BERTH_AUDIT__SEARCH": "elastic"}, ["BERTH_AUDIT__SEARCH='elastic'", "'elasticsearch'"]),

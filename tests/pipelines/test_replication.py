@@ -18,11 +18,11 @@ import pytest
 from core import replication_runs
 from core.events import transaction
 from core.jobs import ClaimedJob, JobQueue
-from core.replication_triggers import EVENT_JOB
+from core.replication_triggers import EVENT_JOB, SCHEDULE_JOB
 from core.service import Registry
 from models import Job, RemoteRegistry, ReplicationPolicy, ReplicationTask
 from pipelines import PipelineContext
-from pipelines.replication import run_execution, start_for_events
+from pipelines.replication import run_execution, start_for_events, start_on_schedule
 from tests.gc.support import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST, body, sha256
 from tests.peers import running_distribution
 from tests.support import RunningBerth
@@ -264,3 +264,23 @@ async def test_a_stopped_execution_begins_no_more_tasks(
 async def http(method: str, url: str, **options: Any) -> httpx.Response:
     async with httpx.AsyncClient() as client:
         return await client.request(method, url, **options)
+
+
+async def test_a_schedules_fire_starts_one_execution_even_when_delivered_twice(
+    registry: Registry, remote: RemoteRegistry
+) -> None:
+    policy = await policy_for(
+        remote, trigger={"type": "scheduled", "trigger_settings": {"cron": "0 0 2 * * *"}}
+    )
+    fire = ClaimedJob(4242, SCHEDULE_JOB, {"policy_id": policy.id}, 1)
+    await start_on_schedule(fire, context(registry))
+    await start_on_schedule(fire, context(registry))  # delivered again
+    runs, total = await replication_runs.history(int(policy.id), None, None, 0, 10)
+    assert total == 1 and runs[0].trigger == "scheduled"
+    # A disabled policy's fire starts nothing
+    policy.enabled = False
+    await policy.save()
+    await start_on_schedule(
+        ClaimedJob(4243, SCHEDULE_JOB, {"policy_id": policy.id}, 1), context(registry)
+    )
+    assert (await replication_runs.history(int(policy.id), None, None, 0, 10))[1] == 1
