@@ -22,7 +22,9 @@ from core.remote_http import Transport
 from core.remote_pace import Throttle
 
 CHUNK_THRESHOLD = 64 * 1024 * 1024  # blobs this large go in chunks even when not asked
-DEFAULT_CHUNK = 16 * 1024 * 1024
+DEFAULT_CHUNK = (
+    64 * 1024 * 1024
+)  # when not asked: Distribution takes a few big chunks faster than many
 ONE_POST_LIMIT = 64 * 1024  # blobs this small try the one-request upload (POST ?digest=)
 PIECE = 64 * 1024  # the largest write handed to the socket: the speed cap's granularity
 UPLOAD_LOST_CODES = frozenset({"BLOB_UPLOAD_UNKNOWN", "BLOB_UPLOAD_INVALID"})
