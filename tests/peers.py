@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,3 +206,24 @@ class Skopeo:
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         # No signature policy is in play here; don't depend on the host's policy.json.
         return run_tool(["skopeo", "--insecure-policy", *args], self.env, check=check)
+
+
+@contextmanager
+def podman_stores(env: dict[str, str], prefix: str) -> Iterator[Callable[[str], Podman]]:
+    """`make("builder")` gives a podman with an image store of its own (one 'machine');
+    the stores are removed at the end."""
+    require_tool("podman")
+    require_tool("buildah")
+    require(os.geteuid() == 0, "podman with vfs storage and no user namespace needs root")
+    made: list[Path] = []
+
+    def make(name: str) -> Podman:
+        # podman refuses a runroot path longer than 50 characters.
+        made.append(Path(tempfile.mkdtemp(prefix=f"{prefix}-{name}-", dir="/tmp")))
+        return Podman(made[-1], env)
+
+    try:
+        yield make
+    finally:
+        for root in made:
+            shutil.rmtree(root, ignore_errors=True)

@@ -12,13 +12,12 @@ import base64
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.peers import Docker, Podman, Skopeo, running_distribution
+from tests.peers import Docker, Podman, Skopeo, podman_stores, running_distribution
 from tests.support import (
     ADMIN,
     RunningBerth,
@@ -95,20 +94,9 @@ def docker(dockerd: Docker, registry: RunningBerth) -> Docker:
 
 @pytest.fixture
 def podman_at(containers_env: dict[str, str]) -> Iterator[Callable[[str], Podman]]:
-    """`podman_at("builder")` gives a podman with its own image store: one per 'machine'."""
-    require_tool("podman")
-    require_tool("buildah")
-    require(os.geteuid() == 0, "podman with vfs storage and no user namespace needs root")
-    made: list[Path] = []
-
-    def make(name: str) -> Podman:
-        # podman refuses a runroot path longer than 50 characters.
-        made.append(Path(tempfile.mkdtemp(prefix=f"berth-podman-{name}-", dir="/tmp")))
-        return Podman(made[-1], containers_env)
-
-    yield make
-    for root in made:
-        shutil.rmtree(root, ignore_errors=True)
+    """`podman_at("builder")`: a podman with an image store of its own (one 'machine')."""
+    with podman_stores(containers_env, "berth-podman") as make:
+        yield make
 
 
 @pytest.fixture

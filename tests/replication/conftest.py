@@ -9,9 +9,6 @@ own, so tests do not see each other's images.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers import Docker, Podman, Skopeo
+from tests.peers import Docker, Podman, Skopeo, podman_stores
 from tests.replication.support import (
     Peer,
     ReplicationApi,
@@ -30,7 +27,6 @@ from tests.replication.support import (
 from tests.support import (
     assert_log_clean,
     log_size,
-    require,
     require_tool,
     running_berth_with,
 )
@@ -121,19 +117,8 @@ def clients_env(
 @pytest.fixture
 def podman_at(clients_env: dict[str, str]) -> Iterator[Callable[[str], Podman]]:
     """`podman_at("builder")`: a podman with an image store of its own (one 'machine')."""
-    require_tool("podman")
-    require_tool("buildah")
-    require(os.geteuid() == 0, "podman with vfs storage and no user namespace needs root")
-    made: list[Path] = []
-
-    def make(name: str) -> Podman:
-        # podman refuses a runroot path longer than 50 characters.
-        made.append(Path(tempfile.mkdtemp(prefix=f"berth-repl-{name}-", dir="/tmp")))
-        return Podman(made[-1], clients_env)
-
-    yield make
-    for root in made:
-        shutil.rmtree(root, ignore_errors=True)
+    with podman_stores(clients_env, "berth-repl") as make:
+        yield make
 
 
 @pytest.fixture
