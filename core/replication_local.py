@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from core import audit, events
+from core.digests import is_digest
 from core.errors import BlobUnknown, ManifestUnknown, NameUnknown
 from core.projects import project_name_exists, validate_project_name
 from core.remote import BlobSource, RemoteError, RemoteManifest, RemoteNotFound, RemoteStopped
@@ -79,7 +80,7 @@ class LocalRegistry:
         return RemoteManifest(stored.digest, stored.media_type, stored.content)
 
     async def head_manifest(self, repository: str, reference: str) -> str | None:
-        query = _HAS_MANIFEST if reference.startswith(("sha256:", "sha512:")) else _TAG_DIGEST
+        query = _HAS_MANIFEST if is_digest(reference) else _TAG_DIGEST
         rows = await fetch(query, repository, reference)
         return str(rows[0][0]) if rows else None
 

@@ -137,8 +137,7 @@ async def get(execution_id: int, tx: Tx | None = None) -> ReplicationExecution:
     """ExecutionUnknown. With tx (the caller's transaction): read in it; never open a
     transaction inside another (SQLite's BEGIN IMMEDIATE would end the outer one)."""
     if tx is None:
-        async with transaction() as own:
-            await mark_lapsed(own)
+        await settle_lapsed()
     else:
         await mark_lapsed(tx)
     execution = await ReplicationExecution.get_or_none(id=execution_id, using_db=tx)
@@ -157,8 +156,7 @@ async def history(
 ) -> tuple[list[ReplicationExecution], int]:
     """Executions newest first (or in order: ORM field names, "-" for descending), and how
     many match."""
-    async with transaction() as tx:
-        await mark_lapsed(tx)
+    await settle_lapsed()
     query = ReplicationExecution.all()
     if policy_id is not None:
         query = query.filter(policy_id=policy_id)
@@ -295,15 +293,24 @@ async def fail(execution_id: int, reason: str) -> None:
         await end(tx, execution_id, reason)
 
 
+def _silent() -> Any:
+    """Executions in progress whose heartbeat is older than HEARTBEAT_LAPSE."""
+    cutoff = datetime.now(UTC) - HEARTBEAT_LAPSE
+    return ReplicationExecution.filter(status=IN_PROGRESS, heartbeat_at__lt=cutoff)
+
+
+async def settle_lapsed() -> None:
+    """mark_lapsed in a transaction of its own, opened only when some execution has gone
+    silent (one indexed read): a list or a get must not take SQLite's write lock each time."""
+    if await _silent().exists():
+        async with transaction() as tx:
+            await mark_lapsed(tx)
+
+
 async def mark_lapsed(tx: Tx) -> int:
     """Executions whose job is gone for good (failed, or no heartbeat for HEARTBEAT_LAPSE
     and no live job): Failed, so none is stuck InProgress."""
-    cutoff = datetime.now(UTC) - HEARTBEAT_LAPSE
-    stale = await (
-        ReplicationExecution.filter(status=IN_PROGRESS, heartbeat_at__lt=cutoff)
-        .using_db(tx)
-        .values_list("id", "job_id")
-    )
+    stale = await _silent().using_db(tx).values_list("id", "job_id")
     marked = 0
     for execution_id, job_id in stale:
         job = await Job.get_or_none(id=job_id, using_db=tx) if job_id else None

@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from models import ReplicationExecution
 
 POLL_SECONDS = 0.5  # the execution row is read this often while waiting
-LAPSE_CHECK_POLLS = 60  # and every 30 s, whether its worker went silent
 
 Wait = Annotated[
     bool, typer.Option("--wait", help="follow the execution to its end; exit 1 unless it Succeed")
@@ -73,23 +72,16 @@ async def start(policy: str) -> ReplicationExecution:
 
 
 async def follow(execution_id: int) -> ReplicationExecution:
-    """Read the execution until it ends, showing its tasks and bytes as bars. A plain read
-    each time; every LAPSE_CHECK_POLLS, the read that also fails an execution whose worker
-    went silent (a write: SQLite's lock is not taken twice a second for watching)."""
+    """Read the execution until it ends (one whose worker went silent is failed by the
+    read: core.replication_runs.get), showing its tasks and bytes as bars."""
     from core import replication_runs
-    from models import ReplicationExecution
 
-    polls = 0
     with ExecutionBars() as bars:
         while True:
-            if polls % LAPSE_CHECK_POLLS == 0:
-                execution = await replication_runs.get(execution_id)
-            else:
-                execution = await ReplicationExecution.get(id=execution_id)
+            execution = await replication_runs.get(execution_id)
             bars.show(execution)
             if execution.status in replication_runs.FINAL:
                 return execution
-            polls += 1
             await asyncio.sleep(POLL_SECONDS)
 
 

@@ -33,8 +33,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from core import audit, events, replication_events, replication_runs, replication_triggers
+from core import (
+    audit,
+    events,
+    mediatypes,
+    replication_events,
+    replication_runs,
+    replication_triggers,
+)
+from core.digests import is_digest
+from core.errors import ManifestInvalid
 from core.jobs import ClaimedJob
+from core.manifests import ParsedManifest, parse_manifest
 from core.registries import endpoint
 from core.remote import (
     BlobSource,
@@ -66,13 +76,6 @@ CHUNK = 16 << 20  # copy_by_chunk's chunk size
 # the tag scheme of accessories: sha256-<hex> (the referrers fallback index) and
 # sha256-<hex>.sig / .att / .sbom (cosign's signatures, attestations, SBOMs)
 ACCESSORY_TAG = re.compile(r"^(sha256|sha512)-([0-9a-f]{64}|[0-9a-f]{128})(\.[a-z]+)?$")
-INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
-INDEX_TYPES = frozenset(
-    {
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-    }
-)
 
 
 class Side(Protocol):
@@ -300,7 +303,7 @@ class Run:
         """One item per artifact of the repository that the tag filter selects (every tag
         of it that matches), with the accessory tags of each selected artifact."""
         tagged = await self._tag_digests(repository)
-        if reference and reference.startswith(("sha256:", "sha512:")):
+        if reference and is_digest(reference):
             tagged = {
                 t: d for t, d in tagged.items() if d == reference or _accessory_of(t, reference)
             }
@@ -336,7 +339,7 @@ class Run:
             manifest = await self.source.get_manifest(repository, digest)
         except RemoteNotFound:
             return False
-        return isinstance(_document(manifest).get("subject"), dict)
+        return _parsed(manifest).subject is not None
 
     async def _tag_digests(self, repository: str) -> dict[str, str]:
         """Tag -> digest at the source: one query on this Berth, one tags/list and a HEAD
@@ -439,8 +442,8 @@ class Run:
                 note("stopped")
                 status = replication_runs.STOPPED
                 break
-            except (RemoteUnauthorized, RemoteNotFound) as exc:
-                note(f"failed: {exc}")
+            except (RemoteUnauthorized, RemoteNotFound, InvalidInput) as exc:
+                note(f"failed: {exc}")  # will not pass by trying again
                 break
             except (RemoteError, OSError) as exc:
                 note(f"attempt {attempt} of {TASK_ATTEMPTS} failed: {exc}")
@@ -511,11 +514,11 @@ class Copier:
         item, policy = self.item, self.run.policy
         self.note(f"copying {item.resources()[0]} to {item.resources()[1]}")
         manifest = await self.source.get_manifest(item.src_repo, item.digest)
-        document = _document(manifest)
-        config = document.get("config")
-        config_type = str(config.get("mediaType", "")) if isinstance(config, dict) else ""
-        artifact_type = str(document.get("artifactType", ""))
-        if not self.run.rules.resource_matches(manifest.media_type, artifact_type, config_type):
+        parsed = _parsed(manifest)
+        image = parsed.media_type in mediatypes.IMAGE_MANIFESTS and parsed.blobs
+        config_type = parsed.blobs[0].media_type if image else ""
+        artifact_type = parsed.artifact_type or ""
+        if not self.run.rules.resource_matches(parsed.media_type, artifact_type, config_type):
             raise Skip(f"{manifest.media_type} is not a resource the policy copies")
         await self.destination.ensure_project(item.dst_repo.split("/", 1)[0])
         tags = []
@@ -550,25 +553,21 @@ class Copier:
         item = self.item
         present = await self.destination.head_manifest(item.dst_repo, manifest.digest)
         if present is None:
-            document = _document(manifest)
-            if manifest.media_type in INDEX_TYPES or "manifests" in document:
-                for child in document.get("manifests", []):
-                    digest = str(child.get("digest", ""))
-                    if await self.destination.head_manifest(item.dst_repo, digest):
-                        continue
-                    sub = await self.source.get_manifest(item.src_repo, digest)
-                    await self._tree(sub, None, depth + 1)
-            blobs = [document["config"]] if isinstance(document.get("config"), dict) else []
-            blobs += [layer for layer in document.get("layers", []) if isinstance(layer, dict)]
-            await asyncio.gather(*(self._blob(b) for b in blobs))
+            parsed = _parsed(manifest)
+            for child in parsed.children:
+                if await self.destination.head_manifest(item.dst_repo, child.digest):
+                    continue
+                sub = await self.source.get_manifest(item.src_repo, child.digest)
+                await self._tree(sub, None, depth + 1)
+            # config and layers; non-distributable (foreign) layers stay where they are
+            await asyncio.gather(*(self._blob(b.digest, b.size) for b in parsed.blobs))
         if present is None or reference is not None:
             await self.destination.put_manifest(
                 item.dst_repo, reference or manifest.digest, manifest.body, manifest.media_type
             )
         self.note(f"manifest {manifest.digest} in place")
 
-    async def _blob(self, descriptor: dict[str, Any]) -> None:
-        digest, size = str(descriptor.get("digest", "")), int(descriptor.get("size", 0))
+    async def _blob(self, digest: str, size: int) -> None:
         item, run = self.item, self.run
         async with self._blobs:
             if await self.destination.blob_size(item.dst_repo, digest) is not None:
@@ -651,11 +650,11 @@ class Copier:
             return
         index = {
             "schemaVersion": 2,
-            "mediaType": INDEX_TYPE,
+            "mediaType": mediatypes.OCI_INDEX,
             "manifests": listed + [_referrer_descriptor(d) for d in added],
         }
         body = json.dumps(index, separators=(",", ":")).encode()
-        await self.destination.put_manifest(item.dst_repo, tag, body, INDEX_TYPE)
+        await self.destination.put_manifest(item.dst_repo, tag, body, mediatypes.OCI_INDEX)
         self.note(f"fallback tag {tag} lists {len(listed) + len(added)} referrer(s)")
 
     async def delete(self) -> None:
@@ -675,13 +674,20 @@ class Copier:
         self.note(f"deleted {item.dst_repo}@{item.digest}")
 
 
+def _parsed(manifest: RemoteManifest) -> ParsedManifest:
+    """The source's manifest read as a push of it would be (core.manifests): ManifestInvalid
+    for one no registry would take, which fails its task at once."""
+    return parse_manifest(manifest.body, manifest.media_type)
+
+
 def _document(manifest: RemoteManifest) -> dict[str, Any]:
+    """A fallback index as JSON, its descriptors whole (annotations kept)."""
     try:
         document = json.loads(manifest.body)
     except ValueError:
-        raise RemoteError(f"manifest {manifest.digest} is not JSON", None, "") from None
+        raise ManifestInvalid(f"{manifest.digest} is not JSON") from None
     if not isinstance(document, dict):
-        raise RemoteError(f"manifest {manifest.digest} is not a JSON object", None, "")
+        raise ManifestInvalid(f"{manifest.digest} is not a JSON object")
     return document
 
 
