@@ -11,6 +11,7 @@ import services.replication
 from core.replication_hooks import MAX_BODY
 from models.errors import TooLarge
 from web.api.common import json_response, wake_jobs
+from web.streaming import read_bounded
 
 hooks = Blueprint("hooks", __name__, url_prefix="/hooks")
 EXECUTIONS = "/api/v2.0/replication/executions"
@@ -25,7 +26,7 @@ class HookBodyTooLarge(TooLarge):
 async def replication_hook(policy_id: int) -> Response:
     """201 {"execution_id"} for a first delivery, 200 with the first execution's id for a
     delivery id seen before (nothing started)."""
-    body = await _bounded_body(MAX_BODY)
+    body = await read_bounded(request.content_length, request.body, MAX_BODY, HookBodyTooLarge)
     headers = {name.lower(): value for name, value in request.headers.items()}
     delivery = services.replication.HookDelivery(policy_id, body, headers)
     sealer = current_app.extensions["registry"].sealed()
@@ -37,18 +38,3 @@ async def replication_hook(policy_id: int) -> Response:
     response = json_response({"execution_id": execution_id}, 201)
     response.headers["Location"] = f"{EXECUTIONS}/{execution_id}"
     return response
-
-
-async def _bounded_body(limit: int) -> bytes:
-    """The raw body (the signature is over its exact bytes), at most limit bytes."""
-    declared = request.content_length
-    if declared is not None and declared > limit:
-        raise HookBodyTooLarge()
-    chunks: list[bytes] = []
-    total = 0
-    async for data in request.body:
-        total += len(data)
-        if total > limit:
-            raise HookBodyTooLarge()
-        chunks.append(data)
-    return b"".join(chunks)

@@ -19,7 +19,7 @@ arrived when it started (RFC 9112 section 9.6): the client must not reuse the co
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, ASGISendEvent
 from quart import Request
@@ -107,3 +107,20 @@ def _has_body(request: Request) -> bool:
 def _closing(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     kept = [(name, value) for name, value in headers if name.lower() != b"connection"]
     return [*kept, (b"connection", b"close")]
+
+
+async def read_bounded(
+    declared: int | None, body: AsyncIterable[bytes], limit: int, too_large: Callable[[], Exception]
+) -> bytes:
+    """A whole request body of at most limit bytes (a manifest, a webhook delivery): refused
+    by its Content-Length before anything is read, or as soon as it grows past limit."""
+    if declared is not None and declared > limit:
+        raise too_large()
+    chunks: list[bytes] = []
+    total = 0
+    async for data in body:
+        total += len(data)
+        if total > limit:
+            raise too_large()
+        chunks.append(data)
+    return b"".join(chunks)

@@ -15,6 +15,7 @@ from core.digests import is_digest
 from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
 from core.names import MAX_NAME_LENGTH, MAX_TAG_LENGTH
 from core.registry import Page, StoredManifest
+from web.streaming import read_bounded
 from web.v2.context import V2Request
 
 MAX_PAGE = 10_000
@@ -37,7 +38,9 @@ async def head_manifest(ctx: V2Request) -> Response:
 
 async def put_manifest(ctx: V2Request) -> Response:
     await ctx.authorize(Action.PUSH)
-    body = await _bounded_body(ctx, ctx.max_manifest_bytes)
+    limit = ctx.max_manifest_bytes
+    declared = ctx.header_int("Content-Length")
+    body = await read_bounded(declared, ctx.body(), limit, lambda: ManifestTooLarge(limit))
     pushed = await ctx.registry.manifests.put(
         ctx.name,
         ctx.project,
@@ -112,20 +115,6 @@ async def _notify_pull(ctx: V2Request, digest: str) -> None:
     host = ctx.request.host
     if await events.emit_pull(ctx.project, event):
         ctx.wake_jobs()
-
-
-async def _bounded_body(ctx: V2Request, limit: int) -> bytes:
-    declared = ctx.header_int("Content-Length")
-    if declared is not None and declared > limit:
-        raise ManifestTooLarge(limit)
-    chunks: list[bytes] = []
-    total = 0
-    async for data in ctx.body():
-        total += len(data)
-        if total > limit:
-            raise ManifestTooLarge(limit)
-        chunks.append(data)
-    return b"".join(chunks)
 
 
 def _manifest_headers(manifest: StoredManifest) -> dict[str, str]:
