@@ -238,6 +238,8 @@ async def berth_app(
 ) -> AsyncIterator[InProcessBerth]:
     """Berth as `berth serve` builds it (schema, library, admin; embedded jobs), without a
     subprocess or a socket: for API tests that need neither."""
+    from quart.testing import TestApp
+
     from ops.cli_common import prepare
     from ops.jobs import jobs_factory
     from ops.settings import Settings
@@ -248,7 +250,9 @@ async def berth_app(
     )
     await prepare(config)
     app = create_app(config, jobs_factory(config))
-    async with app.test_app() as started:
+    # Quart's test app waits 6 s for shutdown; stopping the job workers may take up to the
+    # 10 s they allow a running job (workers/runtime.py), longer on a loaded machine.
+    async with TestApp(app, startup_timeout=60, shutdown_timeout=60) as started:
         yield InProcessBerth(app, started.test_client(), data_dir)
 
 
