@@ -30,6 +30,7 @@ from models.replication import (
     ReplicationPolicy,
     ReplicationTask,
 )
+from models.signing import ProjectKey, ProjectMetadata, Signature
 from models.webhooks import WebhookExecution, WebhookPolicy
 
 __all__ = [
@@ -58,6 +59,9 @@ __all__ = [
     "ReplicationExecution",
     "ReplicationPolicy",
     "ReplicationTask",
+    "ProjectKey",
+    "ProjectMetadata",
+    "Signature",
     "WebhookExecution",
     "WebhookPolicy",
     "close_database",

@@ -16,17 +16,24 @@ MODEL_MODULES = [
     "models.audit",
     "models.gc",
     "models.replication",
+    "models.signing",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS audit_event_unindexed ON audit_event (id) WHERE NOT indexed",
     "CREATE INDEX IF NOT EXISTS blob_status_touched ON blob (status, touched_ms)",
+    # one active signing key per project: a second made by a racing worker fails to insert
+    "CREATE UNIQUE INDEX IF NOT EXISTS project_key_one_active ON project_key (project_id)"
+    " WHERE status = 'active'",
 )
 # Columns added to tables after their first release: (table, column, definition). A
 # database made before gets them at start (generate_schemas only creates missing tables).
 _ADDED_COLUMNS = (
     ("blob", "touched_ms", "BIGINT NOT NULL DEFAULT 0"),
     ("blob", "gc_run", "INT"),
+    ("manifest", "trust", "VARCHAR(16) NOT NULL DEFAULT 'pending'"),
+    ("manifest", "trust_reason", "TEXT"),
+    ("manifest", "trust_seq", "INT NOT NULL DEFAULT 0"),
 )
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's

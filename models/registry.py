@@ -86,6 +86,12 @@ class Manifest(Model):
     verification = fields.CharField(max_length=16, default="pending")
     verification_reason = fields.TextField(null=True)
     verified_at = fields.DatetimeField(null=True)
+    # signature trust (core/signatures.py): pending | verified | exempt | refused, the
+    # reason when refused; trust_seq moves on each change that may alter it, so an
+    # evaluation writes its result only over the state it read.
+    trust = fields.CharField(max_length=16, default="pending")
+    trust_reason = fields.TextField(null=True)
+    trust_seq = fields.IntField(default=0)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
