@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core import audit, events
+from core import audit, events, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
@@ -314,6 +314,7 @@ async def delete_artifact(
     """Delete the manifest with every tag on it, and emit event (now naming the digest, with
     a DELETE_ARTIFACT webhook event) in tx; the number of webhook events. ManifestUnknown
     when it is gone already. The distribution API's DELETE and the REST API's both come here."""
+    await signatures.before_delete(tx, repo_id, digest)
     if not await Manifest.filter(repository_id=repo_id, digest=digest).using_db(tx).delete():
         raise ManifestUnknown(digest)
     event.resource = f"{repository}@{digest}"

@@ -41,9 +41,10 @@ GARBAGE_COLLECTION = "garbage_collection"  # a GC run (its results) or the GC sc
 REGISTRY = "registry"  # a remote registry endpoint of replication
 REPLICATION_POLICY = "replication_policy"
 REPLICATION = "replication"  # an execution: started, stopped, finished (its counts)
+SIGNATURE = "signature"  # made by Berth, failed to verify, or a pull refused for want of one
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
-    GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION,
+    GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

@@ -130,3 +130,11 @@ class Denied(kinds.Denied):
 class Unsupported(kinds.Unsupported):
     def __init__(self, reason: str) -> None:
         super().__init__("the operation is unsupported", {"reason": reason})
+
+
+class PolicyViolation(kinds.PreconditionFailed):
+    """A pull the project's policy refuses (412 PROJECTPOLICYVIOLATION, as Harbor answers):
+    an artifact without a valid signature from a key the project trusts."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)

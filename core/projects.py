@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from core.errors import NameUnknown
 from core.names import MAX_NAME_LENGTH
-from models import Project, ProjectMember, Repository, User, fetch
+from models import Project, ProjectMember, ProjectMetadata, Repository, User, fetch
 from models.errors import AlreadyExists, InvalidInput, PreconditionFailed
 
 DEFAULT_PROJECT = "library"
@@ -86,6 +86,7 @@ class ProjectInfo:
     created_at: datetime
     updated_at: datetime
     repo_count: int
+    metadata: dict[str, str]  # the settings beyond public (core.project_settings)
 
 
 def validate_project_name(name: str) -> str:
@@ -183,6 +184,7 @@ async def delete_project(project_id: int) -> None:
         async with in_transaction():
             await Project.filter(id=project_id).delete()
             await ProjectMember.filter(project_id=project_id).delete()
+            await ProjectMetadata.filter(project_id=project_id).delete()
     except IntegrityError:  # a push created a repository in between
         raise ProjectNotEmpty("the project contains repositories; delete them first") from None
 
@@ -200,6 +202,10 @@ async def _describe(projects: list[Project]) -> list[ProjectInfo]:
         .values_list("project_id", "n")
     )
     owners = dict(await User.filter(id__in=owner_ids).values_list("id", "username"))
+    metadata: dict[int, dict[str, str]] = {}
+    settings = ProjectMetadata.filter(project_id__in=ids).values_list("project_id", "name", "value")
+    for project_id, name, value in await settings:
+        metadata.setdefault(int(project_id), {})[str(name)] = str(value)
     return [
         ProjectInfo(
             id=p.id,
@@ -210,6 +216,7 @@ async def _describe(projects: list[Project]) -> list[ProjectInfo]:
             created_at=p.created_at,
             updated_at=p.updated_at,
             repo_count=int(counts.get(p.id, 0)),
+            metadata=metadata.get(p.id, {}),
         )
         for p in projects
     ]

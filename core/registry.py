@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, events
+from core import audit, events, signatures
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -40,6 +40,12 @@ class StoredManifest:
     digest: str
     media_type: str
     content: bytes
+    # for the signature check of the pull path (core.signatures): the kept trust, and
+    # whether the project serves only verified artifacts (enable_content_trust_cosign)
+    repository_id: int = 0
+    trust: str = "pending"
+    trust_reason: str = ""
+    enforced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,14 +60,19 @@ class Page:
     more: bool
 
 
-# The pull path's reads, one round trip each.
+# The pull path's reads, one round trip each, with what the signature check needs.
+_PULLED = (
+    "SELECT m.digest, m.media_type, m.content, r.id, m.trust, m.trust_reason,"
+    " (SELECT pm.value FROM project_metadata pm WHERE pm.project_id = r.project_id"
+    " AND pm.name = 'enable_content_trust_cosign')"
+)
 _MANIFEST_BY_TAG = (
-    "SELECT m.digest, m.media_type, m.content FROM tag t"
+    _PULLED + " FROM tag t"
     " JOIN repository r ON r.id = t.repository_id JOIN manifest m ON m.id = t.manifest_id"
     " WHERE r.name = ? AND t.name = ?"
 )
 _MANIFEST_BY_DIGEST = (
-    "SELECT m.digest, m.media_type, m.content FROM manifest m"
+    _PULLED + " FROM manifest m"
     " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
 )
 
@@ -89,8 +100,16 @@ class ManifestStore:
         if not rows:
             await existing_repository(repository)
             raise ManifestUnknown(reference)
-        digest, media_type, content = rows[0]
-        return StoredManifest(str(digest), str(media_type), bytes(content))  # type: ignore[call-overload]
+        digest, media_type, content, repo_id, trust, reason, enforced = rows[0]
+        return StoredManifest(
+            str(digest),
+            str(media_type),
+            bytes(content),  # type: ignore[call-overload]
+            int(repo_id),  # type: ignore[call-overload]
+            str(trust),
+            str(reason or ""),
+            enforced == "true",
+        )
 
     async def put(
         self,
@@ -140,6 +159,7 @@ class ManifestStore:
         event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
         blobs = await self._check_references(repo_id, parsed)
         children = sorted({d.digest for d in parsed.children})
+        subject = parsed.subject.digest if parsed.subject else None
         for attempt in range(3):
             rows = await fetch(_MANIFEST_ID, repo_id, digest)
             manifest_id = int(rows[0][0]) if rows else None  # type: ignore[call-overload]
@@ -151,8 +171,12 @@ class ManifestStore:
                     await _hold_children(tx, repo_id, children)
                     if not by_digest:
                         await self._tag(repo_id, reference, manifest_id)
+                    signed = signatures.signed_subject(reference, subject)
+                    if signed:  # a signature over it: its trust is evaluated again
+                        await signatures.touch(tx, repo_id, signed)
                     # In the same transaction: no push without its pipeline run.
                     args = {"repository": repository, "digest": digest, "reference": reference}
+                    args["host"] = event.host or ""
                     await enqueue("push", {**args, "operator": operator or ""})
                     await events.emit(tx, event)
                 break
@@ -178,8 +202,11 @@ class ManifestStore:
             event.project_id = await project_for_push(repository, project)
             if by_digest:
                 return await delete_artifact(tx, event, repo_id, repository, reference)
+            signed = signatures.signed_subject(reference, None)
             if not await Tag.filter(repository_id=repo_id, name=reference).using_db(tx).delete():
                 raise ManifestUnknown(reference)
+            if signed:
+                await signatures.touch(tx, repo_id, signed)
             return await events.emit(tx, event)
 
     async def tags(self, repository: str, n: int | None, last: str | None) -> Page:

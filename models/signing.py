@@ -6,6 +6,8 @@ from __future__ import annotations
 from tortoise import fields
 from tortoise.models import Model
 
+from models.registry import Manifest, Repository
+
 
 class ProjectMetadata(Model):
     """One of a project's settings, as Harbor keeps them: a name and a string value
@@ -54,10 +56,16 @@ class Signature(Model):
     verified | untrusted | mismatch | invalid (signer.verdicts)."""
 
     id = fields.IntField(primary_key=True)
-    repository_id = fields.IntField()
+    repository: fields.ForeignKeyRelation[Repository] = fields.ForeignKeyField(
+        "models.Repository", related_name="signatures", on_delete=fields.CASCADE
+    )
     subject_digest = fields.CharField(max_length=200)
-    manifest_id = fields.IntField(db_index=True)
+    manifest: fields.ForeignKeyRelation[Manifest] = fields.ForeignKeyField(
+        "models.Manifest", related_name="signature_rows", on_delete=fields.CASCADE
+    )
     signature_digest = fields.CharField(max_length=200)
+    manifest_id: int
+    repository_id: int
     layer = fields.IntField(default=0)
     format = fields.CharField(max_length=32)
     key_id = fields.CharField(max_length=80, default="")
@@ -67,5 +75,5 @@ class Signature(Model):
 
     class Meta:
         table = "signature"
-        unique_together = (("manifest_id", "layer"),)
+        unique_together = (("manifest", "layer"),)
         indexes = (("repository_id", "subject_digest"),)

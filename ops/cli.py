@@ -29,6 +29,7 @@ from ops.gc_cli import gc, start_on_serve
 from ops.jobs_cli import jobs_cli
 from ops.logging import configure_logging
 from ops.replicate_cli import replicate
+from ops.sign_cli import sign, verify
 
 if TYPE_CHECKING:
     from hypercorn.config import Config
@@ -55,6 +56,8 @@ cli.add_typer(jobs_cli, name="jobs")
 cli.add_typer(admin_cli, name="admin")
 cli.command("gc")(gc)
 cli.command("replicate")(replicate)
+cli.command("sign")(sign)
+cli.command("verify")(verify)
 
 Listen = Annotated[
     str | None,

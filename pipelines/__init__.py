@@ -77,6 +77,7 @@ def load_pipelines() -> None:
         push,  # noqa: F401
         replication,  # noqa: F401
         scrub,  # noqa: F401
+        signing,  # noqa: F401
         verify,  # noqa: F401
         webhooks,  # noqa: F401
     )

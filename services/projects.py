@@ -9,7 +9,7 @@ from access.errors import InvalidInput
 from access.robots import RobotService
 from access.roles import Permission, Role
 from access.users import ADMIN
-from core import audit, events, projects, webhooks
+from core import audit, events, project_settings, projects, webhooks
 from models import User
 from models.values import parse_bool
 from services.attempts import Call, attempt, requested
@@ -34,26 +34,31 @@ async def create(call: Call) -> tuple[int, str]:
             raise InvalidInput("project_name is required")
         event.resource = event.project = name
         public = public_of(body) or False
+        settings = project_settings.checked(_metadata(body))
         event.description = f"public: {str(public).lower()}"
         owner, role = op.caller.user_id, _OWNER_ROLE
         if owner is None:  # a robot: owned by admin, nobody's membership
             owner, role = await _admin_id(), None
         event.project_id = await projects.create_owned_project(name, public, owner, role)
+        await project_settings.store(event.project_id, settings)
         await events.emit(op.tx, event)
     return event.project_id, name
 
 
 async def update(call: Call, ref: ProjectRef) -> None:
-    """Change the project's visibility (the only setting a ProjectReq may change here)."""
+    """Change the project's visibility and its settings (core.project_settings)."""
     event = await _event(audit.UPDATE, ref)
     async with attempt(call, event) as op:
         scope = await project_scope(op.caller, ref, Permission.PROJECT_UPDATE)
-        public = public_of(await op.body())
+        body = await op.body()
+        public = public_of(body)
+        settings = project_settings.checked(_metadata(body))
+        before: dict[str, object] = {**await project_settings.store(scope.project.id, settings)}
+        after: dict[str, object] = dict(settings)
         if public is not None:
             await projects.set_public(scope.project.id, public)
-            event.description = audit.changes({"public": scope.project.public}, {"public": public})
-        else:
-            event.description = "no change"
+            before["public"], after["public"] = scope.project.public, public
+        event.description = audit.changes(before, after) if after else "no change"
         await events.emit(op.tx, event)
 
 
@@ -80,11 +85,16 @@ async def _event(operation: str, ref: ProjectRef) -> audit.Event:
     return audit.Event(operation, audit.PROJECT, name, project=name, project_id=project_id)
 
 
-def public_of(body: dict[str, Any]) -> bool | None:
-    """The visibility a ProjectReq asks for: metadata.public, else the deprecated public."""
+def _metadata(body: dict[str, Any]) -> dict[str, Any]:
     metadata = body.get("metadata", {})
     if not isinstance(metadata, dict):
         raise InvalidInput("metadata must be an object")
+    return metadata
+
+
+def public_of(body: dict[str, Any]) -> bool | None:
+    """The visibility a ProjectReq asks for: metadata.public, else the deprecated public."""
+    metadata = _metadata(body)
     value = metadata.get("public", body.get("public"))
     if value is None or isinstance(value, bool):
         return value

@@ -98,8 +98,12 @@ OCI_SPEC_CODES: dict[type[BerthError], str] = {
     e.NameUnknown: "NAME_UNKNOWN",
     e.SizeInvalid: "SIZE_INVALID",
     e.TagInvalid: "MANIFEST_INVALID",
+    e.PolicyViolation: "PROJECTPOLICYVIOLATION",  # Harbor's, which docker shows as it is
 }
-HARBOR_SPEC_CODES: dict[type[BerthError], str] = {MethodNotAllowed: "METHOD_NOT_ALLOWED"}
+HARBOR_SPEC_CODES: dict[type[BerthError], str] = {
+    MethodNotAllowed: "METHOD_NOT_ALLOWED",
+    e.PolicyViolation: "PROJECTPOLICYVIOLATION",
+}
 # Statuses other than their kind's
 CLASS_STATUS: dict[type[BerthError], int] = {
     e.ChunkOutOfOrder: 416,

@@ -11,6 +11,7 @@ api = Blueprint("api", __name__, url_prefix="/api/v2.0")
 
 # Resource modules register their routes on `api` when imported (one line each).
 from web.api import (  # noqa: E402
+    accessories,  # noqa: F401
     artifacts,  # noqa: F401
     audit,  # noqa: F401
     configurations,  # noqa: F401

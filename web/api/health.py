@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from quart import Blueprint, Response, current_app
 from tortoise.functions import Count, Sum
 
-from models import GcRun, Job, ReplicationExecution, ReplicationTask, fetch
+from models import GcRun, Job, ReplicationExecution, ReplicationTask, Signature, fetch
 from web.api import api
 from web.api.common import json_response
 
@@ -230,6 +230,39 @@ class ReplicationCollector:
 REPLICATION = ReplicationCollector()
 REGISTRY.register(REPLICATION)
 
+REFUSED_PULLS = Counter(
+    "berth_pulls_refused_unsigned",
+    "Manifest pulls this process refused for want of a signature from a trusted key",
+    registry=REGISTRY,
+)
+
+
+class SignatureCollector:
+    """The signatures Berth holds, by format and verdict (the same on every replica)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, int]] = []
+
+    async def refresh(self) -> None:
+        query = Signature.annotate(n=Count("id")).group_by("format", "status")
+        self.rows = [
+            (str(f), str(s), int(n)) for f, s, n in await query.values_list("format", "status", "n")
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "berth_signatures",
+            "Signatures held, by format and verdict",
+            labels=["format", "status"],
+        )
+        for fmt, status, n in self.rows:
+            family.add_metric([fmt, status], n)
+        yield family
+
+
+SIGNATURES = SignatureCollector()
+REGISTRY.register(SIGNATURES)
+
 
 def count_request(route: str | None, status: int) -> None:
     """Count one answered request (route class: the blueprint that served it)."""
@@ -241,4 +274,5 @@ async def scrape() -> Response:
     await JOB_TABLE.refresh()
     await GC_RUNS.refresh()
     await REPLICATION.refresh()
+    await SIGNATURES.refresh()
     return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)

@@ -138,7 +138,7 @@ async def _render(identity: Identity, project: ProjectInfo) -> dict[str, Any]:
         "update_time": api_time(project.updated_at),
         "repo_count": project.repo_count,
         "deleted": False,
-        "metadata": {"public": "true" if project.public else "false"},
+        "metadata": {**project.metadata, "public": "true" if project.public else "false"},
         "current_user_role_id": strongest,
         "current_user_role_ids": sorted(int(r) for r in roles),
     }

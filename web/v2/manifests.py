@@ -9,12 +9,13 @@ from urllib.parse import urlencode
 from quart import Response
 
 from access.policy import Action, visible_project_ids
-from core import audit, events
+from core import audit, events, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
-from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid
+from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid, PolicyViolation
 from core.names import MAX_NAME_LENGTH, MAX_TAG_LENGTH
 from core.registry import Page, StoredManifest
+from web.api.health import REFUSED_PULLS
 from web.streaming import read_bounded
 from web.v2.context import V2Request
 
@@ -96,9 +97,31 @@ async def catalog(ctx: V2Request) -> Response:
 async def _negotiated(ctx: V2Request) -> StoredManifest:
     await ctx.authorize(Action.PULL)
     manifest = await ctx.registry.manifests.get(ctx.name, ctx.arg)
+    if manifest.enforced and manifest.trust not in signatures.SERVED:
+        await _enforce(ctx, manifest)
     if not mt.acceptable(manifest.media_type, ctx.request.headers.getlist("Accept")):
         raise ManifestUnknown(ctx.arg, f"stored as {manifest.media_type}, not in Accept")
     return manifest
+
+
+async def _enforce(ctx: V2Request, manifest: StoredManifest) -> None:
+    """The project serves only verified artifacts: evaluate one not evaluated since it
+    changed, and refuse (412, audited, counted) what is not verified."""
+    trust = signatures.Trust(manifest.trust, manifest.trust_reason)
+    if trust.state == signatures.PENDING:
+        trust = await signatures.evaluate(
+            ctx.registry.blobs, manifest.repository_id, manifest.digest
+        )
+    if trust.state in signatures.SERVED:
+        return
+    refused = PolicyViolation(
+        f"{trust.reason}; project {ctx.project} serves only artifacts signed by a key it trusts"
+    )
+    resource = audit.artifact_resource(ctx.name, ctx.arg, manifest.digest)
+    event = audit.Event(audit.PULL, audit.SIGNATURE, resource, ctx.project, host=ctx.request.host)
+    await audit.record_failure(event, refused)
+    REFUSED_PULLS.inc()
+    raise refused
 
 
 async def _notify_pull(ctx: V2Request, digest: str) -> None:

@@ -1,0 +1,56 @@
+"""A project's settings beyond its visibility, kept as Harbor keeps them: names with string
+values (models.ProjectMetadata). The names Berth acts on are listed here with their check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import ProjectMetadata, fetch
+from models.errors import InvalidInput
+from models.values import parse_bool
+
+ENFORCE_COSIGN = "enable_content_trust_cosign"  # pulls need a verified signature
+CONTENT_TRUST = "enable_content_trust"  # Docker Content Trust (Notary)
+SIGN_ON_PUSH = "sign_on_push"  # Berth signs each new artifact with the project's key
+SWITCHES = (ENFORCE_COSIGN, CONTENT_TRUST, SIGN_ON_PUSH)
+# Harbor's other names: kept as sent, so its scripts keep working, acted on by nothing yet
+KEPT = ("auto_scan", "auto_sbom_generation", "prevent_vul", "severity", "reuse_sys_cve_allowlist")
+
+_ONE = "SELECT value FROM project_metadata WHERE project_id = ? AND name = ?"
+
+
+def checked(metadata: dict[str, Any]) -> dict[str, str]:
+    """The settings a ProjectReq's metadata sets (public excepted), as stored strings.
+    An unknown name or a value that is no boolean is refused, naming it."""
+    out = {}
+    for name, value in metadata.items():
+        if name == "public":
+            continue
+        if name in KEPT and isinstance(value, str) and len(value) <= 255:
+            out[name] = value
+            continue
+        if name not in SWITCHES:
+            raise InvalidInput(f"metadata.{name} is not a project setting Berth knows")
+        flag = value if isinstance(value, bool) else parse_bool(f"metadata.{name}", value)
+        out[name] = "true" if flag else "false"
+    return out
+
+
+async def settings_of(project_id: int) -> dict[str, str]:
+    rows = await ProjectMetadata.filter(project_id=project_id).values_list("name", "value")
+    return {str(name): str(value) for name, value in rows}
+
+
+async def switched_on(project_id: int, name: str) -> bool:
+    rows = await fetch(_ONE, project_id, name)
+    return bool(rows) and str(rows[0][0]) == "true"
+
+
+async def store(project_id: int, values: dict[str, str]) -> dict[str, str]:
+    """Set the settings (in the caller's transaction); the values they had before."""
+    before = await settings_of(project_id)
+    for name, value in values.items():
+        updated = await ProjectMetadata.filter(project_id=project_id, name=name).update(value=value)
+        if not updated:
+            await ProjectMetadata.create(project_id=project_id, name=name, value=value)
+    return {name: before.get(name, "false") for name in values}
