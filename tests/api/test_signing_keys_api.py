@@ -118,3 +118,24 @@ def test_a_key_trusted_twice_conflicts_and_unknown_keys_are_404(berth_server: Ru
     assert first.status_code == 201 and again.status_code == 409
     assert pem.status_code == 200 and pem.text.strip() == body["public_key"].strip()
     assert missing == [404, 404, 404] and gone.status_code == 404
+
+
+def test_anybody_reads_a_public_projects_keys_but_only_members_change_them(
+    berth_server: RunningBerth,
+) -> None:
+    # Given a public project with its signing key made
+    _, project = new_project(berth_server, public=True, prefix="pubkeys")
+    made = httpx.get(berth_server.url + keys_url(project, "/signing.pem"))
+    # When anonymous lists the keys, downloads one by id, and tries to rotate and remove it
+    with caller(berth_server, None) as anonymous:
+        listed = anonymous.get(keys_url(project))
+        key_id = listed.json()[0]["id"]
+        one = anonymous.get(keys_url(project, f"/{key_id}.pem"))
+        rotating = anonymous.post(keys_url(project, "/rotate"))
+        removing = anonymous.delete(keys_url(project, f"/{key_id}"))
+    # Then the reads answer, and the changes ask it to sign in first (401), changing nothing
+    assert made.status_code == 200 and listed.status_code == 200
+    assert one.status_code == 200 and one.text == made.text
+    assert (rotating.status_code, removing.status_code) == (401, 401)
+    after = httpx.get(berth_server.url + keys_url(project)).json()
+    assert [(k["id"], k["status"]) for k in after] == [(key_id, "active")]
