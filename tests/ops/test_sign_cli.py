@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.factories import caller, new_project, pull_manifest, push_image
 from tests.ops.support import run_berth
-from tests.signing.test_enforcement import ENFORCE, set_metadata
+from tests.signing.support import ENFORCE, set_metadata
 from tests.support import assert_log_clean, running_berth
 
 

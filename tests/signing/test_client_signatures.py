@@ -22,7 +22,7 @@ from tests.factories import (
     registry_client,
 )
 from tests.signing import makers
-from tests.signing.test_enforcement import ENFORCE, accessories, set_metadata
+from tests.signing.support import ENFORCE, accessories, set_metadata
 from tests.support import RunningBerth
 
 
