@@ -6,11 +6,13 @@ sigstore attachments for Berth)."""
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import hashlib
 import io
 import json
 import os
+import shutil
 import tarfile
 import time
 from dataclasses import dataclass
@@ -67,15 +69,20 @@ def oci_layout(directory: Path, tag: str = "v1") -> str:
             "layers": [_descriptor("application/vnd.oci.image.layer.v1.tar+gzip", layer)],
         }
     ).encode()
-    blobs = directory / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-    for data in (layer, config, manifest):
-        (blobs / sha256(data).removeprefix("sha256:")).write_bytes(data)
+    layout(directory, tag, manifest, [layer, config])
+    return sha256(manifest)
+
+
+def layout(directory: Path, tag: str, manifest: bytes, blobs: list[bytes]) -> None:
+    """An OCI image layout holding manifest (under tag) and its blobs."""
+    store = directory / "blobs" / "sha256"
+    store.mkdir(parents=True)
+    for data in (*blobs, manifest):
+        (store / sha256(data).removeprefix("sha256:")).write_bytes(data)
     entry = {**_descriptor(OCI_MANIFEST, manifest)}
     entry["annotations"] = {"org.opencontainers.image.ref.name": tag}
     (directory / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    return sha256(manifest)
 
 
 def _descriptor(media_type: str, data: bytes) -> dict[str, Any]:
@@ -174,6 +181,21 @@ def signature_of(server: RunningBerth, repo: str, digest: str, within: float = 6
 
 
 # --- the containers tools' signature checks --------------------------------------------
+
+DEBIAN_CUT = b"Debian-local change: sigstore disabled"
+
+
+@functools.cache
+def sigstore_missing(tool: str) -> str:
+    """Why tool cannot sign or verify sigstore signatures ("" when it can). Debian 12 builds
+    skopeo 1.9.3 and podman 4.3.1 with sigstore cut out: every sigstore signing or
+    policy check fails with that message, which the binary carries."""
+    path = shutil.which(tool)
+    if path is None:
+        return f"{tool} is not installed"
+    if DEBIAN_CUT in Path(path).read_bytes():
+        return f"this {tool} is built without sigstore ({DEBIAN_CUT.decode()!r})"
+    return ""
 
 
 @dataclass
