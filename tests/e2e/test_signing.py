@@ -170,8 +170,15 @@ def test_the_tests_own_cosign_check_agrees(
     assert not makers.independent_cosign_check(sig, blob, other, digest)
     payloads = [json.loads(blob(layer["digest"])) for layer in sig["layers"]]
     identities = {p["critical"]["identity"]["docker-reference"] for p in payloads}
-    assert {i.split("@")[0].rsplit(":", 1)[0] for i in identities} == {f"{registry.host}/{repo}"}
+    assert {repository_of(i) for i in identities} == {f"{registry.host}/{repo}"}
     assert {p["critical"]["type"] for p in payloads} == {"cosign container image signature"}
+
+
+def repository_of(reference: str) -> str:
+    """host[:port]/path of a docker reference, without its tag or digest."""
+    name = reference.split("@", 1)[0]
+    head, _, tail = name.rpartition("/")
+    return f"{head}/{tail.split(':', 1)[0]}"
 
 
 # --- signatures made by skopeo ---------------------------------------------------------
