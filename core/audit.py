@@ -42,9 +42,10 @@ REGISTRY = "registry"  # a remote registry endpoint of replication
 REPLICATION_POLICY = "replication_policy"
 REPLICATION = "replication"  # an execution: started, stopped, finished (its counts)
 SIGNATURE = "signature"  # made by Berth, failed to verify, or a pull refused for want of one
+SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
-    GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE,
+    GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from tortoise.models import Model
 
 from core import audit, events
-from models import RemoteRegistry, ReplicationPolicy
+from models import ProjectKey, RemoteRegistry, ReplicationPolicy
 from signer.sealing import SealBroken, Sealer
 
 # (model, column, how a row is named in a report)
 SEALED: tuple[tuple[type[Model], str, str], ...] = (
     (RemoteRegistry, "access_secret", "registry"),
     (ReplicationPolicy, "hook_secret", "replication policy"),
+    (ProjectKey, "private_sealed", "signing key"),
 )
 
 

@@ -230,11 +230,11 @@ async def _check(
     layers: list[Any] = found if isinstance(found, list) else []
     kind = row.artifact_type or (manifest.get("config") or {}).get("mediaType", "")
     if kind == NOTATION_TYPE:
-        return [(0, await _notation(blobs, layers, digest, keys))]
+        return [(0, await _enveloped(blobs, layers, digest, keys, NOTATION))]
     if str(kind).startswith(BUNDLE_PREFIX) or any(
         str(x.get("mediaType", "")).startswith(BUNDLE_PREFIX) for x in layers if isinstance(x, dict)
     ):
-        return [(0, await _bundle(blobs, layers, digest, keys))]
+        return [(0, await _enveloped(blobs, layers, digest, keys, SIGSTORE_BUNDLE))]
     if not any(isinstance(x, dict) and x.get("mediaType") == SIMPLESIGNING for x in layers):
         return []
     out = []
@@ -249,24 +249,17 @@ async def _check(
     return out
 
 
-async def _bundle(
-    blobs: BlobStore, layers: list[Any], digest: str, keys: Sequence[TrustedKey]
+async def _enveloped(
+    blobs: BlobStore, layers: list[Any], digest: str, keys: Sequence[TrustedKey], fmt: str
 ) -> Verdict:
+    """The verdict on a referrer whose first layer is the whole signature: a Sigstore
+    bundle or a notation envelope."""
     body = await _read(blobs, _first_digest(layers))
     if body is None:
-        return Verdict(SIGSTORE_BUNDLE, INVALID, reason="its bundle blob is missing")
-    return bundle.verify(body, digest, keys)
-
-
-async def _notation(
-    blobs: BlobStore, layers: list[Any], digest: str, keys: Sequence[TrustedKey]
-) -> Verdict:
-    body = await _read(blobs, _first_digest(layers))
-    if body is None:
-        return Verdict(NOTATION, INVALID, reason="its envelope blob is missing")
-    media_type = (
-        str(layers[0].get("mediaType", "")) if layers and isinstance(layers[0], dict) else ""
-    )
+        return Verdict(fmt, INVALID, reason="its signature blob is missing")
+    if fmt == SIGSTORE_BUNDLE:
+        return bundle.verify(body, digest, keys)
+    media_type = str(layers[0].get("mediaType", ""))
     return notation.verify(body, media_type, digest, keys)
 
 

@@ -27,6 +27,7 @@ from ops.cli_common import (
 )
 from ops.gc_cli import gc, start_on_serve
 from ops.jobs_cli import jobs_cli
+from ops.keys_cli import keys_cli
 from ops.logging import configure_logging
 from ops.replicate_cli import replicate
 from ops.sign_cli import sign, verify
@@ -58,6 +59,7 @@ cli.command("gc")(gc)
 cli.command("replicate")(replicate)
 cli.command("sign")(sign)
 cli.command("verify")(verify)
+cli.add_typer(keys_cli, name="keys")
 
 Listen = Annotated[
     str | None,

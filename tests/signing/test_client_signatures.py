@@ -5,6 +5,7 @@ refused with the reason when not; trusting or removing a key changes the verdict
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -163,3 +164,51 @@ def test_notation_and_bundle_referrers_verify_against_what_the_project_trusts(
     # And the signatures themselves stay pullable, for clients to verify
     pulled = pull_manifest(berth_server, signed["notation"], notary["digest"])
     assert pulled.status_code == 200, pulled.text
+
+
+def test_the_children_of_a_signed_index_are_served_through_it(berth_server: RunningBerth) -> None:
+    # Given an index of two images, signed by a trusted key (the index only)
+    key = makers.new_key()
+    _, project = new_project(berth_server, prefix="index")
+    repo = f"{project}/multi"
+    children = [push_image(berth_server, repo, tag) for tag in ("amd64", "arm64")]
+    entries = [
+        {
+            "mediaType": OCI_MANIFEST,
+            "digest": d,
+            "size": len(pull_manifest(berth_server, repo, d).content),
+        }
+        for d in children
+    ]
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": entries,
+        }
+    ).encode()
+    with registry_client(berth_server, ADMIN) as client:
+        put = client.put(
+            f"/v2/{repo}/manifests/v1",
+            content=index,
+            headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+        )
+    assert put.status_code == 201, put.text
+    index_digest = put.headers["Docker-Content-Digest"]
+    payload = makers.simple_signing(f"{berth_server.host}/{repo}:v1", index_digest)
+    manifest, blobs = makers.sig_image(payload, makers.cosign_sign(key, payload))
+    push_signature(berth_server, repo, index_digest.replace(":", "-") + ".sig", manifest, blobs)
+    trust(berth_server, project, "cosign", makers.public_pem(key))
+    set_metadata(berth_server, project, ENFORCE)
+    # When a client pulls the index and then a child by digest, as docker does
+    with registry_client(berth_server, ADMIN) as client:
+        accept = {"Accept": "application/vnd.oci.image.index.v1+json"}
+        got_index = client.get(f"/v2/{repo}/manifests/v1", headers=accept)
+    child = pull_manifest(berth_server, repo, children[0])
+    # Then both are served; the child's own tag, pulled alone, is served through the index too
+    assert got_index.status_code == 200, got_index.text
+    assert child.status_code == 200, child.text
+    assert pull_manifest(berth_server, repo, "arm64").status_code == 200
+    # And an image outside the index is refused
+    other = push_image(berth_server, f"{project}/single", "v1")
+    assert "not signed" in refusal(pull_manifest(berth_server, f"{project}/single", other))

@@ -25,6 +25,7 @@ from web.api import (  # noqa: E402
     replication_policies,  # noqa: F401
     robots,  # noqa: F401
     sessions,  # noqa: F401
+    signing_keys,  # noqa: F401
     users,  # noqa: F401
     webhooks,  # noqa: F401
 )
