@@ -26,7 +26,9 @@ def checked(metadata: dict[str, Any]) -> dict[str, str]:
     for name, value in metadata.items():
         if name == "public":
             continue
-        if name in KEPT and isinstance(value, str) and len(value) <= 255:
+        if name in KEPT:
+            if not isinstance(value, str) or len(value) > 255:
+                raise InvalidInput(f"metadata.{name} must be a string of at most 255 characters")
             out[name] = value
             continue
         if name not in SWITCHES:

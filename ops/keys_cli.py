@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ops.cli_common import DataDir, fail, operator, out, settings_or_exit, with_registry
+from ops.cli_common import DataDir, fail, operator, settings_or_exit, with_registry
 
 if TYPE_CHECKING:
     from access.policy import Identity
@@ -56,7 +56,7 @@ def list_keys(project: Project, data_dir: DataDir = None) -> None:
         return [f"{k.id}\t{k.kind}\t{k.status}\t{k.key_id}\t{k.name}" for k in rows]
 
     for line in with_registry(settings_or_exit(data_dir=data_dir), work):
-        out.print(line, markup=False, highlight=False)
+        print(line)  # tab-separated, for scripts: no rich rendering
 
 
 @keys_cli.command("rotate")
@@ -70,7 +70,7 @@ def rotate(project: Project, data_dir: DataDir = None) -> None:
         made = await services.signing_keys.rotate(_Cli(), _ref(project), registry.sealed())
         return f"{made.id}\t{made.key_id}"
 
-    out.print(with_registry(settings_or_exit(data_dir=data_dir), work), markup=False)
+    print(with_registry(settings_or_exit(data_dir=data_dir), work))
 
 
 @keys_cli.command("export")
@@ -117,7 +117,7 @@ def trust(
         made = await services.signing_keys.trust(_Cli(body), _ref(project))
         return f"{made.id}\t{made.key_id}"
 
-    out.print(with_registry(settings_or_exit(data_dir=data_dir), work), markup=False)
+    print(with_registry(settings_or_exit(data_dir=data_dir), work))
 
 
 @keys_cli.command("untrust")
@@ -135,7 +135,7 @@ def untrust(
         await services.signing_keys.untrust(_Cli(), _ref(project), key)
         return f"key {key} removed"
 
-    out.print(with_registry(settings_or_exit(data_dir=data_dir), work), markup=False)
+    print(with_registry(settings_or_exit(data_dir=data_dir), work))
 
 
 async def _scope(project: str) -> int:

@@ -50,3 +50,28 @@ def test_rotating_the_secret_key_keeps_every_secret(tmp_path: Path) -> None:
     lost = berth_cli(data, {"BERTH_SECRET_KEY": OTHER}, "admin", "reseal")
     assert lost.returncode == 1
     assert "no configured key opens the secret of registry dr" in lost.stderr
+
+
+def test_a_signing_key_survives_the_rotation_of_the_secret_key(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from signer import keys
+
+    data = tmp_path / "data"
+    # Given a project whose signing key was sealed with the old key
+    assert berth_cli(data, {"BERTH_SECRET_KEY": OLD}, "project", "create", "signed").returncode == 0
+    exported = berth_cli(data, {"BERTH_SECRET_KEY": OLD}, "keys", "export", "signed")
+    assert exported.returncode == 0, exported.stderr
+    # When the secret key is rotated and everything sealed again
+    rotated = {"BERTH_SECRET_KEY": NEW, "BERTH_RETIRED_SECRET_KEYS": json.dumps([OLD])}
+    done = berth_cli(data, rotated, "admin", "reseal")
+    assert done.returncode == 0 and "1 secret(s) sealed again" in done.stderr, done.stderr
+    # Then the new key alone opens the signing key, which is the one exported before
+    with sqlite3.connect(data / "berth.db") as db:
+        sealed = str(db.execute("SELECT private_sealed FROM project_key").fetchone()[0])
+    private = keys.load_private(Sealer([NEW.encode()]).unseal(sealed))
+    public = serialization.load_pem_public_key(exported.stdout.encode())
+    assert keys.key_id(private.public_key()) == keys.key_id(public)  # type: ignore[arg-type]
+    # And the command line still exports it with the new key only
+    again = berth_cli(data, {"BERTH_SECRET_KEY": NEW}, "keys", "export", "signed")
+    assert again.stdout == exported.stdout

@@ -4,9 +4,10 @@ server, and `verify` prints each signature with its verdict."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from tests.factories import new_project, pull_manifest, push_image
+from tests.factories import caller, new_project, pull_manifest, push_image
 from tests.ops.support import run_berth
 from tests.signing.test_enforcement import ENFORCE, set_metadata
 from tests.support import assert_log_clean, running_berth
@@ -41,4 +42,40 @@ def test_sign_then_verify_from_the_command_line(tmp_path: Path) -> None:
         missing = run_berth(tmp_path, "verify", f"{project}/none:v1", "--data-dir", str(data))
         assert wrong.returncode == 2 and wrong.stderr.count("\n") == 1
         assert missing.returncode == 1 and "berth:" in missing.stderr
+    assert_log_clean(server.log)
+
+
+def test_berth_keys_lists_rotates_exports_trusts_and_untrusts(tmp_path: Path) -> None:
+    from tests.signing import makers
+
+    data = tmp_path / "data"
+    with running_berth(data) as server:
+        _, project = new_project(server, prefix="keys")
+
+        def keys(*args: str) -> subprocess.CompletedProcess[str]:
+            return run_berth(tmp_path, "keys", *args, "--data-dir", str(data))
+
+        # When the operator exports the signing key, rotates it, and trusts a key file
+        exported = keys("export", project)
+        rotated = keys("rotate", project)
+        pem = tmp_path / "ci.pub"
+        pem.write_text(makers.public_pem(makers.new_key()))
+        trusted = keys("trust", project, str(pem), "--kind", "cosign", "--name", "ci")
+        listed = keys("list", project)
+        # Then the list shows the retired key, the new active one and the trusted one
+        assert exported.returncode == 0 and exported.stdout.startswith("-----BEGIN PUBLIC KEY-----")
+        assert rotated.returncode == 0 and trusted.returncode == 0, rotated.stderr + trusted.stderr
+        statuses = [line.split("\t")[1:3] for line in listed.stdout.splitlines()]
+        assert statuses == [["signing", "retired"], ["signing", "active"], ["cosign", "trusted"]]
+        # And the server serves the same key list
+        with caller(server, "admin") as admin:
+            served = admin.get(f"/api/v2.0/projects/{project}/keys").json()
+        assert [k["status"] for k in served] == ["retired", "active", "trusted"]
+        # And removing the trusted key works; removing the active one is refused, one line
+        trusted_id = trusted.stdout.split("\t")[0]
+        active_id = listed.stdout.splitlines()[1].split("\t")[0]
+        assert keys("untrust", project, trusted_id).returncode == 0
+        refused = keys("untrust", project, active_id)
+        assert refused.returncode != 0 and "rotate" in refused.stderr
+        assert keys("trust", project, str(tmp_path / "missing.pem")).returncode == 2
     assert_log_clean(server.log)
