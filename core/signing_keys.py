@@ -48,17 +48,8 @@ async def signing_key(project_id: int, sealer: Sealer) -> SigningKey:
     workers race: the second insert loses and both read the winner."""
     row = await ProjectKey.get_or_none(project_id=project_id, kind=SIGNING, status=ACTIVE)
     if row is None:
-        private = keys.generate()
         with contextlib.suppress(IntegrityError):  # a racing worker made one first
-            await ProjectKey.create(
-                project_id=project_id,
-                key_id=keys.key_id(private.public_key()),
-                kind=SIGNING,
-                status=ACTIVE,
-                name="berth",
-                public_pem=keys.public_pem(private.public_key()),
-                private_sealed=sealer.seal(keys.private_pem(private)),
-            )
+            await _new_signing_key(project_id, sealer)
         row = await ProjectKey.get(project_id=project_id, kind=SIGNING, status=ACTIVE)
     return SigningKey(row.key_id, keys.load_private(sealer.unseal(row.private_sealed)))
 
@@ -93,6 +84,11 @@ async def rotate(project_id: int, sealer: Sealer) -> ProjectKey:
     await ProjectKey.filter(project_id=project_id, kind=SIGNING, status=ACTIVE).update(
         status=RETIRED, retired_at=now
     )
+    return await _new_signing_key(project_id, sealer)
+
+
+async def _new_signing_key(project_id: int, sealer: Sealer) -> ProjectKey:
+    """A new active signing key row, its private half sealed."""
     private = keys.generate()
     return await ProjectKey.create(
         project_id=project_id,

@@ -79,18 +79,25 @@ def _read_envelope(envelope: dict[str, Any]) -> tuple[str, bytes, list[bytes]] |
         return _invalid(
             f"its envelope carries {str(payload_type)[:80]!r}, not an in-toto statement"
         )
+    listed = envelope.get("signatures")
+    if not isinstance(listed, list):
+        return _invalid("its envelope carries no signature")
     try:
-        body = base64.b64decode(str(envelope.get("payload", "")), validate=True)
-        signatures = [
-            base64.b64decode(str(s.get("sig", "")), validate=True)
-            for s in envelope.get("signatures") or []
-            if isinstance(s, dict)
-        ]
+        body = _b64(envelope.get("payload"))
+        signatures = [_b64(s.get("sig")) for s in listed if isinstance(s, dict)]
     except (binascii.Error, ValueError):
         return _invalid("its envelope is not base64")
     if not signatures:
         return _invalid("its envelope carries no signature")
     return payload_type, body, signatures
+
+
+def _b64(text: object) -> bytes:
+    """Standard or URL-safe base64 (protobuf's JSON allows both)."""
+    value = str(text or "")
+    if "-" in value or "_" in value:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    return base64.b64decode(value, validate=True)
 
 
 def _subject_digests(body: bytes) -> list[str] | Verdict:
@@ -107,6 +114,8 @@ def _subject_digests(body: bytes) -> list[str] | Verdict:
         digests = entry.get("digest") if isinstance(entry, dict) else None
         if isinstance(digests, dict) and isinstance(digests.get("sha256"), str):
             named.append("sha256:" + digests["sha256"])
+    if not named:
+        return _invalid("its statement names no sha256 subject")
     return named
 
 

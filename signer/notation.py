@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from signer.keys import TrustedKey, certificate_id
 from signer.verdicts import INVALID, MISMATCH, NOTATION, NOTATION_ROOT, UNTRUSTED, VERIFIED, Verdict
@@ -29,6 +30,9 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
     "384": hashes.SHA384(),
     "512": hashes.SHA512(),
 }
+
+
+_CURVES = {"ES256": "secp256r1", "ES384": "secp384r1", "ES512": "secp521r1"}
 
 
 class _Refused(Exception):
@@ -45,8 +49,10 @@ def verify(envelope: bytes, media_type: str, subject: str, roots: Sequence[Trust
         header, payload, signature, chain = _parse(envelope)
         named = _target(payload)
         _check_signature(header, envelope, signature, chain[0])
-        signed_at = _signing_time(header)
-        root_id = _check_chain(chain, [r for r in roots if r.kind == NOTATION_ROOT], signed_at)
+        _signing_time(header)  # checked for form and expiry; not trusted for validity
+        root_id = _check_chain(
+            chain, [r for r in roots if r.kind == NOTATION_ROOT], datetime.now(UTC)
+        )
     except _Refused as refused:
         return Verdict(NOTATION, refused.status, refused.key_id, reason=refused.reason)
     if named != subject:
@@ -92,6 +98,9 @@ def _target(payload: bytes) -> str:
 def _check_signature(
     header: dict[str, Any], envelope: bytes, signature: bytes, leaf: x509.Certificate
 ) -> None:
+    scheme = header.get("io.cncf.notary.signingScheme")
+    if scheme not in ("notary.x509", "notary.x509.signingAuthority"):
+        raise _Refused(INVALID, f"its signing scheme is {str(scheme)[:60]!r}")
     if header.get("cty") != PAYLOAD_TYPE:
         raise _Refused(INVALID, f"its content type is {str(header.get('cty'))[:80]!r}")
     jws = json.loads(envelope)
@@ -100,7 +109,12 @@ def _check_signature(
     algorithm = _HASHES.get(alg[2:])
     key = leaf.public_key()
     try:
-        if alg.startswith("ES") and algorithm and isinstance(key, ec.EllipticCurvePublicKey):
+        if (
+            alg.startswith("ES")
+            and algorithm
+            and isinstance(key, ec.EllipticCurvePublicKey)
+            and _CURVES.get(alg) == key.curve.name
+        ):
             half = len(signature) // 2
             der = encode_dss_signature(
                 int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
@@ -119,35 +133,55 @@ def _signing_time(header: dict[str, Any]) -> datetime:
     raw = header.get("io.cncf.notary.signingTime")
     expiry = header.get("io.cncf.notary.expiry")
     try:
-        signed_at = datetime.fromisoformat(str(raw)) if raw else datetime.now(UTC)
-        if expiry and datetime.fromisoformat(str(expiry)) < datetime.now(UTC):
-            raise _Refused(INVALID, f"the signature expired at {expiry}")
+        signed_at = _aware(datetime.fromisoformat(str(raw))) if raw else datetime.now(UTC)
+        ends = _aware(datetime.fromisoformat(str(expiry))) if expiry else None
     except ValueError:
-        raise _Refused(INVALID, "its signing time is not a time") from None
-    return signed_at if signed_at.tzinfo else signed_at.replace(tzinfo=UTC)
+        raise _Refused(INVALID, "its signing time or expiry is not a time") from None
+    if ends is not None and ends < datetime.now(UTC):
+        raise _Refused(INVALID, f"the signature expired at {str(expiry)[:40]}")
+    return signed_at
 
 
-def _check_chain(
-    chain: list[x509.Certificate], roots: Sequence[TrustedKey], signed_at: datetime
-) -> str:
-    """The id of the trusted root the chain leads to; each link issued by the next and
-    valid at signing time."""
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _check_chain(chain: list[x509.Certificate], roots: Sequence[TrustedKey], now: datetime) -> str:
+    """The id of the trusted root the chain leads to: each certificate valid now (the
+    signing time is the signer's own word: without a timestamp countersignature it proves
+    nothing), each issued by the next, every issuer a CA, the leaf fit for code signing."""
     for cert in chain:
-        if not cert.not_valid_before_utc <= signed_at <= cert.not_valid_after_utc:
-            raise _Refused(
-                INVALID,
-                f"certificate {cert.subject.rfc4514_string()[:80]} was not valid at signing time",
-            )
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            name = cert.subject.rfc4514_string()[:80]
+            raise _Refused(INVALID, f"certificate {name} is not valid now")
+    _check_leaf(chain[0])
     for child, parent in zip(chain, chain[1:], strict=False):
-        if not _issued_by(child, parent):
+        if not _is_ca(parent) or not _issued_by(child, parent):
             raise _Refused(INVALID, "its certificate chain is broken")
     last = chain[-1]
     for root in roots:
         if root.certificate is not None and (
-            root.certificate == last or _issued_by(last, root.certificate)
+            root.certificate == last
+            or (_is_ca(root.certificate) and _issued_by(last, root.certificate))
         ):
             return root.key_id
     raise _Refused(UNTRUSTED, "its chain leads to no root the project trusts", certificate_id(last))
+
+
+def _check_leaf(leaf: x509.Certificate) -> None:
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if ExtendedKeyUsageOID.CODE_SIGNING not in usages:
+        raise _Refused(INVALID, "its signing certificate is not for code signing")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
 
 
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:

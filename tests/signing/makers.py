@@ -186,20 +186,27 @@ def test_ca(common: str = "Berth test root") -> tuple[ec.EllipticCurvePrivateKey
 
 
 def leaf_of(
-    ca_key: ec.EllipticCurvePrivateKey, ca: x509.Certificate, days: int = 10
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca: x509.Certificate,
+    days: int = 10,
+    code_signing: bool = True,
+    ca_flag: bool = False,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A certificate issued by ca: a code-signing leaf valid for `days` more days (negative:
+    expired that long ago), or with ca_flag an intermediate CA."""
     key = new_key()
     now = dt.datetime.now(dt.UTC)
+    usage = ExtendedKeyUsageOID.CODE_SIGNING if code_signing else ExtendedKeyUsageOID.SERVER_AUTH
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("signer"))
+        .subject_name(_name("intermediate" if ca_flag else "signer"))
         .issuer_name(ca.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_before(now - dt.timedelta(days=abs(days) + 1))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=ca_flag, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
     return key, cert

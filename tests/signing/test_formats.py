@@ -8,6 +8,8 @@ import datetime as dt
 import json
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from signer import bundle, cosign, keys, notation
 from signer.keys import TrustedKey
@@ -186,3 +188,91 @@ def test_a_notation_signature_that_proves_nothing_says_why(
     verdict = notation.verify(envelope, media_type, DIGEST, [root(ca)])
     assert verdict.status == status
     assert words in verdict.reason
+
+
+def test_a_chain_through_an_intermediate_verifies_and_a_non_ca_issuer_breaks_it() -> None:
+    # Given root -> intermediate CA -> leaf, and root -> leaf -> "leaf" (a non-CA issuer)
+    root_key, ca = makers.test_ca()
+    mid_key, mid = makers.leaf_of(root_key, ca, ca_flag=True)
+    leaf_key, leaf = makers.leaf_of(mid_key, mid)
+    target = {"mediaType": makers.OCI_MANIFEST, "digest": DIGEST, "size": 10}
+    good = makers.notation_envelope(leaf_key, [leaf, mid], target)
+    fake_key, fake_issuer = makers.leaf_of(root_key, ca)
+    _, under_leaf = makers.leaf_of(fake_key, fake_issuer)
+    bad = makers.notation_envelope(fake_key, [under_leaf, fake_issuer], target)
+    # Then the first verifies against the root; the second's chain is broken
+    assert notation.verify(good, notation.JWS, DIGEST, [root(ca)]).status == VERIFIED
+    broken = notation.verify(bad, notation.JWS, DIGEST, [root(ca)])
+    assert broken.status == INVALID
+
+
+@pytest.mark.parametrize(
+    ("days", "code_signing", "words"),
+    [
+        pytest.param(-1, True, "not valid now", id="expired-leaf"),
+        pytest.param(10, False, "code signing", id="not-for-code-signing"),
+    ],
+)
+def test_a_leaf_unfit_to_sign_is_refused(days: int, code_signing: bool, words: str) -> None:
+    ca_key, ca = makers.test_ca()
+    leaf_key, leaf = makers.leaf_of(ca_key, ca, days=days, code_signing=code_signing)
+    target = {"mediaType": makers.OCI_MANIFEST, "digest": DIGEST, "size": 10}
+    envelope = makers.notation_envelope(leaf_key, [leaf, ca], target)
+    verdict = notation.verify(envelope, notation.JWS, DIGEST, [root(ca)])
+    assert verdict.status == INVALID and words in verdict.reason
+
+
+def test_a_notation_expiry_without_a_zone_is_read_as_utc() -> None:
+    ca_key, ca = makers.test_ca()
+    leaf_key, leaf = makers.leaf_of(ca_key, ca)
+    target = {"mediaType": makers.OCI_MANIFEST, "digest": DIGEST, "size": 10}
+    envelope = makers.notation_envelope(leaf_key, [leaf, ca], target, "2000-01-01T00:00:00")
+    verdict = notation.verify(envelope, notation.JWS, DIGEST, [root(ca)])
+    assert verdict.status == INVALID and "expired" in verdict.reason
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [
+        pytest.param(
+            {"payloadType": "application/vnd.in-toto+json", "payload": "e30=", "signatures": 5},
+            id="signatures-a-number",
+        ),
+        pytest.param(
+            {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": 5,
+                "signatures": [{"sig": "AA=="}],
+            },
+            id="payload-a-number",
+        ),
+        pytest.param(
+            {
+                "payloadType": "application/vnd.in-toto+json",
+                "payload": "e30=",
+                "signatures": [{"sig": 5}],
+            },
+            id="sig-a-number",
+        ),
+    ],
+)
+def test_malformed_bundles_are_invalid_not_errors(envelope: dict[str, object]) -> None:
+    verdict = bundle.verify(json.dumps({"dsseEnvelope": envelope}).encode(), DIGEST, [])
+    assert verdict.status == INVALID
+
+
+def test_a_bundle_whose_statement_names_no_subject_is_invalid() -> None:
+    key = makers.new_key()
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": []}).encode()
+    kind = b"application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(statement), statement)
+    signature = base64.b64encode(key.sign(pae, ec.ECDSA(hashes.SHA256()))).decode()
+    envelope = {
+        "payloadType": kind.decode(),
+        "payload": base64.b64encode(statement).decode(),
+        "signatures": [{"sig": signature}],
+    }
+    verdict = bundle.verify(
+        json.dumps({"dsseEnvelope": envelope}).encode(), DIGEST, [trusted_key(key)]
+    )
+    assert verdict.status == INVALID and "no sha256 subject" in verdict.reason
