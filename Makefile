@@ -23,7 +23,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash ops/dev/install-test-deps.sh
 	$(MAKE) lint
-	$(BIN)/pytest -q -ra
+	$(BIN)/pytest -q -ra --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

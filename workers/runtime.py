@@ -123,8 +123,11 @@ class JobRuntime:
         while True:
             await _finished(self._tick(tick))
             tick += 1
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that
+            # arrives as the wake-up does, and the server's shutdown then waits forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), interval)
+                async with asyncio.timeout(interval):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def _tick(self, tick: int) -> None:
