@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from tortoise.models import Model
 
 from core import audit, events
-from models import ProjectKey, RemoteRegistry, ReplicationPolicy
+from models import ProjectKey, RemoteRegistry, ReplicationPolicy, TrustKey
 from signer.sealing import SealBroken, Sealer
 
 # (model, column, how a row is named in a report)
@@ -17,6 +17,7 @@ SEALED: tuple[tuple[type[Model], str, str], ...] = (
     (RemoteRegistry, "access_secret", "registry"),
     (ReplicationPolicy, "hook_secret", "replication policy"),
     (ProjectKey, "private_sealed", "signing key"),
+    (TrustKey, "private_sealed", "trust key"),
 )
 
 

@@ -31,6 +31,7 @@ from models.replication import (
     ReplicationTask,
 )
 from models.signing import ProjectKey, ProjectMetadata, Signature
+from models.trust import TrustChange, TrustFile, TrustKey, TrustTarget
 from models.webhooks import WebhookExecution, WebhookPolicy
 
 __all__ = [
@@ -55,6 +56,10 @@ __all__ = [
     "RepositoryBlob",
     "Tag",
     "UploadSession",
+    "TrustChange",
+    "TrustFile",
+    "TrustKey",
+    "TrustTarget",
     "RemoteRegistry",
     "ReplicationExecution",
     "ReplicationPolicy",

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.gc",
     "models.replication",
     "models.signing",
+    "models.trust",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (
