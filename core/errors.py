@@ -138,3 +138,13 @@ class PolicyViolation(kinds.PreconditionFailed):
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
+
+
+class SignedInNotary(kinds.PreconditionFailed):
+    """A delete that would remove a tag (or the artifact a tag names) that Docker Content
+    Trust data signs (412, as Harbor refuses it): the signature goes first, through Notary."""
+
+    def __init__(self, repository: str, tag: str | None = None, digest: str | None = None) -> None:
+        detail = {"repository": repository}
+        detail.update({k: v for k, v in (("tag", tag), ("digest", digest)) if v})
+        super().__init__("the tag is signed in Notary: remove its signature first", detail)

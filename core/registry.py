@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, events, signatures
+from core import audit, content_trust, events, signatures
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -46,6 +46,9 @@ class StoredManifest:
     trust: str = "pending"
     trust_reason: str = ""
     enforced: bool = False
+    # Docker Content Trust (enable_content_trust): None when the project does not enforce
+    # it, else whether its trust data signs what is served (core.content_trust)
+    notary_signed: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,19 +63,30 @@ class Page:
     more: bool
 
 
-# The pull path's reads, one round trip each, with what the signature check needs.
+# The pull path's reads, one round trip each, with what the signature checks need: the
+# cosign trust and its switch, and, when the project enforces Docker Content Trust, whether
+# its trust data signs what is served (by tag: that tag with this digest; by digest: some
+# tag with it). Their one placeholder before the WHERE's is the clock (epoch seconds).
 _PULLED = (
     "SELECT m.digest, m.media_type, m.content, r.id, m.trust, m.trust_reason,"
     " (SELECT pm.value FROM project_metadata pm WHERE pm.project_id = r.project_id"
-    " AND pm.name = 'enable_content_trust_cosign')"
+    " AND pm.name = 'enable_content_trust_cosign'),"
+    " CASE WHEN (SELECT pm.value FROM project_metadata pm WHERE pm.project_id = r.project_id"
+    " AND pm.name = 'enable_content_trust') = 'true' THEN {signed} END"
 )
 _MANIFEST_BY_TAG = (
-    _PULLED + " FROM tag t"
+    _PULLED.format(
+        signed=content_trust.SIGNED_TAG.format(repository="r.name", tag="t.name", digest="m.digest")
+    )
+    + " FROM tag t"
     " JOIN repository r ON r.id = t.repository_id JOIN manifest m ON m.id = t.manifest_id"
     " WHERE r.name = ? AND t.name = ?"
 )
 _MANIFEST_BY_DIGEST = (
-    _PULLED + " FROM manifest m"
+    _PULLED.format(
+        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="m.digest")
+    )
+    + " FROM manifest m"
     " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
 )
 
@@ -92,15 +106,16 @@ class ManifestStore:
 
     async def get(self, repository: str, reference: str) -> StoredManifest:
         """The manifest by tag or digest, in one query. Raises NameUnknown or ManifestUnknown."""
+        clock = content_trust.epoch_now()
         if is_digest(reference):
             parse_digest(reference)
-            rows = await fetch(_MANIFEST_BY_DIGEST, repository, reference)
+            rows = await fetch(_MANIFEST_BY_DIGEST, clock, repository, reference)
         else:
-            rows = await fetch(_MANIFEST_BY_TAG, repository, reference)
+            rows = await fetch(_MANIFEST_BY_TAG, clock, repository, reference)
         if not rows:
             await existing_repository(repository)
             raise ManifestUnknown(reference)
-        digest, media_type, content, repo_id, trust, reason, enforced = rows[0]
+        digest, media_type, content, repo_id, trust, reason, enforced, notary = rows[0]
         return StoredManifest(
             str(digest),
             str(media_type),
@@ -109,6 +124,7 @@ class ManifestStore:
             str(trust),
             str(reason or ""),
             enforced == "true",
+            None if notary is None else bool(notary),
         )
 
     async def put(
@@ -188,7 +204,8 @@ class ManifestStore:
 
     async def delete(self, repository: str, reference: str, host: str | None = None) -> int:
         """By digest: the manifest and every tag on it, with its DELETE_ARTIFACT webhook
-        events in the same transaction. By tag: only the tag. The number of webhook events."""
+        events in the same transaction. By tag: only the tag. The number of webhook events.
+        SignedInNotary when Docker Content Trust data signs the tag (or a tag on the digest)."""
         repo_id = await existing_repository(repository)
         project = repository.split("/", 1)[0]
         by_digest = is_digest(reference)
@@ -201,7 +218,9 @@ class ManifestStore:
         async with events.recorded(event) as tx:
             event.project_id = await project_for_push(repository, project)
             if by_digest:
+                await content_trust.refuse_artifact_delete(repository, reference)
                 return await delete_artifact(tx, event, repo_id, repository, reference)
+            await content_trust.refuse_tag_delete(repository, reference)
             signed = signatures.signed_subject(reference, None)
             if not await Tag.filter(repository_id=repo_id, name=reference).using_db(tx).delete():
                 raise ManifestUnknown(reference)

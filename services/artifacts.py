@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from access.errors import AlreadyExists, InvalidInput, NotFound
 from access.policy import Identity, project_access
 from access.roles import Permission
-from core import artifacts, audit, events
+from core import artifacts, audit, content_trust, events
 from core.artifacts import ArtifactRef, RepositoryRef
 from core.digests import is_digest
 from core.errors import TagInvalid
@@ -27,21 +27,24 @@ class RepositoryPath:
 
 
 async def delete_repository(call: Call, path: RepositoryPath) -> int:
-    """Delete the repository with its artifacts and tags; the number of webhook events."""
+    """Delete the repository with its artifacts and tags; the number of webhook events.
+    Refused (SignedInNotary) while Docker Content Trust data signs a tag of one of them."""
     event = audit.Event(audit.DELETE, audit.REPOSITORY, path.name, path.project, host=call.host)
     async with attempt(call, event) as op:
         repo = await _target(op.caller, path, Permission.REPOSITORY_DELETE, event)
+        await content_trust.refuse_repository_delete(path.name, repo.id)
         return await artifacts.delete_repository(op.tx, event, repo)
 
 
 async def delete_artifact(call: Call, path: RepositoryPath, reference: str) -> int:
     """Delete the artifact a digest or tag names, with every tag on it; the number of
-    webhook events."""
+    webhook events. Refused (SignedInNotary) while a tag content trust signs names it."""
     resource = f"{path.name}@{reference}" if is_digest(reference) else f"{path.name}:{reference}"
     event = audit.Event(audit.DELETE, audit.ARTIFACT, resource, path.project, host=call.host)
     async with attempt(call, event) as op:
         repo = await _target(op.caller, path, Permission.ARTIFACT_DELETE, event)
         found = await _artifact(repo, reference)
+        await content_trust.refuse_artifact_delete(path.name, found.digest)
         return await artifacts.delete_artifact(op.tx, event, repo.id, path.name, found.digest)
 
 
@@ -61,12 +64,14 @@ async def create_tag(call: Call, path: RepositoryPath, reference: str) -> str:
 
 
 async def delete_tag(call: Call, path: RepositoryPath, reference: str, tag: str) -> None:
-    """Remove the tag from the artifact; the artifact stays."""
+    """Remove the tag from the artifact; the artifact stays. Refused (SignedInNotary) while
+    content trust data signs the tag with the artifact's digest."""
     event = audit.Event(audit.DELETE, audit.TAG, f"{path.name}:{tag}", path.project)
     async with attempt(call, event) as op:
         repo = await _target(op.caller, path, Permission.TAG_DELETE, event)
         found = await _artifact(repo, reference)
         event.description = f"from {found.digest}"
+        await content_trust.refuse_tag_delete(path.name, tag)
         if not await artifacts.delete_tag(repo, found, tag):
             raise NotFound(f"the artifact {reference} has no tag {tag}")
         await events.emit(op.tx, event)

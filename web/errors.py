@@ -99,6 +99,7 @@ OCI_SPEC_CODES: dict[type[BerthError], str] = {
     e.SizeInvalid: "SIZE_INVALID",
     e.TagInvalid: "MANIFEST_INVALID",
     e.PolicyViolation: "PROJECTPOLICYVIOLATION",  # Harbor's, which docker shows as it is
+    e.SignedInNotary: "PRECONDITION",  # Harbor's, as its /v2 answers a refused delete
 }
 HARBOR_SPEC_CODES: dict[type[BerthError], str] = {
     MethodNotAllowed: "METHOD_NOT_ALLOWED",

@@ -15,7 +15,7 @@ from quart import Response, request
 import services.artifacts
 from access.policy import project_access
 from access.roles import Permission
-from core import artifacts
+from core import artifacts, content_trust
 from core.artifacts import ArtifactInfo, RepositoryRef
 from models.errors import NotFound
 from services.artifacts import RepositoryPath
@@ -39,20 +39,21 @@ BASE = f"{REPOSITORY}/artifacts"
 @api.route(BASE, methods=["GET"])
 async def list_artifacts(project_name: str, repository_name: str) -> Response:
     repo = await _repository(project_name, repository_name)
-    pages = paging()
-    items, total = await artifacts.list_artifacts(
-        repo, pages.offset, pages.page_size, bool_arg("with_tag", True)
-    )
-    return paged_response([_render(a) for a in items], total, pages)
+    pages, with_tag = paging(), bool_arg("with_tag", True)
+    items, total = await artifacts.list_artifacts(repo, pages.offset, pages.page_size, with_tag)
+    signed = await _signed_tags(project_name, repository_name, with_tag)
+    return paged_response([_render(a, signed) for a in items], total, pages)
 
 
 @api.route(f"{BASE}/<reference>", methods=["GET"])
 async def get_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     repo = await _repository(project_name, repository_name)
-    found = await artifacts.get_artifact(repo, unquote(reference), bool_arg("with_tag", True))
+    with_tag = bool_arg("with_tag", True)
+    found = await artifacts.get_artifact(repo, unquote(reference), with_tag)
     if found is None:
         raise NotFound(f"artifact {reference} not found")
-    return json_response(_render(found))
+    signed = await _signed_tags(project_name, repository_name, with_tag)
+    return json_response(_render(found, signed))
 
 
 @api.route(REPOSITORY, methods=["DELETE"])
@@ -96,6 +97,14 @@ async def _repository(project: str, encoded_name: str) -> RepositoryRef:
     return repo
 
 
+async def _signed_tags(project: str, encoded_name: str, with_tag: bool) -> dict[str, str]:
+    """The tags Docker Content Trust signs, for each tag's `signed`. Harbor computes it only
+    for with_signature=true; one indexed read, so Berth always tells the truth (the
+    parameter is still checked, as Harbor takes it)."""
+    bool_arg("with_signature", False)
+    return await content_trust.signed_tags(_full_name(project, encoded_name)) if with_tag else {}
+
+
 def _full_name(project: str, encoded_name: str) -> str:
     return f"{project}/{unquote(encoded_name)}"
 
@@ -104,7 +113,7 @@ def _path(project: str, encoded_name: str) -> RepositoryPath:
     return RepositoryPath(project, _full_name(project, encoded_name))
 
 
-def _render(item: ArtifactInfo) -> dict[str, Any]:
+def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
     return {
         "id": item.id,
         "type": item.type,
@@ -116,7 +125,7 @@ def _render(item: ArtifactInfo) -> dict[str, Any]:
         "size": item.size,
         "push_time": api_time(item.push_time),
         "pull_time": api_time(item.pull_time),
-        "tags": None if item.tags is None else [_tag(item, t) for t in item.tags],
+        "tags": None if item.tags is None else [_tag(item, t, signed) for t in item.tags],
         "references": [
             {
                 "parent_id": item.id,
@@ -135,12 +144,13 @@ def _render(item: ArtifactInfo) -> dict[str, Any]:
     }
 
 
-def _tag(item: ArtifactInfo, tag: artifacts.TagInfo) -> dict[str, Any]:
+def _tag(item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str]) -> dict[str, Any]:
     return {
         "id": tag.id,
         "name": tag.name,
         "push_time": api_time(tag.push_time),
         "immutable": False,
+        "signed": signed.get(tag.name) == item.digest,  # with this very digest, unexpired
         "repository_id": item.repository_id,
         "artifact_id": item.id,
     }

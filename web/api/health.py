@@ -61,6 +61,13 @@ async def _broker() -> None:
         raise ConnectionError("broker did not answer PING")
 
 
+async def _trust() -> None:
+    """The Docker Content Trust tables answer: the signed tags the pull path reads, and the
+    trust data Notary serves (the Notary server's own health is /_notary_server/health)."""
+    await fetch("SELECT 1 FROM trust_target LIMIT 1")
+    await fetch("SELECT 1 FROM trust_file LIMIT 1")
+
+
 async def _search() -> None:
     """The audit search backend answers one cheap request (Elasticsearch: its root)."""
     await current_app.extensions["registry"].audit_index.ping()
@@ -71,6 +78,7 @@ CHECKS: dict[str, Check] = {
     "storage": _storage,
     "broker": _broker,
     "search": _search,
+    "trust": _trust,
 }
 
 
@@ -232,9 +240,14 @@ REGISTRY.register(REPLICATION)
 
 REFUSED_PULLS = Counter(
     "berth_pulls_refused_unsigned",
-    "Manifest pulls this process refused for want of a signature from a trusted key",
+    "Manifest pulls this process refused for want of a signature, by the project policy that"
+    " refused them: cosign (enable_content_trust_cosign: a signature from a trusted key) or"
+    " notary (enable_content_trust: Docker Content Trust data signing what is served)",
+    ["policy"],
     registry=REGISTRY,
 )
+REFUSED_COSIGN = REFUSED_PULLS.labels("cosign")  # both series exist from the start (0)
+REFUSED_NOTARY = REFUSED_PULLS.labels("notary")
 
 
 class SignatureCollector:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlencode
 
+from prometheus_client import Counter
 from quart import Response
 
 from access.policy import Action, visible_project_ids
-from core import audit, events, signatures
+from core import audit, content_trust, events, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestTooLarge, ManifestUnknown, PaginationInvalid, PolicyViolation
 from core.names import MAX_NAME_LENGTH, MAX_TAG_LENGTH
 from core.registry import Page, StoredManifest
-from web.api.health import REFUSED_PULLS
+from web.api.health import REFUSED_COSIGN, REFUSED_NOTARY
 from web.streaming import read_bounded
 from web.v2.context import V2Request
 
@@ -97,6 +98,8 @@ async def catalog(ctx: V2Request) -> Response:
 async def _negotiated(ctx: V2Request) -> StoredManifest:
     await ctx.authorize(Action.PULL)
     manifest = await ctx.registry.manifests.get(ctx.name, ctx.arg)
+    if manifest.notary_signed is False:
+        await _refuse(ctx, manifest, PolicyViolation(content_trust.NOT_SIGNED), REFUSED_NOTARY)
     if manifest.enforced and manifest.trust not in signatures.SERVED:
         await _enforce(ctx, manifest)
     if not mt.acceptable(manifest.media_type, ctx.request.headers.getlist("Accept")):
@@ -117,10 +120,18 @@ async def _enforce(ctx: V2Request, manifest: StoredManifest) -> None:
     refused = PolicyViolation(
         f"{trust.reason}; project {ctx.project} serves only artifacts signed by a key it trusts"
     )
+    await _refuse(ctx, manifest, refused, REFUSED_COSIGN)
+
+
+async def _refuse(
+    ctx: V2Request, manifest: StoredManifest, refused: PolicyViolation, counter: Counter
+) -> NoReturn:
+    """Refuse a pull the project's signature policy does not allow: audited as a failed
+    pull (resource type signature), counted, answered 412."""
     resource = audit.artifact_resource(ctx.name, ctx.arg, manifest.digest)
     event = audit.Event(audit.PULL, audit.SIGNATURE, resource, ctx.project, host=ctx.request.host)
     await audit.record_failure(event, refused)
-    REFUSED_PULLS.inc()
+    counter.inc()
     raise refused
 
 

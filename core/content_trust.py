@@ -1,0 +1,92 @@
+"""What Docker Content Trust signs, as the pull path, deletes and the artifacts API ask it.
+
+The Notary server (core/trust.py) keeps one `trust_target` row per tag that a repository's
+current trust data signs and that verified from root down when the data was accepted, with
+the soonest expiry along its chain. A tag counts as signed with a digest only while such a
+row names both and has not expired; a digest counts as signed while some signed tag of the
+repository maps to it (a client with content trust on resolves the tag through Notary and
+pulls by that digest). Each question is one indexed read (`trust_target`'s
+(repository, tag) and (repository, digest) indexes).
+
+The fragments below are the one definition of "signed": `core.registry` puts them inside
+the pull path's query, with the outer query's columns for repository, tag and digest.
+"""
+
+from __future__ import annotations
+
+import time
+
+from core.errors import SignedInNotary
+from models import fetch
+
+# {repository}, {tag}, {digest}: SQL expressions (a placeholder or an outer column); the
+# expiry bound is always the last placeholder of the fragment.
+SIGNED_TAG = (
+    "EXISTS (SELECT 1 FROM trust_target tt WHERE tt.repository = {repository}"
+    " AND tt.tag = {tag} AND tt.digest = {digest} AND tt.expires > ?)"
+)
+SIGNED_DIGEST = (
+    "EXISTS (SELECT 1 FROM trust_target tt WHERE tt.repository = {repository}"
+    " AND tt.digest = {digest} AND tt.expires > ?)"
+)
+_SIGNED_TAGS = "SELECT tag, digest FROM trust_target WHERE repository = ? AND expires > ?"
+_TAG_SIGNED = (
+    "SELECT m.digest FROM tag t JOIN repository r ON r.id = t.repository_id"
+    " JOIN manifest m ON m.id = t.manifest_id WHERE r.name = ? AND t.name = ? AND "
+    + SIGNED_TAG.format(repository="r.name", tag="t.name", digest="m.digest")
+)
+_SIGNED_IN = (
+    "SELECT 1 FROM trust_target tt JOIN manifest m ON m.digest = tt.digest"
+    " WHERE tt.repository = ? AND m.repository_id = ? AND tt.expires > ? LIMIT 1"
+)
+
+NOT_SIGNED = "The image is not signed in Notary."  # Harbor's words, which docker shows
+
+
+def epoch_now() -> int:
+    """The clock trust expiries are compared with: epoch seconds."""
+    return int(time.time())
+
+
+async def signed(repository: str, tag: str, digest: str, now: int | None = None) -> bool:
+    """Whether the repository's trust data signs tag with exactly digest, unexpired at `now`
+    (the clock by default)."""
+    sql = "SELECT " + SIGNED_TAG.format(repository="?", tag="?", digest="?")
+    rows = await fetch(sql, repository, tag, digest, epoch_now() if now is None else now)
+    return bool(rows and rows[0][0])
+
+
+async def signed_digest(repository: str, digest: str, now: int | None = None) -> bool:
+    """Whether some tag the repository's trust data signs (unexpired at `now`) maps to
+    digest."""
+    sql = "SELECT " + SIGNED_DIGEST.format(repository="?", digest="?")
+    rows = await fetch(sql, repository, digest, epoch_now() if now is None else now)
+    return bool(rows and rows[0][0])
+
+
+async def signed_tags(repository: str, now: int | None = None) -> dict[str, str]:
+    """Every tag the repository's trust data signs, unexpired at `now`: {tag: digest}."""
+    rows = await fetch(_SIGNED_TAGS, repository, epoch_now() if now is None else now)
+    return {str(tag): str(digest) for tag, digest in rows}
+
+
+async def refuse_tag_delete(repository: str, tag: str) -> None:
+    """Raise SignedInNotary when the trust data signs tag with the digest it is on: removing
+    it would leave a signature naming a tag that is gone. A tag moved to another digest since
+    it was signed may go (what it is on now is unsigned)."""
+    rows = await fetch(_TAG_SIGNED, repository, tag, epoch_now())
+    if rows:
+        raise SignedInNotary(repository, tag=tag, digest=str(rows[0][0]))
+
+
+async def refuse_artifact_delete(repository: str, digest: str) -> None:
+    """Raise SignedInNotary when digest is what a signed tag of the repository names: a
+    client with content trust on pulls that tag by this digest."""
+    if await signed_digest(repository, digest):
+        raise SignedInNotary(repository, digest=digest)
+
+
+async def refuse_repository_delete(repository: str, repository_id: int) -> None:
+    """Raise SignedInNotary when any artifact of the repository is what a signed tag names."""
+    if await fetch(_SIGNED_IN, repository, repository_id, epoch_now()):
+        raise SignedInNotary(repository)
