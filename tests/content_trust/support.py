@@ -17,11 +17,12 @@ HOUR = 3600
 GUN_HOST = "127.0.0.1:5000"  # the host part a GUN starts with; Berth's names drop it
 
 
-async def sign(repository: str, tag: str, digest: str, expires_in: int = HOUR) -> None:
+async def sign(repository: str, tag: str, digest: str, expires_in: int = HOUR) -> int:
     """Record tag -> digest as signed in the repository's trust data (verified from root
-    down, its chain expiring expires_in seconds from now; negative: expired)."""
+    down, its chain expiring expires_in seconds from now; negative: expired); its expiry."""
     from models import TrustTarget
 
+    expires = int(time.time()) + expires_in
     await TrustTarget.create(
         repository=repository,
         gun=f"{GUN_HOST}/{repository}",
@@ -29,8 +30,9 @@ async def sign(repository: str, tag: str, digest: str, expires_in: int = HOUR) -
         digest=digest,
         length=1234,
         role="targets",
-        expires=int(time.time()) + expires_in,
+        expires=expires,
     )
+    return expires
 
 
 async def unsign(repository: str, tag: str) -> None:
