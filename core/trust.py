@@ -34,7 +34,6 @@ SNAPSHOT_EXPIRY = timedelta(days=3 * 365)
 TIMESTAMP_EXPIRY = timedelta(days=14)
 MAX_GUN = 255
 DEFAULT_PAGE = 100
-TRUST_DATA = "trust_data"  # the audit resource type of a GUN's trust data
 
 
 @dataclass
@@ -190,7 +189,16 @@ class _Update:
 
 async def update(gun: str, parts: list[tuple[str, bytes]], sealer: Sealer) -> list[str]:
     """Apply an atomic update (each part a role's signed metadata), as notary-server
-    validates it; the roles written. NotaryError for anything it refuses."""
+    validates it; the roles written. NotaryError for anything it refuses (audited)."""
+    try:
+        return await _update(gun, parts, sealer)
+    except NotaryError as exc:
+        event = await _event(gun, audit.UPDATE, "trust data update refused")
+        await audit.record_failure(event, str(exc))
+        raise
+
+
+async def _update(gun: str, parts: list[tuple[str, bytes]], sealer: Sealer) -> list[str]:
     uploaded: dict[str, Metadata] = {}
     for role, data in parts:
         check_role(role)
@@ -544,7 +552,7 @@ def _describe(state: _Update) -> str:
 async def _event(gun: str, operation: str, description: str) -> audit.Event:
     project = repository_of(gun).partition("/")[0]
     row = await Project.get_or_none(name=project)
-    event = audit.Event(operation, TRUST_DATA, gun, project)
+    event = audit.Event(operation, audit.TRUST_DATA, gun, project)
     event.project_id = row.id if row is not None else None
     event.description = description
     return event

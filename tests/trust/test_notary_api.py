@@ -157,8 +157,14 @@ def test_updates_notary_server_refuses_are_refused_and_change_nothing(
     ]
     assert wrong.json()["errors"][0]["detail"]["Name"] == "ErrBadTargets"
     assert all(a.status_code == 400 for a in (wrong, other, stale, malformed, unknown_role))
-    # And nothing changed
+    # And nothing changed, and each refusal is in the audit log as a failed update
     assert client.get("tuf/targets.json").content == before
+    audited = run_sql(
+        berth_server,
+        "SELECT success FROM audit_event WHERE resource_type = 'trust_data' AND resource = ?",
+        gun,
+    )
+    assert sorted(bool(r[0]) for r in audited) == [False] * 7 + [True]
 
 
 def test_a_root_rotation_needs_the_old_root_and_the_root_must_be_the_guns(
