@@ -73,9 +73,7 @@ async def basic_identity(request: Request, auth: AuthServices) -> Identity | Non
     return await check_credentials(auth, *credentials, request.remote_addr)
 
 
-async def resolve_caller(
-    request: Request, auth: AuthServices, also: str | None = None
-) -> Caller:
+async def resolve_caller(request: Request, auth: AuthServices, also: str | None = None) -> Caller:
     """The caller of a request; AuthenticationFailed for credentials that do not hold.
     The audit log learns who is acting from here. Resolved once per request: handlers check
     the caller before an operation's transaction opens and again inside it."""
