@@ -473,38 +473,45 @@ async def _change(tx: Tx, gun: str, stamp: Metadata) -> None:
 # --- what is signed ---------------------------------------------------------------------
 
 
+RELEASES = "targets/releases"  # the delegation the Docker CLI signs into and pulls from
+
+
 async def _derive_targets(tx: Tx, state: _Update) -> None:
-    """Rewrite the GUN's signed tags from its current trust data, each verified from the
-    root down, with the soonest expiry along its chain."""
+    """Rewrite the GUN's signed tags from its current trust data as the Docker CLI reads
+    them: the `targets/releases` delegation first, then `targets` itself; each verified
+    from the root down, with the soonest expiry along its chain. Other delegations sign
+    nothing a pull takes (the CLI ignores them too)."""
     await TrustTarget.filter(gun=state.gun).using_db(tx).delete()
     root = state.current["root"]
-    roles = tuf.root_roles(root)
     targets = await _loaded(state, "targets", tx)
     if targets is None:
         return
-    found: dict[str, TrustTarget] = {}
-    expires = min(root.expires, targets.expires)
     try:
-        tuf.check_signed(targets, roles["targets"])
+        tuf.check_signed(targets, tuf.root_roles(root)["targets"])
+        delegated = tuf.delegations(targets).get(RELEASES)
     except TufInvalid:
         return
-    await _walk(tx, state, targets, [""], expires, found)
+    expires = min(root.expires, targets.expires)
+    found: dict[str, TrustTarget] = {}
+    releases = await _loaded(state, RELEASES, tx) if delegated is not None else None
+    if delegated is not None and releases is not None:
+        role, paths = delegated
+        try:
+            tuf.check_signed(releases, role)
+        except TufInvalid:
+            pass
+        else:
+            _collect(state.gun, releases, paths, min(expires, releases.expires), found)
+    _collect(state.gun, targets, [""], expires, found)
     if found:
         await TrustTarget.bulk_create(list(found.values()), using_db=tx)
 
 
-async def _walk(
-    tx: Tx,
-    state: _Update,
-    meta: Metadata,
-    paths: list[str],
-    expires: datetime,
-    found: dict[str, TrustTarget],
+def _collect(
+    gun: str, meta: Metadata, paths: list[str], expires: datetime, found: dict[str, TrustTarget]
 ) -> None:
-    """Collect meta's targets within paths, then its delegations' (depth first). A tag
-    signed by targets and by a delegation keeps targets' entry, as the Docker CLI prefers
-    the releases delegation only when asked; the first found wins."""
-    repository = repository_of(state.gun)
+    """meta's targets within its delegated paths, where no earlier role signed the tag."""
+    repository = repository_of(gun)
     for name, entry in (meta.signed.get("targets") or {}).items():
         if name in found or not any(name.startswith(p) for p in paths):
             continue
@@ -513,27 +520,13 @@ async def _walk(
             continue
         found[name] = TrustTarget(
             repository=repository,
-            gun=state.gun,
+            gun=gun,
             tag=name,
             digest=digest,
             length=int(entry.get("length", 0)),
             role=meta.role,
             expires=int(expires.timestamp()),
         )
-    try:
-        delegated = tuf.delegations(meta)
-    except TufInvalid:
-        return
-    for name, (role, role_paths) in sorted(delegated.items()):
-        child = await _loaded(state, name, tx)
-        if child is None:
-            continue
-        try:
-            tuf.check_signed(child, role)
-        except TufInvalid:
-            continue
-        narrowed = [p for p in role_paths if any(p.startswith(q) for q in paths)]
-        await _walk(tx, state, child, narrowed, min(expires, child.expires), found)
 
 
 def _sha256_of(entry: Any) -> str | None:

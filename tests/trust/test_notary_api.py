@@ -226,6 +226,48 @@ def test_rights_follow_the_repository_and_a_private_gun_is_hidden(
     assert reader.post({"targets": repo.targets()}).status_code == 401
 
 
+def test_a_pull_takes_the_releases_delegation_first_and_ignores_other_delegations(
+    berth_server: RunningBerth,
+) -> None:
+    # Given targets signing v1 and v2, the releases delegation signing v2 otherwise and v3,
+    # and another signer's delegation signing v4
+    gun = library_gun(berth_server)
+    client = Client(berth_server, gun)
+    repo = new_repo(berth_server, client, gun)
+    repo.tags = {"v1": b"one", "v2": b"two"}
+    repo.delegated = {
+        "targets/releases": tufmaker.plain_key(),
+        "targets/alice": tufmaker.plain_key(),
+    }
+    releases = repo.delegation("targets/releases", {"v2": b"two-released", "v3": b"three"})
+    alice = repo.delegation("targets/alice", {"v4": b"four"})
+    # A delegation signed by a key its parent does not name is refused
+    forged = envelope_of(json.loads(alice), tufmaker.plain_key())
+    refused = client.post({"root": repo.root(), "targets": repo.targets(), "targets/alice": forged})
+    repo.root_version, repo.targets_version = 0, 0
+    taken = client.post(
+        {
+            "root": repo.root(),
+            "targets": repo.targets(),
+            "targets/releases": releases,
+            "targets/alice": alice,
+        }
+    )
+    assert code_of(refused) == "INVALID_UPDATE" and taken.status_code == 200, taken.text
+    # Then the signed tags are releases' over targets', and alice's are not among them
+    rows = run_sql(berth_server, "SELECT tag, digest, role FROM trust_target WHERE gun = ?", gun)
+    signed = {r[0]: (r[1], r[2]) for r in rows}
+    assert signed == {
+        "v1": (f"sha256:{hashlib.sha256(b'one').hexdigest()}", "targets"),
+        "v2": (f"sha256:{hashlib.sha256(b'two-released').hexdigest()}", "targets/releases"),
+        "v3": (f"sha256:{hashlib.sha256(b'three').hexdigest()}", "targets/releases"),
+    }
+
+
+def envelope_of(parsed: dict[str, Any], signer: tufmaker.Key) -> bytes:
+    return tufmaker.envelope(parsed["signed"], signer)
+
+
 def test_delete_removes_every_version_and_is_in_the_change_feed(
     berth_server: RunningBerth,
 ) -> None:

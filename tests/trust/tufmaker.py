@@ -92,6 +92,7 @@ class Repo:
     root_version: int = 0
     targets_version: int = 0
     tags: dict[str, bytes] = field(default_factory=dict)
+    delegated: dict[str, Key] = field(default_factory=dict)  # targets/<name> -> its key
 
     def __post_init__(self) -> None:
         self.root_key = certificate_key(self.gun)
@@ -123,18 +124,39 @@ class Repo:
         if version is None:
             self.targets_version += 1
             version = self.targets_version
-        entries = {
-            tag: {"hashes": {"sha256": b64(hashlib.sha256(data).digest())}, "length": len(data)}
-            for tag, data in self.tags.items()
+        delegations = {
+            "keys": {k.id: k.public.as_json() for k in self.delegated.values()},
+            "roles": [
+                {"name": name, "keyids": [k.id], "threshold": 1, "paths": [""]}
+                for name, k in sorted(self.delegated.items())
+            ],
         }
         signed = {
             "_type": "Targets",
-            "delegations": {"keys": {}, "roles": []},
+            "delegations": delegations,
             "expires": expires(days),
-            "targets": entries,
+            "targets": entries_of(self.tags),
             "version": version,
         }
         return envelope(signed, *(signers or (self.targets_key,)))
+
+    def delegation(self, name: str, tags: dict[str, bytes], version: int = 1) -> bytes:
+        """A delegation's targets, signed by its key."""
+        signed = {
+            "_type": "Targets",
+            "delegations": {"keys": {}, "roles": []},
+            "expires": expires(),
+            "targets": entries_of(tags),
+            "version": version,
+        }
+        return envelope(signed, self.delegated[name])
+
+
+def entries_of(tags: dict[str, bytes]) -> dict[str, Any]:
+    return {
+        tag: {"hashes": {"sha256": b64(hashlib.sha256(data).digest())}, "length": len(data)}
+        for tag, data in tags.items()
+    }
 
 
 def multipart(parts: dict[str, bytes]) -> tuple[bytes, str]:
