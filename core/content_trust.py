@@ -5,8 +5,9 @@ current trust data signs and that verified from root down when the data was acce
 the soonest expiry along its chain. A tag counts as signed with a digest only while such a
 row names both and has not expired; a digest counts as signed while some signed tag of the
 repository maps to it (a client with content trust on resolves the tag through Notary and
-pulls by that digest). Each question is one indexed read (`trust_target`'s
-(repository, tag) and (repository, digest) indexes).
+pulls by that digest), or to an index naming it (a multi-platform tag: the client pulls the
+index, then its platform's manifest by digest). Each question is one indexed read
+(`trust_target`'s (repository, tag) and (repository, digest) indexes).
 
 The fragments below are the one definition of "signed": `core.registry` puts them inside
 the pull path's query, with the outer query's columns for repository, tag and digest.
@@ -14,31 +15,49 @@ the pull path's query, with the outer query's columns for repository, tag and di
 
 from __future__ import annotations
 
+import re
 import time
 
 from core.errors import SignedInNotary
 from models import fetch
 
-# {repository}, {tag}, {digest}: SQL expressions (a placeholder or an outer column); the
-# expiry bound is always the last placeholder of the fragment.
+# {repository}, {tag}, {digest}, {now}: SQL expressions (an outer query's column, or a
+# placeholder through `_bound`). A digest is signed directly, or as a child of a signed
+# index: a client pulls a multi-platform tag's index, then its platform's manifest by digest.
 SIGNED_TAG = (
     "EXISTS (SELECT 1 FROM trust_target tt WHERE tt.repository = {repository}"
-    " AND tt.tag = {tag} AND tt.digest = {digest} AND tt.expires > ?)"
+    " AND tt.tag = {tag} AND tt.digest = {digest} AND tt.expires > {now})"
 )
 SIGNED_DIGEST = (
     "EXISTS (SELECT 1 FROM trust_target tt WHERE tt.repository = {repository}"
-    " AND tt.digest = {digest} AND tt.expires > ?)"
+    " AND tt.digest IN (SELECT {digest} UNION ALL SELECT p.digest FROM manifest_reference mr"
+    " JOIN manifest p ON p.id = mr.manifest_id WHERE mr.digest = {digest}"
+    " AND mr.kind = 'manifest') AND tt.expires > {now})"
 )
 _SIGNED_TAGS = "SELECT tag, digest FROM trust_target WHERE repository = ? AND expires > ?"
 _TAG_SIGNED = (
     "SELECT m.digest FROM tag t JOIN repository r ON r.id = t.repository_id"
     " JOIN manifest m ON m.id = t.manifest_id WHERE r.name = ? AND t.name = ? AND "
-    + SIGNED_TAG.format(repository="r.name", tag="t.name", digest="m.digest")
+    + SIGNED_TAG.format(repository="r.name", tag="t.name", digest="m.digest", now="?")
 )
 _SIGNED_IN = (
     "SELECT 1 FROM trust_target tt JOIN manifest m ON m.digest = tt.digest"
     " WHERE tt.repository = ? AND m.repository_id = ? AND tt.expires > ? LIMIT 1"
 )
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+def _bound(fragment: str, **values: object) -> tuple[str, list[object]]:
+    """A fragment as a statement of its own: each {name} a placeholder, and the
+    parameters in the order they appear."""
+    params: list[object] = []
+
+    def mark(found: re.Match[str]) -> str:
+        params.append(values[found.group(1)])
+        return "?"
+
+    return "SELECT " + _FIELD.sub(mark, fragment), params
+
 
 NOT_SIGNED = "The image is not signed in Notary."  # Harbor's words, which docker shows
 
@@ -51,16 +70,18 @@ def epoch_now() -> int:
 async def signed(repository: str, tag: str, digest: str, now: int | None = None) -> bool:
     """Whether the repository's trust data signs tag with exactly digest, unexpired at `now`
     (the clock by default)."""
-    sql = "SELECT " + SIGNED_TAG.format(repository="?", tag="?", digest="?")
-    rows = await fetch(sql, repository, tag, digest, epoch_now() if now is None else now)
+    clock = epoch_now() if now is None else now
+    sql, params = _bound(SIGNED_TAG, repository=repository, tag=tag, digest=digest, now=clock)
+    rows = await fetch(sql, *params)
     return bool(rows and rows[0][0])
 
 
 async def signed_digest(repository: str, digest: str, now: int | None = None) -> bool:
     """Whether some tag the repository's trust data signs (unexpired at `now`) maps to
-    digest."""
-    sql = "SELECT " + SIGNED_DIGEST.format(repository="?", digest="?")
-    rows = await fetch(sql, repository, digest, epoch_now() if now is None else now)
+    digest, or to an index naming digest as one of its manifests."""
+    clock = epoch_now() if now is None else now
+    sql, params = _bound(SIGNED_DIGEST, repository=repository, digest=digest, now=clock)
+    rows = await fetch(sql, *params)
     return bool(rows and rows[0][0])
 
 

@@ -66,7 +66,8 @@ class Page:
 # The pull path's reads, one round trip each, with what the signature checks need: the
 # cosign trust and its switch, and, when the project enforces Docker Content Trust, whether
 # its trust data signs what is served (by tag: that tag with this digest; by digest: some
-# tag with it). Their one placeholder before the WHERE's is the clock (epoch seconds).
+# tag with it, or with an index naming it). Their one placeholder before the WHERE's is the
+# clock (epoch seconds).
 _PULLED = (
     "SELECT m.digest, m.media_type, m.content, r.id, m.trust, m.trust_reason,"
     " (SELECT pm.value FROM project_metadata pm WHERE pm.project_id = r.project_id"
@@ -76,7 +77,9 @@ _PULLED = (
 )
 _MANIFEST_BY_TAG = (
     _PULLED.format(
-        signed=content_trust.SIGNED_TAG.format(repository="r.name", tag="t.name", digest="m.digest")
+        signed=content_trust.SIGNED_TAG.format(
+            repository="r.name", tag="t.name", digest="m.digest", now="?"
+        )
     )
     + " FROM tag t"
     " JOIN repository r ON r.id = t.repository_id JOIN manifest m ON m.id = t.manifest_id"
@@ -84,7 +87,7 @@ _MANIFEST_BY_TAG = (
 )
 _MANIFEST_BY_DIGEST = (
     _PULLED.format(
-        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="m.digest")
+        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="m.digest", now="?")
     )
     + " FROM manifest m"
     " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"

@@ -14,6 +14,7 @@ CONTENT_TRUST = "enable_content_trust"
 NOT_SIGNED = "The image is not signed in Notary."
 SIGNED_DELETE = "the tag is signed in Notary: remove its signature first"
 HOUR = 3600
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 GUN_HOST = "127.0.0.1:5000"  # the host part a GUN starts with; Berth's names drop it
 
 
@@ -52,9 +53,10 @@ async def switch(berth: InProcessBerth, project: str, on: bool, name: str = CONT
 async def pull(
     berth: InProcessBerth, repository: str, reference: str, method: str = "GET"
 ) -> Answer:
-    """A manifest GET (or HEAD) through /v2, as the admin."""
+    """A manifest GET (or HEAD) through /v2, as the admin, taking images and indexes."""
+    accept = f"{OCI_MANIFEST}, {OCI_INDEX}"
     return await AppApi(berth).request(
-        method, f"/v2/{repository}/manifests/{reference}", headers={"Accept": OCI_MANIFEST}
+        method, f"/v2/{repository}/manifests/{reference}", headers={"Accept": accept}
     )
 
 

@@ -5,9 +5,11 @@ refused pull is Harbor's 412, audited and counted."""
 
 from __future__ import annotations
 
+import json
+
 from models import AuditEvent
-from tests.content_trust.support import NOT_SIGNED, pull, refused_pulls, sign, switch
-from tests.factories import AppApi, app_image, app_project, error_of, message
+from tests.content_trust.support import NOT_SIGNED, OCI_INDEX, pull, refused_pulls, sign, switch
+from tests.factories import OCI_MANIFEST, AppApi, app_image, app_project, error_of, message, sha256
 from tests.support import InProcessBerth
 
 
@@ -125,3 +127,42 @@ async def test_a_refused_pull_is_audited_and_counted(in_process: InProcessBerth)
     ]
     after = (await refused_pulls(in_process, "notary"), await refused_pulls(in_process, "cosign"))
     assert after == (before[0] + 1, before[1])
+
+
+async def test_a_platform_manifest_is_served_through_its_signed_index(
+    in_process: InProcessBerth,
+) -> None:
+    # Given a multi-platform tag whose index is signed, and an index that is not
+    _, project = await app_project(in_process, prefix="dct-index")
+    repo = f"{project}/app"
+    api = AppApi(in_process)
+    children = [await app_image(in_process, repo, arch) for arch in ("amd64", "arm64", "s390x")]
+    sizes = [len((await api.get(f"/v2/{repo}/manifests/{d}")).content) for d in children]
+    signed = await push_index(api, repo, "multi", list(zip(children[:2], sizes[:2], strict=True)))
+    await push_index(api, repo, "other", [(children[2], sizes[2])])
+    await sign(repo, "multi", signed)
+    await switch(in_process, project, True)
+    # When the tag and each platform's manifest are pulled, as a client pulls them
+    got = {ref: (await pull(in_process, repo, ref)).status_code for ref in ("multi", *children)}
+    # Then the signed index and its children are served; the other index's child is not
+    assert got == {"multi": 200, children[0]: 200, children[1]: 200, children[2]: 412}
+    assert (await pull(in_process, repo, "other")).status_code == 412
+
+
+async def push_index(api: AppApi, repo: str, tag: str, children: list[tuple[str, int]]) -> str:
+    """An OCI index of children (digest, size) under tag; its digest."""
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {"mediaType": OCI_MANIFEST, "digest": d, "size": n, "platform": {"os": "linux"}}
+                for d, n in children
+            ],
+        }
+    ).encode()
+    put = await api.put(
+        f"/v2/{repo}/manifests/{tag}", data=body, headers={"Content-Type": OCI_INDEX}
+    )
+    assert put.status_code == 201, put.text
+    return sha256(body)

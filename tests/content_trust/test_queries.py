@@ -42,8 +42,12 @@ async def test_signed_means_this_tag_with_this_digest_until_it_expires(
 QUERIES = {
     "pull by tag": registry._MANIFEST_BY_TAG,
     "pull by digest": registry._MANIFEST_BY_DIGEST,
-    "signed tag": "SELECT " + content_trust.SIGNED_TAG.format(repository="?", tag="?", digest="?"),
-    "signed digest": "SELECT " + content_trust.SIGNED_DIGEST.format(repository="?", digest="?"),
+    "signed tag": content_trust._bound(
+        content_trust.SIGNED_TAG, repository="r", tag="t", digest=DIGEST, now=0
+    )[0],
+    "signed digest": content_trust._bound(
+        content_trust.SIGNED_DIGEST, repository="r", digest=DIGEST, now=0
+    )[0],
     "signed tags": content_trust._SIGNED_TAGS,
     "tag delete": content_trust._TAG_SIGNED,
     "repository delete": content_trust._SIGNED_IN,
