@@ -1,0 +1,345 @@
+"""The same notary CLI sessions against the reference notary-server (Debian's 0.7.0, behind
+Berth's token service) and against Berth's own Notary API: what a user sees (exit codes,
+error lines, `notary list`, `notary delegation list`, `notary key list`) must be the same.
+
+Each test runs once per server. The reference's run checks the expectations written here
+(so a test that cannot tell right from wrong would show on the reference too); Berth's run
+is compared step by step with the reference's record first, then held to the same
+expectations.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.factories import new_project
+from tests.notary.cli import Delegation
+from tests.notary.pki import Leaf
+from tests.notary.support import OK, Ran, References, Seen, TrustServer, payload, target
+from tests.notary.updates import Refusal, canonical, private_key, refusal, sign, tampered
+
+MISSING = Ran(1, "<SERVER> does not have trust data for <GUN>")
+UNAUTHORIZED = Ran(1, "you are not authorized to perform this operation: server returned 401.")
+
+
+def started(server: TrustServer, home: Path) -> tuple[Seen, str]:
+    """A new GUN, initialised and published by the admin's notary CLI; (record, gun)."""
+    gun = server.gun()
+    seen = Seen(server, gun)
+    user = server.client(home / "user")
+    seen.run("init", user, "init", gun)
+    seen.run("publish init", user, "publish", gun)
+    return seen, gun
+
+
+# --- targets: add, list, remove ----------------------------------------------------------
+
+
+def targets_lifecycle(server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    user, other = server.client(home / "user"), server.client(home / "other")
+    seen.table("list empty", user, "list", gun)
+    seen.run("add v1", user, "add", gun, "v1", payload(home, "v1"))
+    seen.run("add v2", user, "add", gun, "v2", payload(home, "v2"))
+    seen.run("publish v1 v2", user, "publish", gun)
+    seen.table("list", user, "list", gun)
+    seen.table("list by another user", other, "list", gun)
+    seen.run("remove v1", user, "remove", gun, "v1")
+    seen.run("publish removal", user, "publish", gun)
+    seen.table("list after removal", user, "list", gun)
+    seen.table("list after removal, another user", other, "list", gun)
+    seen.table("key list", user, "key", "list")
+    return seen
+
+
+def test_targets_are_added_listed_and_removed(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = targets_lifecycle(server, tmp_path)
+    references.check(seen, "targets", targets_lifecycle)
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "list empty": [],
+        "add v1": OK,
+        "add v2": OK,
+        "publish v1 v2": OK,
+        "list": [target("v1"), target("v2")],
+        "list by another user": [target("v1"), target("v2")],
+        "remove v1": OK,
+        "publish removal": OK,
+        "list after removal": [target("v2")],
+        "list after removal, another user": [target("v2")],
+        "key list": [("root", ""), ("snapshot", "<GUN>"), ("targets", "<GUN>")],
+    }
+
+
+# --- the snapshot key handed to the server -------------------------------------------------
+
+
+def snapshot_on_server(server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    user = server.client(home / "user")
+    seen.run("rotate snapshot to the server", user, "key", "rotate", gun, "snapshot", "-r")
+    seen.table("key list", user, "key", "list")
+    seen.run("add v1", user, "add", gun, "v1", payload(home, "v1"))
+    seen.run("publish v1", user, "publish", gun)
+    seen.table("list", user, "list", gun)
+    seen.table("list by another user", server.client(home / "other"), "list", gun)
+    return seen
+
+
+def test_the_server_signs_snapshots_after_a_snapshot_key_rotation(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = snapshot_on_server(server, tmp_path)
+    references.check(seen, "snapshot", snapshot_on_server)
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "rotate snapshot to the server": OK,
+        "key list": [("root", ""), ("targets", "<GUN>")],
+        "add v1": OK,
+        "publish v1": OK,
+        "list": [target("v1")],
+        "list by another user": [target("v1")],
+    }
+
+
+# --- delegations ---------------------------------------------------------------------------
+
+
+def delegation_lifecycle(key: Leaf, server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    user = server.client(home / "user")
+    seen.run(
+        "delegation add",
+        user,
+        "delegation",
+        "add",
+        gun,
+        "targets/releases",
+        str(key.cert),
+        "--all-paths",
+    )
+    seen.run("publish delegation", user, "publish", gun)
+    seen.table("delegation list", user, "delegation", "list", gun)
+    seen.run("key import", user, "key", "import", str(key.key), "--role", "targets/releases")
+    seen.run(
+        "add v1 to releases",
+        user,
+        "add",
+        gun,
+        "v1",
+        payload(home, "v1"),
+        "--roles",
+        "targets/releases",
+    )
+    seen.run("publish v1", user, "publish", gun)
+    seen.table("list", user, "list", gun)
+    seen.table("list by another user", server.client(home / "other"), "list", gun)
+    seen.table("key list", user, "key", "list")
+    seen.run("delegation remove", user, "delegation", "remove", gun, "targets/releases", "-y")
+    seen.run("publish removal", user, "publish", gun)
+    seen.table("delegation list after removal", user, "delegation", "list", gun)
+    seen.table("list after removal", user, "list", gun)
+    return seen
+
+
+def test_a_delegation_signs_targets_until_it_is_removed(
+    server: TrustServer, references: References, delegation_key: Leaf, tmp_path: Path
+) -> None:
+    run = functools.partial(delegation_lifecycle, delegation_key)
+    seen = run(server, tmp_path)
+    references.check(seen, "delegation", run)
+    delegations = seen.steps.get("delegation list")
+    assert isinstance(delegations, list) and len(delegations) == 1, delegations
+    key_id = delegations[0].key_ids
+    assert re.fullmatch(r"[0-9a-f]{64}", key_id), key_id
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "delegation add": OK,
+        "publish delegation": OK,
+        "delegation list": [Delegation("targets/releases", '"" <all paths>', key_id, "1")],
+        "key import": OK,
+        "add v1 to releases": OK,
+        "publish v1": OK,
+        "list": [target("v1", "targets/releases")],
+        "list by another user": [target("v1", "targets/releases")],
+        "key list": [
+            ("root", ""),
+            ("snapshot", "<GUN>"),
+            ("targets", "<GUN>"),
+            ("targets/releases", ""),
+        ],
+        "delegation remove": OK,
+        "publish removal": OK,
+        "delegation list after removal": [],
+        "list after removal": [],
+    }
+
+
+# --- deleting a GUN --------------------------------------------------------------------------
+
+
+def deleted(server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    user = server.client(home / "user")
+    seen.run("add v1", user, "add", gun, "v1", payload(home, "v1"))
+    seen.run("publish v1", user, "publish", gun)
+    seen.run("delete --remote", user, "delete", gun, "--remote")
+    seen.table("list after delete", user, "list", gun)
+    seen.table("list after delete, another user", server.client(home / "other"), "list", gun)
+    seen.run("init again", user, "init", gun)
+    seen.run("publish again", user, "publish", gun)
+    seen.table("list again", user, "list", gun)
+    return seen
+
+
+def test_a_deleted_gun_has_no_trust_data_until_made_anew(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = deleted(server, tmp_path)
+    references.check(seen, "delete", deleted)
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "add v1": OK,
+        "publish v1": OK,
+        "delete --remote": OK,
+        "list after delete": MISSING,
+        "list after delete, another user": MISSING,
+        "init again": OK,
+        "publish again": OK,
+        "list again": [],
+    }
+
+
+# --- refused updates (raw HTTP) -----------------------------------------------------------------
+
+MALFORMED, STALE, BAD_SIGNATURE, BELOW_THRESHOLD = (
+    "malformed",
+    "stale",
+    "bad-signature",
+    "below-threshold",
+)
+REFUSALS = {
+    MALFORMED: Refusal(400, "MALFORMED_JSON", ""),
+    STALE: Refusal(400, "VERSION", ""),
+    BAD_SIGNATURE: Refusal(400, "INVALID_UPDATE", "ErrBadTargets"),
+    BELOW_THRESHOLD: Refusal(400, "INVALID_UPDATE", "ErrBadRoot"),
+}
+
+
+def root_update(server: TrustServer, gun: str, home: Path, threshold: int) -> bytes:
+    """The GUN's root, one version on, asking `threshold` root signatures, signed by the
+    one root key the user holds."""
+    current = server.api(gun).document("root", server.token(gun))
+    signed = copy.deepcopy(current["signed"])
+    signed["version"] += 1
+    signed["roles"]["root"]["threshold"] = threshold
+    key_id = signed["roles"]["root"]["keyids"][0]
+    return canonical(sign(signed, private_key(home / "user" / "trust", "root"), key_id))
+
+
+def refused_update(kind: str, server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    user, api, token = server.client(home / "user"), server.api(gun), server.token(gun)
+    first = {role: api.get(role, token).content for role in ("targets", "snapshot")}
+    seen.run("add v1", user, "add", gun, "v1", payload(home, "v1"))
+    seen.run("publish v1", user, "publish", gun)
+    if kind == BELOW_THRESHOLD:  # so that the server makes the snapshot of a root-only update
+        seen.run("rotate snapshot to the server", user, "key", "rotate", gun, "snapshot", "-r")
+    bodies = {
+        MALFORMED: lambda: {"targets": b'{"signed": {"_type": "Targets", "version": '},
+        STALE: lambda: first,
+        BAD_SIGNATURE: lambda: {"targets": tampered(api.get("targets", token).content)},
+        BELOW_THRESHOLD: lambda: {"root": root_update(server, gun, home, threshold=2)},
+    }
+    seen.note("refused", refusal(api.post(bodies[kind](), token)))
+    seen.table("list after the refusal, another user", server.client(home / "other"), "list", gun)
+    if kind == BELOW_THRESHOLD:  # the same root asking one signature: so the signing was right
+        control = api.post({"root": root_update(server, gun, home, threshold=1)}, token)
+        seen.note("control: threshold 1 accepted", control.status_code)
+    return seen
+
+
+@pytest.mark.parametrize("kind", list(REFUSALS))
+def test_an_invalid_update_is_refused_with_the_reference_error_code(
+    kind: str, server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    run = functools.partial(refused_update, kind)
+    seen = run(server, tmp_path)
+    references.check(seen, f"refused-{kind}", run)
+    expected: dict[str, object] = {"init": OK, "publish init": OK, "add v1": OK, "publish v1": OK}
+    if kind == BELOW_THRESHOLD:
+        expected["rotate snapshot to the server"] = OK
+    expected |= {"refused": REFUSALS[kind], "list after the refusal, another user": [target("v1")]}
+    if kind == BELOW_THRESHOLD:
+        expected["control: threshold 1 accepted"] = 200
+    assert seen.steps == expected
+
+
+# --- a private project's trust data ------------------------------------------------------------
+
+
+def private_project(server: TrustServer, home: Path) -> Seen:
+    _, project = new_project(server.berth, public=False)
+    gun = server.gun(project)
+    seen = Seen(server, gun)
+    admin, anonymous = server.client(home / "admin"), server.client(home / "anonymous", None)
+    seen.run("init", admin, "init", gun)
+    seen.run("add v1", admin, "add", gun, "v1", payload(home, "v1"))
+    seen.run("publish", admin, "publish", gun)
+    seen.table("list by the admin", admin, "list", gun)
+    seen.table("list by an anonymous user", anonymous, "list", gun)
+    api = server.api(gun)
+    seen.note("GET root.json without a token", refusal(api.get("root", None)))
+    anonymous_token = server.token(gun, "pull", auth=None)
+    seen.note("GET root.json with an anonymous token", refusal(api.get("root", anonymous_token)))
+    return seen
+
+
+def test_a_private_projects_trust_data_is_refused_to_anonymous_callers(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = private_project(server, tmp_path)
+    references.check(seen, "private", private_project)
+    assert seen.steps == {
+        "init": OK,
+        "add v1": OK,
+        "publish": OK,
+        "list by the admin": [target("v1")],
+        "list by an anonymous user": UNAUTHORIZED,
+        "GET root.json without a token": Refusal(401, "UNAUTHORIZED", ""),
+        "GET root.json with an anonymous token": Refusal(401, "UNAUTHORIZED", ""),
+    }
+
+
+def public_project(server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    admin = server.client(home / "user")
+    seen.run("add v1", admin, "add", gun, "v1", payload(home, "v1"))
+    seen.run("publish v1", admin, "publish", gun)
+    seen.table("list by an anonymous user", server.client(home / "anonymous", None), "list", gun)
+    return seen
+
+
+def test_a_public_projects_trust_data_is_read_by_anonymous_callers(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = public_project(server, tmp_path)
+    references.check(seen, "public", public_project)
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "add v1": OK,
+        "publish v1": OK,
+        "list by an anonymous user": [target("v1")],
+    }
