@@ -74,22 +74,36 @@ class TokenService:
     """Issues and verifies the bearer tokens of the distribution API."""
 
     def __init__(
-        self, key: ec.EllipticCurvePrivateKey, issuer: str, service: str, ttl_seconds: int
+        self,
+        key: ec.EllipticCurvePrivateKey,
+        issuer: str,
+        service: str,
+        ttl_seconds: int,
+        notary_service: str = "berth-notary",
     ) -> None:
         self._key = key
         self._public = key.public_key()
         self._kid = key_id(key)
         self.issuer = issuer
         self.service = service
+        self.notary_service = notary_service  # Content Trust's service name (its audience)
         self.ttl = ttl_seconds
 
-    def issue(self, subject: str, access: list[dict[str, Any]]) -> tuple[str, int, int]:
-        """(token, expires_in, issued_at) for subject with access entries."""
+    def audience(self, requested: str | None) -> str:
+        """The audience of a token asked for with a service name: the notary service's when
+        that was asked, else the registry's."""
+        return self.notary_service if requested == self.notary_service else self.service
+
+    def issue(
+        self, subject: str, access: list[dict[str, Any]], audience: str | None = None
+    ) -> tuple[str, int, int]:
+        """(token, expires_in, issued_at) for subject with access entries, for audience
+        (the registry's service by default)."""
         now = int(time.time())
         claims = {
             "iss": self.issuer,
             "sub": subject,
-            "aud": self.service,
+            "aud": audience or self.service,
             "exp": now + self.ttl,
             "nbf": now - 1,
             "iat": now,
@@ -129,15 +143,17 @@ class TokenService:
     def _refresh_audience(self) -> str:
         return f"{self.service}#{_REFRESH}"
 
-    def verify(self, token: str) -> TokenClaims:
-        """Claims of a token this service signed; AuthenticationFailed for anything else."""
-        claims = self._decode(token, self.service, "invalid token")
+    def verify(self, token: str, also: str | None = None) -> TokenClaims:
+        """Claims of a token this service signed for the registry (or for the audience also,
+        where the caller takes that too); AuthenticationFailed for anything else."""
+        audiences = [self.service] if also is None else [self.service, also]
+        claims = self._decode(token, audiences, "invalid token")
         access = claims.get("access")
         if claims.get("typ") == _REFRESH or not isinstance(access, list):
             raise AuthenticationFailed("invalid token: no access claim")
         return TokenClaims(str(claims["sub"]), access)
 
-    def _decode(self, token: str, audience: str, invalid: str) -> dict[str, Any]:
+    def _decode(self, token: str, audience: str | list[str], invalid: str) -> dict[str, Any]:
         """The claims of a token signed by this service for audience (ES256 only, our issuer,
         unexpired); AuthenticationFailed naming why not."""
         try:

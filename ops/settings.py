@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     token_ttl_seconds: PositiveInt = 1800
     token_service: Name = "berth-registry"
     token_issuer: Name = "berth-token-service"
+    # the token service name of Content Trust (Notary v1) calls; a token for it or for the
+    # registry's service name is taken on /v2/{gun}/_trust/
+    notary_service: Name = "berth-notary"
     self_registration: bool = False  # anybody may create a local account
     # seals secrets at rest (registry passwords, trigger secrets); default: keys/secret.key
     secret_key: SealingKey | None = None

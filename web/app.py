@@ -26,6 +26,7 @@ from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
 from web.auth import AuthServices
 from web.errors import install_error_handling
 from web.hooks import hooks
+from web.notary import notary
 from web.params import RowId
 from web.streaming import BoundedConnection, BoundedRequest
 from web.token import token
@@ -62,6 +63,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.url_map.converters["int"] = RowId  # before the routes that use it are added
     app.register_blueprint(v2)
     app.register_blueprint(token)
+    app.register_blueprint(notary)  # /_notary_server/health; the trust API is below /v2/
     app.register_blueprint(api)
     app.register_blueprint(sign_in)
     app.register_blueprint(hooks)  # POST /hooks/replication/{id}: the CI trigger
@@ -77,7 +79,11 @@ def build_auth(settings: Settings) -> AuthServices:
     """The user and token services; the signing key lives in the data folder's keys/."""
     key = load_or_create_key(settings.keys_dir / "token.pem")
     tokens = TokenService(
-        key, settings.token_issuer, settings.token_service, settings.token_ttl_seconds
+        key,
+        settings.token_issuer,
+        settings.token_service,
+        settings.token_ttl_seconds,
+        settings.notary_service,
     )
     users = UserService()
     users.directory = directory_login  # reads auth_mode per login: LDAP only in ldap_auth

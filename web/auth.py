@@ -73,23 +73,23 @@ async def basic_identity(request: Request, auth: AuthServices) -> Identity | Non
     return await check_credentials(auth, *credentials, request.remote_addr)
 
 
-async def resolve_caller(request: Request, auth: AuthServices) -> Caller:
+async def resolve_caller(request: Request, auth: AuthServices, also: str | None = None) -> Caller:
     """The caller of a request; AuthenticationFailed for credentials that do not hold.
     The audit log learns who is acting from here. Resolved once per request: handlers check
     the caller before an operation's transaction opens and again inside it."""
     caller: Caller | None = g.get("berth_caller")
     if caller is None:
-        caller = await _resolve_caller(request, auth)
+        caller = await _resolve_caller(request, auth, also)
         g.berth_caller = caller
     audit.identify(caller.identity.username)
     return caller
 
 
-async def _resolve_caller(request: Request, auth: AuthServices) -> Caller:
+async def _resolve_caller(request: Request, auth: AuthServices, also: str | None) -> Caller:
     address = request.remote_addr
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        claims = auth.tokens.verify(value.strip())
+        claims = auth.tokens.verify(value.strip(), also)
         if not claims.subject:
             return Caller(Identity(address=address), claims)
         identity = await identity_by_name(claims.subject, address)

@@ -46,7 +46,7 @@ async def issue_token() -> Response:
         # `docker login` asks for a token with no scope; a pull or push names what it wants
         # and is not a login of its own.
         await record_login(caller.identity.username or "")
-    return await _answer(auth, caller, scopes)
+    return await _answer(auth, caller, scopes, service=request.args.get("service"))
 
 
 @token.route("/service/token", methods=["POST"])
@@ -72,7 +72,8 @@ async def issue_token_oauth() -> Response:
         identity = await _redeem(auth, refresh)
     else:
         raise InvalidInput("grant_type must be password or refresh_token")
-    return await _answer(auth, Caller(identity), scopes, refresh, oauth=True)
+    service = form.get("service", [""])[0]
+    return await _answer(auth, Caller(identity), scopes, refresh, oauth=True, service=service)
 
 
 def split_scopes(values: list[str]) -> list[str]:
@@ -87,10 +88,14 @@ async def _answer(
     scopes: list[str],
     refresh: str | None = None,
     oauth: bool = False,
+    service: str | None = None,
 ) -> Response:
-    access = [a for a in [await _grant(caller, scope) for scope in scopes] if a]
+    notary = service == auth.tokens.notary_service
+    access = [a for a in [await _grant(caller, scope, notary) for scope in scopes] if a]
     subject = caller.identity.username or ""
-    signed, expires_in, issued_at = auth.tokens.issue(subject, access)
+    signed, expires_in, issued_at = auth.tokens.issue(
+        subject, access, auth.tokens.audience(service)
+    )
     body: dict[str, Any] = {
         "token": signed,
         "access_token": signed,
@@ -168,15 +173,24 @@ def _offline(form: dict[str, list[str]]) -> bool:
     return values[0] == "offline"
 
 
-async def _grant(caller: Caller, scope: str) -> dict[str, Any] | None:
-    """One access entry for a scope `type:name:actions`, or None when nothing is granted."""
+async def _grant(caller: Caller, scope: str, notary: bool = False) -> dict[str, Any] | None:
+    """One access entry for a scope `type:name:actions`, or None when nothing is granted.
+
+    A Content Trust scope names a GUN, `HOST[:PORT]/project/repo`: its rights are those of
+    the repository without the host part (as Harbor's token service grants them). A name is
+    a GUN when asked for the notary service, or when its first part could only be a host
+    (a port, or `localhost`), or holds a dot and names no project the caller may use."""
     kind, _, rest = scope.partition(":")
     name, _, actions = rest.rpartition(":")
     wanted = {a for a in actions.split(",") if a}
     if kind == "registry" and name == "catalog":
         granted = wanted & {"*"} if not caller.identity.anonymous else set()
     elif kind == "repository" and name:
-        granted = await allowed_actions(caller.identity, name, wanted)
+        host, _, repository = name.partition("/")
+        gun = "/" in repository and (notary or ":" in host or host == "localhost")
+        granted = set() if gun else await allowed_actions(caller.identity, name, wanted)
+        if gun or (not granted and "." in host and "/" in repository):
+            granted = await allowed_actions(caller.identity, repository, wanted)
     else:
         return None
     return {"type": kind, "name": name, "actions": sorted(granted)}

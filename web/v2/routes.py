@@ -16,6 +16,7 @@ from access.errors import AuthenticationFailed
 from core.digests import is_digest
 from core.errors import BlobUploadUnknown, DigestInvalid, TagInvalid, Unauthorized
 from core.names import MAX_TAG_LENGTH, validate_name
+from web import notary
 from web.auth import AuthServices, Caller, challenge, resolve_caller
 from web.errors import MethodNotAllowed
 from web.v2 import blobs, manifests, uploads
@@ -74,6 +75,8 @@ async def _caller(auth: AuthServices) -> Caller:
 
 @v2.route("/v2/<path:rest>", methods=METHODS)
 async def dispatch(rest: str) -> Response:
+    if notary.is_trust_path(rest):  # Content Trust: /v2/{gun}/_trust/...
+        return await notary.dispatch(rest)
     route, name, arg = parse_path(rest)
     handler = HANDLERS.get((route, request.method))
     if handler is None:
