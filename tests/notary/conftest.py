@@ -11,7 +11,7 @@ import pytest
 
 from tests.notary.pki import Leaf, delegation_pair
 from tests.notary.reference import ReferenceNotary, running_reference
-from tests.notary.support import BERTH, REFERENCE, References, TrustServer, token_env
+from tests.notary.support import BERTH, REFERENCE, References, TrustServer
 from tests.support import RunningBerth, assert_log_clean, log_size, running_berth
 
 
@@ -20,7 +20,7 @@ def notary_berth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBe
     """The Berth of the session: its Notary API, and the token service of both servers. Its
     log must hold no error-level line when it stops."""
     data_dir = Path(tmp_path_factory.mktemp("notary-berth"))
-    with running_berth(data_dir, token_env()) as server:
+    with running_berth(data_dir) as server:
         yield server
     assert_log_clean(data_dir / "server.log", during="the notary tests")
 

@@ -110,23 +110,18 @@ def running_reference(folder: Path, berth: RunningBerth) -> Iterator[ReferenceNo
         berth.data_dir / "keys" / "token.pem", folder / "pki" / "berth-token.crt"
     )
     signer_port, server_port = free_port(), free_port()
-    signer_json = folder / "signer.json"
-    signer_json.write_text(
-        json.dumps(signer_config(signer_port, ca.issue("notary-signer"), ca.cert))
+    signer = signer_config(signer_port, ca.issue("notary-signer"), ca.cert)
+    server = server_config(
+        server_port, signer_port, ca.issue("notary-server"), ca.cert, berth, token_cert
     )
-    server_json = folder / "server.json"
-    server_json.write_text(
-        json.dumps(
-            server_config(
-                server_port, signer_port, ca.issue("notary-server"), ca.cert, berth, token_cert
-            )
-        )
-    )
+    signer_json, server_json = folder / "signer.json", folder / "server.json"
+    signer_json.write_text(json.dumps(signer, indent=2))
+    server_json.write_text(json.dumps(server, indent=2))
     reference = ReferenceNotary(f"https://127.0.0.1:{server_port}", ca.cert, folder)
-    with _process(signer_bin, signer_json, folder / "notary-signer.log") as signer:
-        _wait_port(signer_port, signer, reference)
-        with _process(server_bin, server_json, folder / "notary-server.log") as server:
-            _wait_healthy(reference, server)
+    with _process(signer_bin, signer_json, folder / "notary-signer.log") as signer_proc:
+        _wait_port(signer_port, signer_proc, reference)
+        with _process(server_bin, server_json, folder / "notary-server.log") as server_proc:
+            _wait_healthy(reference, server_proc)
             yield reference
 
 

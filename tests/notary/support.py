@@ -18,7 +18,7 @@ from typing import Any
 
 from tests.factories import unique
 from tests.notary.cli import NotaryClient, Outcome, Target, delegations_of, key_roles_of, targets_of
-from tests.notary.reference import NOTARY_SERVICE, ReferenceNotary
+from tests.notary.reference import ReferenceNotary
 from tests.notary.updates import TrustApi, trust_token
 from tests.support import ADMIN, RunningBerth
 
@@ -36,17 +36,6 @@ def payload(home: Path, tag: str) -> str:
     path = home / f"{tag}.txt"
     path.write_bytes(FILES[tag])
     return str(path)
-
-
-def token_env() -> dict[str, str]:
-    """Berth's settings for the notary service. Until Berth has a notary service of its own
-    (setting `notary_service`), its one token service is named after it, so the reference
-    can take its tokens."""
-    from ops.settings import Settings
-
-    return (
-        {} if "notary_service" in Settings.model_fields else {"BERTH_TOKEN_SERVICE": NOTARY_SERVICE}
-    )
 
 
 @dataclass

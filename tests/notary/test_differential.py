@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import new_project
-from tests.notary.cli import Delegation
+from tests.factories import DEVELOPER, GUEST, PASSWORD, new_member, new_project
+from tests.notary.cli import Delegation, Target
 from tests.notary.pki import Leaf
 from tests.notary.support import OK, Ran, References, Seen, TrustServer, payload, target
 from tests.notary.updates import Refusal, canonical, private_key, refusal, sign, tampered
@@ -117,29 +117,13 @@ def test_the_server_signs_snapshots_after_a_snapshot_key_rotation(
 def delegation_lifecycle(key: Leaf, server: TrustServer, home: Path) -> Seen:
     seen, gun = started(server, home)
     user = server.client(home / "user")
-    seen.run(
-        "delegation add",
-        user,
-        "delegation",
-        "add",
-        gun,
-        "targets/releases",
-        str(key.cert),
-        "--all-paths",
-    )
+    releases = ("targets/releases", str(key.cert), "--all-paths")
+    seen.run("delegation add", user, "delegation", "add", gun, *releases)
     seen.run("publish delegation", user, "publish", gun)
     seen.table("delegation list", user, "delegation", "list", gun)
     seen.run("key import", user, "key", "import", str(key.key), "--role", "targets/releases")
-    seen.run(
-        "add v1 to releases",
-        user,
-        "add",
-        gun,
-        "v1",
-        payload(home, "v1"),
-        "--roles",
-        "targets/releases",
-    )
+    added = (gun, "v1", payload(home, "v1"), "--roles", "targets/releases")
+    seen.run("add v1 to releases", user, "add", *added)
     seen.run("publish v1", user, "publish", gun)
     seen.table("list", user, "list", gun)
     seen.table("list by another user", server.client(home / "other"), "list", gun)
@@ -342,4 +326,72 @@ def test_a_public_projects_trust_data_is_read_by_anonymous_callers(
         "add v1": OK,
         "publish v1": OK,
         "list by an anonymous user": [target("v1")],
+    }
+
+
+# --- rights: the project's roles behind each call ------------------------------------------
+
+
+def project_roles(key: Leaf, server: TrustServer, home: Path) -> Seen:
+    """Docker's flow in a private project: its admin makes the GUN with the snapshot key on
+    the server and delegates targets/releases to a key a developer holds; the developer signs
+    with it, a guest only reads; neither deletes nor hands a key to the server."""
+    _, project = new_project(server.berth, public=False)
+    developer = new_member(server.berth, project, DEVELOPER)
+    guest = new_member(server.berth, project, GUEST)
+    gun = server.gun(project)
+    seen = Seen(server, gun)
+    admin = server.client(home / "admin")
+    dev = server.client(home / "developer", (developer, PASSWORD))
+    reader = server.client(home / "guest", (guest, PASSWORD))
+    releases = ("targets/releases", str(key.cert), "--all-paths")
+    seen.run("init", admin, "init", gun)
+    seen.run("publish init", admin, "publish", gun)
+    seen.run("rotate snapshot to the server", admin, "key", "rotate", gun, "snapshot", "-r")
+    seen.run("delegation add", admin, "delegation", "add", gun, *releases)
+    seen.run("publish", admin, "publish", gun)
+    for who, client in (("developer", dev), ("guest", reader)):
+        imported = ("import", str(key.key), "--role", "targets/releases")
+        seen.run(f"{who}: key import", client, "key", *imported)
+        added = (gun, who, payload(home, "v1"), "--roles", "targets/releases")
+        seen.run(f"{who}: add", client, "add", *added)
+        seen.run(f"{who}: publish", client, "publish", gun)
+    seen.table("guest: list", reader, "list", gun)
+    rotation = ("rotate", gun, "snapshot", "-r")
+    seen.run("developer: rotate snapshot to the server", dev, "key", *rotation)
+    seen.run("developer: delete --remote", dev, "delete", gun, "--remote")
+    seen.table("list after the refusals", server.client(home / "other"), "list", gun)
+    api = server.api(gun)
+    targets = api.get("targets", server.token(gun)).content
+    guest_token = server.token(gun, "push,pull", auth=(guest, PASSWORD))
+    seen.note("guest: POST targets", refusal(api.post({"targets": targets}, guest_token)))
+    return seen
+
+
+def test_a_projects_roles_decide_who_signs_reads_deletes_and_rotates(
+    server: TrustServer, references: References, delegation_key: Leaf, tmp_path: Path
+) -> None:
+    run = functools.partial(project_roles, delegation_key)
+    seen = run(server, tmp_path)
+    references.check(seen, "roles", run)
+    signed = [Target("developer", target("v1").digest, target("v1").size, "targets/releases")]
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "rotate snapshot to the server": OK,
+        "delegation add": OK,
+        "publish": OK,
+        "developer: key import": OK,
+        "developer: add": OK,
+        "developer: publish": OK,
+        "guest: key import": OK,
+        "guest: add": OK,
+        "guest: publish": UNAUTHORIZED,
+        "guest: list": signed,
+        "developer: rotate snapshot to the server": Ran(
+            1, "unable to rotate remote key: " + UNAUTHORIZED.fatal
+        ),
+        "developer: delete --remote": UNAUTHORIZED,
+        "list after the refusals": signed,
+        "guest: POST targets": Refusal(401, "UNAUTHORIZED", ""),
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.notary.cli import NotaryClient, targets_of
-from tests.notary.support import TrustServer, payload, target, token_env
+from tests.notary.support import TrustServer, payload, target
 from tests.support import (
     ADMIN,
     RunningBerth,
@@ -37,7 +37,7 @@ def database(backend: str) -> Iterator[dict[str, str]]:
 def berth(data_dir: Path, env: dict[str, str]) -> Iterator[RunningBerth]:
     log = data_dir / "server.log"
     start = log.stat().st_size if log.exists() else 0
-    with running_berth(data_dir, {**token_env(), **env}) as server:
+    with running_berth(data_dir, env) as server:
         yield server
     assert_log_clean(log, start)
 
