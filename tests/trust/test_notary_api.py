@@ -220,7 +220,8 @@ def test_rights_follow_the_repository_and_a_private_gun_is_hidden(
     assert 'service="berth-notary"' in challenge and f"repository:{gun}:pull" in challenge
     # And the developer may read and publish, but deleting and rotating need more
     assert (read.status_code, published.status_code) == (200, 200)
-    assert (deleted.status_code, rotated.status_code) == (403, 403)
+    assert (deleted.status_code, rotated.status_code) == (401, 401)
+    assert 'error="insufficient_scope"' in deleted.headers["WWW-Authenticate"]
     # And a token granting pull only does not publish
     reader = Client(berth_server, gun, (developer, PASSWORD), actions="pull")
     assert reader.post({"targets": repo.targets()}).status_code == 401
