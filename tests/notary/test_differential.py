@@ -14,6 +14,7 @@ import copy
 import functools
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,9 +22,19 @@ from tests.factories import DEVELOPER, GUEST, PASSWORD, new_member, new_project
 from tests.notary.cli import Delegation, Target
 from tests.notary.pki import Leaf
 from tests.notary.support import OK, Ran, References, Seen, TrustServer, payload, target
-from tests.notary.updates import Refusal, canonical, private_key, refusal, sign, tampered
+from tests.notary.updates import (
+    Refusal,
+    TrustApi,
+    canonical,
+    private_key,
+    refusal,
+    sign,
+    tampered,
+)
 
 MISSING = Ran(1, "<SERVER> does not have trust data for <GUN>")
+Parts = dict[str, bytes]  # an update: role -> document
+Update = tuple[TrustApi, str, Parts]  # where it goes, with which token, and its parts
 UNAUTHORIZED = Ran(1, "you are not authorized to perform this operation: server returned 401.")
 
 
@@ -207,29 +218,66 @@ def test_a_deleted_gun_has_no_trust_data_until_made_anew(
 
 # --- refused updates (raw HTTP) -----------------------------------------------------------------
 
-MALFORMED, STALE, BAD_SIGNATURE, BELOW_THRESHOLD = (
-    "malformed",
-    "stale",
-    "bad-signature",
-    "below-threshold",
-)
 REFUSALS = {
-    MALFORMED: Refusal(400, "MALFORMED_JSON", ""),
-    STALE: Refusal(400, "VERSION", ""),
-    BAD_SIGNATURE: Refusal(400, "INVALID_UPDATE", "ErrBadTargets"),
-    BELOW_THRESHOLD: Refusal(400, "INVALID_UPDATE", "ErrBadRoot"),
+    "malformed JSON": Refusal(400, "MALFORMED_JSON", ""),
+    "an older version": Refusal(400, "VERSION", ""),
+    "the current version again": Refusal(400, "VERSION", ""),
+    "a wrong signature": Refusal(400, "INVALID_UPDATE", "ErrBadTargets"),
+    "a root below its threshold": Refusal(400, "INVALID_UPDATE", "ErrBadRoot"),
+    "expired targets": Refusal(400, "INVALID_UPDATE", "ErrBadTargets"),
+    "an undelegated role": Refusal(400, "INVALID_UPDATE", "ErrBadTargets"),
+    "an unknown role": Refusal(400, "INVALID_ROLE", ""),
+    "targets for a GUN without a root": Refusal(400, "INVALID_UPDATE", "ErrValidation"),
 }
+# Updates the test signs itself: the server holds the snapshot key, so it makes the snapshot
+# of a one-role update; after the refusal, the same edit done right is accepted (a control:
+# the refusal was for what the test meant, not for a signature the test got wrong).
+RESIGNED = {"a root below its threshold", "expired targets"}
 
 
-def root_update(server: TrustServer, gun: str, home: Path, threshold: int) -> bytes:
-    """The GUN's root, one version on, asking `threshold` root signatures, signed by the
-    one root key the user holds."""
-    current = server.api(gun).document("root", server.token(gun))
-    signed = copy.deepcopy(current["signed"])
+def resigned(server: TrustServer, gun: str, home: Path, role: str, **edits: Any) -> bytes:
+    """The GUN's current role document, one version on, with edits to its `signed` part
+    (`threshold` of the root role, `expires`), signed by the user's own key of the role."""
+    token = server.token(gun)
+    signed = copy.deepcopy(server.api(gun).document(role, token)["signed"])
     signed["version"] += 1
-    signed["roles"]["root"]["threshold"] = threshold
-    key_id = signed["roles"]["root"]["keyids"][0]
-    return canonical(sign(signed, private_key(home / "user" / "trust", "root"), key_id))
+    if "threshold" in edits:
+        signed["roles"]["root"]["threshold"] = edits["threshold"]
+    if "expires" in edits:
+        signed["expires"] = edits["expires"]
+    key_id = server.api(gun).document("root", token)["signed"]["roles"][role]["keyids"][0]
+    return canonical(sign(signed, private_key(home / "user" / "trust", role), key_id))
+
+
+def bad_update(kind: str, server: TrustServer, gun: str, home: Path, first: Parts) -> Update:
+    """Where to post an update refused for kind, the token to post it with, and its parts."""
+    api, token = server.api(gun), server.token(gun)
+    if kind == "targets for a GUN without a root":
+        other, targets = server.gun(), api.get("targets", token).content
+        return server.api(other), server.token(other), {"targets": targets}
+    current = {role: api.get(role, token).content for role in ("targets", "snapshot")}
+    parts = {
+        "malformed JSON": lambda: {"targets": b'{"signed": {"_type": "Targets", "version": '},
+        "an older version": lambda: first,
+        "the current version again": lambda: current,
+        "a wrong signature": lambda: {"targets": tampered(current["targets"])},
+        "a root below its threshold": lambda: {
+            "root": resigned(server, gun, home, "root", threshold=2)
+        },
+        "expired targets": lambda: {
+            "targets": resigned(server, gun, home, "targets", expires="2001-01-01T00:00:00Z")
+        },
+        "an undelegated role": lambda: {"targets/unknown": current["targets"]},
+        "an unknown role": lambda: {"unknown": current["targets"]},
+    }
+    return api, token, parts[kind]()
+
+
+def control_update(kind: str, server: TrustServer, gun: str, home: Path) -> Parts:
+    """The update of a RESIGNED kind done right."""
+    if kind == "a root below its threshold":
+        return {"root": resigned(server, gun, home, "root", threshold=1)}
+    return {"targets": resigned(server, gun, home, "targets", expires="2100-01-01T00:00:00Z")}
 
 
 def refused_update(kind: str, server: TrustServer, home: Path) -> Seen:
@@ -238,19 +286,14 @@ def refused_update(kind: str, server: TrustServer, home: Path) -> Seen:
     first = {role: api.get(role, token).content for role in ("targets", "snapshot")}
     seen.run("add v1", user, "add", gun, "v1", payload(home, "v1"))
     seen.run("publish v1", user, "publish", gun)
-    if kind == BELOW_THRESHOLD:  # so that the server makes the snapshot of a root-only update
+    if kind in RESIGNED:
         seen.run("rotate snapshot to the server", user, "key", "rotate", gun, "snapshot", "-r")
-    bodies = {
-        MALFORMED: lambda: {"targets": b'{"signed": {"_type": "Targets", "version": '},
-        STALE: lambda: first,
-        BAD_SIGNATURE: lambda: {"targets": tampered(api.get("targets", token).content)},
-        BELOW_THRESHOLD: lambda: {"root": root_update(server, gun, home, threshold=2)},
-    }
-    seen.note("refused", refusal(api.post(bodies[kind](), token)))
+    target_api, target_token, parts = bad_update(kind, server, gun, home, first)
+    seen.note("refused", refusal(target_api.post(parts, target_token)))
     seen.table("list after the refusal, another user", server.client(home / "other"), "list", gun)
-    if kind == BELOW_THRESHOLD:  # the same root asking one signature: so the signing was right
-        control = api.post({"root": root_update(server, gun, home, threshold=1)}, token)
-        seen.note("control: threshold 1 accepted", control.status_code)
+    if kind in RESIGNED:
+        control = api.post(control_update(kind, server, gun, home), token)
+        seen.note("control: the same edit done right", control.status_code)
     return seen
 
 
@@ -260,13 +303,13 @@ def test_an_invalid_update_is_refused_with_the_reference_error_code(
 ) -> None:
     run = functools.partial(refused_update, kind)
     seen = run(server, tmp_path)
-    references.check(seen, f"refused-{kind}", run)
+    references.check(seen, f"refused {kind}", run)
     expected: dict[str, object] = {"init": OK, "publish init": OK, "add v1": OK, "publish v1": OK}
-    if kind == BELOW_THRESHOLD:
+    if kind in RESIGNED:
         expected["rotate snapshot to the server"] = OK
     expected |= {"refused": REFUSALS[kind], "list after the refusal, another user": [target("v1")]}
-    if kind == BELOW_THRESHOLD:
-        expected["control: threshold 1 accepted"] = 200
+    if kind in RESIGNED:
+        expected["control: the same edit done right"] = 200
     assert seen.steps == expected
 
 
