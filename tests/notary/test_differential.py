@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -437,4 +438,58 @@ def test_a_projects_roles_decide_who_signs_reads_deletes_and_rotates(
         "developer: delete --remote": UNAUTHORIZED,
         "list after the refusals": signed,
         "guest: POST targets": Refusal(401, "UNAUTHORIZED", ""),
+    }
+
+
+# --- reads (raw HTTP): what a client and a cache between it and the server see --------------
+
+
+def reads(server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    api, token = server.api(gun), server.token(gun, "pull")
+    current = api.get("root", token)
+    checksum = hashlib.sha256(current.content).hexdigest()
+    for step, role in (
+        ("current root", "root"),
+        ("root version 1", "1.root"),
+        ("root by its checksum", f"root.{checksum}"),
+    ):
+        answer = api.get(role, token)
+        seen.note(step, (answer.status_code, answer.headers.get("Cache-Control")))
+        seen.note(f"{step}: the bytes of the current root", answer.content == current.content)
+    for step, role in (
+        ("root version 9", "9.root"),
+        ("root by another checksum", f"root.{'0' * 64}"),
+        ("a delegation nobody made", "targets/releases"),
+    ):
+        seen.note(step, refusal(api.get(role, token)))
+    key = api.key("timestamp", server.token(gun))
+    seen.note("timestamp key", (key.status_code, key.json().get("keytype")))
+    missing = server.gun()
+    seen.note("a GUN nobody made", refusal(server.api(missing).get("root", server.token(missing))))
+    return seen
+
+
+def test_trust_data_is_read_by_version_and_checksum_with_notarys_cache_headers(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = reads(server, tmp_path)
+    references.check(seen, "reads", reads)
+    current = "public, max-age=300, s-maxage=300, must-revalidate"
+    consistent = "public, max-age=2592000, s-maxage=2592000"
+    missing = Refusal(404, "METADATA_NOT_FOUND", "")
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "current root": (200, current),
+        "current root: the bytes of the current root": True,
+        "root version 1": (200, consistent),
+        "root version 1: the bytes of the current root": True,
+        "root by its checksum": (200, consistent),
+        "root by its checksum: the bytes of the current root": True,
+        "root version 9": missing,
+        "root by another checksum": missing,
+        "a delegation nobody made": missing,
+        "timestamp key": (200, "ecdsa"),
+        "a GUN nobody made": missing,
     }

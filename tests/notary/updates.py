@@ -55,9 +55,19 @@ class TrustApi:
     def _url(self, tail: str) -> str:
         return f"{self.base}/v2/{self.gun}/_trust/tuf/{tail}"
 
+    @staticmethod
+    def auth(token: str | None) -> dict[str, str]:
+        """The headers that carry token (none without one)."""
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def get(self, role: str, token: str | None) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.get(self._url(f"{role}.json"), headers=headers, verify=self.verify, timeout=30)
+        url = self._url(f"{role}.json")
+        return httpx.get(url, headers=self.auth(token), verify=self.verify, timeout=30)
+
+    def key(self, role: str, token: str | None) -> httpx.Response:
+        """GET of the server's public key of role (timestamp or snapshot)."""
+        url = self._url(f"{role}.key")
+        return httpx.get(url, headers=self.auth(token), verify=self.verify, timeout=30)
 
     def document(self, role: str, token: str) -> dict[str, Any]:
         answer = self.get(role, token)
@@ -67,7 +77,7 @@ class TrustApi:
 
     def post(self, parts: dict[str, bytes], token: str | None) -> httpx.Response:
         """One update: each part named `role` with file name `role.json`, as notary does."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = self.auth(token)
         files = {
             role: (f"{role}.json", body, "application/octet-stream") for role, body in parts.items()
         }
