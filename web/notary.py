@@ -50,7 +50,7 @@ _NEEDS = {
     "changefeed": ("pull",),
 }
 CONSISTENT_CACHE = "public, max-age=2592000, s-maxage=2592000"  # by checksum or version
-CURRENT_CACHE = "public, max-age=300, s-maxage=300"
+CURRENT_CACHE = "public, max-age=300, s-maxage=300, must-revalidate"  # as notary-server
 
 
 def is_trust_path(rest: str) -> bool:
