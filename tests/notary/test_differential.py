@@ -33,6 +33,8 @@ from tests.notary.updates import (
     tampered,
 )
 
+pytestmark = pytest.mark.e2e
+
 MISSING = Ran(1, "<SERVER> does not have trust data for <GUN>")
 Parts = dict[str, bytes]  # an update: role -> document
 Update = tuple[TrustApi, str, Parts]  # where it goes, with which token, and its parts

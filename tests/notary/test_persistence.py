@@ -21,6 +21,8 @@ from tests.support import (
     running_berth,
 )
 
+pytestmark = pytest.mark.e2e
+
 
 @contextmanager
 def database(backend: str) -> Iterator[dict[str, str]]:
