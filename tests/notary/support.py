@@ -101,9 +101,9 @@ class Seen:
         self.steps[step] = self.plain(value)
         return self.steps[step]
 
-    def run(self, step: str, client: NotaryClient, *args: str) -> Outcome:
+    def run(self, step: str, client: NotaryClient, *args: str, stdin: str = "") -> Outcome:
         """Run a command, noting its exit code and error line."""
-        outcome = client.run(*args)
+        outcome = client.run(*args, stdin=stdin)
         self.note(step, Ran(outcome.code, outcome.fatal))
         return outcome
 

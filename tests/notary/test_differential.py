@@ -14,6 +14,7 @@ import copy
 import functools
 import hashlib
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.e2e
 MISSING = Ran(1, "<SERVER> does not have trust data for <GUN>")
 Parts = dict[str, bytes]  # an update: role -> document
 Update = tuple[TrustApi, str, Parts]  # where it goes, with which token, and its parts
+ROLES = ("root", "targets", "snapshot", "timestamp")
 UNAUTHORIZED = Ran(1, "you are not authorized to perform this operation: server returned 401.")
 
 
@@ -494,4 +496,64 @@ def test_trust_data_is_read_by_version_and_checksum_with_notarys_cache_headers(
         "a delegation nobody made": missing,
         "timestamp key": (200, "ecdsa"),
         "a GUN nobody made": missing,
+    }
+
+
+# --- lookups, key rotations, what the server signs, the change feed ---------------------------
+
+
+def days_left(document: dict[str, Any]) -> int:
+    """Whole days until a role document expires."""
+    expires = datetime.fromisoformat(document["signed"]["expires"][:19] + "+00:00")
+    return round((expires - datetime.now(UTC)).total_seconds() / 86400)
+
+
+def rotations(server: TrustServer, home: Path) -> Seen:
+    seen, gun = started(server, home)
+    user, api, token = server.client(home / "user"), server.api(gun), server.token(gun)
+    seen.run("add v1", user, "add", gun, "v1", payload(home, "v1"))
+    seen.run("publish v1", user, "publish", gun)
+    seen.note("lookup v1", (user.run("lookup", gun, "v1").stdout.strip()))
+    seen.run("lookup a tag nobody signed", user, "lookup", gun, "v9")
+    seen.run("rotate snapshot to the server", user, "key", "rotate", gun, "snapshot", "-r")
+    seen.run("rotate the timestamp key", user, "key", "rotate", gun, "timestamp", "-r")
+    seen.run("rotate the root key", user, "key", "rotate", gun, "root", stdin="yes\n")
+    seen.run("rotate the targets key", user, "key", "rotate", gun, "targets")
+    seen.run("add v2", user, "add", gun, "v2", payload(home, "v2"))
+    seen.run("publish v2", user, "publish", gun)
+    seen.table("list by another user", server.client(home / "other"), "list", gun)
+    versions = {role: api.document(role, token)["signed"]["version"] for role in ROLES}
+    seen.note("versions", versions)
+    seen.note("days to expiry", {role: days_left(api.document(role, token)) for role in ROLES})
+    seen.note("change feed", api.changes(token))
+    seen.run("delete --remote", user, "delete", gun, "--remote")
+    seen.note("change feed after delete", api.changes(token))
+    return seen
+
+
+def test_keys_rotate_and_the_server_signs_and_records_each_change(
+    server: TrustServer, references: References, tmp_path: Path
+) -> None:
+    seen = rotations(server, tmp_path)
+    references.check(seen, "rotations", rotations)
+    updates = [(version, "update") for version in range(1, 8)]  # a record per timestamp
+    assert seen.steps == {
+        "init": OK,
+        "publish init": OK,
+        "add v1": OK,
+        "publish v1": OK,
+        "lookup v1": f"v1 sha256:{target('v1').digest} {target('v1').size}",
+        "lookup a tag nobody signed": Ran(1, "No valid trust data for v9"),
+        "rotate snapshot to the server": OK,
+        "rotate the timestamp key": OK,
+        "rotate the root key": OK,
+        "rotate the targets key": OK,
+        "add v2": OK,
+        "publish v2": OK,
+        "list by another user": [target("v1"), target("v2")],
+        "versions": {"root": 5, "targets": 5, "snapshot": 8, "timestamp": 7},
+        "days to expiry": {"root": 3650, "targets": 1095, "snapshot": 1095, "timestamp": 14},
+        "change feed": updates,
+        "delete --remote": OK,
+        "change feed after delete": [*updates, (0, "deletion")],
     }

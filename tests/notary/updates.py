@@ -69,6 +69,16 @@ class TrustApi:
         url = self._url(f"{role}.key")
         return httpx.get(url, headers=self.auth(token), verify=self.verify, timeout=30)
 
+    def changes(self, token: str) -> list[tuple[int, str]]:
+        """The GUN's change feed from its start: (version, category) of each record."""
+        url = f"{self.base}/v2/{self.gun}/_trust/changefeed"
+        params = {"change_id": "0", "records": "100"}
+        answer = httpx.get(
+            url, params=params, headers=self.auth(token), verify=self.verify, timeout=30
+        )
+        assert answer.status_code == 200, f"GET changefeed: {answer.status_code} {answer.text}"
+        return [(r["Version"], r["Category"]) for r in answer.json()["records"]]
+
     def document(self, role: str, token: str) -> dict[str, Any]:
         answer = self.get(role, token)
         assert answer.status_code == 200, f"GET {role}.json: {answer.status_code} {answer.text}"
