@@ -108,13 +108,13 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
 
         def announce() -> None:
             scheme = "https" if tls else "http"
-            console.print(
+            said = (
                 f"Berth listening on {scheme}://{settings.listen} with {count} server process(es)"
-                f" (data in {settings.data_dir}, database {shown_url(settings.db_url)})",
-                markup=False,
+                f" (data in {settings.data_dir}, database {shown_url(settings.db_url)})"
             )
             if tls is not None:
-                console.print(trust_instructions(tls, settings.listen), markup=False)
+                said += "\n" + trust_instructions(tls, settings.listen)
+            console.print(said, markup=False)  # one write: a reader never sees half of it
 
         if count > 1:
             # The server processes build their settings from the environment, like ops.asgi.
