@@ -152,7 +152,8 @@ def server_names(listen_host: str) -> tuple[list[str], list[IpAddress]]:
         listen_ip: IpAddress | None = ipaddress.ip_address(host)
     except ValueError:
         listen_ip = None
-        _add(dns, host)
+        if _is_dns_name(host):  # a name no certificate can hold cannot be bound either
+            _add(dns, host)
     if listen_ip is not None and listen_ip.is_unspecified:
         for found in _addresses(hostname):
             _add(ips, found)
