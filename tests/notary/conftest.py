@@ -17,10 +17,11 @@ from tests.support import RunningBerth, assert_log_clean, log_size, running_bert
 
 @pytest.fixture(scope="session")
 def notary_berth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBerth]:
-    """The Berth of the session: its Notary API, and the token service of both servers. Its
-    log must hold no error-level line when it stops."""
+    """The Berth of the session, over HTTPS with its own CA as Docker wants a trust server:
+    its Notary API, and the token service of both servers. Its log must hold no
+    error-level line when it stops."""
     data_dir = Path(tmp_path_factory.mktemp("notary-berth"))
-    with running_berth(data_dir) as server:
+    with running_berth(data_dir, tls="self-signed") as server:
         yield server
     assert_log_clean(data_dir / "server.log", during="the notary tests")
 

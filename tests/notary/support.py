@@ -45,15 +45,20 @@ class TrustServer:
     name: str  # REFERENCE or BERTH
     url: str
     berth: RunningBerth
-    ca: Path | None = None  # the CA of its TLS certificate; None for plain HTTP
+    ca: Path | None = None  # the CAs a client trusts (its certificate's); None for plain HTTP
 
     @classmethod
     def reference(cls, notary: ReferenceNotary, berth: RunningBerth) -> TrustServer:
-        return cls(REFERENCE, notary.url, berth, notary.ca)
+        """The reference, trusted with its CA and Berth's: a notary client takes one set of
+        CAs for the trust server and the token service its challenge names."""
+        cas = notary.ca.read_text() + (berth.ca.read_text() if berth.ca else "")
+        bundle = notary.folder / "client-cas.crt"
+        bundle.write_text(cas)
+        return cls(REFERENCE, notary.url, berth, bundle)
 
     @classmethod
     def of_berth(cls, berth: RunningBerth) -> TrustServer:
-        return cls(BERTH, berth.url, berth)
+        return cls(BERTH, berth.url, berth, berth.ca)
 
     def gun(self, project: str = "library") -> str:
         return f"{self.berth.host}/{project}/{unique('n')}"

@@ -39,6 +39,7 @@ def trust_token(berth: RunningBerth, gun: str, actions: str, auth: tuple[str, st
         params={"service": NOTARY_SERVICE, "scope": f"repository:{gun}:{actions}"},
         auth=auth,
         timeout=30,
+        verify=berth.verify,
     )
     assert answer.status_code == 200, answer.text
     return str(answer.json()["token"])
