@@ -306,6 +306,17 @@ def test_bad_requests_answer_in_notarys_envelope(
     assert (answer.status_code, code_of(answer)) == (status, code), answer.text
 
 
+@pytest.mark.parametrize(
+    "gun", ["library/app", "HOST/library/UPPER", "HOST/library/a..b", "HOST/noproject", "HOST/a//b"]
+)
+def test_a_gun_that_names_no_repository_of_berth_is_invalid(
+    berth_server: RunningBerth, gun: str
+) -> None:
+    gun = gun.replace("HOST", berth_server.host)
+    answer = httpx.get(f"{berth_server.url}/v2/{gun}/_trust/tuf/root.json", timeout=30)
+    assert (answer.status_code, code_of(answer)) == (400, "INVALID_GUN"), answer.text
+
+
 def test_an_upload_that_is_not_multipart_or_names_no_role_is_refused(
     berth_server: RunningBerth,
 ) -> None:
