@@ -22,7 +22,9 @@ from cryptography.x509.oid import NameOID
 from tortoise.exceptions import IntegrityError
 
 from core import audit, events
+from core.errors import NameInvalid
 from core.events import Tx, transaction
+from core.names import validate_name
 from models import Project, TrustChange, TrustFile, TrustKey, TrustTarget
 from signer import keys, tuf
 from signer.sealing import Sealer
@@ -72,12 +74,25 @@ def repository_of(gun: str) -> str:
 
 
 def check_gun(gun: str) -> str:
-    """The GUN, or INVALID_GUN for one Berth cannot hold (no host part, too long, NUL)."""
-    if not gun or len(gun) > MAX_GUN or "\0" in gun or "/" not in gun or "//" in gun:
-        raise NotaryError(
-            "INVALID_GUN", "The server does not support actions on images of this name.", 400
-        )
+    """The GUN, or INVALID_GUN for one Berth cannot hold: a host part and then a repository
+    name by the distribution spec's grammar, in a project."""
+    host, _, repository = gun.partition("/")
+    if not host or len(gun) > MAX_GUN or "\0" in host or "/" in host:
+        raise _invalid_gun(gun)
+    try:
+        validate_name(repository)
+    except NameInvalid:
+        raise _invalid_gun(gun) from None
     return gun
+
+
+def _invalid_gun(gun: str) -> NotaryError:
+    return NotaryError(
+        "INVALID_GUN",
+        "The server does not support actions on images of this name.",
+        400,
+        f"{gun[:80]!r} is not HOST[:PORT]/project/repository",
+    )
 
 
 def check_role(role: str) -> str:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from core.service import Registry
     from ops.settings import Settings
+    from ops.tls import TlsFiles
 
 # Plain (click) help: rich's renderer shows `<bool>` beside flags as if they took a value and
 # reads `[env ...]` in help texts as markup.
@@ -85,10 +86,14 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
         serve_here,
         serve_processes,
     )
+    from ops.tls import trust_instructions
 
     settings = settings_or_exit(listen=listen, data_dir=data_dir, workers=workers)
     configure_logging(settings.log_level)
     config = _hypercorn_config()
+    tls = _tls_files(settings)
+    if tls is not None:  # hypercorn serves the secure sockets with config.create_ssl_context()
+        config.certfile, config.keyfile = str(tls.cert), str(tls.key)
     try:
         sock = bind(settings.listen, config.backlog)
     except (AddressInUse, StartFailed) as exc:
@@ -102,11 +107,14 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
         count = settings.server_processes
 
         def announce() -> None:
-            console.print(
-                f"Berth listening on http://{settings.listen} with {count} server process(es)"
-                f" (data in {settings.data_dir}, database {shown_url(settings.db_url)})",
-                markup=False,
+            scheme = "https" if tls else "http"
+            said = (
+                f"Berth listening on {scheme}://{settings.listen} with {count} server process(es)"
+                f" (data in {settings.data_dir}, database {shown_url(settings.db_url)})"
             )
+            if tls is not None:
+                said += "\n" + trust_instructions(tls, settings.listen)
+            console.print(said, markup=False)  # one write: a reader never sees half of it
 
         if count > 1:
             # The server processes build their settings from the environment, like ops.asgi.
@@ -123,6 +131,21 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
         fail([exc.message], 1)
     finally:
         sock.close()
+
+
+def _tls_files(settings: Settings) -> TlsFiles | None:
+    """The certificate and key to serve, made first in self-signed mode; None: plain HTTP."""
+    from ops.tls import TlsFiles, ensure_self_signed
+
+    if settings.tls_mode == "files":
+        assert settings.tls_cert is not None and settings.tls_key is not None
+        return TlsFiles(settings.tls_cert.resolve(), settings.tls_key.resolve())
+    if settings.tls_mode != "self-signed":
+        return None
+    try:
+        return ensure_self_signed(settings.tls_dir, settings.listen_host)
+    except OSError as exc:
+        fail([f"cannot make the TLS certificate in {settings.tls_dir}: {exc.strerror or exc}"], 1)
 
 
 def _hypercorn_config() -> Config:

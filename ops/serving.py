@@ -69,6 +69,14 @@ def bind(listen: str, backlog: int) -> socket.socket:
     return sock
 
 
+def sockets(config: Config, sock: socket.socket) -> Sockets:
+    """The one socket, as hypercorn's secure socket (TLS with config's certificate and key) when
+    the config has them, else as its plain one: a TLS port speaks nothing else."""
+    if config.ssl_enabled:
+        return Sockets([sock], [], [])
+    return Sockets([], [sock], [])
+
+
 class Announcing:
     """ASGI middleware that reports the end of the app's start-up (complete or failed)."""
 
@@ -104,7 +112,7 @@ def serve_here(app: Any, config: Config, sock: socket.socket, announce: Callable
             announce()
 
     try:
-        uvloop.run(_serve(app, config, Sockets([], [sock], []), report, None))
+        uvloop.run(_serve(app, config, sockets(config, sock), report, None))
     except Exception as exc:
         problem = failure[0] if failure else f"{type(exc).__name__}: {exc}"
         raise StartFailed(f"the server failed to start: {problem}") from None
@@ -154,7 +162,7 @@ def serve_processes(
             reader, writer = ctx.Pipe(duplex=False)
             process = ctx.Process(
                 target=_server_process,
-                args=(config, Sockets([], [sock], []), shutdown, writer),
+                args=(config, sockets(config, sock), shutdown, writer),
                 name=f"berth-server-{index + 1}",
             )
             process.start()

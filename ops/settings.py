@@ -25,6 +25,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -128,6 +129,11 @@ class Settings(BaseSettings):
     config_file: Path | None = None
     data_dir: Path = Path("data")
     listen: str = "127.0.0.1:5000"
+    # HTTPS on the listen address: "" plain HTTP; "self-signed": a CA made in <data_dir>/tls;
+    # "files": tls_cert and tls_key (PEM), which, given both, mean "files" without saying so
+    tls: Literal["", "self-signed", "files"] = ""
+    tls_cert: Path | None = Field(default=None, validate_default=True)
+    tls_key: Path | None = Field(default=None, validate_default=True)
     database_url: Annotated[str, _url("sqlite", "postgres", "postgresql")] | None = None
     workers: NonNegativeInt = 0  # server processes; 0 = one per CPU core, at most 8
     log_level: LogLevel = "info"
@@ -163,6 +169,39 @@ class Settings(BaseSettings):
             raise ValueError("must be HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:5000")
         return value
 
+    @field_validator("tls_cert")
+    @classmethod
+    def _certificate(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        from ops.tls import certificate_problem
+
+        mode = info.data.get("tls")
+        if value is None and mode == "files":
+            raise ValueError(
+                "tls = 'files' needs tls_cert and tls_key, PEM files"
+                " (BERTH_TLS_CERT=PATH BERTH_TLS_KEY=PATH)"
+            )
+        if value is not None and mode == "self-signed":
+            raise ValueError("tls = 'self-signed' makes its own certificate: set tls = 'files'")
+        if value is not None and (problem := certificate_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @field_validator("tls_key")
+    @classmethod
+    def _private_key(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        from ops.tls import key_problem
+
+        mode, cert = info.data.get("tls"), info.data.get("tls_cert")
+        if value is None and cert is not None:
+            raise ValueError("the certificate needs its private key (BERTH_TLS_KEY=PATH, PEM)")
+        if value is not None and mode == "self-signed":
+            raise ValueError("tls = 'self-signed' makes its own key: set tls = 'files'")
+        if value is not None and "tls_cert" in info.data and cert is None:
+            raise ValueError("a private key needs its certificate (BERTH_TLS_CERT=PATH, PEM)")
+        if value is not None and cert is not None and (problem := key_problem(value, cert)):
+            raise ValueError(problem)
+        return value
+
     @field_validator("admin_password")
     @classmethod
     def _password_policy(cls, value: SecretStr | None) -> SecretStr | None:
@@ -175,6 +214,19 @@ class Settings(BaseSettings):
             except PasswordPolicyViolation as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @property
+    def tls_mode(self) -> Literal["", "self-signed", "files"]:
+        """How the listen address is served: "" (plain HTTP), "self-signed" or "files"."""
+        return "files" if self.tls_cert is not None else self.tls
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def tls_dir(self) -> Path:
+        return (self.data_dir / "tls").resolve()
 
     @property
     def db_url(self) -> str:

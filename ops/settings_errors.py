@@ -71,7 +71,9 @@ def render_validation_error(
         if item["type"] == "extra_forbidden":
             lines.append(f"{where}unknown setting {name}{_did_you_mean_key(loc)}")
             continue
-        value = "" if hidden & set(loc) or isinstance(item["input"], dict) else _shown(item)
+        unset = item["input"] is None  # a setting that is missing, checked by its default
+        shown = not (hidden & set(loc) or unset or isinstance(item["input"], dict))
+        value = _shown(item) if shown else ""
         message = item["msg"].removeprefix("Value error, ")
         hint = _hint(item["type"], loc)
         lines.append(f"{label}{value}: {message[:1].lower()}{message[1:]}{hint}")

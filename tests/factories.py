@@ -146,18 +146,18 @@ COMPRESS = {
 
 def admin_client(server: RunningBerth) -> httpx.Client:
     """The REST API as the system admin."""
-    return httpx.Client(base_url=server.url + API, auth=ADMIN, timeout=30)
+    return httpx.Client(base_url=server.url + API, auth=ADMIN, timeout=30, verify=server.verify)
 
 
 def client_as(server: RunningBerth, name: str | None, password: str = PASSWORD) -> httpx.Client:
     """The REST API as name (a factory's user, by default), or anonymous for None."""
     auth = (name, password) if name else None
-    return httpx.Client(base_url=server.url + API, auth=auth, timeout=30)
+    return httpx.Client(base_url=server.url + API, auth=auth, timeout=30, verify=server.verify)
 
 
 def registry_client(server: RunningBerth, auth: Any = ADMIN) -> httpx.Client:
     """The whole server (/v2 and /api) with Basic credentials, the admin's by default."""
-    return httpx.Client(base_url=server.url, auth=auth, timeout=30)
+    return httpx.Client(base_url=server.url, auth=auth, timeout=30, verify=server.verify)
 
 
 def error_of(response: httpx.Response | Answer) -> str:
@@ -327,7 +327,7 @@ def manifest_digest(server: RunningBerth, repo: str, reference: str) -> str:
 def caller(server: RunningBerth, name: str | None) -> httpx.Client:
     """The whole server as name (PASSWORD), as the admin for "admin", anonymous for None."""
     auth = ADMIN if name == "admin" else (name, PASSWORD) if name else None
-    return httpx.Client(base_url=server.url, auth=auth, timeout=30)
+    return httpx.Client(base_url=server.url, auth=auth, timeout=30, verify=server.verify)
 
 
 def repository_url(repo: str) -> str:

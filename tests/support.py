@@ -10,6 +10,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 import pytest
@@ -58,19 +59,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_http(url: str, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_http(
+    url: str,
+    timeout: float = 30.0,
+    proc: subprocess.Popen[bytes] | None = None,
+    ca: Path | None = None,
+) -> None:
+    """Poll url until it answers; an https url is verified against ca (which the server may
+    not have written yet when polling starts)."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
         try:
-            httpx.get(url, timeout=1.0)
+            httpx.get(url, timeout=1.0, verify=trusting(ca) if ca else True)
             return
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, OSError) as exc:
             last = exc
             time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
+
+
+def trusting(ca: Path) -> ssl.SSLContext:
+    """A client TLS context that trusts ca and nothing else (httpx's verify=)."""
+    return ssl.create_default_context(cafile=str(ca))
 
 
 def wait_until(what: str, condition: Callable[[], T | None], within: float = 30.0) -> T:
@@ -137,28 +150,51 @@ def postgres_database() -> Iterator[str | None]:
 
 @dataclass
 class RunningBerth:
-    url: str  # http://127.0.0.1:PORT
+    url: str  # http://127.0.0.1:PORT, or https:// when it serves TLS
     host: str  # 127.0.0.1:PORT, as docker and skopeo name it
     data_dir: Path
     log: Path
     proc: subprocess.Popen[bytes]
+    ca: Path | None = None  # over TLS: the CA its certificate chains to
+
+    @property
+    def verify(self) -> ssl.SSLContext | bool:
+        """httpx's verify= for this server: trust its CA (and only it) when it serves TLS."""
+        return trusting(self.ca) if self.ca else True
+
+
+@dataclass(frozen=True)
+class CertificateFiles:
+    """A certificate and key for `running_berth(tls=...)` to serve, and the CA that signed it."""
+
+    cert: Path
+    key: Path
+    ca: Path
 
 
 @contextmanager
 def running_berth(
-    data_dir: Path, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    extra_env: dict[str, str] | None = None,
+    tls: Literal["self-signed"] | CertificateFiles | None = None,
+    address: str = "127.0.0.1",
 ) -> Iterator[RunningBerth]:
-    """Start `berth serve` as a real process on a free loopback port; stop it afterwards."""
+    """Start `berth serve` as a real process on a free port of address (loopback unless
+    asked); stop it afterwards. With tls, it serves HTTPS: its own CA ("self-signed", in
+    <data_dir>/tls/ca.crt) or the given files; `url` says https and `ca` what to trust."""
     port = free_port()
-    host = f"127.0.0.1:{port}"
+    host = f"{address}:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"  # stderr: the JSON log lines, checked by assert_log_clean
     env = {
         **os.environ,
         "BERTH_LOG_LEVEL": "info",
         "BERTH_ADMIN_PASSWORD": ADMIN[1],
+        **_tls_env(tls),
         **(extra_env or {}),
     }
+    ca = data_dir / "tls" / "ca.crt" if tls == "self-signed" else tls.ca if tls else None
+    url = f"{'https' if tls else 'http'}://{host}"
     cmd = [sys.executable, "-m", "ops.cli", "serve", "--listen", host, "--data-dir", str(data_dir)]
     with log.open("ab") as err, (data_dir / "server.out").open("ab") as out:
         # A session of its own: a crash test can kill the server with all its processes.
@@ -166,8 +202,8 @@ def running_berth(
             cmd, cwd=REPO_ROOT, env=env, stdout=out, stderr=err, start_new_session=True
         )
     try:
-        wait_http(f"http://{host}/v2/", proc=proc)
-        yield RunningBerth(f"http://{host}", host, data_dir, log, proc)
+        wait_http(f"{url}/v2/", proc=proc, ca=ca)
+        yield RunningBerth(url, host, data_dir, log, proc, ca)
     finally:
         proc.terminate()
         try:
@@ -175,6 +211,14 @@ def running_berth(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def _tls_env(tls: Literal["self-signed"] | CertificateFiles | None) -> dict[str, str]:
+    if tls is None:
+        return {}
+    if tls == "self-signed":
+        return {"BERTH_TLS": "self-signed"}
+    return {"BERTH_TLS_CERT": str(tls.cert), "BERTH_TLS_KEY": str(tls.key)}  # mean "files"
 
 
 @contextmanager

@@ -50,7 +50,7 @@ _NEEDS = {
     "changefeed": ("pull",),
 }
 CONSISTENT_CACHE = "public, max-age=2592000, s-maxage=2592000"  # by checksum or version
-CURRENT_CACHE = "public, max-age=300, s-maxage=300"
+CURRENT_CACHE = "public, max-age=300, s-maxage=300, must-revalidate"  # as notary-server
 
 
 def is_trust_path(rest: str) -> bool:
@@ -93,7 +93,8 @@ async def health() -> Response:
 
 async def _authorize(gun: str, operation: str) -> None:
     """The caller may do operation on gun: its rights on the repository now, and (with a
-    token) the token's grant for the GUN; else 401 with a challenge, or 403."""
+    token) the token's grant for the GUN; else 401 with a challenge (insufficient_scope for
+    a caller who signed in), as notary-server answers."""
     auth: AuthServices = current_app.extensions["auth"]
     needed = _NEEDS[operation]
     try:
@@ -104,9 +105,12 @@ async def _authorize(gun: str, operation: str) -> None:
     if not set(needed) <= allowed:
         if caller.identity.anonymous:
             raise _unauthorized(auth, gun, needed, "authentication required")
-        raise NotaryError("DENIED", "requested access to the resource is denied", 403, None)
+        # notary-server answers a signed-in caller without the right as one whose token
+        # lacks the scope: 401, insufficient_scope. Notary clients (docker trust too) read
+        # a 403 as "unable to reach trust server".
+        raise _unauthorized(auth, gun, needed, "requested access to the resource is denied", True)
     if caller.token is not None and not _token_grants(caller, gun, needed):
-        raise _unauthorized(auth, gun, needed, "the token does not grant this action")
+        raise _unauthorized(auth, gun, needed, "the token does not grant this action", True)
 
 
 def _token_grants(caller: Caller, gun: str, needed: tuple[str, ...]) -> bool:
@@ -115,12 +119,14 @@ def _token_grants(caller: Caller, gun: str, needed: tuple[str, ...]) -> bool:
     return "*" in granted or set(needed) <= granted
 
 
-def _unauthorized(auth: AuthServices, gun: str, needed: tuple[str, ...], why: str) -> NotaryError:
+def _unauthorized(
+    auth: AuthServices, gun: str, needed: tuple[str, ...], why: str, insufficient: bool = False
+) -> NotaryError:
     scope = f"repository:{gun}:{','.join(needed)}"
     detail = [{"Type": "repository", "Name": gun}]
-    return NotaryError(
-        "UNAUTHORIZED", why, 401, detail, challenge(request, auth.tokens.notary_service, scope)
-    )
+    error = "insufficient_scope" if insufficient else None
+    sent = challenge(request, auth.tokens.notary_service, scope, error)
+    return NotaryError("UNAUTHORIZED", why, 401, detail, sent)
 
 
 def _error(exc: NotaryError) -> Response:

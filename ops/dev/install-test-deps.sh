@@ -21,6 +21,7 @@ packages=(
     chromium         # the browser Playwright drives in the dashboard tests
     containerd       # containerd + ctr: tokens by the OAuth2 POST, as BuildKit and the kubelet
     apache2-utils    # htpasswd -B: bcrypt users for Distribution's htpasswd auth (replication)
+    notary           # notary CLI, notary-server, notary-signer: the Notary v1 reference and client
 )
 
 installed() {

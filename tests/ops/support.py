@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support import CertificateFiles, require_tool
+
 BERTH = [sys.executable, "-m", "ops.cli"]
 
 
@@ -54,3 +56,31 @@ def assert_nothing_left(session: int, within: float = 10.0) -> None:
     while (left := session_processes(session)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not left, f"processes left behind: {left}"
+
+
+def openssl_certificate(folder: Path, ip: str) -> CertificateFiles:
+    """A CA and a server certificate for ip made by the openssl command, as an operator would
+    bring them (RSA, so nothing here shares Berth's own choices)."""
+    openssl = require_tool("openssl")
+    folder.mkdir(parents=True)
+    ca, ca_key = folder / "ca.crt", folder / "ca.key"
+    cert, key, request = folder / "server.crt", folder / "server.key", folder / "server.csr"
+    extensions = folder / "server.ext"
+    extensions.write_text(
+        f"subjectAltName = IP:{ip}\nextendedKeyUsage = serverAuth\n"
+        "basicConstraints = critical, CA:FALSE\n"
+    )
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key),
+        "-out", str(ca), "-days", "2",
+        "-subj", "/CN=Operator Test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign")  # fmt: skip
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(request),
+        "-subj", "/CN=berth.test")  # fmt: skip
+    run("x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(cert), "-days", "2",
+        "-extfile", str(extensions))  # fmt: skip
+    return CertificateFiles(cert, key, ca)

@@ -220,7 +220,8 @@ def test_rights_follow_the_repository_and_a_private_gun_is_hidden(
     assert 'service="berth-notary"' in challenge and f"repository:{gun}:pull" in challenge
     # And the developer may read and publish, but deleting and rotating need more
     assert (read.status_code, published.status_code) == (200, 200)
-    assert (deleted.status_code, rotated.status_code) == (403, 403)
+    assert (deleted.status_code, rotated.status_code) == (401, 401)
+    assert 'error="insufficient_scope"' in deleted.headers["WWW-Authenticate"]
     # And a token granting pull only does not publish
     reader = Client(berth_server, gun, (developer, PASSWORD), actions="pull")
     assert reader.post({"targets": repo.targets()}).status_code == 401
@@ -303,6 +304,17 @@ def test_bad_requests_answer_in_notarys_envelope(
     client = Client(berth_server, gun)
     answer = client.http.request(method, f"{client.base}/{path}")
     assert (answer.status_code, code_of(answer)) == (status, code), answer.text
+
+
+@pytest.mark.parametrize(
+    "gun", ["library/app", "HOST/library/UPPER", "HOST/library/a..b", "HOST/noproject", "HOST/a//b"]
+)
+def test_a_gun_that_names_no_repository_of_berth_is_invalid(
+    berth_server: RunningBerth, gun: str
+) -> None:
+    gun = gun.replace("HOST", berth_server.host)
+    answer = httpx.get(f"{berth_server.url}/v2/{gun}/_trust/tuf/root.json", timeout=30)
+    assert (answer.status_code, code_of(answer)) == (400, "INVALID_GUN"), answer.text
 
 
 def test_an_upload_that_is_not_multipart_or_names_no_role_is_refused(
