@@ -15,7 +15,7 @@ import pytest
 from tests.factories import push_image
 from tests.support import InProcessBerth, RunningBerth, berth_app, free_port, wait_until
 
-COMPONENTS = {"database", "storage", "broker", "search", "trust"}
+COMPONENTS = {"database", "storage", "broker", "search", "notary"}
 HEALTH = "/api/v2.0/health"
 
 

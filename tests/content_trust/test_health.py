@@ -15,14 +15,14 @@ async def trust_component(berth: InProcessBerth) -> dict[str, Any]:
     answer = await berth.client.get("/api/v2.0/health")
     assert answer.status_code == 200
     body = await answer.get_json()
-    return dict(next(c for c in body["components"] if c["name"] == "trust"))
+    return dict(next(c for c in body["components"] if c["name"] == "notary"))
 
 
 async def test_trust_is_healthy_while_its_tables_answer(in_process: InProcessBerth) -> None:
     # When anybody asks a running registry for its health
     trust = await trust_component(in_process)
     # Then the trust component is there, healthy
-    assert trust == {"name": "trust", "status": "healthy"}
+    assert trust == {"name": "notary", "status": "healthy"}
 
 
 async def test_trust_is_unhealthy_when_its_tables_do_not_answer(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ CHECKS: dict[str, Check] = {
     "storage": _storage,
     "broker": _broker,
     "search": _search,
-    "trust": _trust,
+    "notary": _trust,  # Harbor's name for its trust service
 }
 
 
