@@ -8,7 +8,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.report import machine
+from bench.report import closing_sections
 
 if TYPE_CHECKING:
     from bench.content_trust import Results
@@ -92,19 +92,6 @@ def markdown(
         " content trust on, every measured GET is served (200), and before each such run"
         " an unsigned image of the same repository is checked to be refused (412).",
         "",
-        "## Every run",
-        "",
-        "| step | round | rate | detail |",
-        "| --- | --- | --- | --- |",
-        *_rows(results),
-        "",
-        "## Machine",
-        "",
-        "| | |",
-        "| --- | --- |",
-        *[f"| {k} | {v} |" for k, v in machine(python, repo, load)],
-        "",
+        *closing_sections(_rows(results), python, repo, load, failure),
     ]
-    if failure:
-        lines += ["## Failed", "", f"`{failure}`", ""]
     return "\n".join(lines), missed

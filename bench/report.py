@@ -260,3 +260,26 @@ def markdown(
     if failures:
         out += ["", "## Failed steps", "", *failures]
     return "\n".join(out) + "\n"
+
+
+def closing_sections(
+    rows: list[str], python: str, repo: Path, load: float | None, failure: str
+) -> list[str]:
+    """The end every one-feature report shares: each run, the machine, and a failure."""
+    lines = [
+        "## Every run",
+        "",
+        "| step | round | rate | detail |",
+        "| --- | --- | --- | --- |",
+        *rows,
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in machine(python, repo, load)],
+        "",
+    ]
+    if failure:
+        lines += ["## Failed", "", f"`{failure}`", ""]
+    return lines

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -10,8 +12,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # Berth's first admin; pushes sign in with it, pulls of the public `library` stay anonymous.
@@ -129,6 +132,42 @@ def berth(work: Path, logs: Path, repo: Path, python: str) -> Server:
     return Server(
         "Berth", cmd, data, logs / "berth.log", port, cwd=repo, env=env, push_auth=BERTH_ADMIN
     )
+
+
+@dataclass
+class FeatureRun:
+    """One run of a one-feature bench (signing, content trust): a fresh Berth in a work
+    folder of its own, its logs beside, the load and the clock at the start."""
+
+    work_root: Path
+    work: Path
+    python: str
+    server: Server
+    load: float
+    started: float
+
+    def finish(self, results: Any, text: str, path: Path, failed: bool) -> int:
+        """Write the report (and the raw results beside it), print it; the exit status."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        raw = json.dumps(asdict(results), indent=1, default=str)
+        (self.work_root / "last-results.json").write_text(raw)
+        print(text)
+        print(f"wrote {path} in {(time.time() - self.started) / 60:.1f} min")
+        return 1 if failed else 0
+
+
+def feature_run(work_root: Path, repo: Path) -> FeatureRun:
+    """A fresh Berth to measure, under work_root (its logs in work_root/logs)."""
+    from bench.gc_drive import python_of  # gc_drive imports this module
+
+    load, started = os.getloadavg()[0], time.time()
+    work = work_root / time.strftime("run-%Y%m%d-%H%M%S")
+    logs = work_root / "logs"
+    shutil.rmtree(logs, ignore_errors=True)
+    logs.mkdir(parents=True)
+    python = python_of(repo)
+    return FeatureRun(work_root, work, python, berth(work, logs, repo, python), load, started)
 
 
 def process_tree(root: int) -> list[int]:

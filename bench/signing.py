@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.gc_drive import python_of
 from bench.loadgen import SmallImage, WrkResult, check_get, make_images, push_images, run_wrk
 from bench.oci import OCI_MANIFEST, RegistryClient, StepFailed, sha256_digest
-from bench.servers import BERTH_ADMIN, Server, berth
+from bench.servers import BERTH_ADMIN, Server, feature_run
 from bench.signing_report import markdown
 
 BENCH = Path(__file__).resolve().parent
@@ -151,14 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("wrk") is None:
         print("bench/run-signing needs wrk (Debian package)", file=sys.stderr)
         return 2
-    load, started = os.getloadavg()[0], time.time()
-    work = WORK / time.strftime("run-%Y%m%d-%H%M%S")
-    logs = WORK / "logs"
-    shutil.rmtree(logs, ignore_errors=True)
-    logs.mkdir(parents=True)
-    python = python_of(REPO)
-    server = berth(work, logs, REPO, python)
-    results, failure = Results(), ""
+    run = feature_run(WORK, REPO)
+    server, results, failure = run.server, Results(), ""
     server.start()
     try:
         api = Api(server)
@@ -171,16 +163,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"FAILED: {failure}", file=sys.stderr)
     finally:
         server.stop()
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(run.work, ignore_errors=True)
     full = not args.quick and args.rounds >= 2 and args.images == 200
     path = args.output or (BENCH / "RESULTS-signing.md" if full else WORK / "RESULTS-partial.md")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text, missed = markdown(results, args, load, REPO, python, failure)
-    path.write_text(text)
-    (WORK / "last-results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
-    print(text)
-    print(f"wrote {path} in {(time.time() - started) / 60:.1f} min")
-    return 1 if failure or (args.check and missed) else 0
+    text, missed = markdown(results, args, run.load, REPO, run.python, failure)
+    return run.finish(results, text, path, bool(failure or (args.check and missed)))
 
 
 if __name__ == "__main__":

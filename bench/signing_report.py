@@ -8,7 +8,7 @@ from argparse import Namespace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.report import machine
+from bench.report import closing_sections
 
 if TYPE_CHECKING:
     from bench.signing import Results
@@ -115,19 +115,6 @@ def markdown(
         " new project with sign_on_push off or on; off and on alternate. After a signing"
         " batch the bench waits for every signature before the next step.",
         "",
-        "## Every run",
-        "",
-        "| step | round | rate | detail |",
-        "| --- | --- | --- | --- |",
-        *_rows(results),
-        "",
-        "## Machine",
-        "",
-        "| | |",
-        "| --- | --- |",
-        *[f"| {k} | {v} |" for k, v in machine(python, repo, load)],
-        "",
+        *closing_sections(_rows(results), python, repo, load, failure),
     ]
-    if failure:
-        lines += ["## Failed", "", f"`{failure}`", ""]
     return "\n".join(lines), missed
