@@ -104,6 +104,14 @@ class TagInvalid(InvalidInput):
         super().__init__("manifest tag did not match grammar", {"tag": tag})
 
 
+class TooManyTags(TooLarge):
+    """More `tag` parameters on one manifest PUT than Berth sets at once (414: the
+    distribution spec allows it for too many tags)."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__("too many tags in one request", {"tags": count, "limit": limit})
+
+
 class PaginationInvalid(InvalidInput):
     def __init__(self, reason: str) -> None:
         super().__init__("invalid pagination parameters", {"reason": reason})

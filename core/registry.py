@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
@@ -20,7 +21,7 @@ from core.errors import (
 )
 from core.jobs import enqueue
 from core.manifests import ParsedManifest, parse_manifest
-from core.names import validate_tag
+from core.names import push_tags, validate_tag
 from core.projects import existing_repository, project_for_push, repository_for_push
 from models import (
     Blob,
@@ -55,6 +56,7 @@ class StoredManifest:
 class PushedManifest:
     digest: str
     subject: str | None
+    tags: tuple[str, ...] = ()  # what the `tag` parameters set (the OCI-Tag answer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,17 +141,20 @@ class ManifestStore:
         content_type: str | None,
         operator: str | None = None,
         host: str | None = None,
+        tags: Sequence[str] = (),
     ) -> PushedManifest:
         """Validate and store a manifest, tagging it when reference is a tag; the push
         pipeline's job and the push's events (its audit row, its PUSH_ARTIFACT webhook
         events) are written in the same transaction. A refused push is recorded as a
-        failed one. host: the registry's address as the client named it (webhook URLs)."""
+        failed one. host: the registry's address as the client named it (webhook URLs).
+        tags: the request's `tag` parameters (a PUT by digest only), each set in the same
+        transaction with the events of a push by that tag; one push job for them all."""
         resource = f"{repository}:{reference}"
         event = audit.Event(audit.CREATE, audit.ARTIFACT, resource, project, host=host)
         try:
             event.project_id = await project_for_push(repository, project)
             return await self._put(
-                repository, project, reference, body, content_type, operator, event
+                repository, project, reference, body, content_type, operator, event, tags
             )
         except BerthError as exc:
             await audit.record_failure(event, exc)
@@ -164,7 +169,9 @@ class ManifestStore:
         content_type: str | None,
         operator: str | None,
         event: audit.Event,
+        tags: Sequence[str] = (),
     ) -> PushedManifest:
+        tagged = push_tags(reference, tags)  # the `tag` parameters
         by_digest = is_digest(reference)
         algorithm = parse_digest(reference).algorithm if by_digest else "sha256"
         if not by_digest:
@@ -176,6 +183,8 @@ class ManifestStore:
         repo_id = await repository_for_push(repository, project)
         event.resource = audit.artifact_resource(repository, reference, digest)
         event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
+        names = tagged if by_digest else [reference]  # the tags this PUT sets
+        pushed = [_tag_event(event, repository, digest, tag) for tag in tagged] or [event]
         blobs = await self._check_references(repo_id, parsed)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
@@ -188,22 +197,30 @@ class ManifestStore:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children)
-                    if not by_digest:
-                        await self._tag(repo_id, reference, manifest_id)
-                    signed = signatures.signed_subject(reference, subject)
-                    if signed:  # a signature over it: its trust is evaluated again
+                    for tag in names:
+                        await self._tag(repo_id, tag, manifest_id)
+                    for signed in _signed(names or [reference], subject):
+                        # a signature over it: its trust is evaluated again
                         await signatures.touch(tx, repo_id, signed)
-                    # In the same transaction: no push without its pipeline run.
-                    args = {"repository": repository, "digest": digest, "reference": reference}
+                    # In the same transaction: no push without its pipeline run (which
+                    # sees a push with tag parameters as one by its first tag).
+                    first = names[0] if names else reference
+                    args: dict[str, Any] = {"repository": repository, "digest": digest}
+                    args["reference"] = first
                     args["host"] = event.host or ""
+                    if tagged:
+                        args["tags"] = tagged
                     await enqueue("push", {**args, "operator": operator or ""})
-                    await events.emit(tx, event)
+                    for each in pushed:
+                        await events.emit(tx, each)
                 break
             except IntegrityError:
                 if attempt == 2:
                     raise
                 # A concurrent push stored the same manifest or tag first: read it and go on.
-        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+        return PushedManifest(
+            digest, parsed.subject.digest if parsed.subject else None, tuple(tagged)
+        )
 
     async def delete(self, repository: str, reference: str, host: str | None = None) -> int:
         """By digest: the manifest and every tag on it, with its DELETE_ARTIFACT webhook
@@ -354,6 +371,17 @@ async def _hold_children(tx: events.Tx, repo_id: int, digests: list[str]) -> Non
     rows = await execute(_PRESENT_MANIFESTS.format(marks=marks) + lock, repo_id, *digests, using=tx)
     for digest in sorted(set(digests) - {str(row[0]) for row in rows}):
         raise ManifestBlobUnknown(digest)
+
+
+def _tag_event(event: audit.Event, repository: str, digest: str, tag: str) -> audit.Event:
+    """The push's event as a push by tag would have it: one per tag a `tag` parameter sets."""
+    resource = audit.artifact_resource(repository, tag, digest)
+    return replace(event, resource=resource, artifacts=[audit.Artifact(repository, digest, tag)])
+
+
+def _signed(references: list[str], subject: str | None) -> set[str]:
+    """What a manifest pushed under these references (tags, or its digest) may sign."""
+    return {s for r in references if (s := signatures.signed_subject(r, subject))}
 
 
 async def _page(query: Any, n: int | None) -> Page:

@@ -98,6 +98,7 @@ OCI_SPEC_CODES: dict[type[BerthError], str] = {
     e.NameUnknown: "NAME_UNKNOWN",
     e.SizeInvalid: "SIZE_INVALID",
     e.TagInvalid: "MANIFEST_INVALID",
+    e.TooManyTags: "UNSUPPORTED",
     e.PolicyViolation: "PROJECTPOLICYVIOLATION",  # Harbor's, which docker shows as it is
     e.SignedInNotary: "PRECONDITION",  # Harbor's, as its /v2 answers a refused delete
 }
@@ -109,6 +110,7 @@ HARBOR_SPEC_CODES: dict[type[BerthError], str] = {
 CLASS_STATUS: dict[type[BerthError], int] = {
     e.ChunkOutOfOrder: 416,
     e.RangeInvalid: 416,
+    e.TooManyTags: 414,
     MethodNotAllowed: 405,
 }
 

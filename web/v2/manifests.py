@@ -51,6 +51,7 @@ async def put_manifest(ctx: V2Request) -> Response:
         ctx.request.headers.get("Content-Type"),
         ctx.caller.identity.username,
         ctx.request.host,
+        ctx.request.args.getlist("tag"),
     )
     ctx.wake_jobs()
     headers = {
@@ -60,6 +61,8 @@ async def put_manifest(ctx: V2Request) -> Response:
     }
     if pushed.subject:
         headers["OCI-Subject"] = pushed.subject
+    if pushed.tags:  # one field line for them all, which RFC 9110 reads as one per tag
+        headers["OCI-Tag"] = ", ".join(pushed.tags)
     return Response(b"", status=201, headers=headers)
 
 
