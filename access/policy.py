@@ -199,6 +199,13 @@ async def visible_project_ids(identity: Identity, listing: str = "catalog:read")
     return visible | {int(r[0]) for r in rows}  # type: ignore[call-overload]
 
 
+async def pull_projects(identity: Identity) -> tuple[set[int] | None, bool]:
+    """Where identity may pull from now: the projects it holds repository:pull in (None:
+    every project), and whether every public project counts too."""
+    held = await project_ids_with(identity, Permission.REPOSITORY_PULL)
+    return held, Permission.REPOSITORY_PULL in PUBLIC_PERMISSIONS
+
+
 async def project_ids_with(identity: Identity, permission: Permission) -> set[int] | None:
     """Projects in which identity holds permission through a role or a robot grant; None for
     all of them (a system admin, or a robot granted it in every project)."""

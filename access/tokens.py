@@ -69,6 +69,14 @@ class TokenClaims:
                 granted |= set(entry.get("actions", []))
         return granted
 
+    def repositories_granting(self, action: str) -> set[str]:
+        """The repositories on which the token grants action (or `*`)."""
+        return {
+            str(entry.get("name"))
+            for entry in self.access
+            if entry.get("type") == "repository" and {action, "*"} & set(entry.get("actions", []))
+        }
+
 
 class TokenService:
     """Issues and verifies the bearer tokens of the distribution API."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,6 +35,13 @@ _LINKED_BLOB = (
     " SELECT 1 FROM repository_blob l JOIN repository r ON r.id = l.repository_id"
     " WHERE r.name = ? AND l.digest = b.digest)"
 )
+# A blob held by some repository a caller may read (a mount without `from`); the
+# repository_blob digest index finds the few links of one blob.
+_READABLE_BLOB = (
+    "SELECT b.size FROM blob b WHERE b.digest = ? AND b.status IN ('none', 'delete')"
+    " AND EXISTS (SELECT 1 FROM repository_blob l JOIN repository r ON r.id = l.repository_id"
+    " JOIN project p ON p.id = r.project_id WHERE l.digest = b.digest{where})"
+)
 _STUCK_VERSION = (
     "SELECT version FROM blob WHERE digest = ? AND status = 'deleting' AND touched_ms < ?"
 )
@@ -48,6 +55,38 @@ def now_ms() -> int:
 class BlobInfo:
     digest: str
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Readable:
+    """The repositories a caller may pull from now: those of the projects project_ids (None:
+    every project) and, when public, of every public project; of these only the ones named
+    in repositories, when it is given (what a bearer token grants)."""
+
+    project_ids: Collection[int] | None
+    public: bool
+    repositories: Collection[str] | None = None
+
+    def where(self) -> tuple[str, list[object]]:
+        """The conditions on r (repository) and p (project) that say so, and their values."""
+        where = ""
+        values: list[object] = []
+        if self.repositories is not None:
+            where += f" AND r.name IN ({_marks(self.repositories)})"
+            values += sorted(self.repositories)
+        if self.project_ids is not None:
+            within = f"r.project_id IN ({_marks(self.project_ids)})"
+            if self.public:
+                where += f" AND (p.public = ? OR {within})"
+                values.append(True)
+            else:
+                where += f" AND {within}"
+            values += sorted(self.project_ids)
+        return where, values
+
+
+def _marks(values: Collection[object]) -> str:
+    return ",".join("?" * len(values)) or "NULL"
 
 
 class BlobStore:
@@ -113,6 +152,20 @@ class BlobStore:
             return False
         repo_id = await repository_for_push(target, project)
         return await self.record(repo_id, info.digest, info.size)
+
+    async def mount_readable(
+        self, target: str, project: str, digest: str, readable: Readable
+    ) -> bool:
+        """Link a blob into target from any repository the caller may read (a mount without
+        `from`). False when none of them holds it, whatever other repositories hold: the
+        caller learns nothing of what it may not read, and uploads the blob instead."""
+        parse_digest(digest)
+        where, values = readable.where()
+        rows = await fetch(_READABLE_BLOB.format(where=where), digest, *values)
+        if not rows:
+            return False
+        repo_id = await repository_for_push(target, project)
+        return await self.record(repo_id, digest, int(rows[0][0]))  # type: ignore[call-overload]
 
     async def unlink(self, repository: str, digest: str) -> None:
         """Remove the blob from one repository (GC reclaims the bytes). Raises BlobUnknown."""

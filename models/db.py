@@ -23,6 +23,8 @@ MODEL_MODULES = [
 _EXTRA_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS audit_event_unindexed ON audit_event (id) WHERE NOT indexed",
     "CREATE INDEX IF NOT EXISTS blob_status_touched ON blob (status, touched_ms)",
+    # which repositories hold a blob (a mount without `from`; GC's unlinking)
+    "CREATE INDEX IF NOT EXISTS repository_blob_digest ON repository_blob (digest)",
     # one active signing key per project: a second made by a racing worker fails to insert
     "CREATE UNIQUE INDEX IF NOT EXISTS project_key_one_active ON project_key (project_id)"
     " WHERE status = 'active'",

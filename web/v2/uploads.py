@@ -6,7 +6,8 @@ import re
 
 from quart import Response
 
-from access.policy import Action, check_repository
+from access.policy import Action, check_repository, pull_projects
+from core.blobs import Readable
 from core.digests import parse_digest
 from core.errors import NameInvalid, SizeInvalid
 from core.names import validate_name
@@ -69,13 +70,29 @@ async def cancel_upload(ctx: V2Request) -> Response:
 
 
 async def _mount(ctx: V2Request, digest: str, source: str) -> Response | None:
-    """201 when the blob is linked from `source`; None falls back to a normal upload."""
+    """201 when the blob is linked from `source` (or, without one, from any repository the
+    caller may read); None falls back to a normal upload."""
     parse_digest(digest)
-    if not source or source == ctx.name or not _valid_name(source):
+    if not source:
+        return await _mount_readable(ctx, digest)
+    if source == ctx.name or not _valid_name(source):
         return None
     if not await check_repository(ctx.caller.identity, source, Action.PULL):
         return None  # mounting needs pull on the source; the client uploads instead
     if not await ctx.registry.blobs.mount(ctx.name, ctx.project, digest, source):
+        return None
+    return _created(ctx, digest)
+
+
+async def _mount_readable(ctx: V2Request, digest: str) -> Response | None:
+    """A mount without `from` (the spec lets a registry take `from` as optional): from some
+    repository the caller may pull from now and, with a bearer token, that the token grants
+    pull on too, as every /v2 request needs both."""
+    project_ids, public = await pull_projects(ctx.caller.identity)
+    token = ctx.caller.token
+    granted = None if token is None else token.repositories_granting(Action.PULL.value)
+    readable = Readable(project_ids, public, granted)
+    if not await ctx.registry.blobs.mount_readable(ctx.name, ctx.project, digest, readable):
         return None
     return _created(ctx, digest)
 
