@@ -12,11 +12,17 @@ from models.values import parse_bool
 ENFORCE_COSIGN = "enable_content_trust_cosign"  # pulls need a verified signature
 CONTENT_TRUST = "enable_content_trust"  # Docker Content Trust (Notary)
 SIGN_ON_PUSH = "sign_on_push"  # Berth signs each new artifact with the project's key
-SWITCHES = (ENFORCE_COSIGN, CONTENT_TRUST, SIGN_ON_PUSH)
+# Berth's own: an image index may name children its repository lacks (core.registry)
+SPARSE_INDEX = "sparse_index"
+SWITCHES = (ENFORCE_COSIGN, CONTENT_TRUST, SIGN_ON_PUSH, SPARSE_INDEX)
 # Harbor's other names: kept as sent, so its scripts keep working, acted on by nothing yet
 KEPT = ("auto_scan", "auto_sbom_generation", "prevent_vul", "severity", "reuse_sys_cve_allowlist")
 
 _ONE = "SELECT value FROM project_metadata WHERE project_id = ? AND name = ?"
+_OF_REPOSITORY = (
+    "SELECT pm.value FROM project_metadata pm JOIN repository r ON r.project_id = pm.project_id"
+    " WHERE r.id = ? AND pm.name = ?"
+)
 
 
 def checked(metadata: dict[str, Any]) -> dict[str, str]:
@@ -45,6 +51,12 @@ async def settings_of(project_id: int) -> dict[str, str]:
 
 async def switched_on(project_id: int, name: str) -> bool:
     rows = await fetch(_ONE, project_id, name)
+    return bool(rows) and str(rows[0][0]) == "true"
+
+
+async def switched_on_for(repository_id: int, name: str) -> bool:
+    """switched_on for the project of a repository, in one indexed read."""
+    rows = await fetch(_OF_REPOSITORY, repository_id, name)
     return bool(rows) and str(rows[0][0]) == "true"
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, content_trust, events, signatures
+from core import audit, content_trust, events, project_settings, signatures
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -185,7 +185,8 @@ class ManifestStore:
         event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
         names = tagged if by_digest else [reference]  # the tags this PUT sets
         pushed = [_tag_event(event, repository, digest, tag) for tag in tagged] or [event]
-        blobs = await self._check_references(repo_id, parsed)
+        sparse = await _takes_sparse(repo_id, parsed)
+        blobs = await self._check_references(repo_id, parsed, sparse)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
         for attempt in range(3):
@@ -196,7 +197,7 @@ class ManifestStore:
                     if manifest_id is None:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
                     await _hold(tx, repo_id, blobs)
-                    await _hold_children(tx, repo_id, children)
+                    await _hold_children(tx, repo_id, children, sparse)
                     for tag in names:
                         await self._tag(repo_id, tag, manifest_id)
                     for signed in _signed(names or [reference], subject):
@@ -277,9 +278,12 @@ class ManifestStore:
         )
         return [_descriptor(row) for row in rows]
 
-    async def _check_references(self, repo_id: int, parsed: ParsedManifest) -> list[str]:
+    async def _check_references(
+        self, repo_id: int, parsed: ParsedManifest, sparse: bool = False
+    ) -> list[str]:
         """Every blob named must be linked to the repository with its size; every child
-        manifest of an index must be in the repository. The blobs' digests."""
+        manifest of an index must be in the repository, unless sparse (the project's
+        sparse_index: absent children are allowed). The blobs' digests."""
         wanted = {d.digest: d for d in parsed.blobs}
         if wanted:
             marks = ",".join("?" * len(wanted))
@@ -293,7 +297,7 @@ class ManifestStore:
                         f"descriptor for {digest} says {desc.size} bytes, blob has {sizes[digest]}"
                     )
         children = {d.digest for d in parsed.children}
-        if children:
+        if children and not sparse:
             marks = ",".join("?" * len(children))
             present = {
                 row[0]
@@ -361,14 +365,27 @@ async def _hold(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
         raise ManifestBlobUnknown(sorted(set(digests) - (set(alive) & set(linked)))[0])
 
 
-async def _hold_children(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
+async def _takes_sparse(repo_id: int, parsed: ParsedManifest) -> bool:
+    """Whether this index may name children the repository lacks (project_settings'
+    SPARSE_INDEX); a manifest that is no index costs no query."""
+    if not parsed.children:
+        return False
+    return await project_settings.switched_on_for(repo_id, project_settings.SPARSE_INDEX)
+
+
+async def _hold_children(
+    tx: events.Tx, repo_id: int, digests: list[str], sparse: bool = False
+) -> None:
     """An index's children are still there in its transaction (a collection removing
-    untagged manifests locks each before it checks for parents)."""
+    untagged manifests locks each before it checks for parents). Sparse: those present
+    are held, the absent ones allowed (one removed since the check is then absent too)."""
     if not digests:
         return
     marks = ",".join("?" * len(digests))
     lock = " FOR SHARE" if tx.capabilities.dialect == "postgres" else ""
     rows = await execute(_PRESENT_MANIFESTS.format(marks=marks) + lock, repo_id, *digests, using=tx)
+    if sparse:
+        return
     for digest in sorted(set(digests) - {str(row[0]) for row in rows}):
         raise ManifestBlobUnknown(digest)
 

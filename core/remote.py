@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -32,6 +33,7 @@ from core.remote_errors import (
 from core.remote_http import STALL_SECONDS, Endpoint, Log, Transport
 from core.remote_pace import Throttle
 from core.remote_upload import CHUNK_THRESHOLD, DEFAULT_CHUNK, BlobSource, BlobWriter
+from core.replication_platforms import SparseRefused
 
 __all__ = [
     "CHUNK_THRESHOLD",
@@ -317,22 +319,51 @@ class RemoteClient:
             await release(response)
         return isinstance(page, dict) and isinstance(page.get("manifests"), list)
 
-    async def ensure_project(self, name: str) -> None:
+    async def ensure_project(
+        self, name: str, *, sparse: bool = False, make_sparse: bool = False
+    ) -> None:
         """Harbor (and Berth): create the project unless it exists. Basic credentials, as
-        Harbor's API takes them."""
+        Harbor's API takes them. sparse: the project must take image indexes whose children
+        are not all there (Berth's project setting sparse_index): one made here is made so,
+        one that exists without it is SparseRefused. make_sparse: one made here is made so."""
         projects = self.http.url("/api/v2.0/projects")
         basic = {"Authorization": auth} if (auth := self.http.basic()) else {}
         found = await self._api("HEAD", projects, basic, params={"project_name": name})
         if found.status_code == 200:
+            if sparse:
+                await self._require_sparse(name, basic)
             return
         if found.status_code != 404:
             raise await self.http.fail(found)
-        payload = json.dumps({"project_name": name, "metadata": {"public": "false"}}).encode()
+        wanted = sparse or make_sparse
+        metadata = {"public": "false", **({"sparse_index": "true"} if wanted else {})}
+        payload = json.dumps({"project_name": name, "metadata": metadata}).encode()
         created = await self._api(
             "POST", projects, {**basic, "Content-Type": "application/json"}, payload
         )
         if created.status_code not in (200, 201, 409):  # 409: made meanwhile by another
             raise await self.http.fail(created)
+        if sparse and created.status_code == 409:
+            await self._require_sparse(name, basic)
+
+    async def _require_sparse(self, name: str, basic: dict[str, str]) -> None:
+        """SparseRefused unless the project's metadata has sparse_index "true"."""
+        url = self.http.url(f"/api/v2.0/projects/{quote(name, safe='')}")
+        headers = {**basic, "X-Is-Resource-Name": "true", "Accept": "application/json"}
+        response = await self.http.send("GET", url, headers=headers, authenticate=False)
+        try:
+            if response.status_code != 200:
+                raise await self.http.fail(response)
+            project = _json(await _read_bounded(response, MAX_LIST_BYTES, "project"))
+        finally:
+            await release(response)
+        metadata = project.get("metadata") if isinstance(project, dict) else None
+        if not isinstance(metadata, dict) or metadata.get("sparse_index") != "true":
+            raise SparseRefused(
+                f"the project {name!r} at the destination does not take sparse indexes (an"
+                " index whose children are not all there): set its metadata sparse_index to"
+                ' "true" there'
+            )
 
     async def _api(
         self,

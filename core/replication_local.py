@@ -12,11 +12,12 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from core import audit, events
+from core import audit, events, project_settings
 from core.digests import is_digest
 from core.errors import BlobUnknown, ManifestUnknown, NameUnknown
 from core.projects import project_name_exists, validate_project_name
 from core.remote import BlobSource, RemoteError, RemoteManifest, RemoteNotFound, RemoteStopped
+from core.replication_platforms import SparseRefused
 from core.service import Registry
 from core.uploads import Upload
 from models import Project, fetch
@@ -35,6 +36,10 @@ _TAG_DIGEST = (
     "SELECT m.digest FROM tag t JOIN manifest m ON m.id = t.manifest_id"
     " JOIN repository r ON r.id = t.repository_id WHERE r.name = ? AND t.name = ?"
 )
+_SWITCHED_ON = (
+    "SELECT 1 FROM project_metadata pm JOIN project p ON p.id = pm.project_id"
+    " WHERE p.name = ? AND pm.name = ? AND pm.value = 'true'"
+)
 LOCAL_CHUNK = 8 << 20  # a local write from a stream that failed resumes from its last chunk
 RESUMES = 5
 
@@ -49,6 +54,7 @@ class LocalRegistry:
         self.registry = registry
         self.operator = operator
         self._known: set[str] = set()
+        self._sparse: set[str] = set()  # projects known to take sparse indexes
 
     async def __aenter__(self) -> LocalRegistry:
         return self
@@ -181,23 +187,45 @@ class LocalRegistry:
     async def has_referrers_api(self, repository: str, digest: str) -> bool:
         return True
 
-    async def ensure_project(self, name: str) -> None:
-        await self._project(name + "/")
+    async def ensure_project(
+        self, name: str, *, sparse: bool = False, make_sparse: bool = False
+    ) -> None:
+        """The project, made when missing. sparse: it must take sparse indexes (made with
+        sparse_index on; one that exists without it is SparseRefused); make_sparse: one
+        made here is made so."""
+        await self._project(name + "/", sparse or make_sparse)
+        if not sparse or name in self._sparse:
+            return
+        if not await self.takes_sparse(name + "/"):
+            raise SparseRefused(
+                f"the project {name!r} here does not take sparse indexes (an index whose"
+                ' children are not all there): set its metadata sparse_index to "true"'
+            )
+        self._sparse.add(name)
 
-    async def _project(self, repository: str) -> str:
-        """The repository's project, made (private, audited) when a pull-mode copy is the
-        first to write into it."""
+    async def takes_sparse(self, repository: str) -> bool:
+        """Whether the repository's project has sparse_index on (as a source: its indexes
+        may name absent children, so their copies need a destination that takes them)."""
+        project = repository.split("/", 1)[0]
+        return bool(await fetch(_SWITCHED_ON, project, project_settings.SPARSE_INDEX))
+
+    async def _project(self, repository: str, sparse: bool = False) -> str:
+        """The repository's project, made (private, audited; with sparse_index on when
+        sparse) when a pull-mode copy is the first to write into it."""
         project = repository.split("/", 1)[0]
         if project in self._known:
             return project
         if not await project_name_exists(project):
             validate_project_name(project)
             event = audit.Event(audit.CREATE, audit.PROJECT, project, project)
-            event.description = "created by replication"
+            event.description = "created by replication" + (", sparse_index on" if sparse else "")
             async with events.recorded(event) as tx:
                 if not await Project.filter(name=project).using_db(tx).exists():
                     created = await Project.create(name=project, public=False, using_db=tx)
                     event.project_id = int(created.id)
+                    if sparse:
+                        setting = {project_settings.SPARSE_INDEX: "true"}
+                        await project_settings.store(event.project_id, setting)
                 await events.emit(tx, event)
         self._known.add(project)
         return project

@@ -16,13 +16,14 @@ from typing import Any
 from core import mediatypes
 from core.names import MAX_NAME_LENGTH, is_path
 from core.replication_globs import PatternInvalid, check, literal_paths, match
+from core.replication_platforms import PLATFORM, Platform, PlatformInvalid, parse_platforms, spelled
 from core.schedules import harbor_cron
 from models import ReplicationPolicy
 from models.errors import InvalidInput
 from models.values import ParameterInvalid, check_text, parse_bool
 
 NAME, TAG, LABEL, RESOURCE = "name", "tag", "label", "resource"
-FILTER_TYPES = (NAME, TAG, LABEL, RESOURCE)
+FILTER_TYPES = (NAME, TAG, LABEL, RESOURCE, PLATFORM)  # platform: Berth's own
 MATCHES, EXCLUDES = "matches", "excludes"
 IMAGE, ARTIFACT = "image", "artifact"
 MANUAL, SCHEDULED, EVENT_BASED = "manual", "scheduled", "event_based"
@@ -283,7 +284,10 @@ def _filters(value: object) -> list[dict[str, Any]]:
         raise PolicyInvalid("filters", "must be a list")
     if len(value) > MAX_FILTERS:
         raise PolicyInvalid("filters", f"may hold at most {MAX_FILTERS} filters")
-    return [_filter(n, item) for n, item in enumerate(value)]
+    checked = [_filter(n, item) for n, item in enumerate(value)]
+    if sum(f["type"] == PLATFORM for f in checked) > 1:
+        raise PolicyInvalid("filters", "may hold one platform filter: list every platform in it")
+    return checked
 
 
 def _filter(n: int, item: object) -> dict[str, Any]:
@@ -296,7 +300,7 @@ def _filter(n: int, item: object) -> dict[str, Any]:
     decoration = item.get("decoration") or ""
     if decoration not in ("", MATCHES, EXCLUDES):
         raise PolicyInvalid(f"{field}.decoration", f"must be {MATCHES} or {EXCLUDES}")
-    if decoration and kind in (NAME, RESOURCE):
+    if decoration and kind in (NAME, RESOURCE, PLATFORM):
         raise PolicyInvalid(f"{field}.decoration", "only tag and label filters have one")
     checked: dict[str, Any] = {"type": kind, "value": _filter_value(field, kind, item)}
     if decoration:
@@ -321,6 +325,11 @@ def _filter_value(field: str, kind: str, item: dict[str, Any]) -> object:
         if value not in (IMAGE, ARTIFACT):
             raise PolicyInvalid(f"{field}.value", f"must be {IMAGE} or {ARTIFACT}")
         return value
+    if kind == PLATFORM:
+        try:
+            return spelled(parse_platforms(value))
+        except PlatformInvalid as exc:
+            raise PolicyInvalid(f"{field}.value", exc.reason) from None
     try:
         check(value)
     except PatternInvalid as exc:
@@ -394,13 +403,15 @@ def check_destinations(spec: PolicySpec, destination_type: str | None = None) ->
 class Rules:
     """What a policy copies and where. names: name patterns, all of which a repository must
     match; tags and labels: (value, excludes) in the policy's order; resource: "" (any),
-    IMAGE or ARTIFACT; min_parts: how many path parts a destination name needs (2 for a
+    IMAGE or ARTIFACT; platforms: the children of an index to copy (core.replication_platforms;
+    () copies them all); min_parts: how many path parts a destination name needs (2 for a
     Harbor or Berth destination, whose repositories live in projects)."""
 
     names: tuple[str, ...] = ()
     tags: tuple[tuple[str, bool], ...] = ()
     labels: tuple[tuple[tuple[str, ...], bool], ...] = ()
     resource: str = ""
+    platforms: tuple[Platform, ...] = ()
     namespace: str = ""
     replace_count: int = -1
     min_parts: int = 1
@@ -435,6 +446,7 @@ class Rules:
             return f.get("decoration") == EXCLUDES
 
         resources = [str(f["value"]) for f in filters if f.get("type") == RESOURCE]
+        platforms = [str(f["value"]) for f in filters if f.get("type") == PLATFORM]
         return cls(
             names=tuple(str(f.get("value") or "") for f in filters if f.get("type") == NAME),
             tags=tuple(
@@ -446,6 +458,7 @@ class Rules:
                 if f.get("type") == LABEL
             ),
             resource=resources[-1] if resources else "",
+            platforms=parse_platforms(platforms[-1]) if platforms else (),
             namespace=namespace,
             replace_count=count,
             min_parts=2 if destination_type == HARBOR else 1,

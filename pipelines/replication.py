@@ -42,7 +42,7 @@ from core import (
     replication_triggers,
 )
 from core.digests import is_digest
-from core.errors import ManifestInvalid
+from core.errors import ManifestBlobUnknown, ManifestInvalid
 from core.jobs import ClaimedJob
 from core.manifests import ParsedManifest, parse_manifest
 from core.registries import endpoint
@@ -54,8 +54,10 @@ from core.remote import (
     RemoteNotFound,
     RemoteStopped,
     RemoteUnauthorized,
+    RemoteUnavailable,
 )
 from core.replication_local import LocalRegistry
+from core.replication_platforms import SparseRefused, left_out
 from core.replication_rules import Rules
 from core.service import Registry
 from models import RemoteRegistry, ReplicationExecution, ReplicationPolicy, ReplicationTask
@@ -105,7 +107,9 @@ class Side(Protocol):
     ) -> int: ...
     async def referrers(self, repository: str, digest: str) -> list[dict[str, Any]]: ...
     async def has_referrers_api(self, repository: str, digest: str) -> bool: ...
-    async def ensure_project(self, name: str) -> None: ...
+    async def ensure_project(
+        self, name: str, *, sparse: bool = False, make_sparse: bool = False
+    ) -> None: ...
     async def aclose(self) -> None: ...
 
 
@@ -225,15 +229,23 @@ class _Remote:
     def __init__(self, client: RemoteClient, kind: str) -> None:
         self._client = client
         self._harbor = kind == "harbor"
-        self._projects: set[str] = set()
+        self._projects: dict[str, bool] = {}  # name -> known to take sparse indexes
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    async def ensure_project(self, name: str) -> None:
-        if self._harbor and name not in self._projects:
-            await self._client.ensure_project(name)
-            self._projects.add(name)
+    async def ensure_project(
+        self, name: str, *, sparse: bool = False, make_sparse: bool = False
+    ) -> None:
+        """The project there (core.remote.RemoteClient.ensure_project), once per run. Any
+        other registry has no projects, and says whether it takes a sparse index when one
+        is pushed."""
+        if not self._harbor or self._projects.get(name, False):
+            return
+        if name in self._projects and not sparse:
+            return
+        await self._client.ensure_project(name, sparse=sparse, make_sparse=make_sparse)
+        self._projects[name] = sparse
 
 
 class Run:
@@ -252,9 +264,20 @@ class Run:
         self.rules = Rules.of(policy, destination_type)
         self.source = source
         self.destination = destination
+        self.destination_type = destination_type
         self.placed: dict[str, str] = {}  # blob digest -> a destination repository holding it
         self.stopping = False
         self._counted = 0.0
+
+    async def wants_sparse(self, repository: str) -> bool:
+        """Whether a destination project made for what comes from this source repository
+        is made to take sparse indexes: with a platform filter, or from a project of this
+        Berth whose indexes may be sparse (so one made for a plain image first is made so)."""
+        if self.rules.platforms:
+            return True
+        if isinstance(self.source, LocalRegistry):
+            return await self.source.takes_sparse(repository)
+        return False
 
     # -- planning -----------------------------------------------------------------------
 
@@ -520,7 +543,13 @@ class Copier:
         artifact_type = parsed.artifact_type or ""
         if not self.run.rules.resource_matches(parsed.media_type, artifact_type, config_type):
             raise Skip(f"{manifest.media_type} is not a resource the policy copies")
-        await self.destination.ensure_project(item.dst_repo.split("/", 1)[0])
+        # the platform filter says now whether the copy will be sparse; a child the source
+        # lacks is found only when the tree is copied (no HEADs when nothing is to be done)
+        await self.destination.ensure_project(
+            item.dst_repo.split("/", 1)[0],
+            sparse=bool(left_out(manifest.body, self.run.rules.platforms)),
+            make_sparse=await self.run.wants_sparse(item.src_repo),
+        )
         tags = []
         for tag in item.tags:
             there = await self.destination.head_manifest(item.dst_repo, tag)
@@ -549,12 +578,22 @@ class Copier:
         self.note(f"done: {self.sent} bytes sent")
 
     async def _tree(self, manifest: RemoteManifest, reference: str | None, depth: int) -> None:
-        """Children, then blobs, then the manifest itself (by reference, else by digest)."""
+        """Children, then blobs, then the manifest itself (by reference, else by digest).
+        The children left out (_left_out) are not copied: the index's bytes go unchanged,
+        a sparse index at the destination, whose project must take one."""
         item = self.item
         present = await self.destination.head_manifest(item.dst_repo, manifest.digest)
+        dropped: dict[str, str] = {}
         if present is None:
             parsed = _parsed(manifest)
+            dropped = await self._left_out(manifest, parsed)
+            if dropped:
+                project = item.dst_repo.split("/", 1)[0]
+                await self.destination.ensure_project(project, sparse=True)
             for child in parsed.children:
+                if child.digest in dropped:
+                    self.note(f"child {child.digest} left out: {dropped[child.digest]}")
+                    continue
                 if await self.destination.head_manifest(item.dst_repo, child.digest):
                     continue
                 sub = await self.source.get_manifest(item.src_repo, child.digest)
@@ -562,10 +601,40 @@ class Copier:
             # config and layers; non-distributable (foreign) layers stay where they are
             await asyncio.gather(*(self._blob(b.digest, b.size) for b in parsed.blobs))
         if present is None or reference is not None:
-            await self.destination.put_manifest(
-                item.dst_repo, reference or manifest.digest, manifest.body, manifest.media_type
-            )
+            await self._put(manifest, reference or manifest.digest, dropped)
         self.note(f"manifest {manifest.digest} in place")
+
+    async def _left_out(self, manifest: RemoteManifest, parsed: ParsedManifest) -> dict[str, str]:
+        """The children of an index this copy leaves out, each with why: those the platform
+        filter does not keep, and those the source lacks (its index is sparse itself)."""
+        if not parsed.children:
+            return {}
+        dropped = left_out(manifest.body, self.run.rules.platforms)
+        for child in parsed.children:
+            if child.digest not in dropped and not await self.source.head_manifest(
+                self.item.src_repo, child.digest
+            ):
+                dropped[child.digest] = "the source does not have it"
+        return dropped
+
+    async def _put(self, manifest: RemoteManifest, reference: str, dropped: dict[str, str]) -> None:
+        """The manifest at the destination; a sparse index it refuses fails the task at once,
+        saying so (Distribution, for one, checks that every child is there)."""
+        item = self.item
+        try:
+            await self.destination.put_manifest(
+                item.dst_repo, reference, manifest.body, manifest.media_type
+            )
+        except (RemoteUnauthorized, RemoteUnavailable):
+            raise
+        except (RemoteError, ManifestBlobUnknown) as exc:
+            if not dropped:
+                raise
+            raise SparseRefused(
+                f"the destination ({self.run.destination_type}) refused the index"
+                f" {manifest.digest}, which names {len(dropped)} child(ren) this copy leaves"
+                f" out, so it would be a sparse index there: {exc}"
+            ) from exc
 
     async def _blob(self, digest: str, size: int) -> None:
         item, run = self.item, self.run

@@ -26,6 +26,7 @@ from core.remote import (
     RemoteUnavailable,
 )
 from core.remote_http import ssl_verify
+from core.replication_platforms import SparseRefused
 from tests.core.remote_support import (
     KIB,
     MIB,
@@ -300,6 +301,26 @@ async def test_ensure_project_with_a_wrong_password(berth: RunningBerth) -> None
     async with RemoteClient(Endpoint(berth.url, ADMIN[0], "wrong")) as remote:
         with pytest.raises(RemoteUnauthorized, match="401"):
             await remote.ensure_project("never-made")
+
+
+async def test_ensure_project_for_sparse_indexes_makes_it_so_or_refuses(
+    berth: RunningBerth,
+) -> None:
+    made, wanted, plain = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in ("sp", "mk", "pl"))
+    async with RemoteClient(Endpoint(berth.url, *ADMIN)) as remote:
+        # A project that must take sparse indexes, or should when made, is made so
+        await remote.ensure_project(made, sparse=True)
+        await remote.ensure_project(made, sparse=True)  # there, and taking them: fine
+        await remote.ensure_project(wanted, make_sparse=True)
+        # One that exists without the setting is refused, saying what to set
+        await remote.ensure_project(plain)
+        with pytest.raises(SparseRefused, match='set its metadata sparse_index to "true"'):
+            await remote.ensure_project(plain, sparse=True)
+        await remote.ensure_project(plain, make_sparse=True)  # only for one made here
+    async with httpx.AsyncClient(base_url=f"{berth.url}/api/v2.0", auth=ADMIN) as api:
+        shown = {n: (await api.get(f"/projects/{n}")).json()["metadata"] for n in (made, wanted)}
+        assert "sparse_index" not in (await api.get(f"/projects/{plain}")).json()["metadata"]
+    assert all(metadata["sparse_index"] == "true" for metadata in shown.values())
 
 
 # --- TLS -------------------------------------------------------------------------------

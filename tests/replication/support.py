@@ -153,12 +153,16 @@ class ReplicationApi:
         replace_count: int | None = None,
         override: bool = True,
         replicate_deletion: bool = False,
+        platforms: str | None = None,
     ) -> int:
         """A pull (`source`: a registry id) or push (`destination`) mode policy, enabled,
-        filtering on a name pattern and maybe a tag (pattern, "matches" or "excludes")."""
+        filtering on a name pattern, maybe a tag (pattern, "matches" or "excludes") and
+        maybe platforms (Berth's platform filter: "linux/arm64,linux/amd64")."""
         filters: list[dict[str, str]] = [{"type": "name", "value": repositories}]
         if tag:
             filters.append({"type": "tag", "value": tag[0], "decoration": tag[1]})
+        if platforms:
+            filters.append({"type": "platform", "value": platforms})
         body: dict[str, Any] = {
             "name": name,
             "src_registry": {"id": source} if source else None,
