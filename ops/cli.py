@@ -94,6 +94,10 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
     tls = _tls_files(settings)
     if tls is not None:  # hypercorn serves the secure sockets with config.create_ssl_context()
         config.certfile, config.keyfile = str(tls.cert), str(tls.key)
+        # HTTP/1.1 only: Berth's request streaming (web/streaming.py: back-pressure, answers
+        # before the body) is built on hypercorn's HTTP/1.1 protocol, and its HTTP/2 one
+        # logs errors when a client resets a stream it still answers.
+        config.alpn_protocols = ["http/1.1"]
     try:
         sock = bind(settings.listen, config.backlog)
     except (AddressInUse, StartFailed) as exc:
