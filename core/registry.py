@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, content_trust, events, signatures
+from core import audit, content_trust, events, manifest_digests, signatures
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -75,10 +75,11 @@ _PULLED = (
     " CASE WHEN (SELECT pm.value FROM project_metadata pm WHERE pm.project_id = r.project_id"
     " AND pm.name = 'enable_content_trust') = 'true' THEN {signed} END"
 )
+_DIGESTS_OF_M = manifest_digests.DIGESTS_OF.format(manifest="m.id")
 _MANIFEST_BY_TAG = (
     _PULLED.format(
         signed=content_trust.SIGNED_TAG.format(
-            repository="r.name", tag="t.name", digest="m.digest", now="?"
+            repository="r.name", tag="t.name", digest=_DIGESTS_OF_M, now="?"
         )
     )
     + " FROM tag t"
@@ -87,30 +88,36 @@ _MANIFEST_BY_TAG = (
 )
 _MANIFEST_BY_DIGEST = (
     _PULLED.format(
-        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="m.digest", now="?")
+        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="d.digest", now="?")
     )
-    + " FROM manifest m"
-    " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
+    + " FROM manifest_digest d JOIN manifest m ON m.id = d.manifest_id"
+    " JOIN repository r ON r.id = d.repository_id WHERE r.name = ? AND d.digest = ?"
 )
 
 
-_MANIFEST_ID = "SELECT id FROM manifest WHERE repository_id = ? AND digest = ?"
 _LINKED_SIZES = (
     "SELECT l.digest, b.size FROM repository_blob l JOIN blob b"
     " ON b.digest = l.digest AND b.status IN ('none', 'delete')"
     " WHERE l.repository_id = ? AND l.digest IN ({marks})"
 )
 _LOCK_BLOBS = "SELECT id FROM blob WHERE digest IN ({marks}) ORDER BY digest FOR UPDATE"
-_PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
+# by any of their digests; joined to manifest so that FOR SHARE locks the manifests too
+_PRESENT_MANIFESTS = (
+    "SELECT d.digest FROM manifest_digest d JOIN manifest m ON m.id = d.manifest_id"
+    " WHERE d.repository_id = ? AND d.digest IN ({marks})"
+)
 
 
 class ManifestStore:
     """Push, pull and delete manifests; list tags; answer the referrers API."""
 
     async def get(self, repository: str, reference: str) -> StoredManifest:
-        """The manifest by tag or digest, in one query. Raises NameUnknown or ManifestUnknown."""
+        """The manifest by tag or by any digest it is known by, in one query; its digest is
+        the one asked for, or by tag the one it was first pushed under. Raises NameUnknown
+        or ManifestUnknown."""
         clock = content_trust.epoch_now()
-        if is_digest(reference):
+        by_digest = is_digest(reference)
+        if by_digest:
             parse_digest(reference)
             rows = await fetch(_MANIFEST_BY_DIGEST, clock, repository, reference)
         else:
@@ -120,7 +127,7 @@ class ManifestStore:
             raise ManifestUnknown(reference)
         digest, media_type, content, repo_id, trust, reason, enforced, notary = rows[0]
         return StoredManifest(
-            str(digest),
+            reference if by_digest else str(digest),
             str(media_type),
             bytes(content),  # type: ignore[call-overload]
             int(repo_id),  # type: ignore[call-overload]
@@ -174,18 +181,23 @@ class ManifestStore:
         if by_digest and digest != reference:
             raise DigestInvalid(f"manifest hashes to {digest}", reference)
         repo_id = await repository_for_push(repository, project)
-        event.resource = audit.artifact_resource(repository, reference, digest)
-        event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
+        _name(event, repository, reference, digest, by_digest)
         blobs = await self._check_references(repo_id, parsed)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
         for attempt in range(3):
-            rows = await fetch(_MANIFEST_ID, repo_id, digest)
-            manifest_id = int(rows[0][0]) if rows else None  # type: ignore[call-overload]
+            # The same bytes pushed under another digest are the same manifest: by tag, it
+            # answers the digest it was first pushed under (a sha512 stays a sha512).
+            known = await manifest_digests.known(repo_id, body, digest)
+            answer = known.digest if known and not by_digest else digest
+            _name(event, repository, reference, answer, by_digest)
             try:
                 async with events.transaction() as tx:
-                    if manifest_id is None:
+                    if known is None:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
+                    else:
+                        manifest_id = known.manifest_id
+                    await manifest_digests.remember(repo_id, manifest_id, body, digest, known)
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children)
                     if not by_digest:
@@ -194,7 +206,7 @@ class ManifestStore:
                     if signed:  # a signature over it: its trust is evaluated again
                         await signatures.touch(tx, repo_id, signed)
                     # In the same transaction: no push without its pipeline run.
-                    args = {"repository": repository, "digest": digest, "reference": reference}
+                    args = {"repository": repository, "digest": answer, "reference": reference}
                     args["host"] = event.host or ""
                     await enqueue("push", {**args, "operator": operator or ""})
                     await events.emit(tx, event)
@@ -203,7 +215,7 @@ class ManifestStore:
                 if attempt == 2:
                     raise
                 # A concurrent push stored the same manifest or tag first: read it and go on.
-        return PushedManifest(digest, parsed.subject.digest if parsed.subject else None)
+        return PushedManifest(answer, parsed.subject.digest if parsed.subject else None)
 
     async def delete(self, repository: str, reference: str, host: str | None = None) -> int:
         """By digest: the manifest and every tag on it, with its DELETE_ARTIFACT webhook
@@ -250,9 +262,11 @@ class ManifestStore:
     async def referrers(
         self, repository: str, subject: str, artifact_type: str | None
     ) -> list[dict[str, Any]]:
-        """Descriptors of the manifests whose subject is `subject`."""
+        """Descriptors of the manifests whose subject is `subject`, or another digest of
+        the manifest it names."""
         parse_digest(subject)
-        query = Manifest.filter(repository__name=repository, subject_digest=subject)
+        subjects = await manifest_digests.aliases(repository, subject)
+        query = Manifest.filter(repository__name=repository, subject_digest__in=subjects)
         if artifact_type:
             query = query.filter(artifact_type=artifact_type)
         rows = await query.order_by("id").values(
@@ -312,6 +326,14 @@ class ManifestStore:
         updated = await Tag.filter(repository_id=repo_id, name=name).update(manifest_id=manifest_id)
         if not updated:
             await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)
+
+
+def _name(
+    event: audit.Event, repository: str, reference: str, digest: str, by_digest: bool
+) -> None:
+    """The push's event names the pushed artifact by digest (and tag)."""
+    event.resource = audit.artifact_resource(repository, reference, digest)
+    event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
 
 
 async def _hold(tx: events.Tx, repo_id: int, digests: list[str]) -> None:
