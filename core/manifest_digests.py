@@ -44,15 +44,16 @@ class Known:
     digests: frozenset[str]  # of the digests asked about, those it is known by
 
 
-def key_of(body: bytes) -> str:
-    """The digest that identifies a manifest's bytes in its repository: their sha256."""
-    return digest_of(body, "sha256")
+def key_of(body: bytes, digest: str) -> str:
+    """The digest that identifies a manifest's bytes in its repository: their sha256 (digest
+    itself when it is one: the bytes were checked against it)."""
+    return digest if digest.startswith("sha256:") else digest_of(body, "sha256")
 
 
-async def known(repository_id: int, body: bytes, digest: str) -> Known | None:
-    """The repository's manifest holding body (found by its sha256, or by digest: the one
-    it is pushed under now); None when there is none. One indexed read."""
-    rows = await fetch(_KNOWN, repository_id, key_of(body), digest)
+async def known(repository_id: int, key: str, digest: str) -> Known | None:
+    """The repository's manifest whose bytes have the sha256 key, or that is known by
+    digest (the one it is pushed under now); None when there is none. One indexed read."""
+    rows = await fetch(_KNOWN, repository_id, key, digest)
     if not rows:
         return None
     # Two rows of a database made before this table may hold the same bytes: the one
@@ -64,12 +65,12 @@ async def known(repository_id: int, body: bytes, digest: str) -> Known | None:
 
 
 async def remember(
-    repository_id: int, manifest_id: int, body: bytes, digest: str, known: Known | None
+    repository_id: int, manifest_id: int, key: str, digest: str, known: Known | None
 ) -> None:
     """The manifest is known by digest and by its sha256 from now on (in the caller's
     transaction). A concurrent push that stored the same bytes first makes this raise
     IntegrityError: the caller reads what it stored and goes on."""
-    wanted = {digest, key_of(body)} - (known.digests if known else frozenset())
+    wanted = {digest, key} - (known.digests if known else frozenset())
     rows = [
         ManifestDigest(repository_id=repository_id, digest=d, manifest_id=manifest_id)
         for d in sorted(wanted, key=lambda d: d != digest)  # the pushed one first

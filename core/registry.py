@@ -183,12 +183,13 @@ class ManifestStore:
         repo_id = await repository_for_push(repository, project)
         _name(event, repository, reference, digest, by_digest)
         blobs = await self._check_references(repo_id, parsed)
+        key = manifest_digests.key_of(body, digest)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
         for attempt in range(3):
             # The same bytes pushed under another digest are the same manifest: by tag, it
             # answers the digest it was first pushed under (a sha512 stays a sha512).
-            known = await manifest_digests.known(repo_id, body, digest)
+            known = await manifest_digests.known(repo_id, key, digest)
             answer = known.digest if known and not by_digest else digest
             _name(event, repository, reference, answer, by_digest)
             try:
@@ -197,7 +198,7 @@ class ManifestStore:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
                     else:
                         manifest_id = known.manifest_id
-                    await manifest_digests.remember(repo_id, manifest_id, body, digest, known)
+                    await manifest_digests.remember(repo_id, manifest_id, key, digest, known)
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children)
                     if not by_digest:

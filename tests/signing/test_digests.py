@@ -46,10 +46,11 @@ def test_sign_on_push_of_a_sha512_manifest_serves_it_by_tag_and_either_digest(
     repo = f"{project}/app"
     # When an image is pushed by its sha512 digest, then by tag
     digest, sha512 = push_by_sha512_then_tag(berth_server, repo, "v1")
-    # Then Berth's cosign signature names its sha256, and verifies
+    # Then Berth's cosign signature names its sha256, and verifies (each push's job signs
+    # what the key has not signed yet: two racing ones may both sign, as for two tags)
     items = signed_accessories(berth_server, repo, "v1")
-    assert [a["type"] for a in items] == ["signature.cosign"]
-    assert items[0]["verification"][0]["verified"] is True
+    assert items and {a["type"] for a in items} == {"signature.cosign"}
+    assert all(v["verified"] for a in items for v in a["verification"])
     sig = pull_manifest(berth_server, repo, digest.replace(":", "-") + ".sig")
     assert sig.status_code == 200, sig.text
     assert sig.json()["subject"]["digest"] == digest
