@@ -14,7 +14,17 @@ from core import audit, events, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
-from models import Blob, Manifest, ManifestPull, ManifestReference, Repository, Tag, fetch
+from core.manifest_digests import MANIFEST_ID
+from models import (
+    Blob,
+    Manifest,
+    ManifestDigest,
+    ManifestPull,
+    ManifestReference,
+    Repository,
+    Tag,
+    fetch,
+)
 
 IMAGE_CONFIGS = frozenset(
     {"application/vnd.oci.image.config.v1+json", "application/vnd.docker.container.image.v1+json"}
@@ -78,8 +88,9 @@ class RepositoryRef:
 
 
 async def manifest_for_verification(repository: str, digest: str) -> VerifyTarget | None:
-    """The manifest's row id, repository id and bytes; None when it is gone."""
-    rows = await Manifest.filter(repository__name=repository, digest=digest).values(
+    """The manifest's row id, repository id and bytes (by any of its digests); None when
+    it is gone."""
+    rows = await Manifest.filter(repository__name=repository, digests__digest=digest).values(
         "id", "repository_id", "content"
     )
     if not rows:
@@ -96,9 +107,10 @@ async def record_verification(manifest_id: int, status: str, reason: str | None)
 
 
 async def missing_manifests(repository_id: int, digests: list[str]) -> list[str]:
-    """Those of digests that are not manifests of the repository, in the given order."""
+    """Those of digests that are not manifests of the repository (by any of their
+    digests), in the given order."""
     present = set(
-        await Manifest.filter(repository_id=repository_id, digest__in=digests).values_list(
+        await ManifestDigest.filter(repository_id=repository_id, digest__in=digests).values_list(
             "digest", flat=True
         )
     )
@@ -152,9 +164,9 @@ async def list_artifacts(
 
 
 async def get_artifact(repo: RepositoryRef, reference: str, with_tag: bool) -> ArtifactInfo | None:
-    """The artifact by digest or tag name; None when there is none."""
+    """The artifact by any of its digests or a tag name; None when there is none."""
     if is_digest(reference):
-        query = Manifest.filter(repository_id=repo.id, digest=reference)
+        query = Manifest.filter(repository_id=repo.id, digests__digest=reference)
     else:
         query = Manifest.filter(repository_id=repo.id, tags__name=reference)
     rows = await query.limit(1).values(*_FIELDS)
@@ -255,7 +267,9 @@ async def _children(repo: RepositoryRef, doc: dict[str, Any]) -> list[ChildInfo]
     entries = [m for m in doc.get("manifests") or [] if isinstance(m, dict)]
     digests = [str(m.get("digest")) for m in entries]
     ids = dict(
-        await Manifest.filter(repository_id=repo.id, digest__in=digests).values_list("digest", "id")
+        await ManifestDigest.filter(repository_id=repo.id, digest__in=digests).values_list(
+            "digest", "manifest_id"
+        )
     )
     return [
         ChildInfo(
@@ -275,7 +289,7 @@ async def _children(repo: RepositoryRef, doc: dict[str, Any]) -> list[ChildInfo]
 # lookups go through `fetch`, a cheap indexed read.
 
 _REPOSITORY = "SELECT id, project_id FROM repository WHERE name = ?"
-_ARTIFACT_BY_DIGEST = "SELECT id, digest FROM manifest WHERE repository_id = ? AND digest = ?"
+_ARTIFACT_BY_DIGEST = f"SELECT id, digest FROM manifest WHERE id = {MANIFEST_ID}"
 _ARTIFACT_BY_TAG = (
     "SELECT m.id, m.digest FROM tag t JOIN manifest m ON m.id = t.manifest_id"
     " WHERE t.repository_id = ? AND t.name = ?"
@@ -311,11 +325,17 @@ async def artifact_ref(repo: RepositoryRef, reference: str) -> ArtifactRef | Non
 async def delete_artifact(
     tx: events.Tx, event: audit.Event, repo_id: int, repository: str, digest: str
 ) -> int:
-    """Delete the manifest with every tag on it, and emit event (now naming the digest, with
-    a DELETE_ARTIFACT webhook event) in tx; the number of webhook events. ManifestUnknown
-    when it is gone already. The distribution API's DELETE and the REST API's both come here."""
+    """Delete the manifest digest names (any of its digests) with every tag and digest of
+    it, and emit event (now naming the digest, with a DELETE_ARTIFACT webhook event) in tx;
+    the number of webhook events. ManifestUnknown when it is gone already. The distribution
+    API's DELETE and the REST API's both come here."""
     await signatures.before_delete(tx, repo_id, digest)
-    if not await Manifest.filter(repository_id=repo_id, digest=digest).using_db(tx).delete():
+    ids = (
+        await ManifestDigest.filter(repository_id=repo_id, digest=digest)
+        .using_db(tx)
+        .values_list("manifest_id", flat=True)
+    )
+    if not ids or not await Manifest.filter(id__in=list(ids)).using_db(tx).delete():
         raise ManifestUnknown(digest)
     event.resource = f"{repository}@{digest}"
     event.artifacts = [audit.Artifact(repository, digest)]

@@ -239,9 +239,11 @@ class PullLog:
                 await self.flush()
 
 
+# A pull by digest names the digest asked for: any the manifest is known by.
 _MANIFESTS = (
-    "SELECT r.name, m.digest, m.id FROM manifest m JOIN repository r ON r.id = m.repository_id"
-    " WHERE r.name IN ({names}) AND m.digest IN ({digests})"
+    "SELECT r.name, d.digest, d.manifest_id FROM manifest_digest d"
+    " JOIN repository r ON r.id = d.repository_id"
+    " WHERE r.name IN ({names}) AND d.digest IN ({digests})"
 )
 
 
@@ -253,11 +255,13 @@ async def _record_pull_times(pulled: dict[tuple[str, str], datetime]) -> None:
     digests = sorted({digest for _, digest in pulled})
     sql = _MANIFESTS.format(names=",".join("?" * len(names)), digests=",".join("?" * len(digests)))
     found = await fetch(sql, *names, *digests)
-    pulls = [
-        ManifestPull(manifest_id=int(mid), pulled_at=pulled[(str(name), str(digest))])  # type: ignore[call-overload]
-        for name, digest, mid in found
-        if (str(name), str(digest)) in pulled
-    ]
+    latest: dict[int, datetime] = {}  # one row each, though pulled by two of its digests
+    for name, digest, mid in found:
+        when = pulled.get((str(name), str(digest)))
+        if when is not None:
+            key = int(mid)  # type: ignore[call-overload]
+            latest[key] = max(when, latest.get(key, when))
+    pulls = [ManifestPull(manifest_id=mid, pulled_at=when) for mid, when in latest.items()]
     if not pulls:
         return
     try:

@@ -18,31 +18,40 @@ from __future__ import annotations
 import re
 import time
 
+from core import manifest_digests
 from core.errors import SignedInNotary
 from models import fetch
 
 # {repository}, {tag}, {digest}, {now}: SQL expressions (an outer query's column, or a
-# placeholder through `_bound`). A digest is signed directly, or as a child of a signed
-# index: a client pulls a multi-platform tag's index, then its platform's manifest by digest.
+# placeholder through `_bound`); SIGNED_TAG's {digest} may be a subquery of every digest
+# the manifest is known by (a trust target is its sha256; the tag may be on a manifest first
+# pushed by sha512). A digest is signed directly, or as a child of a signed index (by any
+# of the index's digests): a client pulls a multi-platform tag's index, then its platform's
+# manifest by digest.
 SIGNED_TAG = (
     "EXISTS (SELECT 1 FROM trust_target tt WHERE tt.repository = {repository}"
-    " AND tt.tag = {tag} AND tt.digest = {digest} AND tt.expires > {now})"
+    " AND tt.tag = {tag} AND tt.digest IN ({digest}) AND tt.expires > {now})"
 )
 SIGNED_DIGEST = (
     "EXISTS (SELECT 1 FROM trust_target tt WHERE tt.repository = {repository}"
     " AND tt.digest IN (SELECT {digest} UNION ALL SELECT p.digest FROM manifest_reference mr"
-    " JOIN manifest p ON p.id = mr.manifest_id WHERE mr.digest = {digest}"
+    " JOIN manifest_digest p ON p.manifest_id = mr.manifest_id WHERE mr.digest = {digest}"
     " AND mr.kind = 'manifest') AND tt.expires > {now})"
 )
 _SIGNED_TAGS = "SELECT tag, digest FROM trust_target WHERE repository = ? AND expires > ?"
 _TAG_SIGNED = (
     "SELECT m.digest FROM tag t JOIN repository r ON r.id = t.repository_id"
     " JOIN manifest m ON m.id = t.manifest_id WHERE r.name = ? AND t.name = ? AND "
-    + SIGNED_TAG.format(repository="r.name", tag="t.name", digest="m.digest", now="?")
+    + SIGNED_TAG.format(
+        repository="r.name",
+        tag="t.name",
+        digest=manifest_digests.DIGESTS_OF.format(manifest="m.id"),
+        now="?",
+    )
 )
 _SIGNED_IN = (
-    "SELECT 1 FROM trust_target tt JOIN manifest m ON m.digest = tt.digest"
-    " WHERE tt.repository = ? AND m.repository_id = ? AND tt.expires > ? LIMIT 1"
+    "SELECT 1 FROM trust_target tt JOIN manifest_digest d ON d.digest = tt.digest"
+    " WHERE tt.repository = ? AND d.repository_id = ? AND tt.expires > ? LIMIT 1"
 )
 _FIELD = re.compile(r"\{(\w+)\}")
 
@@ -101,10 +110,12 @@ async def refuse_tag_delete(repository: str, tag: str) -> None:
 
 
 async def refuse_artifact_delete(repository: str, digest: str) -> None:
-    """Raise SignedInNotary when digest is what a signed tag of the repository names: a
-    client with content trust on pulls that tag by this digest."""
-    if await signed_digest(repository, digest):
-        raise SignedInNotary(repository, digest=digest)
+    """Raise SignedInNotary when digest, or another digest of the manifest it names, is what
+    a signed tag of the repository names: a client with content trust on pulls that tag by
+    that digest (its sha256), and deleting by any digest deletes the manifest."""
+    for known in await manifest_digests.aliases(repository, digest):
+        if await signed_digest(repository, known):
+            raise SignedInNotary(repository, digest=digest)
 
 
 async def refuse_repository_delete(repository: str, repository_id: int) -> None:

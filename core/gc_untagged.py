@@ -1,7 +1,8 @@
 """Which manifests a collection with delete_untagged removes, and removing them.
 
 A manifest is alive when a tag names it, when it is a child of a live index, or when its
-subject is a live manifest of the same repository (a signature, an SBOM). Everything else
+subject is a live manifest of the same repository (a signature, an SBOM) — an index and a
+referrer may name it by any digest it is known by (`manifest_digest`). Everything else
 is untagged and goes; its removal is an artifact delete like any other (audit event,
 DELETE_ARTIFACT webhooks), re-checked inside its own transaction so that a tag or a parent
 pushed meanwhile keeps it.
@@ -22,17 +23,19 @@ _MANIFESTS = (
     " FROM manifest m JOIN repository r ON r.id = m.repository_id"
     " JOIN project p ON p.id = r.project_id"
 )
+_DIGESTS = "SELECT repository_id, digest, manifest_id FROM manifest_digest"
 _CHILDREN = (
-    "SELECT m.repository_id, m.digest, c.digest FROM manifest_reference c"
+    "SELECT m.id, m.repository_id, c.digest FROM manifest_reference c"
     " JOIN manifest m ON m.id = c.manifest_id WHERE c.kind = 'manifest'"
 )
 # Still removable: no tag, no parent index left in the repository, no subject left in it.
 _STILL_UNTAGGED = (
     "SELECT 1 FROM manifest m WHERE m.id = ?"
     " AND NOT EXISTS (SELECT 1 FROM tag t WHERE t.manifest_id = m.id)"
-    " AND NOT EXISTS (SELECT 1 FROM manifest_reference c JOIN manifest p ON p.id = c.manifest_id"
-    "  WHERE c.kind = 'manifest' AND c.digest = m.digest AND p.repository_id = m.repository_id)"
-    " AND NOT EXISTS (SELECT 1 FROM manifest s WHERE s.repository_id = m.repository_id"
+    " AND NOT EXISTS (SELECT 1 FROM manifest_digest a JOIN manifest_reference c"
+    "  ON c.digest = a.digest JOIN manifest p ON p.id = c.manifest_id WHERE a.manifest_id = m.id"
+    "  AND c.kind = 'manifest' AND p.repository_id = m.repository_id)"
+    " AND NOT EXISTS (SELECT 1 FROM manifest_digest s WHERE s.repository_id = m.repository_id"
     "  AND s.digest = m.subject_digest)"
 )
 
@@ -51,26 +54,27 @@ async def untagged_manifests() -> list[Untagged]:
     """Every manifest nothing keeps alive, parents and subjects before their children and
     referrers where both go."""
     rows = await fetch(_MANIFESTS)
-    children: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for repo_id, parent, child in await fetch(_CHILDREN):
-        children[(int(repo_id), str(parent))].append(str(child))  # type: ignore[call-overload]
-    referrers: dict[tuple[int, str], list[str]] = defaultdict(list)
-    for _id, repo_id, digest, subject, _tagged, *_ in rows:
-        if subject:
-            referrers[(int(repo_id), str(subject))].append(str(digest))  # type: ignore[call-overload]
-    live: set[tuple[int, str]] = set()
-    todo = [(int(r[1]), str(r[2])) for r in rows if r[4]]  # type: ignore[call-overload]
+    named = {(int(r), str(d)): int(m) for r, d, m in await fetch(_DIGESTS)}  # type: ignore[call-overload]
+    # What keeps what alive, by manifest id: a parent its children, a subject its referrers.
+    keeps: dict[int, list[int]] = defaultdict(list)
+    for parent, repo_id, child in await fetch(_CHILDREN):
+        if (found := named.get((int(repo_id), str(child)))) is not None:  # type: ignore[call-overload]
+            keeps[int(parent)].append(found)  # type: ignore[call-overload]
+    for id_, repo_id, _digest, subject, *_ in rows:
+        if subject and (found := named.get((int(repo_id), str(subject)))) is not None:  # type: ignore[call-overload]
+            keeps[found].append(int(id_))  # type: ignore[call-overload]
+    live: set[int] = set()
+    todo = [int(r[0]) for r in rows if r[4]]  # type: ignore[call-overload]
     while todo:
         key = todo.pop()
         if key in live:
             continue
         live.add(key)
-        for digest in children[key] + referrers[key]:
-            todo.append((key[0], digest))
+        todo += keeps[key]
     doomed = [
         Untagged(int(i), int(rid), str(repo), str(d), str(proj), int(pid))  # type: ignore[call-overload]
         for i, rid, d, _s, _t, repo, proj, pid in rows
-        if (int(rid), str(d)) not in live  # type: ignore[call-overload]
+        if int(i) not in live  # type: ignore[call-overload]
     ]
     return doomed
 

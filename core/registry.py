@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, content_trust, events, project_settings, signatures
+from core import audit, content_trust, events, manifest_digests, project_settings, signatures
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -77,10 +77,11 @@ _PULLED = (
     " CASE WHEN (SELECT pm.value FROM project_metadata pm WHERE pm.project_id = r.project_id"
     " AND pm.name = 'enable_content_trust') = 'true' THEN {signed} END"
 )
+_DIGESTS_OF_M = manifest_digests.DIGESTS_OF.format(manifest="m.id")
 _MANIFEST_BY_TAG = (
     _PULLED.format(
         signed=content_trust.SIGNED_TAG.format(
-            repository="r.name", tag="t.name", digest="m.digest", now="?"
+            repository="r.name", tag="t.name", digest=_DIGESTS_OF_M, now="?"
         )
     )
     + " FROM tag t"
@@ -89,30 +90,36 @@ _MANIFEST_BY_TAG = (
 )
 _MANIFEST_BY_DIGEST = (
     _PULLED.format(
-        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="m.digest", now="?")
+        signed=content_trust.SIGNED_DIGEST.format(repository="r.name", digest="d.digest", now="?")
     )
-    + " FROM manifest m"
-    " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
+    + " FROM manifest_digest d JOIN manifest m ON m.id = d.manifest_id"
+    " JOIN repository r ON r.id = d.repository_id WHERE r.name = ? AND d.digest = ?"
 )
 
 
-_MANIFEST_ID = "SELECT id FROM manifest WHERE repository_id = ? AND digest = ?"
 _LINKED_SIZES = (
     "SELECT l.digest, b.size FROM repository_blob l JOIN blob b"
     " ON b.digest = l.digest AND b.status IN ('none', 'delete')"
     " WHERE l.repository_id = ? AND l.digest IN ({marks})"
 )
 _LOCK_BLOBS = "SELECT id FROM blob WHERE digest IN ({marks}) ORDER BY digest FOR UPDATE"
-_PRESENT_MANIFESTS = "SELECT digest FROM manifest WHERE repository_id = ? AND digest IN ({marks})"
+# by any of their digests; joined to manifest so that FOR SHARE locks the manifests too
+_PRESENT_MANIFESTS = (
+    "SELECT d.digest FROM manifest_digest d JOIN manifest m ON m.id = d.manifest_id"
+    " WHERE d.repository_id = ? AND d.digest IN ({marks})"
+)
 
 
 class ManifestStore:
     """Push, pull and delete manifests; list tags; answer the referrers API."""
 
     async def get(self, repository: str, reference: str) -> StoredManifest:
-        """The manifest by tag or digest, in one query. Raises NameUnknown or ManifestUnknown."""
+        """The manifest by tag or by any digest it is known by, in one query; its digest is
+        the one asked for, or by tag the one it was first pushed under. Raises NameUnknown
+        or ManifestUnknown."""
         clock = content_trust.epoch_now()
-        if is_digest(reference):
+        by_digest = is_digest(reference)
+        if by_digest:
             parse_digest(reference)
             rows = await fetch(_MANIFEST_BY_DIGEST, clock, repository, reference)
         else:
@@ -122,7 +129,7 @@ class ManifestStore:
             raise ManifestUnknown(reference)
         digest, media_type, content, repo_id, trust, reason, enforced, notary = rows[0]
         return StoredManifest(
-            str(digest),
+            reference if by_digest else str(digest),
             str(media_type),
             bytes(content),  # type: ignore[call-overload]
             int(repo_id),  # type: ignore[call-overload]
@@ -181,21 +188,27 @@ class ManifestStore:
         if by_digest and digest != reference:
             raise DigestInvalid(f"manifest hashes to {digest}", reference)
         repo_id = await repository_for_push(repository, project)
-        event.resource = audit.artifact_resource(repository, reference, digest)
-        event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
+        _name(event, repository, reference, digest, by_digest)
         names = tagged if by_digest else [reference]  # the tags this PUT sets
-        pushed = [_tag_event(event, repository, digest, tag) for tag in tagged] or [event]
         sparse = await _takes_sparse(repo_id, parsed)
         blobs = await self._check_references(repo_id, parsed, sparse)
+        key = manifest_digests.key_of(body, digest)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
         for attempt in range(3):
-            rows = await fetch(_MANIFEST_ID, repo_id, digest)
-            manifest_id = int(rows[0][0]) if rows else None  # type: ignore[call-overload]
+            # The same bytes pushed under another digest are the same manifest: by tag, it
+            # answers the digest it was first pushed under (a sha512 stays a sha512).
+            known = await manifest_digests.known(repo_id, key, digest)
+            answer = known.digest if known and not by_digest else digest
+            _name(event, repository, reference, answer, by_digest)
+            pushed = [_tag_event(event, repository, answer, tag) for tag in tagged] or [event]
             try:
                 async with events.transaction() as tx:
-                    if manifest_id is None:
+                    if known is None:
                         manifest_id = await self._store(repo_id, digest, body, parsed)
+                    else:
+                        manifest_id = known.manifest_id
+                    await manifest_digests.remember(repo_id, manifest_id, key, digest, known)
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children, sparse)
                     for tag in names:
@@ -206,7 +219,7 @@ class ManifestStore:
                     # In the same transaction: no push without its pipeline run (which
                     # sees a push with tag parameters as one by its first tag).
                     first = names[0] if names else reference
-                    args: dict[str, Any] = {"repository": repository, "digest": digest}
+                    args: dict[str, Any] = {"repository": repository, "digest": answer}
                     args["reference"] = first
                     args["host"] = event.host or ""
                     if tagged:
@@ -220,7 +233,7 @@ class ManifestStore:
                     raise
                 # A concurrent push stored the same manifest or tag first: read it and go on.
         return PushedManifest(
-            digest, parsed.subject.digest if parsed.subject else None, tuple(tagged)
+            answer, parsed.subject.digest if parsed.subject else None, tuple(tagged)
         )
 
     async def delete(self, repository: str, reference: str, host: str | None = None) -> int:
@@ -268,9 +281,11 @@ class ManifestStore:
     async def referrers(
         self, repository: str, subject: str, artifact_type: str | None
     ) -> list[dict[str, Any]]:
-        """Descriptors of the manifests whose subject is `subject`."""
+        """Descriptors of the manifests whose subject is `subject`, or another digest of
+        the manifest it names."""
         parse_digest(subject)
-        query = Manifest.filter(repository__name=repository, subject_digest=subject)
+        subjects = await manifest_digests.aliases(repository, subject)
+        query = Manifest.filter(repository__name=repository, subject_digest__in=subjects)
         if artifact_type:
             query = query.filter(artifact_type=artifact_type)
         rows = await query.order_by("id").values(
@@ -333,6 +348,14 @@ class ManifestStore:
         updated = await Tag.filter(repository_id=repo_id, name=name).update(manifest_id=manifest_id)
         if not updated:
             await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)
+
+
+def _name(
+    event: audit.Event, repository: str, reference: str, digest: str, by_digest: bool
+) -> None:
+    """The push's event names the pushed artifact by digest (and tag)."""
+    event.resource = audit.artifact_resource(repository, reference, digest)
+    event.artifacts = [audit.Artifact(repository, digest, None if by_digest else reference)]
 
 
 async def _hold(tx: events.Tx, repo_id: int, digests: list[str]) -> None:

@@ -28,9 +28,9 @@ _TAG_DIGESTS = (
     " JOIN repository r ON r.id = t.repository_id WHERE r.name = ? ORDER BY t.name"
 )
 _REPOSITORIES = "SELECT name FROM repository ORDER BY name"
-_HAS_MANIFEST = (
-    "SELECT m.digest FROM manifest m JOIN repository r ON r.id = m.repository_id"
-    " WHERE r.name = ? AND m.digest = ?"
+_HAS_MANIFEST = (  # by any digest the manifest is known by, as a HEAD answers it
+    "SELECT d.digest FROM manifest_digest d JOIN repository r ON r.id = d.repository_id"
+    " WHERE r.name = ? AND d.digest = ?"
 )
 _TAG_DIGEST = (
     "SELECT m.digest FROM tag t JOIN manifest m ON m.id = t.manifest_id"

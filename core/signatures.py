@@ -22,6 +22,7 @@ from typing import Any
 from core import events
 from core.blobs import BlobStore
 from core.jobs import enqueue
+from core.manifest_digests import MANIFEST_ID, digests_of
 from core.signing_keys import trusted_keys
 from models import Signature, execute, fetch
 from signer import bundle, cosign, notation
@@ -70,17 +71,19 @@ _SIG_TAGGED = (
     _ROW + " WHERE id IN (SELECT manifest_id FROM tag WHERE repository_id = ? AND name = ?)"
 )
 _REFERRERS = _ROW + " WHERE repository_id = ? AND subject_digest = ? ORDER BY id"
-_ONE = _ROW + " WHERE repository_id = ? AND digest = ?"
+_ONE = _ROW + f" WHERE id = {MANIFEST_ID}"
+_FIRST = f"SELECT digest FROM manifest WHERE id = {MANIFEST_ID}"
 _TAGS = "SELECT name FROM tag WHERE manifest_id = ?"
 _PARENTS = (
-    "SELECT m.digest, m.trust FROM manifest_reference r JOIN manifest m ON m.id = r.manifest_id"
-    " WHERE m.repository_id = ? AND r.digest = ? AND r.kind = 'manifest'"
+    "SELECT DISTINCT m.digest, m.trust FROM manifest_reference r"
+    " JOIN manifest m ON m.id = r.manifest_id JOIN manifest_digest d ON d.digest = r.digest"
+    " WHERE m.repository_id = ? AND d.manifest_id = ? AND r.kind = 'manifest'"
 )
 _PROJECT = "SELECT project_id FROM repository WHERE id = ?"
 _WRITE = "UPDATE manifest SET trust = ?, trust_reason = ? WHERE id = ? AND trust_seq = ?"
 _TOUCH = (
     "UPDATE manifest SET trust = 'pending', trust_reason = NULL, trust_seq = trust_seq + 1"
-    " WHERE repository_id = ? AND digest = ?"
+    f" WHERE id = {MANIFEST_ID}"
 )
 _TOUCH_PROJECT = (
     "UPDATE manifest SET trust = 'pending', trust_reason = NULL, trust_seq = trust_seq + 1"
@@ -88,8 +91,9 @@ _TOUCH_PROJECT = (
 )
 _TOUCH_CHILDREN = (
     "UPDATE manifest SET trust = 'pending', trust_reason = NULL, trust_seq = trust_seq + 1"
-    " WHERE repository_id = ? AND trust = 'refused' AND digest IN"
-    " (SELECT digest FROM manifest_reference WHERE manifest_id = ? AND kind = 'manifest')"
+    " WHERE repository_id = ? AND trust = 'refused' AND id IN (SELECT d.manifest_id"
+    " FROM manifest_reference c JOIN manifest_digest d ON d.digest = c.digest"
+    " AND d.repository_id = ? WHERE c.manifest_id = ? AND c.kind = 'manifest')"
 )
 
 
@@ -127,7 +131,7 @@ async def before_delete(tx: events.Tx, repo_id: int, digest: str) -> None:
     signed is evaluated again."""
     rows = await execute(
         "SELECT m.subject_digest, t.name FROM manifest m LEFT JOIN tag t ON t.manifest_id = m.id"
-        " WHERE m.repository_id = ? AND m.digest = ?",
+        f" WHERE m.id = {MANIFEST_ID}",
         repo_id,
         digest,
         using=tx,
@@ -148,9 +152,7 @@ async def keys_changed(tx: events.Tx, project_id: int) -> None:
 async def trust_of(blobs: BlobStore, repo_id: int, digest: str) -> Trust:
     """The artifact's trust now: evaluated when pending, else as kept."""
     rows = await fetch(
-        "SELECT trust, trust_reason FROM manifest WHERE repository_id = ? AND digest = ?",
-        repo_id,
-        digest,
+        f"SELECT trust, trust_reason FROM manifest WHERE id = {MANIFEST_ID}", repo_id, digest
     )
     if not rows:
         return Trust(REFUSED, f"{digest} is not in the repository")
@@ -176,13 +178,16 @@ async def evaluate(blobs: BlobStore, repo_id: int, digest: str, depth: int = 0) 
         trust = await _conclude(blobs, subject, verdicts, depth)
     await execute(_WRITE, trust.state, trust.reason or None, subject.id, subject.seq)
     if trust.state == VERIFIED:  # its children are covered now
-        await execute(_TOUCH_CHILDREN, repo_id, subject.id)
+        await execute(_TOUCH_CHILDREN, repo_id, repo_id, subject.id)
     return trust
 
 
 async def verdicts_of(repo_id: int, digest: str) -> list[Signature]:
-    """The kept verdicts over digest, in the order they were found."""
-    return await Signature.filter(repository_id=repo_id, subject_digest=digest).order_by("id")
+    """The kept verdicts over the manifest digest names (any of its digests: they are kept
+    under the one it was first pushed under), in the order they were found."""
+    rows = await fetch(_FIRST, repo_id, digest)
+    first = str(rows[0][0]) if rows else digest
+    return await Signature.filter(repository_id=repo_id, subject_digest=first).order_by("id")
 
 
 async def _project_of(repo_id: int) -> int:
@@ -205,18 +210,18 @@ async def _is_accessory(row: _Row) -> bool:
 async def _verdicts(
     blobs: BlobStore, subject: _Row, keys: Sequence[TrustedKey]
 ) -> list[tuple[_Row, int, Verdict]]:
-    """(signature manifest, layer, verdict) of every signature over subject."""
-    manifests = {
-        row.id: row
-        for row in map(
-            _row, await fetch(_SIG_TAGGED, subject.repository_id, sig_tag(subject.digest))
-        )
-    }
-    for row in map(_row, await fetch(_REFERRERS, subject.repository_id, subject.digest)):
-        manifests.setdefault(row.id, row)
+    """(signature manifest, layer, verdict) of every signature over subject, by any of its
+    digests; each is checked against the digest it names (its tag's, or its subject)."""
+    manifests: dict[int, tuple[_Row, str]] = {}
+    for digest in await digests_of(subject.id):
+        repo_id = subject.repository_id
+        for row in map(_row, await fetch(_SIG_TAGGED, repo_id, sig_tag(digest))):
+            manifests.setdefault(row.id, (row, digest))
+        for row in map(_row, await fetch(_REFERRERS, repo_id, digest)):
+            manifests.setdefault(row.id, (row, digest))
     found: list[tuple[_Row, int, Verdict]] = []
-    for row in manifests.values():
-        found += [(row, i, v) for i, v in await _check(blobs, row, subject.digest, keys)]
+    for row, digest in manifests.values():
+        found += [(row, i, v) for i, v in await _check(blobs, row, digest, keys)]
     return found
 
 
@@ -313,7 +318,7 @@ async def _conclude(
 ) -> Trust:
     if any(v.verified for _r, _l, v in verdicts):
         return Trust(VERIFIED)
-    for parent, state in await fetch(_PARENTS, subject.repository_id, subject.digest):
+    for parent, state in await fetch(_PARENTS, subject.repository_id, subject.id):
         if state == PENDING and depth < 2:
             state = (await evaluate(blobs, subject.repository_id, str(parent), depth + 1)).state
         if state == VERIFIED:

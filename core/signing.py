@@ -19,10 +19,15 @@ from models import Signature, fetch
 from signer import cosign, keys
 from signer.verdicts import VERIFIED
 
+# cosign names signatures by the sha256 they sign (sha256-<hex>.sig: a sha512 one would not
+# fit a tag's 128 characters), so an artifact is signed by its sha256, which it is always
+# known by; and verdicts are kept under the digest it was first pushed under.
 _ARTIFACT = (
-    "SELECT r.id, p.id, p.name, m.media_type, m.size FROM manifest m"
-    " JOIN repository r ON r.id = m.repository_id JOIN project p ON p.id = r.project_id"
-    " WHERE r.name = ? AND m.digest = ?"
+    "SELECT r.id, p.id, p.name, m.media_type, m.size, m.digest, (SELECT a.digest"
+    " FROM manifest_digest a WHERE a.manifest_id = m.id AND a.digest LIKE 'sha256:%')"
+    " FROM manifest_digest d"
+    " JOIN manifest m ON m.id = d.manifest_id JOIN repository r ON r.id = d.repository_id"
+    " JOIN project p ON p.id = r.project_id WHERE r.name = ? AND d.digest = ?"
 )
 _SIG_CONTENT = (
     "SELECT m.content FROM tag t JOIN manifest m ON m.id = t.manifest_id"
@@ -39,15 +44,17 @@ class Signed:
 
 
 async def sign(registry: Registry, repository: str, digest: str, identity: str) -> Signed:
-    """Sign repository@digest with its project's active key (made on first use). identity:
-    the docker-reference the payload names (host/repository[:tag]). Safe to repeat: a
-    digest the key has signed already is left as it is. Raises ManifestUnknown."""
+    """Sign repository@digest (by its sha256, when digest is another of its digests) with
+    its project's active key (made on first use). identity: the docker-reference the
+    payload names (host/repository[:tag]). Safe to repeat: an artifact the key has signed
+    already is left as it is. Raises ManifestUnknown."""
     row = await fetch(_ARTIFACT, repository, digest)
     if not row:
         raise ManifestUnknown(digest)
-    repo_id, project_id, project, media_type, size = row[0]
+    repo_id, project_id, project, media_type, size, first, sha256 = row[0]
+    digest = str(sha256 or digest)
     key = await signing_key(int(project_id), registry.sealed())  # type: ignore[call-overload]
-    if await _signed_by(int(repo_id), digest, key.key_id):  # type: ignore[call-overload]
+    if await _signed_by(int(repo_id), str(first), key.key_id):  # type: ignore[call-overload]
         return Signed(digest, None, key.key_id)
     payload = cosign.payload(identity, digest)
     signature = base64.b64encode(keys.sign(key.private, payload)).decode()

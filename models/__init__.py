@@ -16,6 +16,7 @@ from models.jobs import Job, Lease, Schedule
 from models.registry import (
     Blob,
     Manifest,
+    ManifestDigest,
     ManifestPull,
     ManifestReference,
     Project,
@@ -49,6 +50,7 @@ __all__ = [
     "UserGroup",
     "Blob",
     "Manifest",
+    "ManifestDigest",
     "ManifestPull",
     "ManifestReference",
     "Project",

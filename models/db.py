@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 
 from tortoise import Tortoise
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.executor import EXECUTOR_CACHE
+from tortoise.transactions import in_transaction
 
 MODEL_MODULES = [
     "models.registry",
@@ -56,6 +58,7 @@ async def open_database(url: str, create_schema: bool = True) -> None:
         await _add_columns(conn)
         for statement in _EXTRA_SCHEMA:
             await conn.execute_script(statement)
+        await _fill_manifest_digests(conn)
     if url.startswith("sqlite://"):
         conn = Tortoise.get_connection("default")
         # WAL lets readers run while a writer commits; NORMAL is durable across app crashes.
@@ -80,6 +83,35 @@ async def _add_columns(conn: BaseDBAsyncClient) -> None:
             present = {row["name"] for row in rows}
         if column not in present:
             await conn.execute_script(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
+
+
+_ALIAS = (
+    "INSERT INTO manifest_digest (repository_id, digest, manifest_id) VALUES (?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+
+
+async def _fill_manifest_digests(conn: BaseDBAsyncClient) -> None:
+    """A database made before manifest_digest existed: every manifest is known by its
+    digest, and one pushed by sha512 by its sha256 too. Only while that table is empty and
+    manifests exist (one transaction, so a crash leaves it empty and the next start fills
+    it). Two rows made for the same bytes before stay two: the sha256 goes to the one that
+    has it as its own digest."""
+    if not await conn.execute_query_dict("SELECT 1 FROM manifest LIMIT 1"):
+        return
+    if await conn.execute_query_dict("SELECT 1 FROM manifest_digest LIMIT 1"):
+        return
+    async with in_transaction() as tx:
+        await tx.execute_script(
+            "INSERT INTO manifest_digest (repository_id, digest, manifest_id)"
+            " SELECT repository_id, digest, id FROM manifest"
+        )
+        others = await tx.execute_query_dict(
+            "SELECT id, repository_id, content FROM manifest WHERE digest NOT LIKE 'sha256:%'"
+        )
+        for row in others:
+            sha256 = "sha256:" + hashlib.sha256(bytes(row["content"])).hexdigest()
+            await execute(_ALIAS, row["repository_id"], sha256, row["id"], using=tx)
 
 
 async def refresh_statistics() -> None:

@@ -99,6 +99,26 @@ class Manifest(Model):
         unique_together = (("repository", "digest"),)
 
 
+class ManifestDigest(Model):
+    """A digest a manifest of the repository is known by: the one it was first pushed under
+    (also Manifest.digest), any other a client pushed the same bytes under (sha512 and
+    sha256), and always its sha256, the key that keeps one row per manifest. Every lookup
+    by digest goes through here; deleting the manifest removes its digests."""
+
+    id = fields.IntField(primary_key=True)
+    repository: fields.ForeignKeyRelation[Repository] = fields.ForeignKeyField(
+        "models.Repository", related_name="manifest_digests", on_delete=fields.CASCADE
+    )
+    digest = fields.CharField(max_length=200)
+    manifest: fields.ForeignKeyRelation[Manifest] = fields.ForeignKeyField(
+        "models.Manifest", related_name="digests", on_delete=fields.CASCADE, db_index=True
+    )
+
+    class Meta:
+        table = "manifest_digest"
+        unique_together = (("repository", "digest"),)
+
+
 class ManifestReference(Model):
     """What a manifest names: blobs (config, layers) and child manifests (index entries)."""
 

@@ -16,8 +16,9 @@ from pipelines.push import push_step
 from signer.verdicts import VERIFIED
 
 _PUSHED = (
-    "SELECT r.id, r.project_id, m.subject_digest FROM manifest m"
-    " JOIN repository r ON r.id = m.repository_id WHERE r.name = ? AND m.digest = ?"
+    "SELECT r.id, r.project_id, m.subject_digest FROM manifest_digest d"
+    " JOIN manifest m ON m.id = d.manifest_id JOIN repository r ON r.id = d.repository_id"
+    " WHERE r.name = ? AND d.digest = ?"
 )
 _PENDING = (
     "SELECT m.repository_id, m.digest, m.id FROM manifest m"

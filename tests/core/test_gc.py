@@ -3,6 +3,7 @@ push must win (each interleaving here is one a client can produce)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ import pytest
 from core.errors import BlobUnknown, ManifestBlobUnknown
 from core.gc import GcOptions, GcResult, collect
 from core.service import Registry
-from models import Blob, GcRun, Manifest, RepositoryBlob, UploadSession
+from models import Blob, GcRun, Manifest, ManifestDigest, RepositoryBlob, UploadSession
 from storage import StorageKeyMissing
 from storage.keys import upload_key
 from tests.gc.support import Quiet, body, manifest_of, sha256
@@ -180,6 +181,61 @@ async def test_untagged_manifests_go_but_children_and_referrers_of_live_ones_sta
     assert not await Manifest.exists(digest=untagged)
     assert not await stored(registry, sha256(b"untagged layer"))
     assert await stored(registry, sha256(b"tagged layer"))
+
+
+def sha512(data: bytes) -> str:
+    return "sha512:" + hashlib.sha512(data).hexdigest()
+
+
+def descriptor(manifest: bytes, digest: str) -> dict[str, object]:
+    media_type = "application/vnd.oci.image.manifest.v1+json"
+    return {"mediaType": media_type, "digest": digest, "size": len(manifest)}
+
+
+async def push_by_sha512(registry: Registry, repo: str, name: str, *layers: bytes) -> bytes:
+    """An image of these layers, its manifest PUT by its sha512 digest only; its bytes."""
+    config, manifest = image(repo, name, *layers)
+    for data in (config, *layers):
+        await push_blob(registry, repo, data)
+    await put_manifest(registry, repo, sha512(manifest), manifest)
+    return manifest
+
+
+async def test_untagged_collection_follows_every_digest_a_manifest_is_known_by(
+    registry: Registry,
+) -> None:
+    # Given a child pushed by sha512 only that a tagged index names by its sha256; a tagged
+    # subject whose referrer names it by the sha512 it was pushed under too; an orphan
+    repo = "library/app"
+    child = await push_by_sha512(registry, repo, "child", b"child layer")
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [descriptor(child, sha256(child))],
+        }
+    ).encode()
+    await registry.manifests.put(repo, "library", "multi", index, json.loads(index)["mediaType"])
+    await push_image(registry, repo, "v1", b"subject layer")
+    subject = image(repo, "v1", b"subject layer")[1]
+    await put_manifest(registry, repo, sha512(subject), subject)
+    referrer_config, referrer_manifest = image(repo, "referrer", b"referrer layer")
+    referrer = {**json.loads(referrer_manifest), "subject": descriptor(subject, sha512(subject))}
+    for data in (referrer_config, b"referrer layer"):
+        await push_blob(registry, repo, data)
+    referrer_body = json.dumps(referrer).encode()
+    await put_manifest(registry, repo, sha256(referrer_body), referrer_body)
+    orphan = await push_by_sha512(registry, repo, "orphan", b"orphan layer")
+    # When a collection removes untagged manifests
+    real = await gc(registry, delete_untagged=True)
+    # Then only the orphan goes, with every digest it was known by
+    assert real.manifests == 1
+    for kept in (sha512(child), sha256(referrer_body)):
+        assert await Manifest.exists(digest=kept)
+    assert not await Manifest.exists(digest=sha512(orphan))
+    assert not await ManifestDigest.exists(digest=sha256(orphan))
+    assert not await stored(registry, sha256(b"orphan layer"))
+    assert await stored(registry, sha256(b"child layer"))
 
 
 async def test_abandoned_uploads_go(registry: Registry) -> None:

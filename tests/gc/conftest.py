@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import core.gc as engine
+import core.manifest_digests
 import core.registry
 from core.service import Registry, close_registry, open_registry
 from core.uploads import UploadService
@@ -29,6 +30,9 @@ async def stepped(
     for name in ("fetch", "execute", "untagged_manifests", "delete_untagged"):
         monkeypatch.setattr(engine, name, scheduler.gated(name, getattr(engine, name)))
     monkeypatch.setattr(core.registry, "fetch", scheduler.gated("read", core.registry.fetch))
+    # the PUT's look-up of the bytes among the repository's manifests
+    known = scheduler.gated("read", core.manifest_digests.fetch)
+    monkeypatch.setattr(core.manifest_digests, "fetch", known)
     storage = build_driver("filesystem", tmp_path / "storage")
     if request.param == "postgres":
         with postgres_database() as url:

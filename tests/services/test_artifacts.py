@@ -12,7 +12,16 @@ from access.errors import Forbidden
 from access.roles import Role
 from core import audit
 from core.registry import ManifestStore
-from models import AuditEvent, Job, Manifest, ProjectMember, Repository, Tag, WebhookExecution
+from models import (
+    AuditEvent,
+    Job,
+    Manifest,
+    ManifestDigest,
+    ProjectMember,
+    Repository,
+    Tag,
+    WebhookExecution,
+)
 from services import artifacts, projects, webhooks
 from services.artifacts import RepositoryPath
 from services.rights import ProjectRef
@@ -34,6 +43,7 @@ async def an_artifact(repository: str, project_id: int, tag: str, seed: str) -> 
         repository=repo, digest=digest, media_type="application/vnd.oci.image.manifest.v1+json",
         size=len(content), content=content,
     )  # fmt: skip
+    await ManifestDigest.create(repository=repo, digest=digest, manifest=manifest)
     await Tag.create(repository=repo, name=tag, manifest=manifest)
     return digest
 

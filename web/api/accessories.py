@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 from quart import Response, current_app
 
-from core import artifacts, signatures
+from core import artifacts, manifest_digests, signatures
 from core.service import Registry
 from models import Manifest, Signature, fetch
 from models.errors import NotFound
@@ -34,7 +34,7 @@ async def list_accessories(project_name: str, repository_name: str, reference: s
         raise NotFound(f"artifact {reference} not found")
     registry: Registry = current_app.extensions["registry"]
     trust = await signatures.trust_of(registry.blobs, repo.id, found.digest)
-    rows = await _accessories(repo.id, found.digest)
+    rows = await _accessories(repo.id, found.id, found.digest)
     verdicts = await signatures.verdicts_of(repo.id, found.digest)
     name = f"{project_name}/{unquote(repository_name)}"
     items = [_render(row, found.id, name, verdicts) for row in rows]
@@ -46,10 +46,12 @@ async def list_accessories(project_name: str, repository_name: str, reference: s
     return response
 
 
-async def _accessories(repo_id: int, digest: str) -> list[Manifest]:
-    """The referrers of digest and its cosign .sig image, oldest first."""
+async def _accessories(repo_id: int, artifact_id: int, digest: str) -> list[Manifest]:
+    """The referrers of the artifact (by any of its digests) and its cosign .sig image,
+    oldest first."""
     tagged = [int(r[0]) for r in await fetch(_SIG_TAGGED, repo_id, signatures.sig_tag(digest))]  # type: ignore[call-overload]
-    query = Manifest.filter(repository_id=repo_id, subject_digest=digest)
+    subjects = await manifest_digests.digests_of(artifact_id)
+    query = Manifest.filter(repository_id=repo_id, subject_digest__in=subjects)
     rows = {m.id: m for m in await query}
     for m in await Manifest.filter(id__in=tagged):
         rows.setdefault(m.id, m)
