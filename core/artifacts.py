@@ -14,7 +14,7 @@ from core import audit, events, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
-from core.manifest_digests import MANIFEST_ID
+from core.manifest_digests import MANIFEST_ID, key_of
 from models import (
     Blob,
     Manifest,
@@ -76,6 +76,7 @@ class ArtifactInfo:
     tags: list[TagInfo] | None = None
     references: list[ChildInfo] = field(default_factory=list)
     pull_time: datetime | None = None  # the last pull (written by the pull log's flush)
+    sha256: str = ""  # of its bytes: what Notary signs, whatever digest it was pushed under
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +203,7 @@ async def _artifacts(
         item = _artifact(repo, row, doc, int(row["size"]) + blob_sizes.get(int(row["id"]), 0))
         item.tags = tags.get(item.id, []) if with_tag else None
         item.pull_time = pulled.get(item.id)
+        item.sha256 = key_of(bytes(row["content"]), item.digest)
         item.references = await _children(repo, doc) if row["media_type"] in mt.INDEXES else []
         items.append(item)
     return items

@@ -43,7 +43,7 @@ async def test_a_tag_on_a_manifest_first_pushed_by_sha512_is_served_when_signed(
     # v1, whose trust data signs v1 with the image's sha256; and one tagged but unsigned
     _, project = await app_project(in_process, prefix="dct-sha512")
     repo = f"{project}/app"
-    signed, _ = await sha512_then_tagged(in_process, repo, "v1")
+    signed, sha512 = await sha512_then_tagged(in_process, repo, "v1")
     await sign(repo, "v1", signed)
     await sha512_then_tagged(in_process, repo, "unsigned")
     await switch(in_process, project, True)
@@ -53,6 +53,11 @@ async def test_a_tag_on_a_manifest_first_pushed_by_sha512_is_served_when_signed(
     # Then the signed tag and digest are served, the unsigned tag is not
     assert got == {"v1": 200, signed: 200}
     assert unsigned == 412
+    # And the artifacts API, which names the artifact by its sha512, shows v1 as signed
+    artifact = await AppApi(in_process).get(artifact_url(repo, "v1"))
+    assert artifact.status_code == 200, artifact.text
+    assert artifact.json()["digest"] == sha512
+    assert [(t["name"], t["signed"]) for t in artifact.json()["tags"]] == [("v1", True)]
 
 
 async def test_a_signed_manifest_is_not_deleted_by_its_other_digest(

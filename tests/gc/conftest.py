@@ -31,8 +31,8 @@ async def stepped(
         monkeypatch.setattr(engine, name, scheduler.gated(name, getattr(engine, name)))
     monkeypatch.setattr(core.registry, "fetch", scheduler.gated("read", core.registry.fetch))
     # the PUT's look-up of the bytes among the repository's manifests
-    known = scheduler.gated("read", core.manifest_digests.fetch)
-    monkeypatch.setattr(core.manifest_digests, "fetch", known)
+    known = scheduler.gated("read", core.manifest_digests.known)
+    monkeypatch.setattr(core.manifest_digests, "known", known)
     storage = build_driver("filesystem", tmp_path / "storage")
     if request.param == "postgres":
         with postgres_database() as url:

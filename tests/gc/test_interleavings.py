@@ -391,8 +391,8 @@ def test_no_interleaving_loses_a_named_blob(
         monkeypatch.setattr(engine, name, scheduler.gated(name, getattr(engine, name)))
     monkeypatch.setattr(core.registry, "fetch", scheduler.gated("read", core.registry.fetch))
     # the PUT's look-up of the bytes among the repository's manifests
-    known = scheduler.gated("read", core.manifest_digests.fetch)
-    monkeypatch.setattr(core.manifest_digests, "fetch", known)
+    known = scheduler.gated("read", core.manifest_digests.known)
+    monkeypatch.setattr(core.manifest_digests, "known", known)
     monkeypatch.setattr(engine, "BATCH", 2)  # small batches: more steps to interleave
     # A clock that moves on every reading: which blob is past a run's cutoff must not
     # depend on two readings falling in the same millisecond (hypothesis replays examples).

@@ -150,7 +150,8 @@ def _tag(item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str]) -> 
         "name": tag.name,
         "push_time": api_time(tag.push_time),
         "immutable": False,
-        "signed": signed.get(tag.name) == item.digest,  # with this very digest, unexpired
+        # with this very manifest (trust data names its sha256), unexpired
+        "signed": signed.get(tag.name) in (item.digest, item.sha256),
         "repository_id": item.repository_id,
         "artifact_id": item.id,
     }
