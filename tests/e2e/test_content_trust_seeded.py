@@ -5,7 +5,6 @@ The trust data is recorded as the Notary server records it (a trust_target row).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -15,15 +14,9 @@ from tests.e2e.signing_support import oci_layout, project_with
 from tests.peers import Docker, Skopeo
 from tests.support import RunningBerth, run_sql
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("berth_only")]
 
 NOT_SIGNED = "The image is not signed in Notary."
-
-
-@pytest.fixture(autouse=True)
-def berth_only(registry: RunningBerth) -> None:
-    if os.environ.get("BERTH_E2E_AGAINST") == "distribution":
-        pytest.skip("content trust enforcement is Berth's own (and Harbor's)")
 
 
 def signed_in_notary(server: RunningBerth, repo: str, tag: str, digest: str) -> None:

@@ -5,7 +5,6 @@ then works, and `--arch arm64` fails with manifest unknown."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +20,6 @@ pytestmark = pytest.mark.e2e
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-@pytest.fixture
-def berth_only(registry: RunningBerth) -> None:
-    if os.environ.get("BERTH_E2E_AGAINST") == "distribution":
-        pytest.skip("sparse_index is a project setting of Berth's; Distribution has none")
 
 
 def sparse_project(server: RunningBerth) -> str:

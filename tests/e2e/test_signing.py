@@ -11,7 +11,6 @@ from cosign's documented fields and pushed by skopeo."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -42,16 +41,10 @@ from tests.peers import Docker, Podman, Skopeo, run_tool
 from tests.signing import makers
 from tests.support import RunningBerth
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("berth_only")]
 
 PASSPHRASE = b"e2e-signing-passphrase"
 UNTRUSTED = "does not trust"
-
-
-@pytest.fixture(autouse=True)
-def berth_only(registry: RunningBerth) -> None:
-    if os.environ.get("BERTH_E2E_AGAINST") == "distribution":
-        pytest.skip("signing, keys and enforcement are Berth's own API")
 
 
 def push(skopeo: Skopeo, layout: Path, ref: str, *flags: str, config: tuple[str, ...] = ()) -> None:
