@@ -156,3 +156,10 @@ class SignedInNotary(kinds.PreconditionFailed):
         detail = {"repository": repository}
         detail.update({k: v for k, v in (("tag", tag), ("digest", digest)) if v})
         super().__init__("the tag is signed in Notary: remove its signature first", detail)
+
+
+class ReadOnlyMode(Unavailable):
+    """A change asked while the system is in read-only mode (the `read_only` setting): 503."""
+
+    def __init__(self) -> None:
+        super().__init__("The system is in read only mode. Any modification is prohibited.")

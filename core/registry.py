@@ -9,7 +9,15 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, content_trust, events, manifest_digests, project_settings, signatures
+from core import (
+    audit,
+    content_trust,
+    events,
+    manifest_digests,
+    project_settings,
+    quotas,
+    signatures,
+)
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -192,6 +200,8 @@ class ManifestStore:
         names = tagged if by_digest else [reference]  # the tags this PUT sets
         sparse = await _takes_sparse(repo_id, parsed)
         blobs = await self._check_references(repo_id, parsed, sparse)
+        project_id = int(event.project_id or 0)
+        await quotas.precheck(project_id, len(body), digest)  # before the transaction's writes
         key = manifest_digests.key_of(body, digest)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
@@ -209,6 +219,8 @@ class ManifestStore:
                     else:
                         manifest_id = known.manifest_id
                     await manifest_digests.remember(repo_id, manifest_id, key, digest, known)
+                    counted = known.digest if known is not None else digest
+                    await quotas.charge(tx, project_id, counted, len(body))
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children, sparse)
                     for tag in names:

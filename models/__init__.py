@@ -13,6 +13,7 @@ from models.identity import (
     UserGroup,
 )
 from models.jobs import Job, Lease, Schedule
+from models.quota import ProjectBlob, Quota
 from models.registry import (
     Blob,
     Manifest,
@@ -71,6 +72,8 @@ __all__ = [
     "Signature",
     "WebhookExecution",
     "WebhookPolicy",
+    "ProjectBlob",
+    "Quota",
     "close_database",
     "execute",
     "fetch",
