@@ -136,8 +136,7 @@ class BlobStore:
         QuotaExceeded (nothing linked) when the project has no room for the blob.
         """
         deadline = time.monotonic() + HAND_OVER_WAIT
-        project_id = await quotas.project_of_repository(repo_id)
-        while not await self._link(project_id, repo_id, digest, size, source):
+        while not await self._link(repo_id, digest, size, source):
             if source is None:
                 return False
             if await self._take_over(digest, source):
@@ -192,9 +191,7 @@ class BlobStore:
         )
         return bool(updated)
 
-    async def _link(
-        self, project_id: int, repo_id: int, digest: str, size: int, source: str | None
-    ) -> bool:
+    async def _link(self, repo_id: int, digest: str, size: int, source: str | None) -> bool:
         """One transaction: the row (new or taken back), its file, the link and its charge to
         the project's quota. False while a collection has it claimed."""
         now = now_ms()
@@ -224,7 +221,7 @@ class BlobStore:
                 ignore_conflicts=True,
                 using_db=tx,
             )
-            await quotas.charge(tx, project_id, digest, size)
+            await quotas.charge_repository(tx, repo_id, digest, size)
         return True
 
     async def _ensure_file(self, source: str, digest: str) -> None:

@@ -36,6 +36,11 @@ _COUNT_ROW = (
     "INSERT INTO project_blob (project_id, digest, size) VALUES (?, ?, ?)"
     " ON CONFLICT DO NOTHING RETURNING id"
 )
+_COUNT_ROW_OF_REPOSITORY = (
+    "INSERT INTO project_blob (project_id, digest, size)"
+    " SELECT project_id, CAST(? AS VARCHAR(200)), CAST(? AS BIGINT) FROM repository"
+    " WHERE id = ? ON CONFLICT DO NOTHING RETURNING project_id"
+)
 _ADD = (
     "UPDATE quota SET used = used + ? WHERE project_id = ? AND (hard < 0 OR used + ? <= hard)"
     " RETURNING id"
@@ -143,8 +148,19 @@ async def charge(tx: BaseDBAsyncClient, project_id: int, digest: str, size: int)
     """Count digest in the project's usage, once; inside the transaction that makes it part
     of a repository of the project. QuotaExceeded (the transaction must roll back) when it
     would take usage past the limit."""
-    if not await execute(_COUNT_ROW, project_id, digest, size, using=tx):
-        return  # the project counts it already
+    if await execute(_COUNT_ROW, project_id, digest, size, using=tx):
+        await _add(tx, project_id, size)
+    # else the project counts it already
+
+
+async def charge_repository(tx: BaseDBAsyncClient, repo_id: int, digest: str, size: int) -> None:
+    """charge() to the project of the repository repo_id, in the same one statement."""
+    rows = await execute(_COUNT_ROW_OF_REPOSITORY, digest, size, repo_id, using=tx)
+    if rows:
+        await _add(tx, int(rows[0][0]), size)  # type: ignore[call-overload]
+
+
+async def _add(tx: BaseDBAsyncClient, project_id: int, size: int) -> None:
     if await execute(_ADD, size, project_id, size, using=tx):
         return
     rows = await execute(_USAGE, project_id, using=tx)
