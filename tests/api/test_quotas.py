@@ -392,3 +392,28 @@ def test_deleting_an_artifact_and_collecting_gives_the_space_back(
     assert deleted.status_code == 202
     assert after_delete == 20_000 + len(config)
     assert after_gc == 0
+
+
+async def test_a_database_made_before_quotas_counts_every_project_at_start(
+    in_process: InProcessBerth,
+) -> None:
+    # Given projects holding images, on a database with no quota rows yet (an older Berth)
+    from core import quotas
+    from models import ProjectBlob, Quota
+
+    first_id, first = await app_project(in_process)
+    second_id, second = await app_project(in_process)
+    await app_image(in_process, f"{first}/app", "v1")
+    await app_image(in_process, f"{second}/app", "v1")  # the same bytes, another project
+    await app_image(in_process, f"{second}/other", "v1")  # and again in the same project
+    before = [(await quota_of(in_process, p))["used"] for p in (first_id, second_id)]
+    await ProjectBlob.all().delete()
+    await Quota.all().delete()
+    # When the registry starts
+    await quotas.prepare()
+    await quotas.prepare()  # the second start finds the quotas there
+    # Then every project has its quota, unlimited, with the usage it had
+    after = [await quota_of(in_process, p) for p in (first_id, second_id)]
+    assert [q["used"] for q in after] == before
+    assert before[0] == before[1] and before[0]["storage"] > 0
+    assert [q["hard"] for q in after] == [{"storage": -1}] * 2
