@@ -86,6 +86,14 @@ class Operation:
     summary: str | None = None
 
 
+@dataclass(frozen=True)
+class Content:
+    """A response body in other media types than JSON, or in several: media type -> the body's
+    type (`str` for text). `responses={200: Content({"text/plain": str})}`."""
+
+    types: dict[str, Any]
+
+
 def operation(
     operation_id: str,
     tag: str,
@@ -175,8 +183,10 @@ def _schemas(ops: Iterable[Operation]) -> tuple[dict[str, Any], dict[tuple[Any, 
         if op.body is not None:
             wanted.setdefault((op.body, "validation"), TypeAdapter(op.body))
         for kind in op.responses.values():
-            if kind is not None:
-                wanted.setdefault((_key(kind), "serialization"), TypeAdapter(kind))
+            inner = kind.types.values() if isinstance(kind, Content) else [kind]
+            for one in inner:
+                if one is not None:
+                    wanted.setdefault((_key(one), "serialization"), TypeAdapter(one))
     inputs = [(key, mode, adapter) for (key, mode), adapter in wanted.items()]
     mapping, defs = TypeAdapter.json_schemas(
         inputs,  # type: ignore[arg-type]
@@ -203,9 +213,12 @@ def _operation(op: Operation, parameters: list[dict[str, Any]], refs: dict[Any, 
     responses: dict[str, Any] = {}
     for status, kind in sorted(op.responses.items()):
         answer: dict[str, Any] = {"description": _DESCRIPTIONS.get(status, "Success")}
+        types = kind.types if isinstance(kind, Content) else {"application/json": kind}
         if kind is not None:
-            schema = refs[(_key(kind), "serialization")]
-            answer["content"] = {"application/json": {"schema": schema}}
+            answer["content"] = {
+                media: {"schema": refs[(_key(one), "serialization")]}
+                for media, one in types.items()
+            }
         responses[str(status)] = answer
     errors = refs[(Errors, "serialization")]
     for status in ERROR_STATUSES:

@@ -12,9 +12,10 @@ MAX_QUERY = 1024  # as web.params.MAX_QUERY (q=, the few long query values)
 
 
 class Closed(BaseModel):
-    """A response body: exactly these fields (additionalProperties: false), all present."""
+    """A response body: exactly these fields (additionalProperties: false); a field without a
+    default is always present, one with a default may be left out."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+    model_config = ConfigDict(extra="forbid")
 
 
 class RequestBody(BaseModel):
@@ -55,3 +56,7 @@ class ListQuery(PageQuery):
 
     q: str | None = Field(None, max_length=MAX_QUERY, description="Filters: key=value,...")
     sort: str | None = Field(None, max_length=MAX_NAME, description="Sort keys, -key descending")
+
+
+class Empty(Closed):
+    """{}: Harbor's answer of some changes."""

@@ -1,0 +1,50 @@
+"""Robot accounts (Harbor's Robot, RobotCreate, RobotCreated, RobotSec)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from web.api.schemas.common import Closed, RequestBody
+
+
+class Robot(Closed):
+    id: int
+    name: str
+    description: str | None
+    level: str
+    duration: int | None
+    editable: bool
+    disable: bool
+    expires_at: int
+    permissions: list[dict[str, Any]] | None
+    creation_time: str
+    update_time: str
+
+
+class RobotCreated(Closed):
+    id: int
+    name: str
+    secret: str
+    creation_time: str
+    expires_at: int
+
+
+class RobotSec(Closed):
+    secret: str
+
+
+class RobotCreate(RequestBody):
+    name: str | None = None
+    description: str | None = None
+    level: str | None = None
+    duration: int | None = None
+    disable: bool | None = None
+    permissions: list[dict[str, Any]] | None = None
+
+
+class RobotUpdate(RobotCreate):
+    pass
+
+
+class RobotSecretReq(RequestBody):
+    secret: str | None = None
