@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import WithJsonSchema
 
 from web.api.schemas.common import Closed, RequestBody
 
@@ -33,13 +35,22 @@ class RobotSec(Closed):
     secret: str
 
 
+# The service reads the body to learn the level before it checks the caller's rights to it,
+# and a caller without those rights gets 403 whatever else the body holds: so the
+# permissions are documented as Harbor's list but checked by the service, after the rights.
+Permissions = Annotated[
+    Any,
+    WithJsonSchema({"anyOf": [{"type": "array", "items": {"type": "object"}}, {"type": "null"}]}),
+]
+
+
 class RobotCreate(RequestBody):
     name: str | None = None
     description: str | None = None
     level: str | None = None
     duration: int | None = None
     disable: bool | None = None
-    permissions: list[dict[str, Any]] | None = None
+    permissions: Permissions = None
 
 
 class RobotUpdate(RobotCreate):
