@@ -12,7 +12,9 @@ from core import quotas
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import current_identity, json_response, paged_response, paging
+from web.api.openapi import operation
 from web.api.query import parse_sort, tortoise_order
+from web.api.schemas.quotas import Quota, QuotaQuery, QuotaUpdateReq
 from web.params import api_time, arg
 
 _SORT_COLUMNS = {
@@ -25,6 +27,7 @@ _SORT_COLUMNS = {
 
 
 @api.get("/quotas")
+@operation("listQuotas", "quota", query=QuotaQuery, responses={200: list[Quota]})
 async def list_quotas() -> Response:
     services.quotas.require(await current_identity(), services.quotas.LIST)
     pages = paging()
@@ -38,12 +41,14 @@ async def list_quotas() -> Response:
 
 
 @api.get("/quotas/<int:quota_id>")
+@operation("getQuota", "quota", responses={200: Quota})
 async def get_quota(quota_id: int) -> Response:
     services.quotas.require(await current_identity(), services.quotas.READ)
     return json_response(quota_json(await quotas.get_quota(quota_id)))
 
 
 @api.put("/quotas/<int:quota_id>")
+@operation("updateQuota", "quota", body=QuotaUpdateReq, responses={200: None})
 async def update_quota(quota_id: int) -> Response:
     await services.quotas.update(await api_call(), quota_id)
     return Response("", status=200)
