@@ -193,6 +193,7 @@ async def delete_project(project_id: int) -> None:
             await Project.filter(id=project_id).delete()
             await ProjectMember.filter(project_id=project_id).delete()
             await ProjectMetadata.filter(project_id=project_id).delete()
+            await quotas.delete_quota(project_id)
     except IntegrityError:  # a push created a repository in between
         raise ProjectNotEmpty("the project contains repositories; delete them first") from None
 

@@ -25,7 +25,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
 
 from core import events
-from models import Project, Quota, User, execute, fetch
+from models import Project, ProjectBlob, Quota, User, execute, fetch
 from models.errors import Denied, InvalidInput, NotFound
 
 UNLIMITED = -1
@@ -244,6 +244,12 @@ async def create_quota(project_id: int, hard: int, tx: BaseDBAsyncClient | None 
     await Quota.bulk_create(
         [Quota(project_id=project_id, hard=hard, used=0)], ignore_conflicts=True, using_db=tx
     )
+
+
+async def delete_quota(project_id: int) -> None:
+    """The quota of a project being deleted, with whatever it still counted."""
+    await Quota.filter(project_id=project_id).delete()
+    await ProjectBlob.filter(project_id=project_id).delete()
 
 
 async def get_quota(quota_id: int) -> QuotaInfo:

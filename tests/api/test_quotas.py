@@ -303,6 +303,15 @@ async def test_a_lowered_limit_refuses_pushes_until_space_is_given_back(
     assert (await upload(in_process, f"{name}/app", os.urandom(10))).status_code == 201
 
 
+async def test_a_deleted_project_takes_its_quota_with_it(in_process: InProcessBerth) -> None:
+    project_id, name = await app_project(in_process)
+    quota_id = (await quota_of(in_process, project_id))["id"]
+    assert (await AppApi(in_process).delete(f"/projects/{name}")).status_code == 200
+    assert (await AppApi(in_process).get(f"/quotas/{quota_id}")).status_code == 404
+    listed = await AppApi(in_process).get("/quotas", params={"reference_id": str(project_id)})
+    assert listed.json() == []
+
+
 def test_harbors_byte_spelling() -> None:
     assert [format_bytes(n) for n in (0, 1023, 1024, 10_500_000, 10 * 1024**2, 1024**5)] == [
         "0 B",
