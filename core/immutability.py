@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import replication_globs as globs
+from core.errors import TagImmutable
 from models import ImmutableRule, Manifest, Tag, fetch
-from models.errors import InvalidInput, NotFound, PreconditionFailed
+from models.errors import InvalidInput, NotFound
 
 MAX_RULES = 15  # per project, as Harbor
 MAX_PATTERN = 256
@@ -47,20 +48,6 @@ class RuleUnknown(NotFound):
 class TooManyRules(InvalidInput):
     def __init__(self) -> None:
         super().__init__(f"a project has at most {MAX_RULES} immutable tag rules")
-
-
-class TagImmutable(PreconditionFailed):
-    """A push that would move, or a delete that would remove, a tag an immutability rule
-    protects (412, as Harbor; its words, which docker shows)."""
-
-    def __init__(self, repository: str, tag: str, action: str | None = None) -> None:
-        if action is None:
-            message = (
-                f"Failed to process request due to '{repository}:{tag}' configured as immutable."
-            )
-        else:
-            message = f"the tag {tag} configured as immutable, cannot be {action}"
-        super().__init__(message, {"repository": repository, "tag": tag})
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +202,9 @@ def describe(selectors: tuple[Selector, Selector]) -> str:
 
 
 def _stored(scopes: object, tags: object) -> tuple[Selector, Selector]:
-    if isinstance(scopes, str):  # a raw read returns JSON text
-        scopes, tags = json.loads(scopes), json.loads(str(tags))
+    # a raw read returns JSON text
+    scopes = json.loads(scopes) if isinstance(scopes, str | bytes) else scopes
+    tags = json.loads(tags) if isinstance(tags, str | bytes) else tags
     repository = scopes["repository"][0]  # type: ignore[index]
     tag = tags[0]  # type: ignore[index]
     return (
@@ -240,7 +228,7 @@ async def immutable_tags(project_id: int, repository: str, tags: Iterable[str]) 
         return set()
     name = repository.split("/", 1)[1] if "/" in repository else repository
     protected: set[str] = set()
-    for scopes, selected in rows:
+    for selected, scopes in rows:
         repo_selector, tag_selector = _stored(scopes, selected)
         if repo_selector.selects(name):
             protected.update(t for t in wanted if tag_selector.selects(t))
