@@ -92,7 +92,8 @@ def parse_rule(body: dict[str, Any]) -> RuleSpec:
     disabled = body.get("disabled", False)
     if not isinstance(disabled, bool):
         raise RuleInvalid("disabled must be a boolean")
-    params = body.get("params") or {}
+    params = body.get("params")
+    params = {} if params is None else params
     if not isinstance(params, dict) or len(json.dumps(params)) > 4096:
         raise RuleInvalid("params must be an object (at most 4096 bytes as JSON)")
     scopes = body.get("scope_selectors")
