@@ -14,6 +14,7 @@ core/artifacts.py, services/artifacts.py); retention and tag listings call immut
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ TAG_DECORATIONS = ("matches", "excludes")
 REPOSITORY_DECORATIONS = ("repoMatches", "repoExcludes")
 _MAX_INT = 2**31 - 1
 
+# cosign's accessory tags (a signature, attestation or SBOM of sha256:<hex>): Harbor keeps
+# them as accessories, not tags, so no rule makes them immutable (a re-signing moves one)
+_ACCESSORY_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$")
 _RULES = (
     "SELECT tag_selectors, scope_selectors FROM immutable_rule"
     " WHERE project_id = ? AND NOT disabled ORDER BY priority, id"
@@ -220,8 +224,9 @@ def _stored(scopes: object, tags: object) -> tuple[Selector, Selector]:
 async def immutable_tags(project_id: int, repository: str, tags: Iterable[str]) -> set[str]:
     """Which of tags, in the repository (its full name, "library/app"), an enabled rule of
     the project protects: one query for the rules, matched here. For the push and delete
-    checks, tag listings and retention (which must never delete one)."""
-    wanted = list(dict.fromkeys(tags))
+    checks, tag listings and retention (which must never delete one). cosign's
+    sha256-<hex>.sig / .att / .sbom tags are accessories, never immutable."""
+    wanted = [t for t in dict.fromkeys(tags) if not _ACCESSORY_TAG.match(t)]
     if not wanted:
         return set()
     rows = await fetch(_RULES, project_id)

@@ -183,3 +183,24 @@ def test_labels_on_an_artifact(berth_server: RunningBerth) -> None:
     with client_as(berth_server, None) as anonymous:
         refused = anonymous.post(f"{url}/labels", json={"id": mine})
     assert refused.status_code in (401, 404)
+
+
+def test_a_deleted_project_takes_its_labels_and_immutable_rules(
+    berth_server: RunningBerth,
+) -> None:
+    # Given an empty project with a label and an immutability rule
+    project_id, project = new_project(berth_server, prefix="lblgone")
+    label = make_label(berth_server, label_body(unique("x"), scope="p", project_id=project_id))
+    rule = {
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    with admin_client(berth_server) as admin:
+        assert admin.post(f"/projects/{project}/immutabletagrules", json=rule).status_code == 201
+        # When the project is deleted
+        deleted = admin.delete(f"/projects/{project}")
+        # Then so is its label
+        assert deleted.status_code == 200, deleted.text
+        assert admin.get(f"/labels/{label}").status_code == 404

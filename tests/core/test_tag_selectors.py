@@ -93,6 +93,9 @@ async def test_immutable_tags_answers_from_the_enabled_rules(registry: Registry)
     assert await immutable_tags(project.id, "immu/web", tags) == {"v1", "dev"}
     assert await immutable_tags(project.id, "immu/team/app", tags) == set()
     assert await immutable_tags(project.id, "immu/app", []) == set()
+    # And cosign's accessory tags are never immutable (Harbor keeps them as accessories)
+    signature = "sha256-" + "a" * 64 + ".sig"
+    assert await immutable_tags(project.id, "immu/web", [signature, "dev"]) == {"dev"}
     # And another project's rules protect nothing here
     other = await Project.create(name="other")
     assert await immutable_tags(other.id, "other/app", tags) == set()
