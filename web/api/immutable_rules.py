@@ -14,6 +14,7 @@ from models import ImmutableRule
 from web.api import api
 from web.api.calls import api_call, project_ref
 from web.api.common import created, paged_response, paging
+from web.api.openapi import operation
 from web.api.projects import project_scope
 from web.api.query import (
     KeyParsers,
@@ -24,6 +25,9 @@ from web.api.query import (
     tortoise_filters,
     tortoise_order,
 )
+from web.api.schemas.common import ListQuery
+from web.api.schemas.immutability import ImmutableRule as RuleShape
+from web.api.schemas.immutability import ImmutableRuleReq
 
 BASE = "/projects/<ref>/immutabletagrules"
 QUERY_KEYS: KeyParsers = {"disabled": as_bool, "priority": as_row_id}
@@ -31,6 +35,7 @@ SORT_KEYS = ("id", "priority", "disabled")
 
 
 @api.route(BASE, methods=["GET"])
+@operation("ListImmuRules", "immutable", query=ListQuery, responses={200: list[RuleShape]})
 async def list_rules(ref: str) -> Response:
     scope = await project_scope(ref, Permission.IMMUTABLE_TAG_LIST)
     filters = tortoise_filters(parse_query(request.args.get("q"), QUERY_KEYS))
@@ -43,18 +48,21 @@ async def list_rules(ref: str) -> Response:
 
 
 @api.route(BASE, methods=["POST"])
+@operation("CreateImmuRule", "immutable", body=ImmutableRuleReq, responses={201: None})
 async def create_rule(ref: str) -> Response:
     rule_id = await services.immutability.create(await api_call(), project_ref(ref))
     return created(f"/api/v2.0/projects/{ref}/immutabletagrules/{rule_id}")
 
 
 @api.route(f"{BASE}/<int:rule_id>", methods=["PUT"])
+@operation("UpdateImmuRule", "immutable", body=ImmutableRuleReq, responses={200: None})
 async def update_rule(ref: str, rule_id: int) -> Response:
     await services.immutability.update(await api_call(), project_ref(ref), rule_id)
     return Response("", status=200)
 
 
 @api.route(f"{BASE}/<int:rule_id>", methods=["DELETE"])
+@operation("DeleteImmuRule", "immutable", responses={200: None})
 async def delete_rule(ref: str, rule_id: int) -> Response:
     await services.immutability.delete(await api_call(), project_ref(ref), rule_id)
     return Response("", status=200)

@@ -16,6 +16,7 @@ from services.artifacts import RepositoryPath
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import created, current_identity, json_response, paged_response, paging
+from web.api.openapi import operation
 from web.api.query import (
     KeyParsers,
     as_row_id,
@@ -24,6 +25,8 @@ from web.api.query import (
     tortoise_filters,
     tortoise_order,
 )
+from web.api.schemas.labels import Label as LabelShape
+from web.api.schemas.labels import LabelQuery, LabelRef, LabelReq
 from web.params import ParameterInvalid, api_time, arg, int_arg, name_arg
 
 # an artifact's labels; repository_name as web/api/artifacts.py reads it
@@ -33,6 +36,7 @@ SORT_KEYS = {"id": "id", "name": "name", "creation_time": "created_at"}
 
 
 @api.route("/labels", methods=["GET"])
+@operation("ListLabels", "label", query=LabelQuery, responses={200: list[LabelShape]})
 async def list_labels() -> Response:
     scope, project_id = await _listed_scope()
     filters = tortoise_filters(parse_query(request.args.get("q"), QUERY_KEYS))
@@ -62,12 +66,14 @@ async def _listed_scope() -> tuple[str, int]:
 
 
 @api.route("/labels", methods=["POST"])
+@operation("CreateLabel", "label", body=LabelReq, responses={201: None})
 async def create_label() -> Response:
     label = await services.labels.create(await api_call())
     return created(f"/api/v2.0/labels/{label.id}")
 
 
 @api.route("/labels/<int:label_id>", methods=["GET"])
+@operation("GetLabelByID", "label", responses={200: LabelShape})
 async def get_label(label_id: int) -> Response:
     label = await labels.get_label(label_id)
     identity = await current_identity()
@@ -77,18 +83,21 @@ async def get_label(label_id: int) -> Response:
 
 
 @api.route("/labels/<int:label_id>", methods=["PUT"])
+@operation("UpdateLabel", "label", body=LabelReq, responses={200: None})
 async def update_label(label_id: int) -> Response:
     await services.labels.update(await api_call(), label_id)
     return Response("", status=200)
 
 
 @api.route("/labels/<int:label_id>", methods=["DELETE"])
+@operation("DeleteLabel", "label", responses={200: None})
 async def delete_label(label_id: int) -> Response:
     await services.labels.delete(await api_call(), label_id)
     return Response("", status=200)
 
 
 @api.route(f"{ARTIFACTS}/<reference>/labels", methods=["POST"])
+@operation("addLabel", "artifact", body=LabelRef, responses={200: None})
 async def add_label(project_name: str, repository_name: str, reference: str) -> Response:
     path = _path(project_name, repository_name)
     await services.labels.add_to_artifact(await api_call(), path, unquote(reference))
@@ -96,6 +105,7 @@ async def add_label(project_name: str, repository_name: str, reference: str) -> 
 
 
 @api.route(f"{ARTIFACTS}/<reference>/labels/<int:label_id>", methods=["DELETE"])
+@operation("removeLabel", "artifact", responses={200: None})
 async def remove_label(
     project_name: str, repository_name: str, reference: str, label_id: int
 ) -> Response:
