@@ -15,7 +15,7 @@ class ImmutableRule(Model):
 
     id = fields.IntField(primary_key=True)
     project: fields.ForeignKeyRelation = fields.ForeignKeyField(
-        "models.Project", related_name="immutable_rules", on_delete=fields.CASCADE
+        "models.Project", related_name="immutable_rules", on_delete=fields.CASCADE, db_index=True
     )
     priority = fields.IntField(default=0)
     disabled = fields.BooleanField(default=False)
