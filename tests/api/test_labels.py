@@ -166,11 +166,13 @@ def test_labels_on_an_artifact(berth_server: RunningBerth) -> None:
         unknown = user.post(f"{url}/labels", json={"id": 2**31 - 1})
         shown = user.get(url, params={"with_label": "true"}).json()
         plain = user.get(url).json()
+        listed = user.get(url.rsplit("/", 1)[0], params={"with_label": "true"}).json()
     # Then both are on it, the second time is a conflict, another project's is refused
     assert [a.status_code for a in added] == [200, 200], [a.text for a in added]
     assert twice.status_code == 409 and foreign.status_code == 400 and unknown.status_code == 404
     assert sorted(x["id"] for x in shown["labels"]) == sorted([mine, everywhere])
     assert "labels" not in plain
+    assert [sorted(x["id"] for x in a["labels"]) for a in listed] == [sorted([mine, everywhere])]
     with admin_client(berth_server) as admin:
         # When one is removed from it, and the other deleted as a label
         removed = admin.delete(f"{url}/labels/{mine}")
