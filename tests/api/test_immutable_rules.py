@@ -3,6 +3,7 @@ refuses on /v2 and the REST API alike (moving, deleting a tag; deleting its arti
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -269,3 +270,38 @@ def test_excludes_protects_every_other_tag(berth_server: RunningBerth) -> None:
         tags = client.get(f"{repository_url(repo)}/artifacts", params={"with_tag": "true"})
     shown = {t["name"]: t["immutable"] for a in tags.json() for t in a["tags"] or []}
     assert shown == {"latest": False, "dev-1": False, "1.0": True}
+
+
+def test_two_first_pushes_of_a_protected_tag_at_once_leave_one_winner(
+    berth_server: RunningBerth,
+) -> None:
+    # Given a rule protecting v*, and two different images uploaded (blobs only)
+    _, project = new_project(berth_server, prefix="immurace")
+    repo = f"{project}/app"
+    make_rule(berth_server, project, rule_body("v*"))
+    bodies = []
+    with registry_client(berth_server) as client:
+        for content in ("one", "two"):
+            config = config_blob(content)
+            sent = client.post(f"/v2/{repo}/blobs/uploads/?digest={sha256(config)}", content=config)
+            assert sent.status_code == 201, sent.text
+            bodies.append(image_manifest(config))
+    for round_ in range(3):
+        tag = f"v{round_}"
+
+        def put(body: bytes, tag: str = tag) -> httpx.Response:
+            with registry_client(berth_server) as client:
+                return client.put(
+                    f"/v2/{repo}/manifests/{tag}",
+                    content=body,
+                    headers={"Content-Type": OCI_MANIFEST},
+                )
+
+        # When both are pushed as the same new tag at once
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(put, bodies))
+        # Then one is stored, the other refused, and the tag names the winner
+        statuses = sorted(a.status_code for a in answers)
+        assert statuses == [201, 412], [a.text for a in answers]
+        winner = next(a for a in answers if a.status_code == 201)
+        assert served_digest(berth_server, repo, tag) == winner.headers["Docker-Content-Digest"]
