@@ -12,7 +12,9 @@ from models.identity import (
     User,
     UserGroup,
 )
+from models.immutability import ImmutableRule
 from models.jobs import Job, Lease, Schedule
+from models.labels import ArtifactLabel, Label
 from models.quota import ProjectBlob, Quota
 from models.registry import (
     Blob,
@@ -74,6 +76,9 @@ __all__ = [
     "WebhookPolicy",
     "ProjectBlob",
     "Quota",
+    "ArtifactLabel",
+    "ImmutableRule",
+    "Label",
     "close_database",
     "execute",
     "fetch",
