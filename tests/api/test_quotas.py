@@ -135,6 +135,16 @@ async def test_the_admin_changes_a_limit_and_others_may_not(in_process: InProces
     assert (await quota_of(in_process, project_id))["hard"] == {"storage": -1}
 
 
+async def test_a_project_update_leaves_the_limit_to_the_quota_api(
+    in_process: InProcessBerth,
+) -> None:
+    project_id, name = await project_with_limit(in_process, 4096)
+    body = {"storage_limit": 1, "metadata": {"public": "true"}}
+    updated = await AppApi(in_process).put(f"/projects/{name}", json=body)
+    assert updated.status_code == 200, updated.text
+    assert (await quota_of(in_process, project_id))["hard"] == {"storage": 4096}
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
