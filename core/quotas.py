@@ -260,6 +260,12 @@ async def get_quota(quota_id: int) -> QuotaInfo:
     return rows[0]
 
 
+async def project_quota(project_id: int) -> QuotaInfo | None:
+    """The project's quota (for a project's summary); None for a project without one."""
+    rows = await _describe(Quota.filter(project_id=project_id))
+    return rows[0] if rows else None
+
+
 async def list_quotas(
     project_id: int | None, order: list[str], offset: int, limit: int
 ) -> tuple[list[QuotaInfo], int]:
