@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.queryset import QuerySet
@@ -42,8 +42,8 @@ _COUNT_ROW_OF_REPOSITORY = (
     " WHERE id = ? ON CONFLICT DO NOTHING RETURNING project_id"
 )
 _ADD = (
-    "UPDATE quota SET used = used + ? WHERE project_id = ? AND (hard < 0 OR used + ? <= hard)"
-    " RETURNING id"
+    "UPDATE quota SET used = used + ?, updated_at = ? WHERE project_id = ?"
+    " AND (hard < 0 OR used + ? <= hard) RETURNING id"
 )
 _USAGE = "SELECT hard, used FROM quota WHERE project_id = ?"
 _PRECHECK = (
@@ -62,7 +62,8 @@ _RELEASE = (
     "DELETE FROM project_blob WHERE project_id = ?{digests} AND" + _UNHELD + " RETURNING size"
 )
 _SUBTRACT = (
-    "UPDATE quota SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END WHERE project_id = ?"
+    "UPDATE quota SET used = CASE WHEN used > ? THEN used - ? ELSE 0 END, updated_at = ?"
+    " WHERE project_id = ?"
 )
 _RELEASE_ALL = "DELETE FROM project_blob WHERE" + _UNHELD
 _COUNT_LINKS = (
@@ -161,7 +162,7 @@ async def charge_repository(tx: BaseDBAsyncClient, repo_id: int, digest: str, si
 
 
 async def _add(tx: BaseDBAsyncClient, project_id: int, size: int) -> None:
-    if await execute(_ADD, size, project_id, size, using=tx):
+    if await execute(_ADD, size, _now(tx), project_id, size, using=tx):
         return
     rows = await execute(_USAGE, project_id, using=tx)
     if rows:
@@ -171,7 +172,7 @@ async def _add(tx: BaseDBAsyncClient, project_id: int, size: int) -> None:
     await Quota.bulk_create(
         [Quota(project_id=project_id, hard=UNLIMITED, used=0)], ignore_conflicts=True, using_db=tx
     )
-    await execute(_ADD, size, project_id, size, using=tx)
+    await execute(_ADD, size, _now(tx), project_id, size, using=tx)
 
 
 async def precheck(project_id: int, size: int, digest: str | None = None) -> None:
@@ -189,6 +190,13 @@ async def precheck(project_id: int, size: int, digest: str | None = None) -> Non
 # --- giving space back ---------------------------------------------------------------------
 
 
+def _now(tx: BaseDBAsyncClient) -> datetime | str:
+    """The time of a usage change as the column takes it: asyncpg a datetime, SQLite the text
+    Tortoise writes (str() of an aware datetime)."""
+    now = datetime.now(UTC)
+    return now if tx.capabilities.dialect == "postgres" else str(now)
+
+
 async def release(
     tx: BaseDBAsyncClient, project_id: int, digests: Sequence[str] | None = None
 ) -> int:
@@ -202,7 +210,7 @@ async def release(
     rows = await execute(_RELEASE.format(digests=where), project_id, *(digests or ()), using=tx)
     freed = sum(int(r[0]) for r in rows)  # type: ignore[call-overload]
     if freed:
-        await execute(_SUBTRACT, freed, freed, project_id, using=tx)
+        await execute(_SUBTRACT, freed, freed, _now(tx), project_id, using=tx)
     return freed
 
 

@@ -200,11 +200,12 @@ async def test_a_push_counts_its_blobs_and_manifest_once(in_process: InProcessBe
     await app_image(in_process, f"{name}/one", "v1")
     config = config_blob("v1")
     again = await upload(in_process, f"{name}/two", config)
-    # Then the usage is the config once plus the manifest
+    # Then the usage is the config once plus the manifest, and the quota was updated
     assert again.status_code == 201
     manifest = image_manifest(config)
-    used = (await quota_of(in_process, project_id))["used"]["storage"]
-    assert used == len(config) + len(manifest)
+    quota = await quota_of(in_process, project_id)
+    assert quota["used"]["storage"] == len(config) + len(manifest)
+    assert quota["update_time"] > quota["creation_time"]
 
 
 async def test_a_mount_counts_in_the_target_project_only(in_process: InProcessBerth) -> None:
