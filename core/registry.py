@@ -220,10 +220,11 @@ class ManifestStore:
                     else:
                         manifest_id = known.manifest_id
                     await manifest_digests.remember(repo_id, manifest_id, key, digest, known)
-                    counted = known.digest if known is not None else digest
-                    await quotas.charge(tx, project_id, counted, len(body))
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children, sparse)
+                    # after the blobs' locks, as an upload's link takes them: one order
+                    counted = known.digest if known is not None else digest
+                    await quotas.charge(tx, project_id, counted, len(body))
                     # a tag an immutability rule protects is never moved (TagImmutable)
                     fresh = await immutability.refuse_moves(
                         event.project_id or 0, repository, repo_id, names, manifest_id
