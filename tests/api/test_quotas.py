@@ -436,3 +436,32 @@ async def test_a_database_made_before_quotas_counts_every_project_at_start(
     assert [q["used"] for q in after] == before
     assert before[0] == before[1] and before[0]["storage"] > 0
     assert [q["hard"] for q in after] == [{"storage": -1}] * 2
+
+
+def test_concurrent_images_sharing_a_layer_count_it_once(quota_server: RunningBerth) -> None:
+    # Given a project, and 8 images that share one layer
+    with registry_client(quota_server) as client:
+        project_id, name = _new_limited_project(client, 1024**3)
+    shared = os.urandom(30_000)
+
+    def push(n: int) -> int:
+        with registry_client(quota_server) as client:
+            repo = f"{name}/shared-{n % 2}"  # two repositories of the project
+            layer = push_blob(client, repo, shared)
+            config = config_blob(f"shared-{n}")
+            push_blob(client, repo, config)
+            manifest = json.loads(image_manifest(config))
+            manifest["layers"] = [{"mediaType": "application/vnd.oci.image.layer.v1.tar", **layer}]
+            body = json.dumps(manifest).encode()
+            put = client.put(
+                f"/v2/{repo}/manifests/v{n}", content=body, headers={"Content-Type": OCI_MANIFEST}
+            )
+            assert put.status_code == 201, put.text
+            return len(config) + len(body)
+
+    # When they are pushed at once
+    with ThreadPoolExecutor(8) as pool:
+        own = sum(pool.map(push, range(8)))
+    # Then the layer counts once, each config and manifest once
+    with registry_client(quota_server) as client:
+        assert _used(client, project_id) == len(shared) + own
