@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "models.replication",
     "models.signing",
     "models.trust",
+    "models.retention",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (
