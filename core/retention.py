@@ -85,7 +85,7 @@ async def create(spec: PolicySpec) -> RetentionPolicy:
     caller's transaction); ParameterInvalid for an unknown project, ProjectHasPolicy."""
     if not await Project.filter(id=spec.project_id).exists():
         raise ParameterInvalid(
-            "scope.ref", "is no project", f"invalid Project id {spec.project_id}"
+            "scope.ref", "is no project", f"scope.ref: invalid Project id {spec.project_id}"
         )
     old = await ProjectMetadata.get_or_none(project_id=spec.project_id, name=RETENTION_ID)
     if old is not None or await RetentionPolicy.filter(project_id=spec.project_id).exists():

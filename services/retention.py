@@ -110,7 +110,7 @@ async def _project_right(op: Attempt, body: dict[str, Any], event: audit.Event) 
         return
     project = await Project.get_or_none(id=ref)
     if project is None:
-        raise ParameterInvalid("scope.ref", "is no project", f"invalid Project id {ref}")
+        raise ParameterInvalid("scope.ref", "is no project", f"scope.ref: invalid Project id {ref}")
     event.project, event.project_id = project.name, ref
     await project_scope(op.caller, ProjectRef(str(ref), False), P.TAG_RETENTION_CREATE)
 
