@@ -38,17 +38,24 @@ async def run_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
 
 @pipeline(retention.SCHEDULE_JOB)
 async def scheduled_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
-    """A fire of a policy's schedule: a new run, or a log line when the policy is gone."""
-    policy = await RetentionPolicy.get_or_none(id=int(str(job.args["policy_id"])))
+    """A fire of a policy's schedule: a new run (not carried out here: its own job)."""
+    await start_scheduled(int(str(job.args["policy_id"])))
+
+
+async def start_scheduled(policy_id: int) -> RetentionExecution | None:
+    """A run of the policy triggered by its schedule, with its audit event; None (and a log
+    line) when the policy is gone."""
+    policy = await RetentionPolicy.get_or_none(id=policy_id)
     if policy is None:
-        log.info("retention schedule fired for a deleted policy", extra={"job": job.id})
-        return
+        log.info("retention schedule fired for a deleted policy", extra={"policy": policy_id})
+        return None
     event = audit.Event(audit.CREATE, audit.RETENTION, f"retention policy {policy.id}")
     event.project_id, event.description = policy.project_id, "scheduled run"
     async with events.recorded(event) as tx:
         run = await retention.start(tx, policy, retention.SCHEDULED, False, audit.SYSTEM)
         event.resource = f"retention execution {run.id}"
         await events.emit(tx, event)
+    return run
 
 
 async def execute(execution_id: int) -> RetentionExecution | None:

@@ -18,41 +18,11 @@ from tests.factories import (
     app_user,
     created,
     message,
+    retention_policy_body,
 )
 from tests.support import InProcessBerth
 
 GUEST, DEVELOPER, MAINTAINER = 3, 2, 4
-
-
-def policy_body(project_id: int, cron: str = "", **rule: Any) -> dict[str, Any]:
-    """Harbor's UI policy: keep the 3 most recently pushed of every repository and tag."""
-    return {
-        "algorithm": "or",
-        "rules": [
-            {
-                "disabled": False,
-                "action": "retain",
-                "template": "latestPushedK",
-                "params": {"latestPushedK": 3},
-                "tag_selectors": [
-                    {
-                        "kind": "doublestar",
-                        "decoration": "matches",
-                        "pattern": "**",
-                        "extras": '{"untagged":true}',
-                    }
-                ],
-                "scope_selectors": {
-                    "repository": [
-                        {"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}
-                    ]
-                },
-                **rule,
-            }
-        ],
-        "trigger": {"kind": "Schedule", "settings": {"cron": cron}, "references": {}},
-        "scope": {"level": "project", "ref": project_id},
-    }
 
 
 async def test_the_metadata_lists_harbors_templates_and_selectors(
@@ -83,14 +53,14 @@ async def test_a_policy_is_created_read_changed_and_deleted(in_process: InProces
     admin = AppApi(in_process)
     project_id, project = await app_project(in_process)
     # When the admin creates the project's policy with a nightly schedule
-    answer = await admin.post("/retentions", json=policy_body(project_id, "0 0 2 * * *"))
+    answer = await admin.post("/retentions", json=retention_policy_body(project_id, "0 0 2 * * *"))
     policy_id = await created(answer)
     assert answer.headers["Location"] == f"{API}/retentions/{policy_id}"
     # Then the project names it, it reads back as sent, and its schedule is there
     meta = (await admin.get(f"/projects/{project}")).json()["metadata"]
     assert meta["retention_id"] == str(policy_id)
     read = (await admin.get(f"/retentions/{policy_id}")).json()
-    sent = policy_body(project_id, "0 0 2 * * *")
+    sent = retention_policy_body(project_id, "0 0 2 * * *")
     assert read["id"] == policy_id
     assert read["algorithm"] == "or"
     assert read["scope"] == {"level": "project", "ref": project_id}
@@ -101,11 +71,11 @@ async def test_a_policy_is_created_read_changed_and_deleted(in_process: InProces
     schedule = await Schedule.get(name=f"retention-{policy_id}")
     assert (schedule.cron, schedule.kind) == ("0 2 * * * 0", "retention-schedule")
     # A second policy for the project is refused
-    again = await admin.post("/retentions", json=policy_body(project_id))
+    again = await admin.post("/retentions", json=retention_policy_body(project_id))
     assert again.status_code == 400
     assert f"already has retention policy {policy_id}" in message(again)
     # When it is changed to keep pulls and no schedule
-    changed = policy_body(
+    changed = retention_policy_body(
         project_id, template="nDaysSinceLastPull", params={"nDaysSinceLastPull": 7}
     )
     assert (await admin.put(f"/retentions/{policy_id}", json=changed)).status_code == 200
@@ -129,8 +99,8 @@ async def test_a_policy_is_created_read_changed_and_deleted(in_process: InProces
 
 
 def broken(path: str, value: Any) -> Any:
-    """policy_body(1) with the field at path (dotted; numbers index lists) set to value."""
-    body = policy_body(1)
+    """retention_policy_body(1), the field at path (dotted; numbers index lists) set to value."""
+    body = retention_policy_body(1)
     *parents, last = path.split(".")
     target: Any = body
     for key in parents:
@@ -190,7 +160,11 @@ BAD = [
     pytest.param(broken("scope.level", "system"), "scope.level", id="scope level"),
     pytest.param(broken("scope.ref", "one"), "scope.ref", id="scope ref"),
     pytest.param(broken("scope.ref", 999999), "scope.ref", id="no such project"),
-    pytest.param({**policy_body(1), "rules": [policy_body(1)["rules"][0]] * 16}, "rules", id="16"),
+    pytest.param(
+        {**retention_policy_body(1), "rules": [retention_policy_body(1)["rules"][0]] * 16},
+        "rules",
+        id="16",
+    ),
 ]
 
 
@@ -208,7 +182,7 @@ async def test_bad_bodies_are_refused_naming_the_field(
 
 async def test_two_rules_alike_conflict(in_process: InProcessBerth) -> None:
     project_id, _ = await app_project(in_process)
-    body = policy_body(project_id)
+    body = retention_policy_body(project_id)
     body["rules"] = body["rules"] * 2
     answer = await AppApi(in_process).post("/retentions", json=body)
     assert answer.status_code == 409
@@ -226,17 +200,19 @@ async def test_developers_manage_retention_guests_and_strangers_do_not(
     await app_member(in_process, project, guest, GUEST)
     # A guest may not create the policy; a stranger does not see the project
     assert (
-        await app_as(in_process, guest).post("/retentions", json=policy_body(project_id))
+        await app_as(in_process, guest).post("/retentions", json=retention_policy_body(project_id))
     ).status_code == 403
     assert (
-        await app_as(in_process, stranger).post("/retentions", json=policy_body(project_id))
+        await app_as(in_process, stranger).post(
+            "/retentions", json=retention_policy_body(project_id)
+        )
     ).status_code == 404
     assert (
-        await app_as(in_process, None).post("/retentions", json=policy_body(project_id))
+        await app_as(in_process, None).post("/retentions", json=retention_policy_body(project_id))
     ).status_code == 401
     # A developer creates it, reads it, runs it and lists its runs
     dev = app_as(in_process, developer)
-    policy_id = await created(await dev.post("/retentions", json=policy_body(project_id)))
+    policy_id = await created(await dev.post("/retentions", json=retention_policy_body(project_id)))
     assert (await dev.get(f"/retentions/{policy_id}")).status_code == 200
     run = await dev.post(f"/retentions/{policy_id}/executions", json={"dry_run": True})
     assert run.status_code == 201, run.text
@@ -246,7 +222,7 @@ async def test_developers_manage_retention_guests_and_strangers_do_not(
         caller = app_as(in_process, name)
         assert (await caller.get(f"/retentions/{policy_id}")).status_code == status
         assert (await caller.get(f"/retentions/{policy_id}/executions")).status_code == status
-        put = await caller.put(f"/retentions/{policy_id}", json=policy_body(project_id))
+        put = await caller.put(f"/retentions/{policy_id}", json=retention_policy_body(project_id))
         assert put.status_code == status
         post = await caller.post(f"/retentions/{policy_id}/executions", json={"dry_run": True})
         assert post.status_code == status
@@ -258,7 +234,9 @@ async def test_developers_manage_retention_guests_and_strangers_do_not(
 async def test_unknown_ids_are_404(in_process: InProcessBerth) -> None:
     admin = AppApi(in_process)
     project_id, _ = await app_project(in_process)
-    policy_id = await created(await admin.post("/retentions", json=policy_body(project_id)))
+    policy_id = await created(
+        await admin.post("/retentions", json=retention_policy_body(project_id))
+    )
     for path in (
         "/retentions/99999",
         "/retentions/99999/executions",
