@@ -21,6 +21,21 @@ from web.api.common import (
     signed_in,
     wake_jobs,
 )
+from web.api.openapi import Content, operation
+from web.api.schemas.common import PageQuery
+from web.api.schemas.retention import (
+    RetentionExecution as ExecutionShape,
+)
+from web.api.schemas.retention import (
+    RetentionExecutionTask,
+    RetentionMetadata,
+    RetentionOperation,
+    RetentionPolicyReq,
+    RetentionRun,
+)
+from web.api.schemas.retention import (
+    RetentionPolicy as PolicyShape,
+)
 from web.params import api_time
 
 LOCATION = "/api/v2.0/retentions"
@@ -51,36 +66,42 @@ METADATA = {
 
 
 @api.route("/retentions/metadatas", methods=["GET"])
+@operation("getRentenitionMetadata", "Retention", responses={200: RetentionMetadata})
 async def get_retention_metadata() -> Response:
     await signed_in()
     return json_response(METADATA)
 
 
 @api.route("/retentions", methods=["POST"])
+@operation("createRetention", "Retention", body=RetentionPolicyReq, responses={201: None})
 async def create_retention() -> Response:
     policy = await services.retention.create(await api_call())
     return created(f"{LOCATION}/{policy.id}")
 
 
 @api.route("/retentions/<int:policy_id>", methods=["GET"])
+@operation("getRetention", "Retention", responses={200: PolicyShape})
 async def get_retention(policy_id: int) -> Response:
     policy = await services.retention.require(await signed_in(), policy_id, P.TAG_RETENTION_READ)
     return json_response(policy_json(policy))
 
 
 @api.route("/retentions/<int:policy_id>", methods=["PUT"])
+@operation("updateRetention", "Retention", body=RetentionPolicyReq, responses={200: None})
 async def update_retention(policy_id: int) -> Response:
     await services.retention.update(await api_call(), policy_id)
     return Response("", status=200)
 
 
 @api.route("/retentions/<int:policy_id>", methods=["DELETE"])
+@operation("deleteRetention", "Retention", responses={200: None})
 async def delete_retention(policy_id: int) -> Response:
     await services.retention.delete(await api_call(), policy_id)
     return Response("", status=200)
 
 
 @api.route("/retentions/<int:policy_id>/executions", methods=["POST"])
+@operation("triggerRetentionExecution", "Retention", body=RetentionRun, responses={201: None})
 async def trigger_retention_execution(policy_id: int) -> Response:
     run = await services.retention.trigger(await api_call(), policy_id)
     wake_jobs(True)
@@ -88,6 +109,9 @@ async def trigger_retention_execution(policy_id: int) -> Response:
 
 
 @api.route("/retentions/<int:policy_id>/executions", methods=["GET"])
+@operation(
+    "listRetentionExecutions", "Retention", query=PageQuery, responses={200: list[ExecutionShape]}
+)
 async def list_retention_executions(policy_id: int) -> Response:
     await services.retention.require(await signed_in(), policy_id, P.TAG_RETENTION_LIST)
     pages = paging()
@@ -96,12 +120,19 @@ async def list_retention_executions(policy_id: int) -> Response:
 
 
 @api.route("/retentions/<int:policy_id>/executions/<int:execution_id>", methods=["PATCH"])
+@operation("operateRetentionExecution", "Retention", body=RetentionOperation, responses={200: None})
 async def operate_retention_execution(policy_id: int, execution_id: int) -> Response:
     await services.retention.stop(await api_call(), policy_id, execution_id)
     return Response("", status=200)
 
 
 @api.route("/retentions/<int:policy_id>/executions/<int:execution_id>/tasks", methods=["GET"])
+@operation(
+    "listRetentionTasks",
+    "Retention",
+    query=PageQuery,
+    responses={200: list[RetentionExecutionTask]},
+)
 async def list_retention_tasks(policy_id: int, execution_id: int) -> Response:
     await services.retention.require(await signed_in(), policy_id, P.TAG_RETENTION_LIST)
     await retention.execution(policy_id, execution_id)
@@ -114,6 +145,7 @@ async def list_retention_tasks(policy_id: int, execution_id: int) -> Response:
     "/retentions/<int:policy_id>/executions/<int:execution_id>/tasks/<int:task_id>",
     methods=["GET"],
 )
+@operation("getRetentionTaskLog", "Retention", responses={200: Content({"text/plain": str})})
 async def get_retention_task_log(policy_id: int, execution_id: int, task_id: int) -> Response:
     await services.retention.require(await signed_in(), policy_id, P.TAG_RETENTION_READ)
     await retention.execution(policy_id, execution_id)
@@ -127,7 +159,12 @@ def policy_json(policy: RetentionPolicy) -> dict[str, Any]:
         "id": policy.id,
         "algorithm": policy.algorithm,
         "rules": policy.rules,
-        "trigger": policy.trigger or {"kind": "Schedule", "settings": {"cron": ""}},
+        "trigger": {
+            "kind": "Schedule",
+            "settings": {"cron": ""},
+            "references": {},
+            **policy.trigger,
+        },
         "scope": {"level": "project", "ref": policy.project_id},
     }
 
