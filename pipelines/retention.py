@@ -14,6 +14,7 @@ not yet final, and an artifact deleted meanwhile counts as deleted.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from core import audit, content_trust, events, retention
@@ -28,12 +29,24 @@ from models.errors import BerthError
 from pipelines import PipelineContext, pipeline
 
 log = logging.getLogger("berth.retention")
+Progress = Callable[[float], Awaitable[None]]
 
 
 @pipeline(retention.RUN_JOB)
 async def run_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
-    """Carry out the execution args.execution names (nothing when it is final)."""
-    await execute(int(str(job.args["execution"])))
+    """Carry out the execution args.execution names (nothing when it is final). Its last
+    attempt failing marks the run Error, so that it does not stay Running for good."""
+
+    async def progress(fraction: float) -> None:
+        await context.queue.progress(job.id, fraction)
+
+    execution_id = int(str(job.args["execution"]))
+    try:
+        await execute(execution_id, progress)
+    except Exception:
+        if job.attempt >= retention.RUN_MAX_ATTEMPTS:
+            await _give_up(execution_id)
+        raise
 
 
 @pipeline(retention.SCHEDULE_JOB)
@@ -58,8 +71,9 @@ async def start_scheduled(policy_id: int) -> RetentionExecution | None:
     return run
 
 
-async def execute(execution_id: int) -> RetentionExecution | None:
-    """Carry out the run to a final status; the run as it ended (None when unknown)."""
+async def execute(execution_id: int, progress: Progress | None = None) -> RetentionExecution | None:
+    """Carry out the run to a final status; the run as it ended (None when unknown).
+    progress: told the fraction of tasks done after each."""
     run = await RetentionExecution.get_or_none(id=execution_id)
     if run is None or run.status in retention.FINAL:
         return run
@@ -69,12 +83,15 @@ async def execute(execution_id: int) -> RetentionExecution | None:
         )
         project = await Project.get(id=run.project_id)
         rules = rules_of(run.rules)
-        for task in await _tasks(run, project.name, rules):
+        tasks = await _tasks(run, project.name, rules)
+        for done, task in enumerate(tasks, 1):
             if task.status in retention.FINAL:
                 continue
             if await _stopping(int(run.id)):
                 break
             await _run_task(run, task, project.name, rules)
+            if progress is not None:
+                await progress(done / len(tasks))
     return await _finish(int(run.id))
 
 
@@ -195,6 +212,17 @@ async def _delete(
         return False
     out.line(f"deleted {c.digest}")
     return True
+
+
+async def _give_up(execution_id: int) -> None:
+    """The run's job failed for good: the run and its unfinished tasks are Error."""
+    now = datetime.now(UTC)
+    await RetentionTask.filter(execution_id=execution_id, status__in=retention.ACTIVE).update(
+        status=retention.ERROR, end_time=now
+    )
+    await RetentionExecution.filter(id=execution_id, status__in=retention.ACTIVE).update(
+        status=retention.ERROR, end_time=now
+    )
 
 
 async def _finish(execution_id: int) -> RetentionExecution:

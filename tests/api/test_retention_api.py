@@ -21,6 +21,7 @@ from tests.factories import (
     retention_policy_body,
 )
 from tests.support import InProcessBerth
+from web.api.schemas.retention import RetentionMetadata, RetentionPolicy
 
 GUEST, DEVELOPER, MAINTAINER = 3, 2, 4
 
@@ -32,6 +33,7 @@ async def test_the_metadata_lists_harbors_templates_and_selectors(
     answer = await app_as(in_process, user).get("/retentions/metadatas")
     assert answer.status_code == 200
     body = answer.json()
+    RetentionMetadata.model_validate(body)
     templates = {t["rule_template"]: t for t in body["templates"]}
     assert list(templates) == [
         "latestPushedK",
@@ -60,6 +62,7 @@ async def test_a_policy_is_created_read_changed_and_deleted(in_process: InProces
     meta = (await admin.get(f"/projects/{project}")).json()["metadata"]
     assert meta["retention_id"] == str(policy_id)
     read = (await admin.get(f"/retentions/{policy_id}")).json()
+    RetentionPolicy.model_validate(read)  # the document's model of it, exactly
     sent = retention_policy_body(project_id, "0 0 2 * * *")
     assert read["id"] == policy_id
     assert read["algorithm"] == "or"
@@ -256,3 +259,13 @@ async def test_unknown_ids_are_404(in_process: InProcessBerth) -> None:
     dry = await admin.post(f"/retentions/{policy_id}/executions", json={"dry_run": "yes"})
     assert dry.status_code == 400
     assert "dry_run" in message(dry)
+
+
+async def test_deleting_the_project_deletes_its_policy(in_process: InProcessBerth) -> None:
+    admin = AppApi(in_process)
+    project_id, project = await app_project(in_process)
+    body = retention_policy_body(project_id, "0 0 2 * * *")
+    policy_id = await created(await admin.post("/retentions", json=body))
+    assert (await admin.delete(f"/projects/{project}")).status_code == 200
+    assert (await admin.get(f"/retentions/{policy_id}")).status_code == 404
+    assert not await Schedule.exists(name=f"retention-{policy_id}")

@@ -26,6 +26,7 @@ from tests.factories import (
     retention_policy_body,
 )
 from tests.support import InProcessBerth
+from web.api.schemas.retention import RetentionExecution, RetentionExecutionTask
 
 NOW = datetime.now(UTC)
 
@@ -90,6 +91,8 @@ async def run(api: AppApi, policy_id: int, dry_run: bool) -> dict[str, Any]:
     execution_id = await created(answer)
     await execute(execution_id)
     listed = (await api.get(f"/retentions/{policy_id}/executions")).json()
+    for one in listed:
+        RetentionExecution.model_validate(one)
     return next(e for e in listed if e["id"] == execution_id)
 
 
@@ -109,6 +112,8 @@ async def test_a_run_keeps_exactly_what_the_rules_say_and_audits_each_deletion(
     assert await tags_left(admin, f"{project}/tools") == ["a"]
     # One task per repository, with Harbor's counts
     tasks = (await admin.get(f"/retentions/{policy_id}/executions/{execution['id']}/tasks")).json()
+    for one in tasks:
+        RetentionExecutionTask.model_validate(one)
     by_repo = {t["repository"]: t for t in tasks}
     assert set(by_repo) == {f"{project}/app", f"{project}/tools"}
     assert (by_repo[f"{project}/app"]["total"], by_repo[f"{project}/app"]["retained"]) == (6, 3)
