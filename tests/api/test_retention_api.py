@@ -61,6 +61,11 @@ async def test_a_policy_is_created_read_changed_and_deleted(in_process: InProces
     # Then the project names it, it reads back as sent, and its schedule is there
     meta = (await admin.get(f"/projects/{project}")).json()["metadata"]
     assert meta["retention_id"] == str(policy_id)
+    # A client that sends the project's metadata back as it read it changes nothing of it
+    put = await admin.put(f"/projects/{project}", json={"metadata": {**meta, "retention_id": "7"}})
+    assert put.status_code == 200, put.text
+    meta = (await admin.get(f"/projects/{project}")).json()["metadata"]
+    assert meta["retention_id"] == str(policy_id)
     read = (await admin.get(f"/retentions/{policy_id}")).json()
     RetentionPolicy.model_validate(read)  # the document's model of it, exactly
     sent = retention_policy_body(project_id, "0 0 2 * * *")
