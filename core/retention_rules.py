@@ -92,12 +92,17 @@ def _selector(stored: dict[str, Any]) -> ev.Selector:
 def _untagged(stored: dict[str, Any]) -> bool:
     """Harbor's extras {"untagged": bool}; absent: matches takes untagged, excludes not."""
     default = stored["decoration"] != ev.EXCLUDES
-    try:
-        extras = json.loads(stored.get("extras") or "")
-    except ValueError:
-        return default
+    extras = _json(stored.get("extras") or "")
     value = extras.get("untagged") if isinstance(extras, dict) else None
     return value if isinstance(value, bool) else default
+
+
+def _json(text: str) -> object:
+    """text as JSON, or None when it is not (too deep included)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _object(field: str, value: object) -> dict[str, Any]:
@@ -133,8 +138,10 @@ def _rule(field: str, value: object, index: int) -> dict[str, Any]:
 
 
 def _int(field: str, value: object, limit: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    whole = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not whole:  # is_integer: False for NaN and infinities
         raise ParameterInvalid(field, "must be an integer")
+    assert isinstance(value, int | float)
     if not 0 <= value <= limit:
         raise ParameterInvalid(field, f"must be 0..{limit}")
     return int(value)
@@ -176,6 +183,8 @@ def _one_selector(field: str, value: object, decorations: tuple[str, ...]) -> di
     if not isinstance(extras, str):
         raise ParameterInvalid(f"{field}.extras", 'must be a string such as {"untagged":true}')
     check_text(f"{field}.extras", extras, MAX_PATTERN)
+    if extras and not isinstance(_json(extras), dict):
+        raise ParameterInvalid(f"{field}.extras", 'must be a JSON object such as {"untagged":true}')
     return {"kind": "doublestar", "decoration": decoration, "pattern": pattern, "extras": extras}
 
 

@@ -159,6 +159,17 @@ BAD = [
         "rules[0].scope_selectors.repository[0].decoration",
         id="scope decoration",
     ),
+    pytest.param(
+        broken("rules.0.tag_selectors.0.extras", "[" * 600),
+        "rules[0].tag_selectors[0].extras",
+        id="extras not JSON",
+    ),
+    pytest.param(
+        broken("rules.0.params", {"latestPushedK": 2.5}),
+        "rules[0].params.latestPushedK",
+        id="count not whole",
+    ),
+    pytest.param(broken("rules.0", None), "rules[0]", id="rule not an object"),
     pytest.param(broken("trigger.kind", "Event"), "trigger.kind", id="trigger kind"),
     pytest.param(
         broken("trigger.settings", {"cron": "every day"}),

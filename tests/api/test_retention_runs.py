@@ -15,7 +15,7 @@ from typing import Any
 
 from core import retention
 from core.schedules import fire_due
-from models import AuditEvent, Job, Manifest, ManifestPull, Tag
+from models import AuditEvent, Job, Manifest, ManifestPull, RetentionExecution, Tag
 from pipelines.retention import execute, start_scheduled
 from tests.factories import (
     AppApi,
@@ -26,7 +26,8 @@ from tests.factories import (
     retention_policy_body,
 )
 from tests.support import InProcessBerth
-from web.api.schemas.retention import RetentionExecution, RetentionExecutionTask
+from web.api.schemas.retention import RetentionExecution as ExecutionShape
+from web.api.schemas.retention import RetentionExecutionTask
 
 NOW = datetime.now(UTC)
 
@@ -92,7 +93,7 @@ async def run(api: AppApi, policy_id: int, dry_run: bool) -> dict[str, Any]:
     await execute(execution_id)
     listed = (await api.get(f"/retentions/{policy_id}/executions")).json()
     for one in listed:
-        RetentionExecution.model_validate(one)
+        ExecutionShape.model_validate(one)
     return next(e for e in listed if e["id"] == execution_id)
 
 
@@ -212,3 +213,33 @@ async def test_a_scheduled_policy_is_run_by_the_scheduler(held_jobs: InProcessBe
     assert await Job.exists(kind="retention-run", args={"execution": made.id})
     await execute(int(made.id))
     assert await tags_left(admin, f"{project}/tools") == ["a"]
+
+
+async def test_a_running_run_stops_before_its_next_artifact(held_jobs: InProcessBerth) -> None:
+    admin = AppApi(held_jobs)
+    _, project, policy_id = await seeded(held_jobs)
+    answer = await admin.post(f"/retentions/{policy_id}/executions", json={"dry_run": False})
+    execution_id = await created(answer)
+    # a worker has it (Running) when the stop comes
+    await RetentionExecution.filter(id=execution_id).update(status="Running")
+    path = f"/retentions/{policy_id}/executions/{execution_id}"
+    assert (await admin.request("PATCH", path, json={"action": "stop"})).status_code == 200
+    await execute(execution_id)
+    listed = (await admin.get(f"/retentions/{policy_id}/executions")).json()
+    assert listed[0]["status"] == "Stopped"
+    tasks = (await admin.get(f"{path}/tasks")).json()
+    assert {t["status"] for t in tasks} <= {"Stopped"}
+    assert len(await tags_left(admin, f"{project}/app")) == 6
+
+
+async def test_a_change_naming_another_project_is_404(held_jobs: InProcessBerth) -> None:
+    admin = AppApi(held_jobs)
+    project_id, _ = await app_project(held_jobs)
+    other_id, _ = await app_project(held_jobs)
+    policy_id = await created(
+        await admin.post("/retentions", json=retention_policy_body(project_id))
+    )
+    moved = await admin.put(f"/retentions/{policy_id}", json=retention_policy_body(other_id))
+    assert moved.status_code == 404
+    read = (await admin.get(f"/retentions/{policy_id}")).json()
+    assert read["scope"]["ref"] == project_id
