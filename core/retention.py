@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from core import immutability
 from core import retention_eval as ev
 from core.events import Tx
 from core.jobs import enqueue
@@ -266,7 +267,5 @@ async def candidates(repository_id: int, repository: str) -> list[ev.Candidate]:
 
 async def immutable_tags(project_id: int, repository: str, tags: list[str]) -> set[str]:
     """Those of tags that a tag immutability rule of the project protects: a run never
-    deletes an artifact with one. The one place retention asks; it answers "none" until
-    core.immutability (engineer "immutable") is merged — at merge this line becomes
-    `return core.immutability.immutable_tags(project_id, repository, tags)`."""
-    return set()
+    deletes an artifact with one. The one place retention asks."""
+    return await immutability.immutable_tags(project_id, repository, tags)

@@ -12,7 +12,9 @@ from models.identity import (
     User,
     UserGroup,
 )
+from models.immutability import ImmutableRule
 from models.jobs import Job, Lease, Schedule
+from models.labels import ArtifactLabel, Label
 from models.registry import (
     Blob,
     Manifest,
@@ -75,6 +77,9 @@ __all__ = [
     "RetentionExecution",
     "RetentionPolicy",
     "RetentionTask",
+    "ArtifactLabel",
+    "ImmutableRule",
+    "Label",
     "close_database",
     "execute",
     "fetch",

@@ -243,3 +243,35 @@ async def test_a_change_naming_another_project_is_404(held_jobs: InProcessBerth)
     assert moved.status_code == 404
     read = (await admin.get(f"/retentions/{policy_id}")).json()
     assert read["scope"]["ref"] == project_id
+
+
+async def test_an_immutable_tag_is_never_deleted(held_jobs: InProcessBerth) -> None:
+    admin = AppApi(held_jobs)
+    project_id, project = await app_project(held_jobs)
+    for n in range(1, 4):
+        await image(held_jobs, f"{project}/app", f"v{n}", pushed=10 - n, pulled=None)
+    await image(held_jobs, f"{project}/app", "rc-1", pushed=20, pulled=None)
+    rule = {
+        "action": "immutable",
+        "template": "immutable_template",
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    made = await admin.post(f"/projects/{project}/immutabletagrules", json=rule)
+    assert made.status_code == 201, made.text
+    body = retention_policy_body(project_id)
+    body["rules"][0]["params"] = {"latestPushedK": 1}
+    policy_id = await created(await admin.post("/retentions", json=body))
+    # When a run keeps only the latest push
+    execution = await run(admin, policy_id, dry_run=False)
+    # Then v3 stays by the rule, v1 because it is immutable; v2 and rc-1 go
+    assert execution["status"] == "Success"
+    assert await tags_left(admin, f"{project}/app") == ["v1", "v3"]
+    tasks = (await admin.get(f"/retentions/{policy_id}/executions/{execution['id']}/tasks")).json()
+    assert (tasks[0]["total"], tasks[0]["retained"]) == (4, 2)
+    log = await admin.get(
+        f"/retentions/{policy_id}/executions/{execution['id']}/tasks/{tasks[0]['id']}"
+    )
+    assert "IMMUTABLE" in log.text
