@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "models.signing",
     "models.trust",
     "models.quota",
+    "models.retention",
     "models.labels",
     "models.immutability",
 ]
