@@ -12,7 +12,7 @@ from models.identity import (
     User,
     UserGroup,
 )
-from models.jobs import Job, Lease, Schedule
+from models.jobs import Job, JobQueueState, Lease, Schedule, WorkerPool
 from models.registry import (
     Blob,
     Manifest,
@@ -76,4 +76,6 @@ __all__ = [
     "fetch",
     "open_database",
     "refresh_statistics",
+    "JobQueueState",
+    "WorkerPool",
 ]

@@ -17,6 +17,7 @@ from web.api import (  # noqa: E402
     configurations,  # noqa: F401
     gc,  # noqa: F401
     health,  # noqa: F401
+    jobservice,  # noqa: F401
     ldap,  # noqa: F401
     members,  # noqa: F401
     projects,  # noqa: F401
@@ -24,8 +25,10 @@ from web.api import (  # noqa: E402
     replication_executions,  # noqa: F401
     replication_policies,  # noqa: F401
     robots,  # noqa: F401
+    schedules,  # noqa: F401
     sessions,  # noqa: F401
     signing_keys,  # noqa: F401
+    systeminfo,  # noqa: F401
     users,  # noqa: F401
     webhooks,  # noqa: F401
 )
