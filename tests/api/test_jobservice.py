@@ -18,6 +18,7 @@ from models import Job
 from storage import build_driver
 from tests.factories import AppApi, app_as, app_user
 from tests.support import REDIS, InProcessBerth, redis_answers, require, waited_for
+from web.api.schemas.jobservice import JobQueue, Worker, WorkerPool
 from workers.runtime import JobRuntime
 
 QUEUES = "/jobservice/queues"
@@ -41,7 +42,9 @@ async def test_queues_list_every_kind_with_its_pending_count(in_process: InProce
     listed = await queue(admin, "SLEEP")
     assert listed["count"] == 2
     assert listed["paused"] is True
-    types = {q["job_type"] for q in (await admin.get(QUEUES)).json()}
+    listing = (await admin.get(QUEUES)).json()
+    assert all(JobQueue.model_validate(q) for q in listing)
+    types = {q["job_type"] for q in listing}
     assert {"GARBAGE_COLLECTION", "REPLICATION", "WEBHOOK", "SCHEDULER", "PUSH"} <= types
 
 
@@ -116,10 +119,12 @@ async def test_a_running_job_is_listed_on_its_worker_and_stops(in_process: InPro
         return pools if busy and busy[0].get("start_at") else None
 
     (pool,) = await waited_for("the job runs on a listed pool", pool_running, within=30)
+    WorkerPool.model_validate(pool)
     assert pool["concurrency"] == 2
     assert isinstance(pool["pid"], int) and pool["pid"] > 0
     workers = (await admin.get(f"/jobservice/pools/{pool['worker_pool_id']}/workers")).json()
     assert len(workers) == 2
+    assert all(Worker.model_validate(w) for w in workers)
     (busy,) = [w for w in workers if w.get("job_id") == str(job_id)]
     assert busy["job_name"] == "SLEEP"
     assert (

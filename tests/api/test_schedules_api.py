@@ -9,12 +9,14 @@ from core.schedules import fire_due
 from models import Schedule
 from tests.factories import AppApi, app_as, app_user
 from tests.support import InProcessBerth, waited_for
+from web.api.schemas.jobservice import ScheduleTask
 
 
 async def schedules(api: AppApi, **params: object) -> list[dict[str, object]]:
     answer = await api.get("/schedules", params={"page_size": 100, **params})
     assert answer.status_code == 200, answer.text
     listed: list[dict[str, object]] = answer.json()
+    assert all(ScheduleTask.model_validate(row) for row in listed)  # as openapi.json says
     return listed
 
 

@@ -11,6 +11,7 @@ from access.roles import PROJECT_ACCESS, SYSTEM_ACCESS
 from ops.tls import ensure_self_signed
 from tests.factories import AppApi, app_as, app_member, app_project, app_user, error_of
 from tests.support import InProcessBerth, berth_app
+from web.api.schemas.systeminfo import GeneralInfo, Permissions, SystemInfo
 
 PROTECTED = {"registry_url", "external_url", "harbor_version", "read_only", "current_time"}
 
@@ -24,6 +25,7 @@ async def test_anonymous_callers_get_the_public_part_of_the_system_info(
     assert info["auth_mode"] == "db_auth"
     assert info["self_registration"] is False
     assert not PROTECTED & set(info)
+    GeneralInfo.model_validate(info)  # what openapi.json says it is
 
 
 async def test_a_signed_in_user_gets_the_whole_system_info(in_process: InProcessBerth) -> None:
@@ -36,6 +38,7 @@ async def test_a_signed_in_user_gets_the_whole_system_info(in_process: InProcess
     assert info["registry_storage_provider_name"] == "filesystem"
     assert info["harbor_version"].startswith("v")
     assert info["project_creation_restriction"] == "everyone"
+    GeneralInfo.model_validate(info)
 
 
 async def test_the_system_info_follows_the_configuration(in_process: InProcessBerth) -> None:
@@ -48,7 +51,7 @@ async def test_the_system_info_follows_the_configuration(in_process: InProcessBe
 async def test_volumes_match_the_storage_filesystem(in_process: InProcessBerth) -> None:
     answer = await AppApi(in_process).get("/systeminfo/volumes")
     assert answer.status_code == 200
-    (volume,) = answer.json()["storage"]
+    (volume,) = SystemInfo.model_validate(answer.json()).model_dump()["storage"]
     usage = shutil.disk_usage(in_process.data_dir)
     assert volume["total"] == usage.total
     assert abs(volume["free"] - usage.free) < 64 * 1024 * 1024  # other tests write meanwhile
@@ -85,6 +88,7 @@ async def test_ping_answers_pong_to_anybody(in_process: InProcessBerth) -> None:
 
 async def test_the_admin_sees_system_and_project_permissions(in_process: InProcessBerth) -> None:
     body = (await AppApi(in_process).get("/permissions")).json()
+    Permissions.model_validate(body)
     system = {(p["resource"], p["action"]) for p in body["system"]}
     project = {(p["resource"], p["action"]) for p in body["project"]}
     assert ("jobservice-monitor", "stop") in system

@@ -14,6 +14,9 @@ from pipelines import PIPELINES, load_pipelines
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import current_identity, json_response, wake_jobs
+from web.api.openapi import Content, operation
+from web.api.schemas.jobservice import ActionRequest, JobQueue, Worker
+from web.api.schemas.jobservice import WorkerPool as WorkerPoolModel
 from web.params import api_time
 
 
@@ -23,18 +26,21 @@ def registered_kinds() -> list[str]:
 
 
 @api.get("/jobservice/pools")
+@operation("getWorkerPools", "jobservice", responses={200: list[WorkerPoolModel]})
 async def get_worker_pools() -> Response:
     services.jobservice.require(await current_identity())
     return json_response([pool_json(p) for p in await jobservice.pools()])
 
 
 @api.get("/jobservice/pools/<pool_id>/workers")
+@operation("getWorkers", "jobservice", responses={200: list[Worker]})
 async def get_workers(pool_id: str) -> Response:
     services.jobservice.require(await current_identity())
     return json_response([worker_json(w) for w in await jobservice.workers(pool_id)])
 
 
 @api.get("/jobservice/queues")
+@operation("listJobQueues", "jobservice", responses={200: list[JobQueue]})
 async def list_job_queues() -> Response:
     services.jobservice.require(await current_identity())
     kinds = await jobservice.known_kinds(registered_kinds())
@@ -42,6 +48,7 @@ async def list_job_queues() -> Response:
 
 
 @api.put("/jobservice/queues/<job_type>")
+@operation("actionPendingJobs", "jobservice", body=ActionRequest, responses={200: None})
 async def action_pending_jobs(job_type: str) -> Response:
     await services.jobservice.act_on_queue(await api_call(), job_type, registered_kinds())
     wake_jobs(True)  # a resumed queue's jobs are dispatched now
@@ -49,12 +56,14 @@ async def action_pending_jobs(job_type: str) -> Response:
 
 
 @api.put("/jobservice/jobs/<job_id>")
+@operation("stopRunningJob", "jobservice", responses={200: None})
 async def stop_running_job(job_id: str) -> Response:
     await services.jobservice.stop_job(await api_call(), job_id)
     return Response("", status=200)
 
 
 @api.get("/jobservice/jobs/<job_id>/log")
+@operation("actionGetJobLog", "jobservice", responses={200: Content({"text/plain": str})})
 async def get_job_log(job_id: str) -> Response:
     services.jobservice.require(await current_identity())
     return Response(await jobservice.job_log(job_id), content_type="text/plain; charset=utf-8")

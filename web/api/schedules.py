@@ -12,10 +12,15 @@ from core.schedules import ScheduleTask
 from models.values import ParameterInvalid
 from web.api import api
 from web.api.common import current_identity, json_response, paged_response, paging, signed_in
+from web.api.openapi import operation
+from web.api.schemas.common import PageQuery
+from web.api.schemas.jobservice import SchedulerStatus
+from web.api.schemas.jobservice import ScheduleTask as ScheduleTaskModel
 from web.params import api_time
 
 
 @api.get("/schedules")
+@operation("listSchedules", "schedule", query=PageQuery, responses={200: list[ScheduleTaskModel]})
 async def list_schedules() -> Response:
     services.jobservice.require(await current_identity())
     pages = paging()
@@ -24,6 +29,7 @@ async def list_schedules() -> Response:
 
 
 @api.get("/schedules/<job_type>/paused")
+@operation("getSchedulePaused", "schedule", responses={200: SchedulerStatus})
 async def get_schedule_paused(job_type: str) -> Response:
     await signed_in()
     if job_type.lower() != "all":

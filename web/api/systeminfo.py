@@ -21,6 +21,9 @@ from services import rights
 from services.rights import require_system
 from web.api import api
 from web.api.common import current_identity, json_response, signed_in
+from web.api.openapi import Content, operation
+from web.api.schemas.system import ConfigItem
+from web.api.schemas.systeminfo import GeneralInfo, Permissions, SystemInfo
 from web.params import api_time
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ def version() -> str:
 
 
 @api.get("/systeminfo")
+@operation("getSystemInfo", "systeminfo", responses={200: GeneralInfo})
 async def get_system_info() -> Response:
     return json_response(await general_info(not (await current_identity()).anonymous))
 
@@ -91,6 +95,7 @@ async def general_info(protected: bool) -> dict[str, Any]:
 
 
 @api.get("/systeminfo/volumes")
+@operation("getVolumes", "systeminfo", responses={200: SystemInfo})
 async def get_volumes() -> Response:
     """The total and free bytes of the filesystem holding the registry's storage."""
     require_system(await current_identity(), "system-volumes:read")
@@ -99,6 +104,7 @@ async def get_volumes() -> Response:
 
 
 @api.get("/systeminfo/getcert")
+@operation("getCert", "systeminfo", responses={200: Content({"application/octet-stream": bytes})})
 async def get_cert() -> Response:
     """The CA certificate (PEM) clients must trust, as a download; 404 without one."""
     ca = _ca()
@@ -112,11 +118,13 @@ async def get_cert() -> Response:
 
 
 @api.get("/ping")
+@operation("getPing", "ping", responses={200: Content({"text/plain": str})})
 async def get_ping() -> Response:
     return Response("Pong", content_type="text/plain; charset=utf-8")
 
 
 @api.get("/permissions")
+@operation("getPermissions", "permissions", responses={200: Permissions})
 async def get_permissions() -> Response:
     """The permissions a robot may be given: system and project ones for a system admin,
     the project ones for a project admin; 403 for anybody else."""
@@ -133,6 +141,7 @@ def _pairs(table: dict[str, frozenset[str]]) -> list[dict[str, str]]:
 
 
 @api.get("/internalconfig")
+@operation("getInternalconfig", "configure", responses={200: dict[str, ConfigItem]})
 async def get_internal_config() -> Response:
     """Every configuration item as {value, editable}, secrets left out (system admins)."""
     require_system(await current_identity(), ADMIN_ONLY)
