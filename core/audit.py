@@ -44,13 +44,16 @@ REPLICATION = "replication"  # an execution: started, stopped, finished (its cou
 SIGNATURE = "signature"  # made by Berth, failed to verify, or a pull refused for want of one
 SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
-RESOURCE_TYPES: tuple[str, ...] = (
+LABEL = "label"  # a label made, changed or deleted, or attached to / removed from an artifact
+IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
+RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE,
 )  # fmt: skip
 JOB_SERVICE = "jobservice"  # a job queue paused, resumed or emptied; a job stopped
-RESOURCE_TYPES += (JOB_SERVICE,)
+# appended apart from the tuple above, so that merges of new types stay simple
+RESOURCE_TYPES = (*RESOURCE_TYPES, JOB_SERVICE)  # type: ignore[assignment]
 
 ANONYMOUS = "anonymous"
 SYSTEM = "system"  # jobs acting on their own (retention purge)
