@@ -16,8 +16,18 @@ from core.jobs import enqueue
 from core.service import close_registry, open_registry
 from models import Job
 from storage import build_driver
-from tests.factories import AppApi, app_as, app_user
-from tests.support import REDIS, InProcessBerth, redis_answers, require, waited_for
+from tests.factories import AppApi, admin_client, app_as, app_user, push_image
+from tests.support import (
+    REDIS,
+    InProcessBerth,
+    RunningBerth,
+    berth_worker,
+    redis_answers,
+    require,
+    run_sql,
+    wait_until,
+    waited_for,
+)
 from web.api.schemas.jobservice import JobQueue, Worker, WorkerPool
 from workers.runtime import JobRuntime
 
@@ -208,3 +218,51 @@ async def test_a_paused_kind_is_not_run_by_the_broker_even_when_sent(runtime: Jo
     await set_paused(["sleep"], False)
     assert await runtime.dispatch_once() == 1  # resumed: sent again at once
     await waited_for("the resumed job ran", lambda: _succeeded(job_id), within=20)
+
+
+# --- a real server on Redis, its jobs run by a `berth worker` process --------------------------
+
+
+def test_a_worker_process_is_a_pool_and_a_paused_queue_holds_its_jobs(
+    queued_server: tuple[RunningBerth, dict[str, str]],
+) -> None:
+    server, env = queued_server
+    with admin_client(server) as admin, berth_worker(server.data_dir, env) as worker:
+        paused = admin.put(f"{QUEUES}/PUSH", json={"action": "pause"})
+        assert paused.status_code == 200, paused.text
+
+        def the_pool() -> dict[str, object] | None:
+            pools = admin.get("/jobservice/pools").json()
+            return next((p for p in pools if p["pid"] == worker.pid), None)
+
+        pool = wait_until("the worker process lists itself as a pool", the_pool)
+        assert pool["concurrency"] == 2
+        push_image(server, "library/held", "v1")
+        (push_job,) = run_sql(server, "SELECT max(id) FROM job WHERE kind = 'push'")[0]
+
+        def later_job_done() -> bool | None:
+            done = run_sql(
+                server, "SELECT id FROM job WHERE id > ? AND status = 'succeeded'", push_job
+            )
+            return bool(done) or None
+
+        # the worker runs what came after (audit indexing), not the paused push job
+        wait_until("a later job of another kind ran on the worker", later_job_done)
+        assert run_sql(server, "SELECT status FROM job WHERE id = ?", push_job) == [("pending",)]
+        held = next(q for q in admin.get(QUEUES).json() if q["job_type"] == "PUSH")
+        assert held["count"] >= 1 and held["paused"] is True
+        assert admin.put(f"{QUEUES}/PUSH", json={"action": "resume"}).status_code == 200
+
+        def pushed() -> bool | None:
+            rows = run_sql(server, "SELECT status FROM job WHERE id = ?", push_job)
+            return rows == [("succeeded",)] or None
+
+        wait_until("the resumed push job ran", pushed)
+    with admin_client(server) as admin:
+        gone = wait_until(
+            "the stopped worker leaves the pools",
+            lambda: (
+                all(p["pid"] != worker.pid for p in admin.get("/jobservice/pools").json()) or None
+            ),
+        )
+        assert gone
