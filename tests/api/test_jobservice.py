@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from core.jobs import enqueue
+from core.jobs import ClaimedJob, enqueue
 from core.service import close_registry, open_registry
 from models import Job
+from pipelines import PipelineContext, pipeline
 from storage import build_driver
 from tests.factories import AppApi, admin_client, app_as, app_user, push_image
 from tests.support import (
@@ -149,6 +150,35 @@ async def test_a_running_job_is_listed_on_its_worker_and_stops(in_process: InPro
     await waited_for("the stopped job leaves its worker", idle, within=15)
     job = await Job.get(id=job_id)
     assert job.status == "failed" and job.progress < 1.0  # cancelled, not finished
+
+
+STOPPED: set[int] = set()
+
+
+async def _after_stop(job: ClaimedJob, context: PipelineContext) -> None:
+    STOPPED.add(job.id)
+
+
+@pipeline("test-stoppable", on_stop=_after_stop)
+async def _stoppable(job: ClaimedJob, context: PipelineContext) -> None:
+    await asyncio.sleep(120)
+
+
+async def test_a_stopped_jobs_kind_gets_to_close_its_records(in_process: InProcessBerth) -> None:
+    """As a GC run ends Stopped when its job is stopped (pipelines/gc.py)."""
+    job_id = await enqueue("test-stoppable", {})
+
+    async def running() -> bool | None:
+        return (await status_of(job_id)) == "running" or None
+
+    await waited_for("the job runs", running, within=30)
+    assert (await AppApi(in_process).put(f"/jobservice/jobs/{job_id}")).status_code == 200
+
+    async def closed() -> bool | None:
+        return job_id in STOPPED or None
+
+    await waited_for("the kind's on_stop ran", closed, within=15)
+    assert await status_of(job_id) == "failed"
 
 
 async def test_unknown_jobs_and_pools_are_404(in_process: InProcessBerth) -> None:
