@@ -14,7 +14,7 @@ import pytest
 
 from core.jobs import ClaimedJob, enqueue
 from core.service import close_registry, open_registry
-from models import Job
+from models import AuditEvent, Job
 from pipelines import PipelineContext, pipeline
 from storage import build_driver
 from tests.factories import AppApi, admin_client, app_as, app_user, push_image
@@ -95,6 +95,12 @@ async def test_stop_drops_the_pending_jobs_of_its_queue(in_process: InProcessBer
     assert log.status_code == 200
     assert f"job {job_id} (SLEEP)" in log.text
     assert "stopped through the job service" in log.text
+    events = await AuditEvent.filter(resource_type="jobservice").order_by("id")
+    assert [(e.username, e.description) for e in events][-1] == (
+        "admin",
+        "stop: 1 pending job(s) dropped",
+    )
+    assert events[-1].resource == "job queue SLEEP"
 
 
 async def test_pause_all_pauses_the_scheduler_too(in_process: InProcessBerth) -> None:
