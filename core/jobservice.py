@@ -28,7 +28,7 @@ _HARBOR_TYPES = {
     "replication": "REPLICATION",
     "webhook": "WEBHOOK",
     "audit-purge": "PURGE_AUDIT_LOG",
-    "retention": "RETENTION",
+    "retention-run": "RETENTION",
     SCHEDULER_QUEUE: "SCHEDULER",
 }
 MAX_JOB_ID = 2**63 - 1

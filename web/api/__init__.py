@@ -27,6 +27,7 @@ from web.api import (  # noqa: E402
     registries,  # noqa: F401
     replication_executions,  # noqa: F401
     replication_policies,  # noqa: F401
+    retentions,  # noqa: F401
     robots,  # noqa: F401
     schedules,  # noqa: F401
     sessions,  # noqa: F401
