@@ -302,3 +302,26 @@ def test_a_worker_process_is_a_pool_and_a_paused_queue_holds_its_jobs(
             ),
         )
         assert gone
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        pytest.param("PUT", f"{QUEUES}/sleep", b"not json", 400, id="body-not-json"),
+        pytest.param("PUT", f"{QUEUES}/sleep", b'{"action": 5}', 400, id="action-not-a-string"),
+        pytest.param("PUT", f"{QUEUES}/sleep", b"{}", 400, id="action-missing"),
+        pytest.param("PUT", f"{QUEUES}/{'x' * 200}", b'{"action":"pause"}', 404, id="long-type"),
+        pytest.param("PUT", f"{QUEUES}/{'x' * 300}", b'{"action":"pause"}', 400, id="too-long"),
+        pytest.param("GET", f"/jobservice/jobs/{'9' * 25}/log", None, 404, id="huge-id"),
+        pytest.param("GET", "/jobservice/jobs/-1/log", None, 404, id="negative-id"),
+        pytest.param("GET", "/jobservice/pools/%00/workers", None, 400, id="nul-pool"),
+        pytest.param("GET", "/schedules/%00/paused", None, 400, id="nul-job-type"),
+    ],
+)
+async def test_odd_input_is_refused_plainly(
+    in_process: InProcessBerth, method: str, path: str, body: bytes | None, status: int
+) -> None:
+    kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if body else {}
+    answer = await AppApi(in_process).request(method, path, **kwargs)
+    assert answer.status_code == status, answer.text
+    assert answer.json()["errors"][0]["message"]
