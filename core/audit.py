@@ -53,6 +53,9 @@ RESOURCE_TYPES = (
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
     TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION,
 )  # fmt: skip
+JOB_SERVICE = "jobservice"  # a job queue paused, resumed or emptied; a job stopped
+# appended apart from the tuple above, so that merges of new types stay simple
+RESOURCE_TYPES = (*RESOURCE_TYPES, JOB_SERVICE)  # type: ignore[assignment]
 
 ANONYMOUS = "anonymous"
 SYSTEM = "system"  # jobs acting on their own (retention purge)

@@ -13,7 +13,7 @@ from models.identity import (
     UserGroup,
 )
 from models.immutability import ImmutableRule
-from models.jobs import Job, Lease, Schedule
+from models.jobs import Job, JobQueueState, Lease, Schedule, WorkerPool
 from models.labels import ArtifactLabel, Label
 from models.quota import ProjectBlob, Quota
 from models.registry import (
@@ -88,4 +88,6 @@ __all__ = [
     "fetch",
     "open_database",
     "refresh_statistics",
+    "JobQueueState",
+    "WorkerPool",
 ]

@@ -61,6 +61,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     # Bodies stream to storage, so no global cap; the manifest handler enforces its own.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
+    app.extensions["settings"] = settings  # read by web/api/systeminfo.py
     app.url_map.converters["int"] = RowId  # before the routes that use it are added
     app.register_blueprint(v2)
     app.register_blueprint(token)

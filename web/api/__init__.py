@@ -19,6 +19,7 @@ from web.api import (  # noqa: E402
     gc,  # noqa: F401
     health,  # noqa: F401
     immutable_rules,  # noqa: F401
+    jobservice,  # noqa: F401
     labels,  # noqa: F401
     ldap,  # noqa: F401
     members,  # noqa: F401
@@ -29,8 +30,10 @@ from web.api import (  # noqa: E402
     replication_policies,  # noqa: F401
     retentions,  # noqa: F401
     robots,  # noqa: F401
+    schedules,  # noqa: F401
     sessions,  # noqa: F401
     signing_keys,  # noqa: F401
+    systeminfo,  # noqa: F401
     users,  # noqa: F401
     webhooks,  # noqa: F401
 )
