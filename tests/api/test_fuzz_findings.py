@@ -35,3 +35,19 @@ async def test_a_superscript_digit_names_no_signing_key(in_process: InProcessBer
 async def test_a_superscript_page_size_on_the_catalog_is_400(in_process: InProcessBerth) -> None:
     answer = await AppApi(in_process).get(f"/v2/_catalog?n={SUPERSCRIPT}")
     assert answer.status_code == 400, answer.text
+
+
+@pytest.mark.parametrize("path", ["/ldap/ping", "/projects", "/users"])
+async def test_a_body_that_is_not_utf8_is_400(in_process: InProcessBerth, path: str) -> None:
+    headers = {"Content-Type": "application/json"}
+    answer = await AppApi(in_process).post(path, data=b"\xa3q", headers=headers)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["message"] == "body is not valid JSON"
+
+
+async def test_an_empty_ldap_ping_body_still_pings_the_stored_settings(
+    in_process: InProcessBerth,
+) -> None:
+    answer = await AppApi(in_process).post("/ldap/ping")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["success"] is False  # no directory is configured here
