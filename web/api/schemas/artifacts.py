@@ -8,6 +8,7 @@ from pydantic import Field
 
 from models.values import MAX_NAME
 from web.api.schemas.common import Closed, PageQuery, Query, RequestBody
+from web.api.schemas.labels import Label
 
 
 class Tag(Closed):
@@ -48,6 +49,7 @@ class Artifact(Closed):
     tags: list[Tag] | None
     references: list[Reference]
     verification: Verification
+    labels: list[Label] | None = None  # with_label=true only
 
 
 class TagReq(RequestBody):
@@ -81,6 +83,8 @@ class Accessory(Closed):
 class ArtifactQuery(Query):
     with_tag: bool | None = None
     with_signature: bool | None = None
+    with_label: bool | None = None
+    with_immutable_status: bool | None = None
 
 
 class ArtifactListQuery(PageQuery, ArtifactQuery):
