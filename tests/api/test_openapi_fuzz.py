@@ -33,7 +33,7 @@ from tests.factories import (
 from tests.support import ADMIN, RunningBerth, assert_log_clean, running_berth_with
 
 SEED = 14
-MAX_EXAMPLES = 6  # all four runs within 4 minutes, with room for the routes still coming
+MAX_EXAMPLES = 4  # the four runs within 4 minutes on a loaded CI machine, with the routes to come
 CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
