@@ -5,8 +5,10 @@ status is documented and its body matches the documented schema.
 Bounded (MAX_EXAMPLES per operation and phase) and derandomized (schemathesis' deterministic
 generation; the seed is passed as well, for the phases that take one), so a run repeats. Half
 of the path parameters come from data the fixture made (a project with an image, a member, a
-robot, a webhook policy), so the fuzzer reaches real resources and checks real bodies, not
-only 404s. Nothing is excluded."""
+robot, a webhook policy, a label on the image, an immutable rule, a retention policy with a
+dry run's execution and tasks, the project's quota, the job service's pools, queues and jobs),
+so the fuzzer reaches real resources and checks real bodies, not only 404s. Nothing is
+excluded."""
 
 from __future__ import annotations
 
@@ -15,9 +17,11 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.factories import (
@@ -25,12 +29,21 @@ from tests.factories import (
     PASSWORD,
     add_member,
     admin_client,
+    id_from_location,
     new_project,
     new_robot,
     new_user,
     push_image,
+    retention_policy_body,
 )
-from tests.support import ADMIN, RunningBerth, assert_log_clean, running_berth_with
+from tests.support import (
+    ADMIN,
+    RunningBerth,
+    assert_log_clean,
+    run_sql,
+    running_berth_with,
+    wait_until,
+)
 
 SEED = 14
 MAX_EXAMPLES = 4  # the four runs within 4 minutes on a loaded CI machine, with the routes to come
@@ -43,6 +56,7 @@ class Fuzzed:
     server: RunningBerth
     project: str
     guest: str
+    ids: dict[str, list[Any]] = field(default_factory=dict)  # path parameter -> real values
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -50,31 +64,74 @@ def fuzzed(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Fuzzed]:
     """A Berth of the fuzzer's own per backend (what it creates and deletes touches no other
-    test), with a project holding an image, a Guest, a robot and a webhook policy; nothing
-    the fuzzer sends may be logged as an error."""
+    test), with a project holding an image, a Guest, a robot and the rows `seed` makes;
+    nothing the fuzzer sends may be logged as an error."""
     data_dir = Path(tmp_path_factory.mktemp(f"berth-fuzz-{request.param}"))
     with running_berth_with(request.param, data_dir) as server:
-        _, project = new_project(server, prefix="fuzz")
+        project_id, project = new_project(server, prefix="fuzz")
         push_image(server, f"{project}/app", "latest")
         _, guest = new_user(server, prefix="guest")
         add_member(server, project, guest, GUEST)
         new_robot(server, project)
         with admin_client(server) as admin:
-            hook = {"name": "hook", "event_types": ["PUSH_ARTIFACT"], "enabled": True}
-            hook["targets"] = [{"type": "http", "address": "http://127.0.0.1:9/hook"}]
-            made = admin.post(f"/projects/{project}/webhook/policies", json=hook)
-            assert made.status_code == 201, made.text
-        yield Fuzzed(server, project, guest)
+            ids = seed(admin, project_id, project)
+        ids["job_id"] = [str(row[0]) for row in run_sql(server, "SELECT id FROM job")][:3]
+        yield Fuzzed(server, project, guest, ids)
     assert_log_clean(data_dir / "server.log", during="the fuzzing")
+
+
+def made(answer: httpx.Response) -> int:
+    assert answer.status_code == 201, answer.text
+    return id_from_location(answer.headers["Location"])
+
+
+def seed(admin: httpx.Client, project_id: int, project: str) -> dict[str, list[Any]]:
+    """Rows of every resource with a path parameter, made as the admin; parameter -> values."""
+    hook = {"name": "hook", "event_types": ["PUSH_ARTIFACT"], "enabled": True}
+    hook["targets"] = [{"type": "http", "address": "http://127.0.0.1:9/hook"}]
+    hook_id = made(admin.post(f"/projects/{project}/webhook/policies", json=hook))
+    label = {"name": "fuzz", "description": "", "color": "#0065AB"}
+    label_id = made(admin.post("/labels", json=label))
+    artifact = f"/projects/{project}/repositories/app/artifacts/latest"
+    labelled = admin.post(f"{artifact}/labels", json={"id": label_id})
+    assert labelled.status_code == 200, labelled.text
+    rule = {
+        "action": "immutable",
+        "template": "immutable_template",
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v*"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    rule_id = made(admin.post(f"/projects/{project}/immutabletagrules", json=rule))
+    retention_id = made(admin.post("/retentions", json=retention_policy_body(project_id)))
+    run = admin.post(f"/retentions/{retention_id}/executions", json={"dry_run": True})
+    execution_id = made(run)
+    tasks_url = f"/retentions/{retention_id}/executions/{execution_id}/tasks"
+    tasks = wait_until("the dry run's tasks", lambda: admin.get(tasks_url).json())
+    quotas = admin.get("/quotas", params={"reference_id": project_id}).json()
+    pools = admin.get("/jobservice/pools").json()
+    queues = admin.get("/jobservice/queues").json()
+    return {
+        "policy_id": [hook_id, retention_id],
+        "label_id": [label_id],
+        "rule_id": [rule_id],
+        "execution_id": [execution_id],
+        "task_id": [t["id"] for t in tasks],
+        "quota_id": [q["id"] for q in quotas] or [1],
+        "pool_id": [p["worker_pool_id"] for p in pools] or ["1"],
+        "job_type": [q["job_type"] for q in queues] or ["GARBAGE_COLLECTION"],
+    }
 
 
 def config(fuzzed: Fuzzed, folder: Path) -> Path:
     """schemathesis.toml: path parameters drawn half the time from what the fixture made."""
-    known = {
+    known: dict[str, list[Any]] = {
         "names": [fuzzed.project, "1"],
         "repositories": ["app"],
         "references": ["latest"],
         "ids": [1, 2],
+        **{f"real_{name}": values for name, values in fuzzed.ids.items()},
     }
     bindings = {
         "path.ref": "names",
@@ -84,8 +141,9 @@ def config(fuzzed: Fuzzed, folder: Path) -> Path:
         "path.tag_name": "references",
         **{
             f"path.{name}": "ids"
-            for name in ("mid", "user_id", "robot_id", "policy_id", "registry_id", "run_id")
+            for name in ("mid", "user_id", "robot_id", "registry_id", "run_id")
         },
+        **{f"path.{name}": f"real_{name}" for name in fuzzed.ids},
     }
     lines = [
         f"[dictionaries.{name}]\nvalues = {json.dumps(values)}\n" for name, values in known.items()
