@@ -321,3 +321,37 @@ async def search_groups(
             conn.unbind()
 
     return await asyncio.to_thread(run)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedImport:
+    """Harbor's LdapFailedImportUser: a uid and why it was not imported."""
+
+    uid: str
+    error: str
+
+
+async def import_users(settings: LdapSettings, uids: list[str]) -> list[FailedImport]:
+    """Record the local users of directory uids, so they can be made members before their
+    first login (Harbor's importLdapUser); the uids that were not imported, and why. A user
+    known here already is refreshed from the directory, as a login would."""
+
+    def run() -> list[tuple[str, list[DirectoryUser]]]:
+        directory = LdapDirectory(settings)
+        conn = directory.searcher()
+        try:
+            return [(uid, directory.find_users(conn, uid) if uid else []) for uid in uids]
+        finally:
+            conn.unbind()
+
+    failed: list[FailedImport] = []
+    for uid, found in await asyncio.to_thread(run):
+        if not uid:
+            failed.append(FailedImport(uid, "empty_uid"))
+        elif len(found) != 1:
+            failed.append(FailedImport(uid, "unknown_user" if not found else "ambiguous_user"))
+        elif await User.filter(username=found[0].username, password_hash__isnull=False).exists():
+            failed.append(FailedImport(uid, "a local user of that name exists"))
+        else:
+            await sync_user(DirectoryLogin(found[0], [], None))
+    return failed

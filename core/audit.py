@@ -44,10 +44,12 @@ REPLICATION = "replication"  # an execution: started, stopped, finished (its cou
 SIGNATURE = "signature"  # made by Berth, failed to verify, or a pull refused for want of one
 SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
+USER_GROUP = "user_group"
+PURGE_AUDIT = "purge_audit"  # an audit log purge run or its schedule
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA,
+    TRUST_DATA, USER_GROUP, PURGE_AUDIT,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

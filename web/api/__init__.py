@@ -26,6 +26,7 @@ from web.api import (  # noqa: E402
     robots,  # noqa: F401
     sessions,  # noqa: F401
     signing_keys,  # noqa: F401
+    usergroups,  # noqa: F401
     users,  # noqa: F401
     webhooks,  # noqa: F401
 )

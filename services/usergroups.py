@@ -1,0 +1,78 @@
+"""User groups and LDAP user import: create, rename, delete a group; import directory users.
+
+Each is one attempt (services.attempts): the system-level right first ("user-group:create",
+"ldap-user:create", ...), then the body, then the change and its audit event together.
+"""
+
+from __future__ import annotations
+
+from access import config, groups, ldap
+from access.errors import InvalidInput
+from core import audit, events
+from models.errors import PreconditionFailed
+from services.attempts import Call, attempt, requested
+from services.rights import require_system
+
+MAX_IMPORT = 100  # uids one import may name
+
+
+async def create(call: Call) -> int:
+    """A new group from a UserGroup body; its id."""
+    name = await requested(call, "group_name") or await requested(call, "ldap_group_dn", 512)
+    event = audit.Event(audit.CREATE, audit.USER_GROUP, name)
+    async with attempt(call, event) as op:
+        require_system(op.caller, "user-group:create")
+        group = await groups.create(groups.parse_new(await op.body()))
+        event.resource = group.group_name
+        event.description = f"group_type: {group.group_type}"
+        if group.ldap_group_dn:
+            event.description += f", ldap_group_dn: {audit.shown(group.ldap_group_dn)}"
+        await events.emit(op.tx, event)
+    return int(group.id)
+
+
+async def rename(call: Call, group_id: int) -> None:
+    event = audit.Event(audit.UPDATE, audit.USER_GROUP, f"group {group_id}")
+    async with attempt(call, event) as op:
+        require_system(op.caller, "user-group:update")
+        before = await groups.get(group_id)
+        name = groups.parse_name(await op.body())
+        await groups.rename(group_id, name)
+        event.resource = name
+        event.description = audit.changes({"group_name": before.group_name}, {"group_name": name})
+        await events.emit(op.tx, event)
+
+
+async def delete(call: Call, group_id: int) -> None:
+    """Delete the group with its project memberships."""
+    event = audit.Event(audit.DELETE, audit.USER_GROUP, f"group {group_id}")
+    async with attempt(call, event) as op:
+        require_system(op.caller, "user-group:delete")
+        event.resource = (await groups.delete(group_id)).group_name
+        await events.emit(op.tx, event)
+
+
+async def import_ldap_users(call: Call) -> list[ldap.FailedImport]:
+    """Harbor's importLdapUser ({"ldap_uid_list": [...]}): the uids that were not imported."""
+    event = audit.Event(audit.CREATE, audit.USER, "ldap users")
+    async with attempt(call, event) as op:
+        require_system(op.caller, "ldap-user:create")
+        uids = _uids((await op.body()).get("ldap_uid_list"))
+        settings = config.ldap_settings(await config.current())
+        if not settings.url:
+            raise PreconditionFailed("no directory is configured: set ldap_url first")
+        failed = await ldap.import_users(settings, uids)
+        missed = {f.uid for f in failed}
+        imported = [u for u in uids if u not in missed]
+        event.resource = ", ".join(imported)[:1024] or "none"
+        event.description = f"imported from the directory: {len(imported)} of {len(uids)}"
+        await events.emit(op.tx, event)
+    return failed
+
+
+def _uids(value: object) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidInput("ldap_uid_list must be a list of strings")
+    if len(value) > MAX_IMPORT or any(len(v) > groups.MAX_NAME for v in value):
+        raise InvalidInput(f"ldap_uid_list: at most {MAX_IMPORT} uids of 255 characters")
+    return list(dict.fromkeys(value))
