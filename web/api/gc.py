@@ -10,7 +10,7 @@ from quart import Response
 
 import services.gc
 from core import gc_runs, gc_schedule
-from models import GcRun, Schedule
+from models import JobRun, Schedule
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import (
@@ -77,7 +77,7 @@ async def update_schedule() -> Response:
     return Response("", status=200)
 
 
-def history_row(run: GcRun, schedule: Schedule | None) -> dict[str, Any]:
+def history_row(run: JobRun, schedule: Schedule | None) -> dict[str, Any]:
     """Harbor's GCHistory, plus trigger (MANUAL, SCHEDULE, START, CLI) and the results."""
     results = run.results or {}
     return {
@@ -98,7 +98,7 @@ def history_row(run: GcRun, schedule: Schedule | None) -> dict[str, Any]:
     }
 
 
-def _fired_by(run: GcRun, schedule: Schedule | None) -> dict[str, Any] | None:
+def _fired_by(run: JobRun, schedule: Schedule | None) -> dict[str, Any] | None:
     if run.trigger != gc_runs.SCHEDULE or not run.schedule:
         return None
     upcoming = gc_schedule.schedule_shape(schedule)["next_scheduled_time"] if schedule else None
