@@ -328,16 +328,24 @@ async def mark_all_unindexed() -> int:
     return await AuditEvent.filter(indexed=True).update(indexed=False)
 
 
-async def count_before(cutoff: datetime) -> int:
-    return await AuditEvent.filter(occurred_at__lt=cutoff).count()
+def _older(cutoff: datetime, operations: frozenset[str] | None) -> Q:
+    older = Q(occurred_at__lt=cutoff)
+    return older if operations is None else older & Q(operation__in=sorted(operations))
 
 
-async def delete_before(cutoff: datetime, chunk: int = 5000) -> int:
-    """Delete events older than cutoff in short transactions (no long write lock); the count."""
+async def count_before(cutoff: datetime, operations: frozenset[str] | None = None) -> int:
+    return await AuditEvent.filter(_older(cutoff, operations)).count()
+
+
+async def delete_before(
+    cutoff: datetime, chunk: int = 5000, operations: frozenset[str] | None = None
+) -> int:
+    """Delete events older than cutoff (of these operations only, when given) in short
+    transactions (no long write lock); the count."""
     removed = 0
     while True:
         ids = (
-            await AuditEvent.filter(occurred_at__lt=cutoff)
+            await AuditEvent.filter(_older(cutoff, operations))
             .limit(chunk)
             .values_list("id", flat=True)
         )

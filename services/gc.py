@@ -34,15 +34,15 @@ async def set_schedule(call: Call, replace: bool) -> JobRun | None:
         request = gc_schedule.parse_request(await op.body())
         if request.type == gc_schedule.MANUAL:
             return await _run_now(op.tx, op.caller, request, event)
-        before = _described(await gc_schedule.get_schedule())
+        before = described(await gc_schedule.get_schedule())
         row = await gc_schedule.set_schedule(request, replace)
         event.operation = audit.DELETE if row is None else audit.UPDATE
-        event.description = audit.changes(before, _described(row))
+        event.description = audit.changes(before, described(row))
         await events.emit(op.tx, event)
     return None
 
 
-def _described(row: Schedule | None) -> dict[str, object]:
+def described(row: Schedule | None) -> dict[str, object]:
     """A schedule as its audit event describes a change of it."""
     shape = gc_schedule.schedule_shape(row)
     parameters = row.args.get("parameters") if row is not None else None

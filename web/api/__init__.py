@@ -20,6 +20,7 @@ from web.api import (  # noqa: E402
     ldap,  # noqa: F401
     members,  # noqa: F401
     projects,  # noqa: F401
+    purgeaudit,  # noqa: F401
     registries,  # noqa: F401
     replication_executions,  # noqa: F401
     replication_policies,  # noqa: F401

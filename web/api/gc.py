@@ -77,12 +77,11 @@ async def update_schedule() -> Response:
     return Response("", status=200)
 
 
-def history_row(run: JobRun, schedule: Schedule | None) -> dict[str, Any]:
-    """Harbor's GCHistory, plus trigger (MANUAL, SCHEDULE, START, CLI) and the results."""
-    results = run.results or {}
+def exec_history(run: JobRun, schedule: Schedule | None, job_name: str) -> dict[str, Any]:
+    """Harbor's ExecHistory of any kind of run (GC's GCHistory has the same fields)."""
     return {
         "id": run.id,
-        "job_name": JOB_NAME,
+        "job_name": job_name,
         "job_kind": gc_runs.SCHEDULE if run.trigger == gc_runs.SCHEDULE else gc_runs.MANUAL,
         "job_parameters": json.dumps(run.parameters, separators=(",", ":"), sort_keys=True),
         "schedule": _fired_by(run, schedule),
@@ -90,6 +89,14 @@ def history_row(run: JobRun, schedule: Schedule | None) -> dict[str, Any]:
         "deleted": False,
         "creation_time": api_time(run.created_at),
         "update_time": api_time(run.updated_at),
+    }
+
+
+def history_row(run: JobRun, schedule: Schedule | None) -> dict[str, Any]:
+    """Harbor's GCHistory, plus trigger (MANUAL, SCHEDULE, START, CLI) and the results."""
+    results = run.results or {}
+    return {
+        **exec_history(run, schedule, JOB_NAME),
         "trigger": run.trigger,
         "freed_bytes": int(results.get("bytes", 0)),
         "blobs": int(results.get("blobs", 0)),
