@@ -46,10 +46,12 @@ SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
 USER_GROUP = "user_group"
 PURGE_AUDIT = "purge_audit"  # an audit log purge run or its schedule
+LABEL = "label"  # a label made, changed or deleted, or attached to / removed from an artifact
+IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA, USER_GROUP, PURGE_AUDIT,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE, USER_GROUP, PURGE_AUDIT,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

@@ -20,6 +20,8 @@ MODEL_MODULES = [
     "models.replication",
     "models.signing",
     "models.trust",
+    "models.labels",
+    "models.immutability",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (
@@ -30,6 +32,8 @@ _EXTRA_SCHEMA = (
     # one active signing key per project: a second made by a racing worker fails to insert
     "CREATE UNIQUE INDEX IF NOT EXISTS project_key_one_active ON project_key (project_id)"
     " WHERE status = 'active'",
+    # global labels' names are unique among them (unique_together cannot see a NULL project)
+    "CREATE UNIQUE INDEX IF NOT EXISTS label_global_name ON label (name) WHERE project_id IS NULL",
 )
 # Columns added to tables after their first release: (table, column, definition). A
 # database made before gets them at start (generate_schemas only creates missing tables).

@@ -9,7 +9,7 @@ from __future__ import annotations
 from access import config, groups, ldap
 from access.errors import InvalidInput
 from core import audit, events
-from models.errors import PreconditionFailed
+from models.errors import NotFound, PreconditionFailed
 from services.attempts import Call, attempt, requested
 from services.rights import require_system
 
@@ -52,8 +52,20 @@ async def delete(call: Call, group_id: int) -> None:
         await events.emit(op.tx, event)
 
 
-async def import_ldap_users(call: Call) -> list[ldap.FailedImport]:
-    """Harbor's importLdapUser ({"ldap_uid_list": [...]}): the uids that were not imported."""
+class ImportIncomplete(NotFound):
+    """Some uids were not imported (the others were): 404 naming them, and in detail each
+    with its reason (Harbor's LdapFailedImportUser list)."""
+
+    def __init__(self, failed: list[ldap.FailedImport]) -> None:
+        named = ", ".join(f"{f.uid or '(empty)'} ({f.error})" for f in failed[:20])
+        super().__init__(
+            f"not imported: {named}", {"failed": [{"uid": f.uid, "error": f.error} for f in failed]}
+        )
+
+
+async def import_ldap_users(call: Call) -> None:
+    """Harbor's importLdapUser ({"ldap_uid_list": [...]}); ImportIncomplete, after the
+    others are imported, when some uids were not."""
     event = audit.Event(audit.CREATE, audit.USER, "ldap users")
     async with attempt(call, event) as op:
         require_system(op.caller, "ldap-user:create")
@@ -67,7 +79,8 @@ async def import_ldap_users(call: Call) -> list[ldap.FailedImport]:
         event.resource = ", ".join(imported)[:1024] or "none"
         event.description = f"imported from the directory: {len(imported)} of {len(uids)}"
         await events.emit(op.tx, event)
-    return failed
+    if failed:
+        raise ImportIncomplete(failed)
 
 
 def _uids(value: object) -> list[str]:

@@ -76,9 +76,12 @@ def test_imported_users_can_be_members_before_their_first_login(
 ) -> None:
     # When the admin imports dave and somebody the directory lacks
     answer = post(ldap_berth, "/ldap/users/import", {"ldap_uid_list": ["dave", "nobody"]})
-    # Then the missing one is listed as Harbor does, and dave exists with his directory name
+    # Then the missing one is named (with Harbor's reason), and dave exists with his
+    # directory name
     assert answer.status_code == 404
-    assert answer.json() == [{"uid": "nobody", "error": "unknown_user"}]
+    [error] = answer.json()["errors"]
+    assert "nobody (unknown_user)" in error["message"]
+    assert error["detail"] == {"failed": [{"uid": "nobody", "error": "unknown_user"}]}
     [dave] = get(ldap_berth, "/users", q="username=dave").json()
     assert (dave["realname"], dave["email"]) == ("Dave", "dave@berth.test")
     # And he can be made a member, and then logs in with that role

@@ -15,8 +15,11 @@ from web.api import (  # noqa: E402
     artifacts,  # noqa: F401
     audit,  # noqa: F401
     configurations,  # noqa: F401
+    docs,  # noqa: F401
     gc,  # noqa: F401
     health,  # noqa: F401
+    immutable_rules,  # noqa: F401
+    labels,  # noqa: F401
     ldap,  # noqa: F401
     members,  # noqa: F401
     projects,  # noqa: F401

@@ -7,6 +7,7 @@ repository_name is the part after the project, URL-encoded; Harbor's clients enc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,8 +16,9 @@ from quart import Response, request
 import services.artifacts
 from access.policy import project_access
 from access.roles import Permission
-from core import artifacts, content_trust
+from core import artifacts, content_trust, immutability, labels
 from core.artifacts import ArtifactInfo, RepositoryRef
+from models import Label
 from models.errors import NotFound
 from services.artifacts import RepositoryPath
 from services.rights import require
@@ -30,6 +32,9 @@ from web.api.common import (
     paging,
     wake_jobs,
 )
+from web.api.labels import render_label
+from web.api.openapi import operation
+from web.api.schemas.artifacts import Artifact, ArtifactListQuery, ArtifactQuery, TagReq
 from web.params import api_time, bool_arg
 
 REPOSITORY = "/projects/<project_name>/repositories/<path:repository_name>"
@@ -37,15 +42,18 @@ BASE = f"{REPOSITORY}/artifacts"
 
 
 @api.route(BASE, methods=["GET"])
+@operation("listArtifacts", "artifact", query=ArtifactListQuery, responses={200: list[Artifact]})
 async def list_artifacts(project_name: str, repository_name: str) -> Response:
     repo = await _repository(project_name, repository_name)
     pages, with_tag = paging(), bool_arg("with_tag", True)
     items, total = await artifacts.list_artifacts(repo, pages.offset, pages.page_size, with_tag)
     signed = await _signed_tags(project_name, repository_name, with_tag)
-    return paged_response([_render(a, signed) for a in items], total, pages)
+    extra = await _extras(repo, _full_name(project_name, repository_name), items)
+    return paged_response([_render(a, signed, extra) for a in items], total, pages)
 
 
 @api.route(f"{BASE}/<reference>", methods=["GET"])
+@operation("getArtifact", "artifact", query=ArtifactQuery, responses={200: Artifact})
 async def get_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     repo = await _repository(project_name, repository_name)
     with_tag = bool_arg("with_tag", True)
@@ -53,10 +61,12 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
     if found is None:
         raise NotFound(f"artifact {reference} not found")
     signed = await _signed_tags(project_name, repository_name, with_tag)
-    return json_response(_render(found, signed))
+    extra = await _extras(repo, _full_name(project_name, repository_name), [found])
+    return json_response(_render(found, signed, extra))
 
 
 @api.route(REPOSITORY, methods=["DELETE"])
+@operation("deleteRepository", "repository", responses={200: None})
 async def delete_repository(project_name: str, repository_name: str) -> Response:
     path = _path(project_name, repository_name)
     wake_jobs(await services.artifacts.delete_repository(await api_call(), path))
@@ -64,6 +74,7 @@ async def delete_repository(project_name: str, repository_name: str) -> Response
 
 
 @api.route(f"{BASE}/<reference>", methods=["DELETE"])
+@operation("deleteArtifact", "artifact", responses={200: None})
 async def delete_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     path, ref = _path(project_name, repository_name), unquote(reference)
     wake_jobs(await services.artifacts.delete_artifact(await api_call(), path, ref))
@@ -71,6 +82,7 @@ async def delete_artifact(project_name: str, repository_name: str, reference: st
 
 
 @api.route(f"{BASE}/<reference>/tags", methods=["POST"])
+@operation("createTag", "artifact", body=TagReq, responses={201: None})
 async def create_tag(project_name: str, repository_name: str, reference: str) -> Response:
     path, ref = _path(project_name, repository_name), unquote(reference)
     tag = await services.artifacts.create_tag(await api_call(), path, ref)
@@ -78,6 +90,7 @@ async def create_tag(project_name: str, repository_name: str, reference: str) ->
 
 
 @api.route(f"{BASE}/<reference>/tags/<tag_name>", methods=["DELETE"])
+@operation("deleteTag", "artifact", responses={200: None})
 async def delete_tag(
     project_name: str, repository_name: str, reference: str, tag_name: str
 ) -> Response:
@@ -105,6 +118,23 @@ async def _signed_tags(project: str, encoded_name: str, with_tag: bool) -> dict[
     return await content_trust.signed_tags(_full_name(project, encoded_name)) if with_tag else {}
 
 
+@dataclass(frozen=True, slots=True)
+class _Extras:
+    """What a render adds from other tables: labels (with_label) and immutable tags."""
+
+    labels: dict[int, list[Label]] | None
+    immutable: set[str]
+
+
+async def _extras(repo: RepositoryRef, name: str, items: list[ArtifactInfo]) -> _Extras:
+    """Labels only for with_label=true, as Harbor; a tag's `immutable` always (one read of
+    the project's rules; with_immutable_status is still checked, as Harbor takes it)."""
+    bool_arg("with_immutable_status", False)
+    found = await labels.labels_of([a.id for a in items]) if bool_arg("with_label", False) else None
+    tags = [t.name for a in items for t in a.tags or []]
+    return _Extras(found, await immutability.immutable_tags(repo.project_id, name, tags))
+
+
 def _full_name(project: str, encoded_name: str) -> str:
     return f"{project}/{unquote(encoded_name)}"
 
@@ -113,8 +143,8 @@ def _path(project: str, encoded_name: str) -> RepositoryPath:
     return RepositoryPath(project, _full_name(project, encoded_name))
 
 
-def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
-    return {
+def _render(item: ArtifactInfo, signed: dict[str, str], extra: _Extras) -> dict[str, Any]:
+    rendered = {
         "id": item.id,
         "type": item.type,
         "media_type": item.media_type,
@@ -125,7 +155,9 @@ def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
         "size": item.size,
         "push_time": api_time(item.push_time),
         "pull_time": api_time(item.pull_time),
-        "tags": None if item.tags is None else [_tag(item, t, signed) for t in item.tags],
+        "tags": None
+        if item.tags is None
+        else [_tag(item, t, signed, t.name in extra.immutable) for t in item.tags],
         "references": [
             {
                 "parent_id": item.id,
@@ -142,14 +174,19 @@ def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
             "verified_at": api_time(item.verified_at),
         },
     }
+    if extra.labels is not None:
+        rendered["labels"] = [render_label(x) for x in extra.labels.get(item.id, [])]
+    return rendered
 
 
-def _tag(item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str]) -> dict[str, Any]:
+def _tag(
+    item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str], immutable: bool
+) -> dict[str, Any]:
     return {
         "id": tag.id,
         "name": tag.name,
         "push_time": api_time(tag.push_time),
-        "immutable": False,
+        "immutable": immutable,
         # with this very manifest (trust data names its sha256), unexpired
         "signed": signed.get(tag.name) in (item.digest, item.sha256),
         "repository_id": item.repository_id,

@@ -16,12 +16,17 @@ from web.api import api
 from web.api.calls import api_call
 from web.api.common import created, current_identity, json_response, paged_response, paging
 from web.api.gc import exec_history
+from web.api.openapi import Content, operation
+from web.api.schemas.common import ListQuery
+from web.api.schemas.gc import ScheduleReq
+from web.api.schemas.purgeaudit import ExecHistory, PurgeSchedule
 from web.params import api_time
 
 LOCATION = "/api/v2.0/system/purgeaudit"
 
 
 @api.route("/system/purgeaudit", methods=["GET"])
+@operation("getPurgeHistory", "purge", query=ListQuery, responses={200: list[ExecHistory]})
 async def list_purges() -> Response:
     purges.require(await current_identity(), purges.LIST)
     pages = paging()
@@ -31,6 +36,7 @@ async def list_purges() -> Response:
 
 
 @api.route("/system/purgeaudit/<int:run_id>", methods=["GET"])
+@operation("getPurgeJob", "purge", responses={200: ExecHistory})
 async def get_purge(run_id: int) -> Response:
     purges.require(await current_identity(), purges.READ)
     run = await gc_runs.get(run_id, PURGE)
@@ -39,12 +45,14 @@ async def get_purge(run_id: int) -> Response:
 
 
 @api.route("/system/purgeaudit/<int:run_id>", methods=["PUT"])
+@operation("stopPurge", "purge", responses={200: None})
 async def stop_purge(run_id: int) -> Response:
     await purges.stop(await api_call(), run_id)
     return Response("", status=200)
 
 
 @api.route("/system/purgeaudit/<int:run_id>/log", methods=["GET"])
+@operation("getPurgeJobLog", "purge", responses={200: Content({"text/plain": str})})
 async def purge_log(run_id: int) -> Response:
     purges.require(await current_identity(), purges.READ)
     run = await gc_runs.get(run_id, PURGE)
@@ -52,18 +60,21 @@ async def purge_log(run_id: int) -> Response:
 
 
 @api.route("/system/purgeaudit/schedule", methods=["GET"])
+@operation("getPurgeSchedule", "purge", responses={200: PurgeSchedule})
 async def get_purge_schedule() -> Response:
     purges.require(await current_identity(), purges.READ)
     return json_response(schedule_json(await gc_schedule.get_schedule(PURGE_SCHEDULE)))
 
 
 @api.route("/system/purgeaudit/schedule", methods=["POST"])
+@operation("createPurgeSchedule", "purge", body=ScheduleReq, responses={201: None})
 async def create_purge_schedule() -> Response:
     run = await purges.set_schedule(await api_call(), replace=False)
     return created(f"{LOCATION}/{run.id}" if run is not None else f"{LOCATION}/schedule")
 
 
 @api.route("/system/purgeaudit/schedule", methods=["PUT"])
+@operation("updatePurgeSchedule", "purge", body=ScheduleReq, responses={200: None, 201: None})
 async def update_purge_schedule() -> Response:
     run = await purges.set_schedule(await api_call(), replace=True)
     if run is not None:

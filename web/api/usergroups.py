@@ -9,7 +9,7 @@ from quart import Response, request
 
 import services.usergroups
 from access import groups
-from models import UserGroup
+from models import UserGroup as GroupRow
 from models.errors import InvalidInput
 from services.rights import require_system
 from web.api import api
@@ -22,10 +22,19 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.openapi import operation
+from web.api.schemas.usergroups import (
+    LdapImportUsers,
+    UserGroup,
+    UserGroupListQuery,
+    UserGroupReq,
+    UserGroupSearchItem,
+    UserGroupSearchQuery,
+)
 from web.params import MAX_QUERY, name_arg
 
 
-def group_resp(group: UserGroup) -> dict[str, Any]:
+def group_resp(group: GroupRow) -> dict[str, Any]:
     """Harbor's UserGroup."""
     return {
         "id": group.id,
@@ -36,6 +45,9 @@ def group_resp(group: UserGroup) -> dict[str, Any]:
 
 
 @api.get("/usergroups")
+@operation(
+    "listUserGroups", "usergroup", query=UserGroupListQuery, responses={200: list[UserGroup]}
+)
 async def list_user_groups() -> Response:
     require_system(await current_identity(), "user-group:list")
     flt = groups.GroupFilter(
@@ -47,12 +59,19 @@ async def list_user_groups() -> Response:
 
 
 @api.post("/usergroups")
+@operation("createUserGroup", "usergroup", body=UserGroupReq, responses={201: None})
 async def create_user_group() -> Response:
     group_id = await services.usergroups.create(await api_call())
     return created(f"{request.path.rstrip('/')}/{group_id}")
 
 
 @api.get("/usergroups/search")
+@operation(
+    "searchUserGroups",
+    "usergroup",
+    query=UserGroupSearchQuery,
+    responses={200: list[UserGroupSearchItem]},
+)
 async def search_user_groups() -> Response:
     await signed_in()
     name = name_arg("groupname")
@@ -67,27 +86,34 @@ async def search_user_groups() -> Response:
 
 
 @api.get("/usergroups/<int:group_id>")
+@operation("getUserGroup", "usergroup", responses={200: UserGroup})
 async def get_user_group(group_id: int) -> Response:
     require_system(await current_identity(), "user-group:read")
     return json_response(group_resp(await groups.get(group_id)))
 
 
 @api.put("/usergroups/<int:group_id>")
+@operation("updateUserGroup", "usergroup", body=UserGroupReq, responses={200: None})
 async def update_user_group(group_id: int) -> Response:
     await services.usergroups.rename(await api_call(), group_id)
     return Response("", status=200)
 
 
 @api.delete("/usergroups/<int:group_id>")
+@operation("deleteUserGroup", "usergroup", responses={200: None})
 async def delete_user_group(group_id: int) -> Response:
     await services.usergroups.delete(await api_call(), group_id)
     return Response("", status=200)
 
 
 @api.post("/ldap/users/import")
+@operation(
+    "importLdapUser",
+    "Ldap",
+    body=LdapImportUsers,
+    responses={200: None},
+)
 async def import_ldap_users() -> Response:
-    """200 when every uid was imported; 404 listing the others ({uid, error}) otherwise."""
-    failed = await services.usergroups.import_ldap_users(await api_call())
-    if not failed:
-        return Response("", status=200)
-    return json_response([{"uid": f.uid, "error": f.error} for f in failed], status=404)
+    """200 when every uid was imported; 404 naming the others (detail: [{uid, error}])."""
+    await services.usergroups.import_ldap_users(await api_call())
+    return Response("", status=200)

@@ -20,7 +20,22 @@ from web.api.common import (
     paged_response,
     paging,
 )
+from web.api.openapi import Content, operation
 from web.api.projects import project_scope
+from web.api.schemas.common import ListQuery, PageQuery
+from web.api.schemas.webhooks import (
+    Execution,
+    SupportedWebhookEventTypes,
+    Task,
+    WebhookCreated,
+    WebhookJob,
+    WebhookJobsQuery,
+    WebhookLastTrigger,
+    WebhookPolicyReq,
+)
+from web.api.schemas.webhooks import (
+    WebhookPolicy as PolicyShape,
+)
 from web.params import ParameterInvalid, api_time, int_arg
 
 _STATUS = webhook_history.HARBOR_STATUS
@@ -28,6 +43,9 @@ _EXECUTION = "/projects/<ref>/webhook/policies/<int:policy_id>/executions/<int:e
 
 
 @api.route("/projects/<ref>/webhook/policies", methods=["GET"])
+@operation(
+    "ListWebhookPoliciesOfProject", "webhook", query=PageQuery, responses={200: list[PolicyShape]}
+)
 async def list_policies(ref: str) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     pages = paging()
@@ -36,6 +54,12 @@ async def list_policies(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/policies", methods=["POST"])
+@operation(
+    "CreateWebhookPolicyOfProject",
+    "webhook",
+    body=WebhookPolicyReq,
+    responses={201: WebhookCreated},
+)
 async def create_policy(ref: str) -> Response:
     policy_id, secret = await services.webhooks.create(await api_call(), project_ref(ref))
     # Harbor answers with no body; the secret is shown here once and never again.
@@ -44,24 +68,30 @@ async def create_policy(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["GET"])
+@operation("GetWebhookPolicyOfProject", "webhook", responses={200: PolicyShape})
 async def get_policy(ref: str, policy_id: int) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     return json_response(_policy(await webhooks.get_policy(scope.project.id, policy_id)))
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["PUT"])
+@operation("UpdateWebhookPolicyOfProject", "webhook", body=WebhookPolicyReq, responses={200: None})
 async def update_policy(ref: str, policy_id: int) -> Response:
     await services.webhooks.update(await api_call(), project_ref(ref), policy_id)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["DELETE"])
+@operation("DeleteWebhookPolicyOfProject", "webhook", responses={200: None})
 async def delete_policy(ref: str, policy_id: int) -> Response:
     await services.webhooks.delete(await api_call(), project_ref(ref), policy_id)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>/executions", methods=["GET"])
+@operation(
+    "ListExecutionsOfWebhookPolicy", "webhook", query=PageQuery, responses={200: list[Execution]}
+)
 async def list_executions(ref: str, policy_id: int) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     pages = paging()
@@ -72,6 +102,7 @@ async def list_executions(ref: str, policy_id: int) -> Response:
 
 
 @api.route(f"{_EXECUTION}/tasks", methods=["GET"])
+@operation("ListTasksOfWebhookExecution", "webhook", query=ListQuery, responses={200: list[Task]})
 async def list_tasks(ref: str, policy_id: int, execution_id: int) -> Response:
     """An execution's one task (Berth delivers to every target in one job)."""
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
@@ -82,6 +113,7 @@ async def list_tasks(ref: str, policy_id: int, execution_id: int) -> Response:
 
 
 @api.route(f"{_EXECUTION}/tasks/<int:task_id>/log", methods=["GET"])
+@operation("GetLogsOfWebhookTask", "webhook", responses={200: Content({"text/plain": str})})
 async def task_log(ref: str, policy_id: int, execution_id: int, task_id: int) -> Response:
     """The task's delivery attempts as text: when, to which target, what it answered."""
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
@@ -90,6 +122,9 @@ async def task_log(ref: str, policy_id: int, execution_id: int, task_id: int) ->
 
 
 @api.route("/projects/<ref>/webhook/jobs", methods=["GET"])
+@operation(
+    "ListWebhookJobs", "webhookjob", query=WebhookJobsQuery, responses={200: list[WebhookJob]}
+)
 async def list_jobs(ref: str) -> Response:
     """Harbor's ListWebhookJobs: a policy's deliveries, optionally of some statuses."""
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
@@ -105,6 +140,7 @@ async def list_jobs(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/lasttrigger", methods=["GET"])
+@operation("LastTrigger", "webhook", responses={200: list[WebhookLastTrigger]})
 async def last_trigger(ref: str) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     triggers = await webhook_history.last_triggers(scope.project.id)
@@ -123,6 +159,7 @@ async def last_trigger(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/events", methods=["GET"])
+@operation("GetSupportedEventTypes", "webhook", responses={200: SupportedWebhookEventTypes})
 async def supported_events(ref: str) -> Response:
     await project_scope(ref, Permission.WEBHOOK_LIST)
     return json_response(
