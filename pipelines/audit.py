@@ -60,10 +60,22 @@ async def index_batch(registry: Registry, forwarder: SyslogForwarder | None = No
 
 @pipeline(PURGE_KIND)
 async def purge_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
-    """Remove events older than args.days from the database and the index."""
+    """The configured retention (audit.retention_days): remove events older than args.days,
+    of every operation, as a purge run of its own (so it shows in /system/purgeaudit), or
+    nothing but a log line while another purge runs."""
     days = int(str(job.args.get("days", 0)))
-    if days > 0:
-        await purge(context.registry, datetime.now(UTC) - timedelta(days=days))
+    if days <= 0:
+        return
+    parameters = purge_audit.PurgeParameters(days * 24, audit.OPERATIONS)
+    try:
+        run = await gc_runs.create(
+            gc_runs.SCHEDULE, parameters, audit.SYSTEM, enqueue_job=False,
+            kind=purge_audit.PURGE,
+        )  # fmt: skip
+    except gc_runs.RunActive as exc:
+        log.info("audit retention purge skipped: one is running", extra={"run": exc.run_id})
+        return
+    await execute_purge(context.registry, int(run.id))
 
 
 async def purge(

@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from tests.factories import admin_client, client_as, new_member, new_project, push_image
-from tests.pipelines import test_webhooks as hooks
-from tests.pipelines.test_webhooks import FAST_RETRIES, Receiver, add_policy
+from tests.pipelines.webhook_receiver import (
+    FAST_RETRIES,
+    Receiver,
+    add_policy,
+    serving_receiver,
+)
 from tests.support import RunningBerth, running_berth_with, wait_until
-
-receiver = hooks.receiver  # the loopback receiver fixture of the delivery tests
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -25,6 +27,12 @@ def server(
     data_dir = Path(tmp_path_factory.mktemp(f"hook-tasks-{request.param}"))
     with running_berth_with(request.param, data_dir, FAST_RETRIES) as berth:
         yield berth
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with serving_receiver() as state:
+        yield state
 
 
 def settled_execution(server: RunningBerth, project: str, policy_id: int) -> dict[str, Any]:
