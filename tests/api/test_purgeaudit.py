@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.factories import admin_client, client_as, id_from_location, new_user, unique
-from tests.support import RunningBerth, run_sql, wait_until
+from tests.support import RunningBerth, berth_worker, run_sql, wait_until
 
 PURGE = "/system/purgeaudit"
 SCHEDULE = "/system/purgeaudit/schedule"
@@ -26,7 +26,11 @@ def run_now(client: httpx.Client, **parameters: Any) -> dict[str, Any]:
     """Start a purge, wait for its end; its history row."""
     answer = client.post(SCHEDULE, json=manual(**parameters))
     assert answer.status_code == 201, answer.text
-    run_id = id_from_location(answer.headers["Location"])
+    return ended(client, id_from_location(answer.headers["Location"]))
+
+
+def ended(client: httpx.Client, run_id: int) -> dict[str, Any]:
+    """The run's history row once it reached a final status."""
 
     def final() -> dict[str, Any] | None:
         row: dict[str, Any] = client.get(f"{PURGE}/{run_id}").json()
@@ -173,3 +177,31 @@ def test_nobody_must_sign_in_and_a_user_is_refused(
     with client_as(gc_server, user) as client:
         as_user = client.request(method, path, json=body)
     assert (anonymous.status_code, as_user.status_code) == (401, 403)
+
+
+def test_one_purge_at_a_time_and_a_waiting_one_stops_at_once(
+    queued_server: tuple[RunningBerth, dict[str, str]],
+) -> None:
+    server, env = queued_server
+    with admin_client(server) as admin:
+        # Given a purge whose job waits for a worker
+        answer = admin.post(SCHEDULE, json=manual(audit_retention_hour=24))
+        first = id_from_location(answer.headers["Location"])
+        # When another is asked for, it is refused; a GC may still start meanwhile
+        second = admin.post(SCHEDULE, json=manual(audit_retention_hour=24))
+        gc = admin.post("/system/gc/schedule", json={"schedule": {"type": "Manual"}})
+        # When the waiting purge is stopped, it ends at once, having done nothing
+        pending = admin.get(f"{PURGE}/{first}").json()["job_status"]
+        stopped = admin.put(f"{PURGE}/{first}")
+        after = admin.get(f"{PURGE}/{first}").json()
+        log = admin.get(f"{PURGE}/{first}/log").text
+        # Then a worker leaves it Stopped and carries out a new one
+        third = admin.post(SCHEDULE, json=manual(audit_retention_hour=24))
+        with berth_worker(server.data_dir, env):
+            done = ended(admin, id_from_location(third.headers["Location"]))
+        first_after = admin.get(f"{PURGE}/{first}").json()
+    assert second.status_code == 409 and f"audit log purge {first} is still running" in second.text
+    assert gc.status_code == 201
+    assert pending == "Pending" and stopped.status_code == 200
+    assert after["job_status"] == "Stopped" and "stopped before it started" in log
+    assert done["job_status"] == "Success" and first_after["job_status"] == "Stopped"
