@@ -79,13 +79,21 @@ def _text(body: dict[str, object], key: str, limit: int) -> str:
     return value
 
 
+async def checked(new: NewGroup) -> NewGroup:
+    """new with its name: an LDAP group's DN is looked up in the directory when one is set
+    (InvalidInput when it has no such group) and names the group when the caller did not.
+    Only reads the directory, so it runs before the creating transaction."""
+    if new.group_type != LDAP:
+        return new
+    found = await _directory_group(new.ldap_group_dn)
+    name = new.group_name or (found.name if found else _rdn_value(new.ldap_group_dn))
+    return NewGroup(name, new.group_type, new.ldap_group_dn)
+
+
 async def create(new: NewGroup) -> UserGroup:
-    """A new group; an LDAP group's DN is checked against the directory when one is set
-    (InvalidInput when it has no such group). GroupExists for a duplicate."""
+    """A new group from a `checked` NewGroup; GroupExists for a duplicate."""
     name = new.group_name
     if new.group_type == LDAP:
-        found = await _directory_group(new.ldap_group_dn)
-        name = name or (found.name if found else _rdn_value(new.ldap_group_dn))
         if await UserGroup.exists(ldap_group_dn=new.ldap_group_dn):
             raise GroupExists(f"a group with ldap_group_dn {new.ldap_group_dn!r} exists already")
     elif await UserGroup.exists(group_name=name, group_type=new.group_type):
