@@ -57,6 +57,12 @@ class Permission(StrEnum):
     WEBHOOK_UPDATE = "webhook:update"
     WEBHOOK_DELETE = "webhook:delete"
     LOG_LIST = "log:list"
+    TAG_RETENTION_CREATE = "tag-retention:create"
+    TAG_RETENTION_READ = "tag-retention:read"
+    TAG_RETENTION_UPDATE = "tag-retention:update"
+    TAG_RETENTION_DELETE = "tag-retention:delete"
+    TAG_RETENTION_LIST = "tag-retention:list"
+    TAG_RETENTION_OPERATE = "tag-retention:operate"
     LABEL_READ = "label:read"
     LABEL_LIST = "label:list"
     LABEL_CREATE = "label:create"
@@ -75,6 +81,8 @@ _LIMITED_GUEST = frozenset({P.PROJECT_READ, P.REPOSITORY_LIST, P.REPOSITORY_PULL
 _GUEST = _LIMITED_GUEST | {P.MEMBER_LIST}
 _GUEST |= {P.LABEL_READ, P.LABEL_LIST}
 _DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE}
+# Harbor gives developers (and so maintainers and project admins) all of tag retention
+_DEVELOPER |= {p for p in P if p.value.startswith("tag-retention:")}
 _DEVELOPER |= {P.ARTIFACT_LABEL_CREATE, P.ARTIFACT_LABEL_DELETE}
 _MAINTAINER = _DEVELOPER | {
     P.REPOSITORY_DELETE,

@@ -43,6 +43,8 @@ REPLICATION_POLICY = "replication_policy"
 REPLICATION = "replication"  # an execution: started, stopped, finished (its counts)
 SIGNATURE = "signature"  # made by Berth, failed to verify, or a pull refused for want of one
 SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
+RETENTION_POLICY = "retention_policy"  # a project's tag retention policy
+RETENTION = "retention"  # a run of it: started, stopped
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
 USER_GROUP = "user_group"
 PURGE_AUDIT = "purge_audit"  # an audit log purge run or its schedule
@@ -51,7 +53,7 @@ IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA, LABEL, IMMUTABLE_RULE, USER_GROUP, PURGE_AUDIT,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION, USER_GROUP, PURGE_AUDIT,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

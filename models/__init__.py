@@ -15,6 +15,7 @@ from models.identity import (
 from models.immutability import ImmutableRule
 from models.jobs import Job, Lease, Schedule
 from models.labels import ArtifactLabel, Label
+from models.quota import ProjectBlob, Quota
 from models.registry import (
     Blob,
     Manifest,
@@ -33,6 +34,7 @@ from models.replication import (
     ReplicationPolicy,
     ReplicationTask,
 )
+from models.retention import RetentionExecution, RetentionPolicy, RetentionTask
 from models.signing import ProjectKey, ProjectMetadata, Signature
 from models.trust import TrustChange, TrustFile, TrustKey, TrustTarget
 from models.webhooks import WebhookExecution, WebhookPolicy
@@ -75,6 +77,11 @@ __all__ = [
     "Signature",
     "WebhookExecution",
     "WebhookPolicy",
+    "ProjectBlob",
+    "Quota",
+    "RetentionExecution",
+    "RetentionPolicy",
+    "RetentionTask",
     "ArtifactLabel",
     "ImmutableRule",
     "Label",

@@ -20,6 +20,8 @@ MODEL_MODULES = [
     "models.replication",
     "models.signing",
     "models.trust",
+    "models.quota",
+    "models.retention",
     "models.labels",
     "models.immutability",
 ]

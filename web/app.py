@@ -20,6 +20,7 @@ from access.users import UserService
 from core import audit
 from core.service import Registry, close_registry, open_registry
 from storage import build_driver
+from web import read_only
 from web.api import api
 from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
@@ -70,6 +71,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.register_blueprint(metrics)  # GET /metrics for Prometheus
     app.register_blueprint(ui)  # the dashboard: /, /ui/login, /ui/audit, /ui/assets/
     _install_request_log(app)
+    read_only.install(app)  # after the request log: a refused change is logged too
     install_error_handling(app)  # after the request log: its hooks need the request id
     _install_lifecycle(app, settings, jobs_factory)
     return app

@@ -24,9 +24,11 @@ from web.api import (  # noqa: E402
     members,  # noqa: F401
     projects,  # noqa: F401
     purgeaudit,  # noqa: F401
+    quotas,  # noqa: F401
     registries,  # noqa: F401
     replication_executions,  # noqa: F401
     replication_policies,  # noqa: F401
+    retentions,  # noqa: F401
     robots,  # noqa: F401
     sessions,  # noqa: F401
     signing_keys,  # noqa: F401
