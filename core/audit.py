@@ -46,13 +46,16 @@ SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
 RETENTION_POLICY = "retention_policy"  # a project's tag retention policy
 RETENTION = "retention"  # a run of it: started, stopped
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
+USER_GROUP = "user_group"
+PURGE_AUDIT = "purge_audit"  # an audit log purge run or its schedule
 LABEL = "label"  # a label made, changed or deleted, or attached to / removed from an artifact
 IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
 JOB_SERVICE = "jobservice"  # a job queue paused, resumed or emptied; a job stopped
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION, JOB_SERVICE,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION, JOB_SERVICE, USER_GROUP,
+    PURGE_AUDIT,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"
@@ -331,16 +334,24 @@ async def mark_all_unindexed() -> int:
     return await AuditEvent.filter(indexed=True).update(indexed=False)
 
 
-async def count_before(cutoff: datetime) -> int:
-    return await AuditEvent.filter(occurred_at__lt=cutoff).count()
+def _older(cutoff: datetime, operations: frozenset[str] | None) -> Q:
+    older = Q(occurred_at__lt=cutoff)
+    return older if operations is None else older & Q(operation__in=sorted(operations))
 
 
-async def delete_before(cutoff: datetime, chunk: int = 5000) -> int:
-    """Delete events older than cutoff in short transactions (no long write lock); the count."""
+async def count_before(cutoff: datetime, operations: frozenset[str] | None = None) -> int:
+    return await AuditEvent.filter(_older(cutoff, operations)).count()
+
+
+async def delete_before(
+    cutoff: datetime, chunk: int = 5000, operations: frozenset[str] | None = None
+) -> int:
+    """Delete events older than cutoff (of these operations only, when given) in short
+    transactions (no long write lock); the count."""
     removed = 0
     while True:
         ids = (
-            await AuditEvent.filter(occurred_at__lt=cutoff)
+            await AuditEvent.filter(_older(cutoff, operations))
             .limit(chunk)
             .values_list("id", flat=True)
         )

@@ -2,7 +2,7 @@
 
 from models.audit import AuditEvent
 from models.db import close_database, execute, fetch, open_database, refresh_statistics
-from models.gc import GcRun
+from models.gc import GcRun, JobRun, PurgeRun
 from models.identity import (
     ConfigEntry,
     GroupMembership,
@@ -43,6 +43,8 @@ __all__ = [
     "AuditEvent",
     "ConfigEntry",
     "GcRun",
+    "JobRun",
+    "PurgeRun",
     "GroupMembership",
     "Job",
     "Lease",

@@ -45,6 +45,7 @@ _ADDED_COLUMNS = (
     ("manifest", "trust", "VARCHAR(16) NOT NULL DEFAULT 'pending'"),
     ("manifest", "trust_reason", "TEXT"),
     ("manifest", "trust_seq", "INT NOT NULL DEFAULT 0"),
+    ("webhook_execution", "log", "TEXT NOT NULL DEFAULT ''"),
 )
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's

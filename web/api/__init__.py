@@ -24,6 +24,7 @@ from web.api import (  # noqa: E402
     ldap,  # noqa: F401
     members,  # noqa: F401
     projects,  # noqa: F401
+    purgeaudit,  # noqa: F401
     quotas,  # noqa: F401
     registries,  # noqa: F401
     replication_executions,  # noqa: F401
@@ -34,6 +35,7 @@ from web.api import (  # noqa: E402
     sessions,  # noqa: F401
     signing_keys,  # noqa: F401
     systeminfo,  # noqa: F401
+    usergroups,  # noqa: F401
     users,  # noqa: F401
     webhooks,  # noqa: F401
 )
