@@ -57,17 +57,24 @@ class Permission(StrEnum):
     WEBHOOK_UPDATE = "webhook:update"
     WEBHOOK_DELETE = "webhook:delete"
     LOG_LIST = "log:list"
+    REPOSITORY_UPDATE = "repository:update"  # its description
+    METADATA_LIST = "metadata:list"  # Harbor grants it to no role: system admins only
+    METADATA_READ = "metadata:read"
+    METADATA_CREATE = "metadata:create"
+    METADATA_UPDATE = "metadata:update"
+    METADATA_DELETE = "metadata:delete"
 
 
 P = Permission
 _LIMITED_GUEST = frozenset({P.PROJECT_READ, P.REPOSITORY_LIST, P.REPOSITORY_PULL})
 _GUEST = _LIMITED_GUEST | {P.MEMBER_LIST}
-_DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE}
+_DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE, P.REPOSITORY_UPDATE}
 _MAINTAINER = _DEVELOPER | {
     P.REPOSITORY_DELETE,
     P.ARTIFACT_DELETE,
     P.TAG_DELETE,
     P.WEBHOOK_LIST,
+    P.METADATA_READ,
 }
 _PROJECT_ADMIN = _MAINTAINER | {
     P.PROJECT_UPDATE,
@@ -82,6 +89,9 @@ _PROJECT_ADMIN = _MAINTAINER | {
     P.WEBHOOK_UPDATE,
     P.WEBHOOK_DELETE,
     P.LOG_LIST,
+    P.METADATA_CREATE,
+    P.METADATA_UPDATE,
+    P.METADATA_DELETE,
 }
 
 # role -> what it may do in its project. System admins may do everything everywhere.

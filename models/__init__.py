@@ -22,6 +22,7 @@ from models.registry import (
     Project,
     Repository,
     RepositoryBlob,
+    RepositoryDetail,
     Tag,
     UploadSession,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "Manifest",
     "ManifestDigest",
     "ManifestPull",
+    "RepositoryDetail",
     "ManifestReference",
     "Project",
     "Repository",

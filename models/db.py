@@ -30,6 +30,10 @@ _EXTRA_SCHEMA = (
     # one active signing key per project: a second made by a racing worker fails to insert
     "CREATE UNIQUE INDEX IF NOT EXISTS project_key_one_active ON project_key (project_id)"
     " WHERE status = 'active'",
+    # the repositories API's pages, newest first, of one project or of all (core.repositories)
+    "CREATE INDEX IF NOT EXISTS repository_project_created ON repository"
+    " (project_id, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS repository_created ON repository (created_at, id)",
 )
 # Columns added to tables after their first release: (table, column, definition). A
 # database made before gets them at start (generate_schemas only creates missing tables).

@@ -15,7 +15,7 @@ from quart import Response, request
 import services.artifacts
 from access.policy import project_access
 from access.roles import Permission
-from core import artifacts, content_trust
+from core import artifacts, content_trust, icons
 from core.artifacts import ArtifactInfo, RepositoryRef
 from models.errors import NotFound
 from services.artifacts import RepositoryPath
@@ -41,8 +41,7 @@ async def list_artifacts(project_name: str, repository_name: str) -> Response:
     repo = await _repository(project_name, repository_name)
     pages, with_tag = paging(), bool_arg("with_tag", True)
     items, total = await artifacts.list_artifacts(repo, pages.offset, pages.page_size, with_tag)
-    signed = await _signed_tags(project_name, repository_name, with_tag)
-    return paged_response([_render(a, signed) for a in items], total, pages)
+    return paged_response(await render_artifacts(items, with_tag), total, pages)
 
 
 @api.route(f"{BASE}/<reference>", methods=["GET"])
@@ -52,8 +51,7 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
     found = await artifacts.get_artifact(repo, unquote(reference), with_tag)
     if found is None:
         raise NotFound(f"artifact {reference} not found")
-    signed = await _signed_tags(project_name, repository_name, with_tag)
-    return json_response(_render(found, signed))
+    return json_response((await render_artifacts([found], with_tag))[0])
 
 
 @api.route(REPOSITORY, methods=["DELETE"])
@@ -97,6 +95,43 @@ async def _repository(project: str, encoded_name: str) -> RepositoryRef:
     return repo
 
 
+async def render_artifacts(items: list[ArtifactInfo], with_tag: bool) -> list[dict[str, Any]]:
+    """Harbor's Artifacts, of one repository or of several (a project's listing), with what
+    with_signature, with_label and with_immutable_status ask for (each parameter checked)."""
+    bool_arg("with_signature", False)
+    with_label = bool_arg("with_label", False)
+    bool_arg("with_immutable_status", False)
+    names = await artifacts.repository_names({a.repository_id for a in items})
+    labels = await artifact_labels([a.id for a in items]) if with_label else {}
+    signed_in: dict[str, dict[str, str]] = {}  # each repository's trust data, read once
+    out = []
+    for item in items:
+        name = names.get(item.repository_id, "")
+        if with_tag and item.tags and name not in signed_in:
+            signed_in[name] = await content_trust.signed_tags(name)
+        signed = signed_in.get(name, {})
+        tags = [t.name for t in item.tags or []]
+        locked = await immutable_tags(name, tags) if tags else set()
+        out.append(_render(item, signed, locked, labels.get(item.id, [])))
+    return out
+
+
+# The two hooks of the labels and tag immutability features: what an artifact's `labels`
+# and a tag's `immutable` say is decided here and nowhere else.
+
+
+async def artifact_labels(artifact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The labels (Harbor's Label) on each artifact, by artifact id: none until labels
+    exist."""
+    return {}
+
+
+async def immutable_tags(repository: str, tags: list[str]) -> set[str]:
+    """Those of the repository's tags that tag immutability rules protect: none until the
+    rules exist."""
+    return set()
+
+
 async def _signed_tags(project: str, encoded_name: str, with_tag: bool) -> dict[str, str]:
     """The tags Docker Content Trust signs, for each tag's `signed`. Harbor computes it only
     for with_signature=true; one indexed read, so Berth always tells the truth (the
@@ -113,7 +148,12 @@ def _path(project: str, encoded_name: str) -> RepositoryPath:
     return RepositoryPath(project, _full_name(project, encoded_name))
 
 
-def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
+def _render(
+    item: ArtifactInfo,
+    signed: dict[str, str],
+    locked: set[str] = frozenset(),  # type: ignore[assignment]
+    labels: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return {
         "id": item.id,
         "type": item.type,
@@ -125,7 +165,7 @@ def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
         "size": item.size,
         "push_time": api_time(item.push_time),
         "pull_time": api_time(item.pull_time),
-        "tags": None if item.tags is None else [_tag(item, t, signed) for t in item.tags],
+        "tags": None if item.tags is None else [_tag(item, t, signed, locked) for t in item.tags],
         "references": [
             {
                 "parent_id": item.id,
@@ -136,6 +176,8 @@ def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
             }
             for child in item.references
         ],
+        "icon": icons.icon_digest(item.type),
+        "labels": labels or [],
         "verification": {
             "status": item.verification,
             "reason": item.verification_reason,
@@ -144,12 +186,14 @@ def _render(item: ArtifactInfo, signed: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _tag(item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str]) -> dict[str, Any]:
+def _tag(
+    item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str], locked: set[str]
+) -> dict[str, Any]:
     return {
         "id": tag.id,
         "name": tag.name,
         "push_time": api_time(tag.push_time),
-        "immutable": False,
+        "immutable": tag.name in locked,
         # with this very manifest (trust data names its sha256), unexpired
         "signed": signed.get(tag.name) in (item.digest, item.sha256),
         "repository_id": item.repository_id,
