@@ -15,6 +15,7 @@ from web.api import (  # noqa: E402
     artifacts,  # noqa: F401
     audit,  # noqa: F401
     configurations,  # noqa: F401
+    docs,  # noqa: F401
     gc,  # noqa: F401
     health,  # noqa: F401
     ldap,  # noqa: F401

@@ -17,6 +17,9 @@ from models.errors import NotFound
 from web.api import api
 from web.api.artifacts import BASE, _repository
 from web.api.common import paged_response, paging
+from web.api.openapi import operation
+from web.api.schemas.artifacts import Accessory
+from web.api.schemas.common import PageQuery
 from web.params import api_time
 
 _SIG_TAGGED = "SELECT manifest_id FROM tag WHERE repository_id = ? AND name = ?"
@@ -27,6 +30,7 @@ _TYPES = {
 
 
 @api.route(f"{BASE}/<reference>/accessories", methods=["GET"])
+@operation("listAccessories", "artifact", query=PageQuery, responses={200: list[Accessory]})
 async def list_accessories(project_name: str, repository_name: str, reference: str) -> Response:
     repo = await _repository(project_name, repository_name)
     found = await artifacts.artifact_ref(repo, unquote(reference))

@@ -30,6 +30,8 @@ from web.api.common import (
     paging,
     wake_jobs,
 )
+from web.api.openapi import operation
+from web.api.schemas.artifacts import Artifact, ArtifactListQuery, ArtifactQuery, TagReq
 from web.params import api_time, bool_arg
 
 REPOSITORY = "/projects/<project_name>/repositories/<path:repository_name>"
@@ -37,6 +39,7 @@ BASE = f"{REPOSITORY}/artifacts"
 
 
 @api.route(BASE, methods=["GET"])
+@operation("listArtifacts", "artifact", query=ArtifactListQuery, responses={200: list[Artifact]})
 async def list_artifacts(project_name: str, repository_name: str) -> Response:
     repo = await _repository(project_name, repository_name)
     pages, with_tag = paging(), bool_arg("with_tag", True)
@@ -45,6 +48,7 @@ async def list_artifacts(project_name: str, repository_name: str) -> Response:
 
 
 @api.route(f"{BASE}/<reference>", methods=["GET"])
+@operation("getArtifact", "artifact", query=ArtifactQuery, responses={200: Artifact})
 async def get_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     repo = await _repository(project_name, repository_name)
     with_tag = bool_arg("with_tag", True)
@@ -55,6 +59,7 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
 
 
 @api.route(REPOSITORY, methods=["DELETE"])
+@operation("deleteRepository", "repository", responses={200: None})
 async def delete_repository(project_name: str, repository_name: str) -> Response:
     path = _path(project_name, repository_name)
     wake_jobs(await services.artifacts.delete_repository(await api_call(), path))
@@ -62,6 +67,7 @@ async def delete_repository(project_name: str, repository_name: str) -> Response
 
 
 @api.route(f"{BASE}/<reference>", methods=["DELETE"])
+@operation("deleteArtifact", "artifact", responses={200: None})
 async def delete_artifact(project_name: str, repository_name: str, reference: str) -> Response:
     path, ref = _path(project_name, repository_name), unquote(reference)
     wake_jobs(await services.artifacts.delete_artifact(await api_call(), path, ref))
@@ -69,6 +75,7 @@ async def delete_artifact(project_name: str, repository_name: str, reference: st
 
 
 @api.route(f"{BASE}/<reference>/tags", methods=["POST"])
+@operation("createTag", "artifact", body=TagReq, responses={201: None})
 async def create_tag(project_name: str, repository_name: str, reference: str) -> Response:
     path, ref = _path(project_name, repository_name), unquote(reference)
     tag = await services.artifacts.create_tag(await api_call(), path, ref)
@@ -76,6 +83,7 @@ async def create_tag(project_name: str, repository_name: str, reference: str) ->
 
 
 @api.route(f"{BASE}/<reference>/tags/<tag_name>", methods=["DELETE"])
+@operation("deleteTag", "artifact", responses={200: None})
 async def delete_tag(
     project_name: str, repository_name: str, reference: str, tag_name: str
 ) -> Response:

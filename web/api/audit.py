@@ -37,7 +37,10 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.openapi import Content, operation
 from web.api.query import as_bool, parse_query, parse_sort
+from web.api.schemas.audit import AuditLogEventType, AuditLogExt, ExportQuery
+from web.api.schemas.audit import AuditQuery as AuditParams
 from web.params import api_time, parse_time
 
 # API key -> (record field, value parser)
@@ -82,16 +85,19 @@ CSV_COLUMNS = (
 
 
 @api.get("/auditlog-exts")
+@operation("listAuditLogExts", "auditlog", query=AuditParams, responses={200: list[AuditLogExt]})
 async def list_events() -> Response:
     return await _page(await _scope(None))
 
 
 @api.get("/projects/<project_name>/auditlog-exts")
+@operation("getLogExts", "project", query=AuditParams, responses={200: list[AuditLogExt]})
 async def list_project_events(project_name: str) -> Response:
     return await _page(await _scope(project_name))
 
 
 @api.get("/auditlog-exts/events")
+@operation("listAuditLogEventTypes", "auditlog", responses={200: list[AuditLogEventType]})
 async def event_types() -> Response:
     await _scope(None)
     types = [f"{op}_{kind}" for kind in audit.RESOURCE_TYPES for op in audit.OPERATIONS]
@@ -99,6 +105,9 @@ async def event_types() -> Response:
 
 
 @api.get("/auditlog-exts/export")
+@operation(
+    "exportAuditLogExts", "berth", query=ExportQuery, responses={200: Content({"text/csv": str})}
+)
 async def export_events() -> Response:
     """Every matching event (up to EXPORT_LIMIT) as CSV, newest first by default."""
     # Pages of EXPORT_PAGE, each a query of its own: no long read transaction, and the same

@@ -12,6 +12,7 @@ from quart import Response, current_app, request
 from access.errors import AuthenticationFailed
 from access.policy import Identity
 from core import audit
+from web.api.openapi import check_body
 from web.auth import AuthServices, resolve_caller
 from web.params import MAX_QUERY, ParameterInvalid, check_text, int_arg
 
@@ -40,7 +41,8 @@ async def signed_in() -> Identity:
 
 
 async def json_body() -> dict[str, Any]:
-    """The request's JSON object, without a NUL in any string; ParameterInvalid otherwise."""
+    """The request's JSON object, without a NUL in any string, valid for the body model of the
+    route's operation (web/api/openapi.py); ParameterInvalid naming the field otherwise."""
     try:
         body = await request.get_json(force=True, silent=False)
     except Exception:
@@ -48,6 +50,7 @@ async def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ParameterInvalid("body", "must be a JSON object")
     _check_strings("body", body)
+    check_body(await request.get_data(cache=True))
     return body
 
 

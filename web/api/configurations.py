@@ -12,6 +12,8 @@ from services.rights import require_system
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import current_identity, json_response
+from web.api.openapi import operation
+from web.api.schemas.system import ConfigItem, Configurations
 
 
 async def admin_only() -> Identity:
@@ -22,6 +24,7 @@ async def admin_only() -> Identity:
 
 
 @api.get("/configurations")
+@operation("getConfigurations", "configure", responses={200: dict[str, ConfigItem]})
 async def get_configurations() -> Response:
     """Every setting as {value, editable}; secrets are never returned."""
     require_system(await current_identity(), "configuration:read")
@@ -29,6 +32,7 @@ async def get_configurations() -> Response:
 
 
 @api.put("/configurations")
+@operation("updateConfigurations", "configure", body=Configurations, responses={200: None})
 async def put_configurations() -> Response:
     """Change the given settings; auth_mode only on a database with no users or projects."""
     await services.configuration.update(await api_call())

@@ -20,6 +20,9 @@ from web.api.common import (
     paged_response,
     paging,
 )
+from web.api.openapi import Content, operation
+from web.api.schemas.common import PageQuery
+from web.api.schemas.gc import GCHistory, GCSchedule, ScheduleReq
 from web.params import api_time
 
 JOB_NAME = "GARBAGE_COLLECTION"
@@ -27,6 +30,7 @@ LOCATION = "/api/v2.0/system/gc"
 
 
 @api.route("/system/gc", methods=["GET"])
+@operation("getGCHistory", "gc", query=PageQuery, responses={200: list[GCHistory]})
 async def list_runs() -> Response:
     services.gc.require(await current_identity(), services.gc.LIST)
     pages = paging()
@@ -36,6 +40,7 @@ async def list_runs() -> Response:
 
 
 @api.route("/system/gc/<int:run_id>", methods=["GET"])
+@operation("getGC", "gc", responses={200: GCHistory})
 async def get_run(run_id: int) -> Response:
     services.gc.require(await current_identity(), services.gc.READ)
     run = await gc_runs.get(run_id)
@@ -43,12 +48,14 @@ async def get_run(run_id: int) -> Response:
 
 
 @api.route("/system/gc/<int:run_id>", methods=["PUT"])
+@operation("stopGC", "gc", responses={200: None})
 async def stop_run(run_id: int) -> Response:
     await services.gc.stop(await api_call(), run_id)
     return Response("", status=200)
 
 
 @api.route("/system/gc/<int:run_id>/log", methods=["GET"])
+@operation("getGCLog", "gc", responses={200: Content({"text/plain": str})})
 async def run_log(run_id: int) -> Response:
     services.gc.require(await current_identity(), services.gc.READ)
     run = await gc_runs.get(run_id)
@@ -56,12 +63,14 @@ async def run_log(run_id: int) -> Response:
 
 
 @api.route("/system/gc/schedule", methods=["GET"])
+@operation("getGCSchedule", "gc", responses={200: GCSchedule})
 async def get_schedule() -> Response:
     services.gc.require(await current_identity(), services.gc.READ)
     return json_response(schedule_json(await gc_schedule.get_schedule()))
 
 
 @api.route("/system/gc/schedule", methods=["POST"])
+@operation("createGCSchedule", "gc", body=ScheduleReq, responses={201: None})
 async def create_schedule() -> Response:
     run = await services.gc.set_schedule(await api_call(), replace=False)
     if run is not None:
@@ -70,6 +79,7 @@ async def create_schedule() -> Response:
 
 
 @api.route("/system/gc/schedule", methods=["PUT"])
+@operation("updateGCSchedule", "gc", body=ScheduleReq, responses={200: None, 201: None})
 async def update_schedule() -> Response:
     run = await services.gc.set_schedule(await api_call(), replace=True)
     if run is not None:

@@ -26,6 +26,8 @@ from tortoise.functions import Count, Sum
 from models import GcRun, Job, ReplicationExecution, ReplicationTask, Signature, fetch
 from web.api import api
 from web.api.common import json_response
+from web.api.openapi import operation
+from web.api.schemas.system import OverallHealthStatus
 
 CHECK_TIMEOUT_SECONDS = 3.0  # per component, all at once: /health answers within this
 PROBE_PREFIX = "_health/probe-"  # small keys outside blobs/ and uploads/, removed per check
@@ -94,6 +96,7 @@ async def _component(name: str, check: Check) -> dict[str, str]:
 
 
 @api.get("/health")
+@operation("getHealth", "health", responses={200: OverallHealthStatus})
 async def health() -> Response:
     """Harbor's overall health: 200 always, with the status of each component."""
     components = await asyncio.gather(*(_component(n, c) for n, c in CHECKS.items()))

@@ -11,10 +11,20 @@ from models.errors import InvalidInput, NotFound, PreconditionFailed
 from web.api import api
 from web.api.common import json_response
 from web.api.configurations import admin_only
+from web.api.openapi import operation
+from web.api.schemas.ldap import (
+    LdapConf,
+    LdapGroup,
+    LdapGroupQuery,
+    LdapPingResult,
+    LdapUser,
+    LdapUserQuery,
+)
 from web.params import MAX_QUERY, name_arg
 
 
 @api.post("/ldap/ping")
+@operation("pingLdap", "Ldap", body=LdapConf, responses={200: LdapPingResult})
 async def ping_ldap() -> Response:
     """Bind with the search DN of the stored settings, or of those in the body (LdapConf)."""
     await admin_only()
@@ -27,6 +37,7 @@ async def ping_ldap() -> Response:
 
 
 @api.get("/ldap/users/search")
+@operation("searchLdapUser", "Ldap", query=LdapUserQuery, responses={200: list[LdapUser]})
 async def search_ldap_users() -> Response:
     """Directory users whose uid is ?username= (all, up to a limit, without it)."""
     await admin_only()
@@ -38,6 +49,7 @@ async def search_ldap_users() -> Response:
 
 
 @api.get("/ldap/groups/search")
+@operation("searchLdapGroup", "Ldap", query=LdapGroupQuery, responses={200: list[LdapGroup]})
 async def search_ldap_groups() -> Response:
     """Directory groups named ?groupname=, or the group at ?groupdn=."""
     await admin_only()

@@ -24,6 +24,7 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.openapi import operation
 from web.api.query import (
     KeyParsers,
     as_bool,
@@ -33,6 +34,13 @@ from web.api.query import (
     tortoise_order,
 )
 from web.api.robots import robots
+from web.api.schemas.projects import (
+    Project,
+    ProjectDeletable,
+    ProjectHeadQuery,
+    ProjectListQuery,
+    ProjectReq,
+)
 from web.params import api_time, name_arg, parse_bool
 
 QUERY_KEYS: KeyParsers = {"name": str, "project_id": int, "public": as_bool, "owner_id": int}
@@ -55,6 +63,10 @@ async def project_scope(ref: str, permission: Permission) -> ProjectScope:
 
 
 @api.route("/projects", methods=["GET"])  # Quart answers HEAD here too
+@operation(
+    "listProjects", "project", query=ProjectListQuery, responses={200: list[Project]}, method="GET"
+)
+@operation("headProject", "project", query=ProjectHeadQuery, responses={200: None}, method="HEAD")
 async def list_projects() -> Response:
     if request.method == "HEAD":
         return await _head_project()
@@ -73,6 +85,7 @@ async def list_projects() -> Response:
 
 
 @api.route("/projects", methods=["POST"])
+@operation("createProject", "project", body=ProjectReq, responses={201: None})
 async def create_project() -> Response:
     project_id, name = await services.projects.create(await api_call())
     named = request.headers.get("X-Resource-Name-In-Location", "").lower() == "true"
@@ -80,24 +93,28 @@ async def create_project() -> Response:
 
 
 @api.route("/projects/<ref>", methods=["GET"])
+@operation("getProject", "project", responses={200: Project})
 async def get_project(ref: str) -> Response:
     scope = await project_scope(ref, Permission.PROJECT_READ)
     return json_response(await _render(scope.identity, scope.project))
 
 
 @api.route("/projects/<ref>", methods=["PUT"])
+@operation("updateProject", "project", body=ProjectReq, responses={200: None})
 async def update_project(ref: str) -> Response:
     await services.projects.update(await api_call(), project_ref(ref))
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>", methods=["DELETE"])
+@operation("deleteProject", "project", responses={200: None})
 async def delete_project(ref: str) -> Response:
     await services.projects.delete(await api_call(), project_ref(ref), robots())
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/_deletable", methods=["GET"])
+@operation("getProjectDeletable", "project", responses={200: ProjectDeletable})
 async def project_deletable(ref: str) -> Response:
     scope = await project_scope(ref, Permission.PROJECT_DELETE)
     ok, message = await projects.deletable(scope.project.id)

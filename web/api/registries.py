@@ -15,7 +15,16 @@ from signer.sealing import Sealer
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import created, current_identity, json_response, paged_response, paging
+from web.api.openapi import operation
 from web.api.query import parse_query, parse_sort, tortoise_filters, tortoise_order
+from web.api.schemas.registries import (
+    Registry,
+    Registry_Req,
+    RegistryInfo,
+    RegistryListQuery,
+    RegistryPing,
+    RegistryProviderInfo,
+)
 from web.params import api_time, name_arg
 
 LOCATION = "/api/v2.0/registries"
@@ -30,6 +39,7 @@ _ZERO_TIME = "0001-01-01T00:00:00Z"  # Harbor's time of the local registry, whic
 
 
 @api.route("/registries", methods=["GET"])
+@operation("listRegistries", "registry", query=RegistryListQuery, responses={200: list[Registry]})
 async def list_registries() -> Response:
     services.registries.require(await current_identity(), services.registries.LIST)
     pages = paging()
@@ -43,36 +53,42 @@ async def list_registries() -> Response:
 
 
 @api.route("/registries", methods=["POST"])
+@operation("createRegistry", "registry", body=Registry_Req, responses={201: None})
 async def create_registry() -> Response:
     registry = await services.registries.create(await api_call(), _sealer())
     return created(f"{LOCATION}/{registry.id}")
 
 
 @api.route("/registries/<int:registry_id>", methods=["GET"])
+@operation("getRegistry", "registry", responses={200: Registry})
 async def get_registry(registry_id: int) -> Response:
     services.registries.require(await current_identity(), services.registries.READ)
     return json_response(registry_json(await registries.get(registry_id)))
 
 
 @api.route("/registries/<int:registry_id>", methods=["PUT"])
+@operation("updateRegistry", "registry", body=Registry_Req, responses={200: None})
 async def update_registry(registry_id: int) -> Response:
     await services.registries.update(await api_call(), registry_id, _sealer())
     return Response("", status=200)
 
 
 @api.route("/registries/<int:registry_id>", methods=["DELETE"])
+@operation("deleteRegistry", "registry", responses={200: None})
 async def delete_registry(registry_id: int) -> Response:
     await services.registries.delete(await api_call(), registry_id)
     return Response("", status=200)
 
 
 @api.route("/registries/ping", methods=["POST"])
+@operation("pingRegistry", "registry", body=RegistryPing, responses={200: None})
 async def ping_registry() -> Response:
     await services.registries.ping(await api_call(), _sealer())
     return Response("", status=200)
 
 
 @api.route("/registries/<int:registry_id>/info", methods=["GET"])
+@operation("getRegistryInfo", "registry", responses={200: RegistryInfo})
 async def registry_info(registry_id: int) -> Response:
     services.registries.require(await current_identity(), services.registries.READ)
     registry = await registries.get(registry_id)
@@ -80,12 +96,16 @@ async def registry_info(registry_id: int) -> Response:
 
 
 @api.route("/replication/adapters", methods=["GET"])
+@operation("listRegistryProviderTypes", "registry", responses={200: list[str]})
 async def replication_adapters() -> Response:
     services.registries.require(await current_identity(), services.registries.ADAPTER_LIST)
     return json_response(list(registries.TYPES))
 
 
 @api.route("/replication/adapterinfos", methods=["GET"])
+@operation(
+    "listRegistryProviderInfos", "registry", responses={200: dict[str, RegistryProviderInfo]}
+)
 async def replication_adapter_infos() -> Response:
     """Harbor's RegistryProviderInfo by type: both types take any address and a user name
     and password (Harbor's standard patterns)."""

@@ -21,7 +21,20 @@ from web.api.common import (
     paging,
     wake_jobs,
 )
+from web.api.openapi import Content, operation
 from web.api.query import parse_sort, tortoise_order
+from web.api.schemas.replication import (
+    ExecutionListQuery,
+    StartReplicationExecution,
+    TaskListQuery,
+    TriggerSecret,
+)
+from web.api.schemas.replication import (
+    ReplicationExecution as ExecutionShape,
+)
+from web.api.schemas.replication import (
+    ReplicationTask as TaskShape,
+)
 from web.params import ParameterInvalid, api_time, arg, int_arg
 
 LOCATION = "/api/v2.0/replication/executions"
@@ -35,6 +48,7 @@ SORTS = {key: key for key in ("id", "start_time", "end_time", "status")}
 
 
 @api.route("/replication/executions", methods=["POST"])
+@operation("startReplication", "replication", body=StartReplicationExecution, responses={201: None})
 async def start_replication() -> Response:
     execution = await services.replication.start(await api_call())
     wake_jobs(True)
@@ -42,6 +56,12 @@ async def start_replication() -> Response:
 
 
 @api.route("/replication/executions", methods=["GET"])
+@operation(
+    "listReplicationExecutions",
+    "replication",
+    query=ExecutionListQuery,
+    responses={200: list[ExecutionShape]},
+)
 async def list_replication_executions() -> Response:
     services.replication.require(await current_identity(), services.replication.LIST)
     pages = paging()
@@ -56,18 +76,26 @@ async def list_replication_executions() -> Response:
 
 
 @api.route("/replication/executions/<int:execution_id>", methods=["GET"])
+@operation("getReplicationExecution", "replication", responses={200: ExecutionShape})
 async def get_replication_execution(execution_id: int) -> Response:
     services.replication.require(await current_identity(), services.replication.READ)
     return json_response(execution_json(await replication_runs.get(execution_id)))
 
 
 @api.route("/replication/executions/<int:execution_id>", methods=["PUT"])
+@operation("stopReplication", "replication", responses={200: None})
 async def stop_replication(execution_id: int) -> Response:
     await services.replication.stop(await api_call(), execution_id)
     return Response("", status=200)
 
 
 @api.route("/replication/executions/<int:execution_id>/tasks", methods=["GET"])
+@operation(
+    "listReplicationTasks",
+    "replication",
+    query=TaskListQuery,
+    responses={200: list[TaskShape]},
+)
 async def list_replication_tasks(execution_id: int) -> Response:
     services.replication.require(await current_identity(), services.replication.LIST)
     pages = paging()
@@ -81,6 +109,7 @@ async def list_replication_tasks(execution_id: int) -> Response:
 
 
 @api.route("/replication/executions/<int:execution_id>/tasks/<int:task_id>/log", methods=["GET"])
+@operation("getReplicationLog", "replication", responses={200: Content({"text/plain": str})})
 async def replication_task_log(execution_id: int, task_id: int) -> Response:
     services.replication.require(await current_identity(), services.replication.READ)
     await replication_runs.get(execution_id)
@@ -89,6 +118,7 @@ async def replication_task_log(execution_id: int, task_id: int) -> Response:
 
 
 @api.route("/replication/policies/<int:policy_id>/trigger_secret", methods=["POST"])
+@operation("rotateReplicationTriggerSecret", "berth", responses={200: TriggerSecret})
 async def rotate_trigger_secret(policy_id: int) -> Response:
     """Berth's: a new secret for the policy's CI webhook trigger, shown this once."""
     sealer = current_app.extensions["registry"].sealed()

@@ -12,6 +12,7 @@ from models import RemoteRegistry, ReplicationPolicy
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import created, current_identity, json_response, paged_response, paging
+from web.api.openapi import operation
 from web.api.query import (
     KeyParsers,
     as_bool,
@@ -22,6 +23,8 @@ from web.api.query import (
     tortoise_order,
 )
 from web.api.registries import local_registry_json, registry_json
+from web.api.schemas.replication import PolicyListQuery, ReplicationPolicyReq
+from web.api.schemas.replication import ReplicationPolicy as PolicyShape
 from web.params import api_time, name_arg
 
 LOCATION = "/api/v2.0/replication/policies"
@@ -40,6 +43,12 @@ _SORT_COLUMNS = {
 
 
 @api.route("/replication/policies", methods=["GET"])
+@operation(
+    "listReplicationPolicies",
+    "replication",
+    query=PolicyListQuery,
+    responses={200: list[PolicyShape]},
+)
 async def list_replication_policies() -> Response:
     services.replication_policies.require(
         await current_identity(), services.replication_policies.LIST
@@ -55,12 +64,16 @@ async def list_replication_policies() -> Response:
 
 
 @api.route("/replication/policies", methods=["POST"])
+@operation(
+    "createReplicationPolicy", "replication", body=ReplicationPolicyReq, responses={201: None}
+)
 async def create_replication_policy() -> Response:
     policy = await services.replication_policies.create(await api_call())
     return created(f"{LOCATION}/{policy.id}")
 
 
 @api.route("/replication/policies/<int:policy_id>", methods=["GET"])
+@operation("getReplicationPolicy", "replication", responses={200: PolicyShape})
 async def get_replication_policy(policy_id: int) -> Response:
     services.replication_policies.require(
         await current_identity(), services.replication_policies.READ
@@ -71,12 +84,16 @@ async def get_replication_policy(policy_id: int) -> Response:
 
 
 @api.route("/replication/policies/<int:policy_id>", methods=["PUT"])
+@operation(
+    "updateReplicationPolicy", "replication", body=ReplicationPolicyReq, responses={200: None}
+)
 async def update_replication_policy(policy_id: int) -> Response:
     await services.replication_policies.update(await api_call(), policy_id)
     return Response("", status=200)
 
 
 @api.route("/replication/policies/<int:policy_id>", methods=["DELETE"])
+@operation("deleteReplicationPolicy", "replication", responses={200: None})
 async def delete_replication_policy(policy_id: int) -> Response:
     await services.replication_policies.delete(await api_call(), policy_id)
     return Response("", status=200)

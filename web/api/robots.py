@@ -24,7 +24,19 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.openapi import operation
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
+from web.api.schemas.common import Empty, ListQuery
+from web.api.schemas.robots import (
+    Robot as RobotShape,
+)
+from web.api.schemas.robots import (
+    RobotCreate,
+    RobotCreated,
+    RobotSec,
+    RobotSecretReq,
+    RobotUpdate,
+)
 from web.params import api_time
 
 
@@ -34,6 +46,7 @@ def robots() -> RobotService:
 
 
 @api.route("/robots", methods=["POST"])
+@operation("CreateRobot", "robot", body=RobotCreate, responses={201: RobotCreated})
 async def create_robot() -> Response:
     made = await services.robots.create(await api_call(), robots())
     robot = made.robot
@@ -48,6 +61,7 @@ async def create_robot() -> Response:
 
 
 @api.route("/robots", methods=["GET"])
+@operation("ListRobot", "robot", query=ListQuery, responses={200: list[RobotShape]})
 async def list_robots() -> Response:
     caller = await signed_in()
     pages = paging()
@@ -56,24 +70,28 @@ async def list_robots() -> Response:
 
 
 @api.route("/robots/<int:robot_id>", methods=["GET"])
+@operation("GetRobotByID", "robot", responses={200: RobotShape})
 async def get_robot(robot_id: int) -> Response:
     robot = await robots().get(await signed_in(), robot_id, Permission.ROBOT_LIST)
     return json_response(robot_json(robot))
 
 
 @api.route("/robots/<int:robot_id>", methods=["PUT"])
+@operation("UpdateRobot", "robot", body=RobotUpdate, responses={200: Empty})
 async def update_robot(robot_id: int) -> Response:
     await services.robots.update(await api_call(), robots(), robot_id)
     return json_response({})
 
 
 @api.route("/robots/<int:robot_id>", methods=["PATCH"])
+@operation("RefreshSec", "robot", body=RobotSecretReq, responses={200: RobotSec})
 async def refresh_robot_secret(robot_id: int) -> Response:
     secret = await services.robots.refresh_secret(await api_call(), robots(), robot_id)
     return json_response({"secret": secret})
 
 
 @api.route("/robots/<int:robot_id>", methods=["DELETE"])
+@operation("DeleteRobot", "robot", responses={200: Empty})
 async def delete_robot(robot_id: int) -> Response:
     await services.robots.delete(await api_call(), robots(), robot_id)
     return json_response({})

@@ -17,6 +17,9 @@ from signer.sealing import Sealer
 from web.api import api
 from web.api.calls import api_call, project_ref
 from web.api.common import created, json_response
+from web.api.openapi import Content, operation
+from web.api.schemas.keys import ProjectKey as KeyShape
+from web.api.schemas.keys import TrustedKeyReq
 from web.params import api_time
 
 BASE = "/projects/<ref>/keys"
@@ -24,12 +27,14 @@ PEM = "application/x-pem-file"
 
 
 @api.route(BASE, methods=["GET"])
+@operation("listProjectKeys", "berth", responses={200: list[KeyShape]})
 async def list_keys(ref: str) -> Response:
     scope = await services.signing_keys.readable(await api_call(), project_ref(ref))
     return json_response([key_json(k) for k in await signing_keys.list_keys(scope.project.id)])
 
 
 @api.route(f"{BASE}/signing.pem", methods=["GET"])
+@operation("getProjectSigningKeyPem", "berth", responses={200: Content({PEM: str})})
 async def signing_pem(ref: str) -> Response:
     """The active signing key's public half, made on first ask."""
     scope = await services.signing_keys.readable(await api_call(), project_ref(ref))
@@ -39,6 +44,9 @@ async def signing_pem(ref: str) -> Response:
 
 
 @api.route(f"{BASE}/<key>", methods=["GET"])
+@operation(
+    "getProjectKey", "berth", responses={200: Content({"application/json": KeyShape, PEM: str})}
+)
 async def get_key(ref: str, key: str) -> Response:
     """One key as JSON, or its PEM when the path ends in .pem."""
     scope = await services.signing_keys.readable(await api_call(), project_ref(ref))
@@ -49,18 +57,21 @@ async def get_key(ref: str, key: str) -> Response:
 
 
 @api.route(BASE, methods=["POST"])
+@operation("trustProjectKey", "berth", body=TrustedKeyReq, responses={201: KeyShape})
 async def trust_key(ref: str) -> Response:
     made = await services.signing_keys.trust(await api_call(), project_ref(ref))
     return created(f"{request.path.rstrip('/')}/{made.id}", key_json(made))
 
 
 @api.route(f"{BASE}/rotate", methods=["POST"])
+@operation("rotateProjectSigningKey", "berth", responses={201: KeyShape})
 async def rotate_key(ref: str) -> Response:
     made = await services.signing_keys.rotate(await api_call(), project_ref(ref), _sealer())
     return created(f"{request.path.rsplit('/', 1)[0]}/{made.id}", key_json(made))
 
 
 @api.route(f"{BASE}/<key>", methods=["DELETE"])
+@operation("deleteProjectKey", "berth", responses={200: None})
 async def untrust_key(ref: str, key: str) -> Response:
     await services.signing_keys.untrust(await api_call(), project_ref(ref), _row_id(key))
     return Response("", status=200)

@@ -28,7 +28,22 @@ from web.api.common import (
     paging,
     signed_in,
 )
+from web.api.openapi import operation
 from web.api.query import CONTAINS, EXACT, parse_query, parse_sort, tortoise_order
+from web.api.schemas.common import ListQuery
+from web.api.schemas.users import (
+    PasswordReq,
+    PermissionsQuery,
+    UserCreationReq,
+    UserProfile,
+    UserResp,
+    UserSearchQuery,
+    UserSearchRespItem,
+    UserSysAdminFlag,
+)
+from web.api.schemas.users import (
+    Permission as PermissionItem,
+)
 from web.params import ParameterInvalid, api_time, arg, bool_arg, name_arg
 
 
@@ -53,6 +68,7 @@ def user_resp(user: User) -> dict[str, Any]:
 
 
 @api.get("/users")
+@operation("listUsers", "user", query=ListQuery, responses={200: list[UserResp]})
 async def list_users() -> Response:
     require_system(await current_identity(), "user:list")
     query = _user_query()
@@ -62,12 +78,14 @@ async def list_users() -> Response:
 
 
 @api.post("/users")
+@operation("createUser", "user", body=UserCreationReq, responses={201: None})
 async def create_user() -> Response:
     user_id = await services.users.create(await api_call(), accounts())
     return created(f"{request.path}/{user_id}")
 
 
 @api.get("/users/search")
+@operation("searchUsers", "user", query=UserSearchQuery, responses={200: list[UserSearchRespItem]})
 async def search_users() -> Response:
     await signed_in()
     username = name_arg("username")
@@ -79,6 +97,7 @@ async def search_users() -> Response:
 
 
 @api.get("/users/current")
+@operation("getCurrentUserInfo", "user", responses={200: UserResp})
 async def current_user() -> Response:
     identity = await signed_in()
     if identity.user_id is None:
@@ -87,6 +106,12 @@ async def current_user() -> Response:
 
 
 @api.get("/users/current/permissions")
+@operation(
+    "getCurrentUserPermissions",
+    "user",
+    query=PermissionsQuery,
+    responses={200: list[PermissionItem]},
+)
 async def current_permissions() -> Response:
     identity = await current_identity()
     scope = arg("scope")
@@ -98,30 +123,35 @@ async def current_permissions() -> Response:
 
 
 @api.get("/users/<int:user_id>")
+@operation("getUser", "user", responses={200: UserResp})
 async def get_user(user_id: int) -> Response:
     require_self_or_system(await current_identity(), user_id, "user:read")
     return json_response(user_resp(await accounts().get(user_id)))
 
 
 @api.put("/users/<int:user_id>")
+@operation("updateUserProfile", "user", body=UserProfile, responses={200: None})
 async def update_user(user_id: int) -> Response:
     await services.users.update_profile(await api_call(), accounts(), user_id)
     return Response("", status=200)
 
 
 @api.delete("/users/<int:user_id>")
+@operation("deleteUser", "user", responses={200: None})
 async def delete_user(user_id: int) -> Response:
     await services.users.delete(await api_call(), accounts(), user_id)
     return Response("", status=200)
 
 
 @api.put("/users/<int:user_id>/password")
+@operation("updateUserPassword", "user", body=PasswordReq, responses={200: None})
 async def change_password(user_id: int) -> Response:
     await services.users.change_password(await api_call(), accounts(), user_id)
     return Response("", status=200)
 
 
 @api.put("/users/<int:user_id>/sysadmin")
+@operation("setUserSysAdmin", "user", body=UserSysAdminFlag, responses={200: None})
 async def set_sysadmin(user_id: int) -> Response:
     await services.users.set_sysadmin(await api_call(), accounts(), user_id)
     return Response("", status=200)

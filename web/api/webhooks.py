@@ -19,7 +19,18 @@ from web.api.common import (
     paged_response,
     paging,
 )
+from web.api.openapi import operation
 from web.api.projects import project_scope
+from web.api.schemas.common import PageQuery
+from web.api.schemas.webhooks import (
+    Execution,
+    SupportedWebhookEventTypes,
+    WebhookCreated,
+    WebhookPolicyReq,
+)
+from web.api.schemas.webhooks import (
+    WebhookPolicy as PolicyShape,
+)
 from web.params import api_time
 
 # Harbor's execution statuses
@@ -27,6 +38,9 @@ _STATUS = {"pending": "Pending", "success": "Success", "failed": "Error"}
 
 
 @api.route("/projects/<ref>/webhook/policies", methods=["GET"])
+@operation(
+    "ListWebhookPoliciesOfProject", "webhook", query=PageQuery, responses={200: list[PolicyShape]}
+)
 async def list_policies(ref: str) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     pages = paging()
@@ -35,6 +49,12 @@ async def list_policies(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/policies", methods=["POST"])
+@operation(
+    "CreateWebhookPolicyOfProject",
+    "webhook",
+    body=WebhookPolicyReq,
+    responses={201: WebhookCreated},
+)
 async def create_policy(ref: str) -> Response:
     policy_id, secret = await services.webhooks.create(await api_call(), project_ref(ref))
     # Harbor answers with no body; the secret is shown here once and never again.
@@ -43,24 +63,30 @@ async def create_policy(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["GET"])
+@operation("GetWebhookPolicyOfProject", "webhook", responses={200: PolicyShape})
 async def get_policy(ref: str, policy_id: int) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     return json_response(_policy(await webhooks.get_policy(scope.project.id, policy_id)))
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["PUT"])
+@operation("UpdateWebhookPolicyOfProject", "webhook", body=WebhookPolicyReq, responses={200: None})
 async def update_policy(ref: str, policy_id: int) -> Response:
     await services.webhooks.update(await api_call(), project_ref(ref), policy_id)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>", methods=["DELETE"])
+@operation("DeleteWebhookPolicyOfProject", "webhook", responses={200: None})
 async def delete_policy(ref: str, policy_id: int) -> Response:
     await services.webhooks.delete(await api_call(), project_ref(ref), policy_id)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/webhook/policies/<int:policy_id>/executions", methods=["GET"])
+@operation(
+    "ListExecutionsOfWebhookPolicy", "webhook", query=PageQuery, responses={200: list[Execution]}
+)
 async def list_executions(ref: str, policy_id: int) -> Response:
     scope = await project_scope(ref, Permission.WEBHOOK_LIST)
     pages = paging()
@@ -71,6 +97,7 @@ async def list_executions(ref: str, policy_id: int) -> Response:
 
 
 @api.route("/projects/<ref>/webhook/events", methods=["GET"])
+@operation("GetSupportedEventTypes", "webhook", responses={200: SupportedWebhookEventTypes})
 async def supported_events(ref: str) -> Response:
     await project_scope(ref, Permission.WEBHOOK_LIST)
     return json_response(
