@@ -18,8 +18,17 @@ from web.api import api
 from web.api.artifacts import render_artifacts
 from web.api.calls import api_call, project_ref
 from web.api.common import json_response, paged_response, paging
+from web.api.openapi import operation
 from web.api.projects import project_scope
 from web.api.query import KeyParsers, parse_query, parse_sort, tortoise_filters
+from web.api.schemas.artifacts import Artifact
+from web.api.schemas.project_extras import (
+    AuditLog,
+    LogQuery,
+    ProjectArtifactQuery,
+    ProjectMetadata,
+    ProjectSummary,
+)
 from web.params import api_time, bool_arg, parse_time
 
 ARTIFACT_QUERY_KEYS: KeyParsers = {"digest": str, "media_type": str}
@@ -43,6 +52,7 @@ _SUMMARY_ROLES = {
 
 
 @api.route("/projects/<ref>/summary", methods=["GET"])
+@operation("getProjectSummary", "project", responses={200: ProjectSummary})
 async def project_summary(ref: str) -> Response:
     scope = await project_scope(ref, Permission.PROJECT_READ)
     found = await repositories.project_summary(scope.project.id)
@@ -52,38 +62,45 @@ async def project_summary(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/metadatas/", methods=["GET"])
-@api.route("/projects/<ref>/metadatas", methods=["GET"])
+@operation("listProjectMetadatas", "projectMetadata", responses={200: dict[str, str]})
 async def list_metadatas(ref: str) -> Response:
     scope = await project_scope(ref, Permission.METADATA_LIST)
     return json_response(await metadata.read_all(scope))
 
 
 @api.route("/projects/<ref>/metadatas/", methods=["POST"])
-@api.route("/projects/<ref>/metadatas", methods=["POST"])
+@operation("addProjectMetadatas", "projectMetadata", body=ProjectMetadata)
 async def add_metadatas(ref: str) -> Response:
     await metadata.add(await api_call(), project_ref(ref))
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/metadatas/<meta_name>", methods=["GET"])
+@operation("getProjectMetadata", "projectMetadata", responses={200: dict[str, str]})
 async def get_metadata(ref: str, meta_name: str) -> Response:
     scope = await project_scope(ref, Permission.METADATA_READ)
     return json_response(await metadata.read_one(scope, meta_name))
 
 
 @api.route("/projects/<ref>/metadatas/<meta_name>", methods=["PUT"])
+@operation("updateProjectMetadata", "projectMetadata", body=ProjectMetadata)
 async def update_metadata(ref: str, meta_name: str) -> Response:
     await metadata.update(await api_call(), project_ref(ref), meta_name)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/metadatas/<meta_name>", methods=["DELETE"])
+@operation("deleteProjectMetadata", "projectMetadata")
 async def delete_metadata(ref: str, meta_name: str) -> Response:
     await metadata.delete(await api_call(), project_ref(ref), meta_name)
     return Response("", status=200)
 
 
 @api.route("/projects/<ref>/artifacts", methods=["GET"])
+@operation(
+    "listArtifactsOfProject", "project", query=ProjectArtifactQuery,
+    responses={200: list[Artifact]},
+)  # fmt: skip
 async def list_project_artifacts(ref: str) -> Response:
     scope = await project_scope(ref, Permission.REPOSITORY_PULL)
     filters = tortoise_filters(parse_query(request.args.get("q"), ARTIFACT_QUERY_KEYS))
@@ -97,6 +114,7 @@ async def list_project_artifacts(ref: str) -> Response:
 
 
 @api.route("/projects/<ref>/logs", methods=["GET"])
+@operation("getLogs", "project", query=LogQuery, responses={200: list[AuditLog]})
 async def project_logs(ref: str) -> Response:
     scope = await project_scope(ref, Permission.LOG_LIST)
     pages = paging()

@@ -33,6 +33,7 @@ from web.api.artifacts import (
 )
 from web.api.calls import api_call
 from web.api.common import created, current_identity, json_response, paged_response, paging
+from web.api.openapi import Content, operation
 from web.api.query import (
     KeyParsers,
     as_row_id,
@@ -40,6 +41,15 @@ from web.api.query import (
     parse_sort,
     tortoise_filters,
     tortoise_order,
+)
+from web.api.schemas.common import ListQuery
+from web.api.schemas.repositories import (
+    CopyQuery,
+    Icon,
+    Repository,
+    RepositoryUpdate,
+    TagItem,
+    TagListQuery,
 )
 from web.params import api_time, arg, bool_arg
 
@@ -49,15 +59,25 @@ COLUMNS = {"creation_time": "created_at"}
 TAG_QUERY_KEYS: KeyParsers = {"name": str, "id": as_row_id}
 TAG_SORT_KEYS = {"name", "id", "push_time"}
 TAG_COLUMNS = {"push_time": "updated_at"}
+# build_history and dependencies are JSON lists; values.yaml and readme.md text
+ADDITION = Content(
+    {
+        "application/json": list[dict[str, Any]],
+        "text/plain": str,
+        "text/markdown": str,
+    }
+)
 
 
 @api.route("/repositories", methods=["GET"])
+@operation("listAllRepositories", "repository", query=ListQuery, responses={200: list[Repository]})
 async def list_all_repositories() -> Response:
     visible = await visible_project_ids(await current_identity())
     return await _page(visible)
 
 
 @api.route("/projects/<project_name>/repositories", methods=["GET"])
+@operation("listRepositories", "repository", query=ListQuery, responses={200: list[Repository]})
 async def list_repositories(project_name: str) -> Response:
     identity = await current_identity()
     access = require(
@@ -68,6 +88,7 @@ async def list_repositories(project_name: str) -> Response:
 
 
 @api.route(REPOSITORY, methods=["GET"])
+@operation("getRepository", "repository", responses={200: Repository})
 async def get_repository(project_name: str, repository_name: str) -> Response:
     await _repository(project_name, repository_name)
     found = await repositories.get_repository(_full_name(project_name, repository_name))
@@ -75,6 +96,7 @@ async def get_repository(project_name: str, repository_name: str) -> Response:
 
 
 @api.route(REPOSITORY, methods=["PUT"])
+@operation("updateRepository", "repository", body=RepositoryUpdate)
 async def update_repository(project_name: str, repository_name: str) -> Response:
     path = _path(project_name, repository_name)
     await services.repositories.update_description(await api_call(), path)
@@ -82,6 +104,7 @@ async def update_repository(project_name: str, repository_name: str) -> Response
 
 
 @api.route(BASE, methods=["POST"])
+@operation("CopyArtifact", "artifact", query=CopyQuery, responses={201: None})
 async def copy_artifact(project_name: str, repository_name: str) -> Response:
     source = services.repositories.copy_source(arg("from"))
     registry = _registry()
@@ -93,6 +116,7 @@ async def copy_artifact(project_name: str, repository_name: str) -> Response:
 
 
 @api.route(f"{BASE}/<reference>/tags", methods=["GET"])
+@operation("listTags", "artifact", query=TagListQuery, responses={200: list[TagItem]})
 async def list_tags(project_name: str, repository_name: str, reference: str) -> Response:
     repo = await _repository(project_name, repository_name)
     found = await artifacts.artifact_ref(repo, unquote(reference))
@@ -112,6 +136,7 @@ async def list_tags(project_name: str, repository_name: str, reference: str) -> 
 
 
 @api.route(f"{BASE}/<reference>/additions/<addition>", methods=["GET"])
+@operation("getAddition", "artifact", responses={200: ADDITION})
 async def get_addition(
     project_name: str, repository_name: str, reference: str, addition: str
 ) -> Response:
@@ -121,6 +146,7 @@ async def get_addition(
 
 
 @api.route("/icons/<digest>", methods=["GET"])
+@operation("getIcon", "icon", responses={200: Icon})
 async def get_icon(digest: str) -> Response:
     found = icons.icon(digest)
     content = base64.b64encode(found.content).decode()

@@ -13,13 +13,16 @@ from core import projects, repositories
 from models.errors import InvalidInput
 from web.api import api
 from web.api.common import current_identity, json_response, signed_in
+from web.api.openapi import operation
 from web.api.projects import _render as render_project
+from web.api.schemas.search import Search, SearchQuery, Statistic
 from web.params import arg
 
 MAX_TEXT = 255
 
 
 @api.route("/search", methods=["GET"])
+@operation("search", "search", query=SearchQuery, responses={200: Search})
 async def search() -> Response:
     identity = await current_identity()
     text = (arg("q", "", MAX_TEXT) or "").strip()
@@ -39,6 +42,7 @@ async def search() -> Response:
 
 
 @api.route("/statistics", methods=["GET"])
+@operation("getStatistic", "statistic", responses={200: Statistic})
 async def statistics() -> Response:
     identity = await signed_in()
     visible = await visible_project_ids(identity, "project:list")

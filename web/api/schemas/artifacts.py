@@ -47,6 +47,8 @@ class Artifact(Closed):
     pull_time: str | None
     tags: list[Tag] | None
     references: list[Reference]
+    icon: str
+    labels: list[dict[str, Any]]
     verification: Verification
 
 
@@ -81,6 +83,8 @@ class Accessory(Closed):
 class ArtifactQuery(Query):
     with_tag: bool | None = None
     with_signature: bool | None = None
+    with_label: bool | None = None
+    with_immutable_status: bool | None = None
 
 
 class ArtifactListQuery(PageQuery, ArtifactQuery):
