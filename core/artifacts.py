@@ -194,11 +194,14 @@ async def list_project_artifacts(
         .limit(limit)
         .values("repository_id", *_FIELDS)
     )
-    items: list[ArtifactInfo] = []
-    for row in rows:  # a page is at most 100 rows: per-row reads stay bounded
-        repo = RepositoryRef(int(row["repository_id"]), project_id)
-        items += await _artifacts(repo, [row], with_tag)
-    return items, total
+    by_repository: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_repository.setdefault(int(row["repository_id"]), []).append(row)
+    found: dict[int, ArtifactInfo] = {}
+    for repo_id, group in by_repository.items():  # one batch of reads per repository
+        for item in await _artifacts(RepositoryRef(repo_id, project_id), group, with_tag):
+            found[item.id] = item
+    return [found[int(row["id"])] for row in rows], total
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,7 +153,7 @@ class _Copier:
         for blob in parsed.blobs:
             if not await self.blobs.mount(
                 self.target.name, self.target.project, blob.digest, self.source
-            ):
+            ):  # collected meanwhile: the copy fails as the push would
                 raise ManifestBlobUnknown(blob.digest)
         await self.manifests.put(
             self.target.name,

@@ -32,7 +32,14 @@ from web.api.artifacts import (
     immutable_tags,
 )
 from web.api.calls import api_call
-from web.api.common import created, current_identity, json_response, paged_response, paging
+from web.api.common import (
+    created,
+    current_identity,
+    json_response,
+    paged_response,
+    paging,
+    wake_jobs,
+)
 from web.api.openapi import Content, operation
 from web.api.query import (
     KeyParsers,
@@ -112,6 +119,7 @@ async def copy_artifact(project_name: str, repository_name: str) -> Response:
         await api_call(), _path(project_name, repository_name), source,
         registry.blobs, registry.manifests,
     )  # fmt: skip
+    wake_jobs(True)  # the copy's push pipeline run, as after a push
     return created(f"{request.path.rstrip('/')}/{digest}")
 
 
