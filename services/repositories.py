@@ -35,7 +35,7 @@ async def update_description(call: Call, path: RepositoryPath) -> None:
     event = audit.Event(audit.UPDATE, audit.REPOSITORY, path.name, path.project)
     async with attempt(call, event) as op:
         repo = await _repository(op.caller, path, Permission.REPOSITORY_UPDATE, event)
-        description = (await op.body()).get("description", "")
+        description = (await op.body()).get("description") or ""  # null clears it
         if not isinstance(description, str):
             raise InvalidInput("description must be a string")
         before = await repositories.set_description(repo.id, description)

@@ -14,10 +14,12 @@ from core import artifacts, repositories
 from core.service import Registry
 from models.errors import InvalidInput
 from search.audit import AuditQuery, Condition
+from services import rights
+from services.rights import ProjectRef
 from web.api import api
 from web.api.artifacts import render_artifacts
 from web.api.calls import api_call, project_ref
-from web.api.common import json_response, paged_response, paging
+from web.api.common import current_identity, json_response, paged_response, paging
 from web.api.openapi import operation
 from web.api.projects import project_scope
 from web.api.query import KeyParsers, parse_query, parse_sort, tortoise_filters
@@ -116,7 +118,10 @@ async def list_project_artifacts(ref: str) -> Response:
 @api.route("/projects/<ref>/logs", methods=["GET"])
 @operation("getLogs", "project", query=LogQuery, responses={200: list[AuditLog]})
 async def project_logs(ref: str) -> Response:
-    scope = await project_scope(ref, Permission.LOG_LIST)
+    # Harbor's getLogs names the project by name only (a project may be named "123")
+    scope = await rights.project_scope(
+        await current_identity(), ProjectRef(ref, by_name=True), Permission.LOG_LIST
+    )
     pages = paging()
     if pages.offset + pages.page_size > MAX_LOG_WINDOW:
         raise InvalidInput(f"page * page_size may not pass {MAX_LOG_WINDOW}")
