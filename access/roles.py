@@ -63,18 +63,38 @@ class Permission(StrEnum):
     METADATA_CREATE = "metadata:create"
     METADATA_UPDATE = "metadata:update"
     METADATA_DELETE = "metadata:delete"
+    LABEL_READ = "label:read"
+    LABEL_LIST = "label:list"
+    LABEL_CREATE = "label:create"
+    LABEL_UPDATE = "label:update"
+    LABEL_DELETE = "label:delete"
+    ARTIFACT_LABEL_CREATE = "artifact-label:create"
+    ARTIFACT_LABEL_DELETE = "artifact-label:delete"
+    IMMUTABLE_TAG_LIST = "immutable-tag:list"
+    IMMUTABLE_TAG_CREATE = "immutable-tag:create"
+    IMMUTABLE_TAG_UPDATE = "immutable-tag:update"
+    IMMUTABLE_TAG_DELETE = "immutable-tag:delete"
 
 
 P = Permission
 _LIMITED_GUEST = frozenset({P.PROJECT_READ, P.REPOSITORY_LIST, P.REPOSITORY_PULL})
 _GUEST = _LIMITED_GUEST | {P.MEMBER_LIST}
+_GUEST |= {P.LABEL_READ, P.LABEL_LIST}
 _DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE, P.REPOSITORY_UPDATE}
+_DEVELOPER |= {P.ARTIFACT_LABEL_CREATE, P.ARTIFACT_LABEL_DELETE}
 _MAINTAINER = _DEVELOPER | {
     P.REPOSITORY_DELETE,
     P.ARTIFACT_DELETE,
     P.TAG_DELETE,
     P.WEBHOOK_LIST,
     P.METADATA_READ,
+}
+_MAINTAINER |= {P.LABEL_CREATE, P.LABEL_UPDATE, P.LABEL_DELETE}
+_MAINTAINER |= {
+    P.IMMUTABLE_TAG_LIST,
+    P.IMMUTABLE_TAG_CREATE,
+    P.IMMUTABLE_TAG_UPDATE,
+    P.IMMUTABLE_TAG_DELETE,
 }
 _PROJECT_ADMIN = _MAINTAINER | {
     P.PROJECT_UPDATE,

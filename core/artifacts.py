@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core import audit, events, signatures
+from core import audit, events, immutability, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
@@ -401,6 +401,10 @@ async def delete_artifact(
         await ManifestDigest.filter(repository_id=repo_id, digest=digest)
         .using_db(tx)
         .values_list("manifest_id", flat=True)
+    )
+    # a tag on it that an immutability rule protects keeps it (TagImmutable)
+    await immutability.refuse_artifact_delete(
+        event.project_id, repository, [int(str(i)) for i in ids]
     )
     if not ids or not await Manifest.filter(id__in=list(ids)).using_db(tx).delete():
         raise ManifestUnknown(digest)

@@ -156,3 +156,17 @@ class SignedInNotary(kinds.PreconditionFailed):
         detail = {"repository": repository}
         detail.update({k: v for k, v in (("tag", tag), ("digest", digest)) if v})
         super().__init__("the tag is signed in Notary: remove its signature first", detail)
+
+
+class TagImmutable(kinds.PreconditionFailed):
+    """A push that would move, or a delete that would remove, a tag an immutability rule
+    protects (412, as Harbor; its words, which docker shows)."""
+
+    def __init__(self, repository: str, tag: str, action: str | None = None) -> None:
+        if action is None:
+            message = (
+                f"Failed to process request due to '{repository}:{tag}' configured as immutable."
+            )
+        else:
+            message = f"the tag {tag} configured as immutable, cannot be {action}"
+        super().__init__(message, {"repository": repository, "tag": tag})

@@ -9,7 +9,15 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
-from core import audit, content_trust, events, manifest_digests, project_settings, signatures
+from core import (
+    audit,
+    content_trust,
+    events,
+    immutability,
+    manifest_digests,
+    project_settings,
+    signatures,
+)
 from core.artifacts import delete_artifact
 from core.blobs import LIVE, now_ms
 from core.digests import digest_of, is_digest, parse_digest
@@ -211,8 +219,12 @@ class ManifestStore:
                     await manifest_digests.remember(repo_id, manifest_id, key, digest, known)
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children, sparse)
+                    # a tag an immutability rule protects is never moved (TagImmutable)
+                    fresh = await immutability.refuse_moves(
+                        event.project_id or 0, repository, repo_id, names, manifest_id
+                    )
                     for tag in names:
-                        await self._tag(repo_id, tag, manifest_id)
+                        await self._tag(repo_id, tag, manifest_id, insert_only=tag in fresh)
                     for signed in _signed(names or [reference], subject):
                         # a signature over it: its trust is evaluated again
                         await signatures.touch(tx, repo_id, signed)
@@ -255,6 +267,7 @@ class ManifestStore:
                 await content_trust.refuse_artifact_delete(repository, reference)
                 return await delete_artifact(tx, event, repo_id, repository, reference)
             await content_trust.refuse_tag_delete(repository, reference)
+            await immutability.refuse_tag_delete(event.project_id, repository, reference)
             signed = signatures.signed_subject(reference, None)
             if not await Tag.filter(repository_id=repo_id, name=reference).using_db(tx).delete():
                 raise ManifestUnknown(reference)
@@ -344,7 +357,13 @@ class ManifestStore:
         return row.id
 
     @staticmethod
-    async def _tag(repo_id: int, name: str, manifest_id: int) -> None:
+    async def _tag(repo_id: int, name: str, manifest_id: int, insert_only: bool = False) -> None:
+        """Point the tag at the manifest. insert_only: a protected tag's first push, which a
+        concurrent first push makes fail (IntegrityError, so the retry refuses it) instead
+        of moving it."""
+        if insert_only:
+            await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)
+            return
         updated = await Tag.filter(repository_id=repo_id, name=name).update(manifest_id=manifest_id)
         if not updated:
             await Tag.create(repository_id=repo_id, name=name, manifest_id=manifest_id)

@@ -12,7 +12,9 @@ from models.identity import (
     User,
     UserGroup,
 )
+from models.immutability import ImmutableRule
 from models.jobs import Job, Lease, Schedule
+from models.labels import ArtifactLabel, Label
 from models.registry import (
     Blob,
     Manifest,
@@ -73,6 +75,9 @@ __all__ = [
     "Signature",
     "WebhookExecution",
     "WebhookPolicy",
+    "ArtifactLabel",
+    "ImmutableRule",
+    "Label",
     "close_database",
     "execute",
     "fetch",

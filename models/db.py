@@ -20,6 +20,8 @@ MODEL_MODULES = [
     "models.replication",
     "models.signing",
     "models.trust",
+    "models.labels",
+    "models.immutability",
 ]
 # Indexes Tortoise cannot declare: partial ones. Safe to repeat.
 _EXTRA_SCHEMA = (
@@ -34,6 +36,8 @@ _EXTRA_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS repository_project_created ON repository"
     " (project_id, created_at, id)",
     "CREATE INDEX IF NOT EXISTS repository_created ON repository (created_at, id)",
+    # global labels' names are unique among them (unique_together cannot see a NULL project)
+    "CREATE UNIQUE INDEX IF NOT EXISTS label_global_name ON label (name) WHERE project_id IS NULL",
 )
 # Columns added to tables after their first release: (table, column, definition). A
 # database made before gets them at start (generate_schemas only creates missing tables).

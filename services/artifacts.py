@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from access.errors import AlreadyExists, InvalidInput, NotFound
 from access.policy import Identity, project_access
 from access.roles import Permission
-from core import artifacts, audit, content_trust, events
+from core import artifacts, audit, content_trust, events, immutability
 from core.artifacts import ArtifactRef, RepositoryRef
 from core.digests import is_digest
 from core.errors import TagInvalid
@@ -33,6 +33,7 @@ async def delete_repository(call: Call, path: RepositoryPath) -> int:
     async with attempt(call, event) as op:
         repo = await _target(op.caller, path, Permission.REPOSITORY_DELETE, event)
         await content_trust.refuse_repository_delete(path.name, repo.id)
+        await immutability.refuse_repository_delete(repo.project_id, path.name, repo.id)
         return await artifacts.delete_repository(op.tx, event, repo)
 
 
@@ -72,6 +73,7 @@ async def delete_tag(call: Call, path: RepositoryPath, reference: str, tag: str)
         found = await _artifact(repo, reference)
         event.description = f"from {found.digest}"
         await content_trust.refuse_tag_delete(path.name, tag)
+        await immutability.refuse_tag_delete(repo.project_id, path.name, tag)
         if not await artifacts.delete_tag(repo, found, tag):
             raise NotFound(f"the artifact {reference} has no tag {tag}")
         await events.emit(op.tx, event)

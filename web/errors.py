@@ -101,6 +101,7 @@ OCI_SPEC_CODES: dict[type[BerthError], str] = {
     e.TooManyTags: "UNSUPPORTED",
     e.PolicyViolation: "PROJECTPOLICYVIOLATION",  # Harbor's, which docker shows as it is
     e.SignedInNotary: "PRECONDITION",  # Harbor's, as its /v2 answers a refused delete
+    e.TagImmutable: "PRECONDITION",  # Harbor's, as its /v2 refuses a push or a delete
 }
 HARBOR_SPEC_CODES: dict[type[BerthError], str] = {
     MethodNotAllowed: "METHOD_NOT_ALLOWED",

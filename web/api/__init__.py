@@ -18,6 +18,8 @@ from web.api import (  # noqa: E402
     docs,  # noqa: F401
     gc,  # noqa: F401
     health,  # noqa: F401
+    immutable_rules,  # noqa: F401
+    labels,  # noqa: F401
     ldap,  # noqa: F401
     members,  # noqa: F401
     project_extras,  # noqa: F401

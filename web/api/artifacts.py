@@ -7,6 +7,7 @@ repository_name is the part after the project, URL-encoded; Harbor's clients enc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,8 +16,9 @@ from quart import Response, request
 import services.artifacts
 from access.policy import project_access
 from access.roles import Permission
-from core import artifacts, content_trust, icons
+from core import artifacts, content_trust, icons, immutability, labels
 from core.artifacts import ArtifactInfo, RepositoryRef
+from models import Label
 from models.errors import NotFound
 from services.artifacts import RepositoryPath
 from services.rights import require
@@ -30,6 +32,7 @@ from web.api.common import (
     paging,
     wake_jobs,
 )
+from web.api.labels import render_label
 from web.api.openapi import operation
 from web.api.schemas.artifacts import Artifact, ArtifactListQuery, ArtifactQuery, TagReq
 from web.params import api_time, bool_arg
@@ -103,49 +106,45 @@ async def _repository(project: str, encoded_name: str) -> RepositoryRef:
     return repo
 
 
-async def render_artifacts(items: list[ArtifactInfo], with_tag: bool) -> list[dict[str, Any]]:
-    """Harbor's Artifacts, of one repository or of several (a project's listing), with what
-    with_signature, with_label and with_immutable_status ask for (each parameter checked)."""
-    bool_arg("with_signature", False)
-    with_label = bool_arg("with_label", False)
-    bool_arg("with_immutable_status", False)
-    names = await artifacts.repository_names({a.repository_id for a in items})
-    labels = await artifact_labels([a.id for a in items]) if with_label else {}
-    signed_in: dict[str, dict[str, str]] = {}  # each repository's trust data, read once
-    out = []
-    for item in items:
-        name = names.get(item.repository_id, "")
-        if with_tag and item.tags and name not in signed_in:
-            signed_in[name] = await content_trust.signed_tags(name)
-        signed = signed_in.get(name, {})
-        tags = [t.name for t in item.tags or []]
-        locked = await immutable_tags(name, tags) if tags else set()
-        out.append(_render(item, signed, locked, labels.get(item.id, [])))
-    return out
-
-
-# The two hooks of the labels and tag immutability features: what an artifact's `labels`
-# and a tag's `immutable` say is decided here and nowhere else.
-
-
-async def artifact_labels(artifact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    """The labels (Harbor's Label) on each artifact, by artifact id: none until labels
-    exist."""
-    return {}
-
-
-async def immutable_tags(repository: str, tags: list[str]) -> set[str]:
-    """Those of the repository's tags that tag immutability rules protect: none until the
-    rules exist."""
-    return set()
-
-
 async def _signed_tags(project: str, encoded_name: str, with_tag: bool) -> dict[str, str]:
     """The tags Docker Content Trust signs, for each tag's `signed`. Harbor computes it only
     for with_signature=true; one indexed read, so Berth always tells the truth (the
     parameter is still checked, as Harbor takes it)."""
     bool_arg("with_signature", False)
     return await content_trust.signed_tags(_full_name(project, encoded_name)) if with_tag else {}
+
+
+async def render_artifacts(items: list[ArtifactInfo], with_tag: bool) -> list[dict[str, Any]]:
+    """Harbor's Artifacts, of one repository or of several (a project's listing, Harbor's
+    listArtifactsOfProject), in the order given; each repository's trust data, labels and
+    immutability rules read once."""
+    bool_arg("with_signature", False)
+    names = await artifacts.repository_names({a.repository_id for a in items})
+    rendered: dict[int, dict[str, Any]] = {}
+    for repo_id, name in names.items():
+        group = [a for a in items if a.repository_id == repo_id]
+        repo = RepositoryRef(repo_id, group[0].project_id)
+        signed = await content_trust.signed_tags(name) if with_tag else {}
+        extra = await _extras(repo, name, group)
+        rendered.update({a.id: _render(a, signed, extra) for a in group})
+    return [rendered[a.id] for a in items if a.id in rendered]
+
+
+@dataclass(frozen=True, slots=True)
+class _Extras:
+    """What a render adds from other tables: labels (with_label) and immutable tags."""
+
+    labels: dict[int, list[Label]] | None
+    immutable: set[str]
+
+
+async def _extras(repo: RepositoryRef, name: str, items: list[ArtifactInfo]) -> _Extras:
+    """Labels only for with_label=true, as Harbor; a tag's `immutable` always (one read of
+    the project's rules; with_immutable_status is still checked, as Harbor takes it)."""
+    bool_arg("with_immutable_status", False)
+    found = await labels.labels_of([a.id for a in items]) if bool_arg("with_label", False) else None
+    tags = [t.name for a in items for t in a.tags or []]
+    return _Extras(found, await immutability.immutable_tags(repo.project_id, name, tags))
 
 
 def _full_name(project: str, encoded_name: str) -> str:
@@ -156,13 +155,8 @@ def _path(project: str, encoded_name: str) -> RepositoryPath:
     return RepositoryPath(project, _full_name(project, encoded_name))
 
 
-def _render(
-    item: ArtifactInfo,
-    signed: dict[str, str],
-    locked: set[str] = frozenset(),  # type: ignore[assignment]
-    labels: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    return {
+def _render(item: ArtifactInfo, signed: dict[str, str], extra: _Extras) -> dict[str, Any]:
+    rendered = {
         "id": item.id,
         "type": item.type,
         "media_type": item.media_type,
@@ -173,7 +167,9 @@ def _render(
         "size": item.size,
         "push_time": api_time(item.push_time),
         "pull_time": api_time(item.pull_time),
-        "tags": None if item.tags is None else [_tag(item, t, signed, locked) for t in item.tags],
+        "tags": None
+        if item.tags is None
+        else [_tag(item, t, signed, t.name in extra.immutable) for t in item.tags],
         "references": [
             {
                 "parent_id": item.id,
@@ -185,23 +181,25 @@ def _render(
             for child in item.references
         ],
         "icon": icons.icon_digest(item.type),
-        "labels": labels or [],
         "verification": {
             "status": item.verification,
             "reason": item.verification_reason,
             "verified_at": api_time(item.verified_at),
         },
     }
+    if extra.labels is not None:
+        rendered["labels"] = [render_label(x) for x in extra.labels.get(item.id, [])]
+    return rendered
 
 
 def _tag(
-    item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str], locked: set[str]
+    item: ArtifactInfo, tag: artifacts.TagInfo, signed: dict[str, str], immutable: bool
 ) -> dict[str, Any]:
     return {
         "id": tag.id,
         "name": tag.name,
         "push_time": api_time(tag.push_time),
-        "immutable": tag.name in locked,
+        "immutable": immutable,
         # with this very manifest (trust data names its sha256), unexpired
         "signed": signed.get(tag.name) in (item.digest, item.sha256),
         "repository_id": item.repository_id,

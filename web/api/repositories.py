@@ -16,7 +16,7 @@ from quart import Response, current_app, request
 import services.repositories
 from access.policy import project_access, visible_project_ids
 from access.roles import Permission
-from core import additions, artifacts, icons, repositories
+from core import additions, artifacts, icons, immutability, repositories
 from core.repositories import Listing, RepositoryInfo
 from core.service import Registry
 from models.errors import NotFound
@@ -29,7 +29,6 @@ from web.api.artifacts import (
     _path,
     _repository,
     _signed_tags,
-    immutable_tags,
 )
 from web.api.calls import api_call
 from web.api.common import (
@@ -139,7 +138,7 @@ async def list_tags(project_name: str, repository_name: str, reference: str) -> 
     )
     signed = await _signed_tags(project_name, repository_name, True)
     name = _full_name(project_name, repository_name)
-    locked = await immutable_tags(name, [t.name for t in rows])
+    locked = await immutability.immutable_tags(repo.project_id, name, [t.name for t in rows])
     return paged_response([_tag(t, found.digest, signed, locked) for t in rows], total, pages)
 
 

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from models.values import MAX_NAME
 from web.api.schemas.common import Closed, PageQuery, Query, RequestBody
+from web.api.schemas.labels import Label
 
 
 class Tag(Closed):
@@ -48,8 +49,8 @@ class Artifact(Closed):
     tags: list[Tag] | None
     references: list[Reference]
     icon: str
-    labels: list[dict[str, Any]]
     verification: Verification
+    labels: list[Label] | None = None  # with_label=true only
 
 
 class TagReq(RequestBody):
