@@ -130,3 +130,33 @@ def test_bad_sources_are_named(berth_server: RunningBerth) -> None:
     assert malformed.status_code == 400 and "from" in malformed.text
     assert unknown.status_code == 404
     assert no_project.status_code == 404
+
+
+def test_a_copy_meets_the_push_policies_of_the_target(berth_server: RunningBerth) -> None:
+    # Given a target whose tag v1 is immutable and already on another image
+    _, source_project = new_project(berth_server)
+    _, target_project = new_project(berth_server)
+    with registry_client(berth_server) as client:
+        source, _ = push_layers(client, f"{source_project}/app", "v1", [GZIP_LAYER])
+        kept, _ = push_layers(client, f"{target_project}/app", "v1", [GZIP_LAYER])
+    rule = {
+        "action": "immutable",
+        "template": "immutable_template",
+        "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "v1"}],
+        "scope_selectors": {
+            "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+        },
+    }
+    with admin_client(berth_server) as admin:
+        made = admin.post(f"/projects/{target_project}/immutabletagrules", json=rule)
+        assert made.status_code == 201, made.text
+    # When the other image is copied there by tag
+    with registry_client(berth_server) as client:
+        refused = copy(client, f"{target_project}/app", f"{source_project}/app:v1")
+        # Then the copy is refused as the push would be, and v1 still names the first image
+        assert refused.status_code == 412, refused.text  # type: ignore[attr-defined]
+        assert "immutable" in refused.text  # type: ignore[attr-defined]
+        still = client.get(
+            f"/v2/{target_project}/app/manifests/v1", headers={"Accept": OCI_MANIFEST}
+        )
+    assert still.headers["Docker-Content-Digest"] == kept != source
