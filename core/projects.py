@@ -102,7 +102,7 @@ async def find_project(ref: str, by_name: bool) -> ProjectInfo | None:
     """A project by name (by_name) or by numeric id; None when there is none."""
     if by_name:
         query = Project.filter(name=ref)
-    elif ref.isdigit() and len(ref) < 12:
+    elif ref.isascii() and ref.isdigit() and len(ref) < 12:
         query = Project.filter(id=int(ref))
     else:
         return None
@@ -114,7 +114,7 @@ async def project_key(ref: str, by_name: bool) -> tuple[str, int] | None:
     """The name and id of a project by name (by_name) or numeric id, in one indexed read."""
     if by_name:
         rows = await fetch("SELECT name, id FROM project WHERE name = ?", ref)
-    elif ref.isdigit() and len(ref) < 12:  # longer digit strings name no project
+    elif ref.isascii() and ref.isdigit() and len(ref) < 12:  # longer digit strings name no project
         rows = await fetch("SELECT name, id FROM project WHERE id = ?", int(ref))
     else:
         rows = []

@@ -11,7 +11,7 @@ from typing import Any
 from access.errors import InvalidInput, NotFound
 from access.roles import Permission
 from core import audit, events, project_settings, projects
-from core.project_settings import PUBLIC, checked_value
+from core.project_settings import METADATA_NAMES, PUBLIC, checked_value
 from services.attempts import Call, attempt
 from services.rights import ProjectRef, ProjectScope, project_scope, project_target
 
@@ -47,6 +47,8 @@ async def delete(call: Call, ref: ProjectRef, name: str) -> None:
         scope = await project_scope(op.caller, ref, Permission.METADATA_DELETE)
         if name == PUBLIC:
             raise InvalidInput("metadata public cannot be deleted; set it to false instead")
+        if name not in METADATA_NAMES:  # nothing else is ever stored (nor fits the column)
+            raise NotFound(f"the project has no metadata {name[:64]}")
         before = await project_settings.settings_of(scope.project.id)
         if not await project_settings.remove(scope.project.id, name):
             raise NotFound(f"the project has no metadata {name[:64]}")

@@ -153,3 +153,18 @@ def test_the_project_log_shows_its_own_events_to_its_admins(berth_server: Runnin
 def _digest(entries: list[dict[str, str]]) -> str:
     push = next(e for e in entries if e["resource_type"] == "artifact")
     return push["resource"].rsplit("@", 1)[1]
+
+
+def test_an_unknown_metadata_is_404_however_long_its_name(berth_server: RunningBerth) -> None:
+    _, project = new_project(berth_server)
+    with admin_client(berth_server) as admin:
+        for name in ("colour", "x" * 255):
+            assert admin.get(f"/projects/{project}/metadatas/{name}").status_code == 404
+            assert admin.delete(f"/projects/{project}/metadatas/{name}").status_code == 404
+
+
+def test_a_project_ref_of_non_ascii_digits_names_no_project(berth_server: RunningBerth) -> None:
+    # "³".isdigit() holds, but it is no number a project id could be
+    with admin_client(berth_server) as admin:
+        assert admin.get("/projects/%C2%B3/summary").status_code == 404
+        assert admin.get("/projects/%C2%B3").status_code == 404
