@@ -63,6 +63,12 @@ class Permission(StrEnum):
     METADATA_CREATE = "metadata:create"
     METADATA_UPDATE = "metadata:update"
     METADATA_DELETE = "metadata:delete"
+    TAG_RETENTION_CREATE = "tag-retention:create"
+    TAG_RETENTION_READ = "tag-retention:read"
+    TAG_RETENTION_UPDATE = "tag-retention:update"
+    TAG_RETENTION_DELETE = "tag-retention:delete"
+    TAG_RETENTION_LIST = "tag-retention:list"
+    TAG_RETENTION_OPERATE = "tag-retention:operate"
     LABEL_READ = "label:read"
     LABEL_LIST = "label:list"
     LABEL_CREATE = "label:create"
@@ -81,6 +87,8 @@ _LIMITED_GUEST = frozenset({P.PROJECT_READ, P.REPOSITORY_LIST, P.REPOSITORY_PULL
 _GUEST = _LIMITED_GUEST | {P.MEMBER_LIST}
 _GUEST |= {P.LABEL_READ, P.LABEL_LIST}
 _DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE, P.REPOSITORY_UPDATE}
+# Harbor gives developers (and so maintainers and project admins) all of tag retention
+_DEVELOPER |= {p for p in P if p.value.startswith("tag-retention:")}
 _DEVELOPER |= {P.ARTIFACT_LABEL_CREATE, P.ARTIFACT_LABEL_DELETE}
 _MAINTAINER = _DEVELOPER | {
     P.REPOSITORY_DELETE,

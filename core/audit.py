@@ -43,13 +43,15 @@ REPLICATION_POLICY = "replication_policy"
 REPLICATION = "replication"  # an execution: started, stopped, finished (its counts)
 SIGNATURE = "signature"  # made by Berth, failed to verify, or a pull refused for want of one
 SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
+RETENTION_POLICY = "retention_policy"  # a project's tag retention policy
+RETENTION = "retention"  # a run of it: started, stopped
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
 LABEL = "label"  # a label made, changed or deleted, or attached to / removed from an artifact
 IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA, LABEL, IMMUTABLE_RULE,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

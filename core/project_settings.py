@@ -30,7 +30,7 @@ def checked(metadata: dict[str, Any]) -> dict[str, str]:
     An unknown name or a value that is no boolean is refused, naming it."""
     out = {}
     for name, value in metadata.items():
-        if name == "public":
+        if name in ("public", "retention_id"):  # retention_id: set by the retention API alone
             continue
         if name in KEPT:
             if not isinstance(value, str) or len(value) > 255:

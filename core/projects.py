@@ -13,7 +13,18 @@ from tortoise.transactions import in_transaction
 
 from core.errors import NameUnknown
 from core.names import MAX_NAME_LENGTH
-from models import Project, ProjectMember, ProjectMetadata, Repository, User, fetch
+from models import (
+    Project,
+    ProjectMember,
+    ProjectMetadata,
+    Repository,
+    RetentionExecution,
+    RetentionPolicy,
+    RetentionTask,
+    Schedule,
+    User,
+    fetch,
+)
 from models.errors import AlreadyExists, InvalidInput, PreconditionFailed
 
 DEFAULT_PROJECT = "library"
@@ -185,8 +196,19 @@ async def delete_project(project_id: int) -> None:
             await Project.filter(id=project_id).delete()
             await ProjectMember.filter(project_id=project_id).delete()
             await ProjectMetadata.filter(project_id=project_id).delete()
+            await _delete_retention(project_id)
     except IntegrityError:  # a push created a repository in between
         raise ProjectNotEmpty("the project contains repositories; delete them first") from None
+
+
+async def _delete_retention(project_id: int) -> None:
+    """The project's tag retention policy goes with it: its schedule, runs and tasks."""
+    ids = list(await RetentionPolicy.filter(project_id=project_id).values_list("id", flat=True))
+    runs = list(await RetentionExecution.filter(policy_id__in=ids).values_list("id", flat=True))
+    await RetentionTask.filter(execution_id__in=runs).delete()
+    await RetentionExecution.filter(policy_id__in=ids).delete()
+    await Schedule.filter(name__in=[f"retention-{i}" for i in ids]).delete()
+    await RetentionPolicy.filter(project_id=project_id).delete()
 
 
 async def _describe(projects: list[Project]) -> list[ProjectInfo]:

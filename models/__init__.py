@@ -34,6 +34,7 @@ from models.replication import (
     ReplicationPolicy,
     ReplicationTask,
 )
+from models.retention import RetentionExecution, RetentionPolicy, RetentionTask
 from models.signing import ProjectKey, ProjectMetadata, Signature
 from models.trust import TrustChange, TrustFile, TrustKey, TrustTarget
 from models.webhooks import WebhookExecution, WebhookPolicy
@@ -75,6 +76,9 @@ __all__ = [
     "Signature",
     "WebhookExecution",
     "WebhookPolicy",
+    "RetentionExecution",
+    "RetentionPolicy",
+    "RetentionTask",
     "ArtifactLabel",
     "ImmutableRule",
     "Label",

@@ -76,6 +76,7 @@ def load_pipelines() -> None:
         ops,  # noqa: F401
         push,  # noqa: F401
         replication,  # noqa: F401
+        retention,  # noqa: F401
         scrub,  # noqa: F401
         signing,  # noqa: F401
         verify,  # noqa: F401

@@ -12,6 +12,7 @@ from access.errors import InvalidInput, NotFound
 from access.roles import Permission
 from core import audit, events, project_settings, projects
 from core.project_settings import METADATA_NAMES, PUBLIC, checked_value
+from core.retention import RETENTION_ID
 from services.attempts import Call, attempt
 from services.rights import ProjectRef, ProjectScope, project_scope, project_target
 
@@ -47,6 +48,8 @@ async def delete(call: Call, ref: ProjectRef, name: str) -> None:
         scope = await project_scope(op.caller, ref, Permission.METADATA_DELETE)
         if name == PUBLIC:
             raise InvalidInput("metadata public cannot be deleted; set it to false instead")
+        if name == RETENTION_ID:
+            raise _managed()
         if name not in METADATA_NAMES:  # nothing else is ever stored (nor fits the column)
             raise NotFound(f"the project has no metadata {name[:64]}")
         before = await project_settings.settings_of(scope.project.id)
@@ -77,7 +80,15 @@ def _values(body: dict[str, Any], only: str | None) -> dict[str, str]:
         raise InvalidInput("body: name at least one metadata setting")
     if only is not None and set(body) != {only}:
         raise InvalidInput(f"body must set {only[:64]} and nothing else")
+    if RETENTION_ID in body:
+        raise _managed()
     return {name: checked_value(name, value) for name, value in body.items()}
+
+
+def _managed() -> InvalidInput:
+    """retention_id names the project's retention policy; the retention API (/retentions)
+    keeps it with the policy, so that it never names a policy that is not the project's."""
+    return InvalidInput(f"metadata.{RETENTION_ID} is set by the retention API (/retentions)")
 
 
 async def _event(ref: ProjectRef) -> audit.Event:

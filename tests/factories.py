@@ -468,3 +468,37 @@ async def replication_policy(**fields: Any) -> Any:
         **fields,
     }
     return await ReplicationPolicy.create(**values)
+
+
+# --- tag retention --------------------------------------------------------------------------
+
+
+def retention_policy_body(project_id: int, cron: str = "", **rule: Any) -> dict[str, Any]:
+    """Harbor's UI policy: keep the 3 most recently pushed of every repository and tag."""
+    return {
+        "algorithm": "or",
+        "rules": [
+            {
+                "disabled": False,
+                "action": "retain",
+                "template": "latestPushedK",
+                "params": {"latestPushedK": 3},
+                "tag_selectors": [
+                    {
+                        "kind": "doublestar",
+                        "decoration": "matches",
+                        "pattern": "**",
+                        "extras": '{"untagged":true}',
+                    }
+                ],
+                "scope_selectors": {
+                    "repository": [
+                        {"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}
+                    ]
+                },
+                **rule,
+            }
+        ],
+        "trigger": {"kind": "Schedule", "settings": {"cron": cron}, "references": {}},
+        "scope": {"level": "project", "ref": project_id},
+    }

@@ -65,7 +65,9 @@ def test_metadatas_are_read_added_changed_and_deleted(berth_server: RunningBerth
     [
         pytest.param("post", "/", {"severity": "awful"}, "severity", id="bad-severity"),
         pytest.param("post", "/", {"auto_scan": "perhaps"}, "auto_scan", id="bad-switch"),
-        pytest.param("post", "/", {"retention_id": "x1"}, "retention_id", id="bad-number"),
+        pytest.param("post", "/", {"proxy_speed_kb": "x1"}, "proxy_speed_kb", id="bad-number"),
+        pytest.param("post", "/", {"retention_id": "1"}, "retention_id", id="retention-kept"),
+        pytest.param("delete", "/retention_id", None, "retention_id", id="retention-stays"),
         pytest.param("post", "/", {"colour": "blue"}, "colour", id="unknown-name"),
         pytest.param("post", "/", {}, "body", id="empty"),
         pytest.param("put", "/severity", {"auto_scan": "true"}, "severity", id="other-name"),

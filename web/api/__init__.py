@@ -28,6 +28,7 @@ from web.api import (  # noqa: E402
     replication_executions,  # noqa: F401
     replication_policies,  # noqa: F401
     repositories,  # noqa: F401
+    retentions,  # noqa: F401
     robots,  # noqa: F401
     search,  # noqa: F401
     sessions,  # noqa: F401
