@@ -109,7 +109,7 @@ async def copy_artifact(
         await audit.record_failure(event, exc)
         raise
     tags = await _tags_of(source.repository, stored.digest)
-    copier = _Copier(caller, target, source.repository, blobs, manifests, call.host)
+    copier = _Copier(caller, target, source.repository, blobs, manifests, call.host, event)
     await copier.copy(stored, tags, 0)
     return stored.digest
 
@@ -138,6 +138,7 @@ class _Copier:
     blobs: BlobStore
     manifests: ManifestStore
     host: str | None
+    event: audit.Event  # the copy's, for a failure before the push path records its own
 
     async def copy(self, stored: StoredManifest, tags: list[str], depth: int) -> None:
         """Children first, then the blobs, then the manifest itself (with tags, at the top)."""
@@ -154,7 +155,9 @@ class _Copier:
             if not await self.blobs.mount(
                 self.target.name, self.target.project, blob.digest, self.source
             ):  # collected meanwhile: the copy fails as the push would
-                raise ManifestBlobUnknown(blob.digest)
+                gone = ManifestBlobUnknown(blob.digest)
+                await audit.record_failure(self.event, gone)
+                raise gone
         await self.manifests.put(
             self.target.name,
             self.target.project,
