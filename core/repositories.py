@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from tortoise.functions import Count, Max
+from tortoise.queryset import QuerySet, ValuesQuery
 
 from models import Manifest, Project, ProjectMember, Repository, RepositoryDetail, fetch
 from models.errors import InvalidInput, NotFound
@@ -46,13 +47,22 @@ async def list_repositories(
     listing: Listing, offset: int, limit: int
 ) -> tuple[list[RepositoryInfo], int]:
     """A page of repositories, newest first unless listing.order says otherwise; the total."""
+    total = await _matching(listing).count()
+    rows = await page_query(listing, offset, limit)
+    return await _describe(rows), total
+
+
+def page_query(listing: Listing, offset: int, limit: int) -> ValuesQuery[Literal[False]]:
+    """The one query that cuts a page (an index walk, no sort, for the default order)."""
+    order = listing.order or ["-created_at"]
+    return _matching(listing).order_by(*order, "-id").offset(offset).limit(limit).values(*_FIELDS)
+
+
+def _matching(listing: Listing) -> QuerySet[Repository]:
     query = Repository.filter(**listing.filters)
     if listing.project_ids is not None:
         query = query.filter(project_id__in=sorted(listing.project_ids))
-    total = await query.count()
-    order = listing.order or ["-created_at"]
-    rows = await query.order_by(*order, "-id").offset(offset).limit(limit).values(*_FIELDS)
-    return await _describe(rows), total
+    return query
 
 
 async def get_repository(name: str) -> RepositoryInfo:
