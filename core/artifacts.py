@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core import audit, events, immutability, signatures
+from core import audit, events, immutability, quotas, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
@@ -406,8 +406,10 @@ async def delete_artifact(
     await immutability.refuse_artifact_delete(
         event.project_id, repository, [int(str(i)) for i in ids]
     )
+    counted = await Manifest.filter(id__in=list(ids)).using_db(tx).values_list("digest", flat=True)
     if not ids or not await Manifest.filter(id__in=list(ids)).using_db(tx).delete():
         raise ManifestUnknown(digest)
+    await quotas.release(tx, await quotas.project_of_repository(repo_id), [str(d) for d in counted])
     event.resource = f"{repository}@{digest}"
     event.artifacts = [audit.Artifact(repository, digest)]
     return await events.emit(tx, event)
@@ -423,6 +425,7 @@ async def delete_repository(tx: events.Tx, event: audit.Event, repo: RepositoryR
     )
     # Manifests, tags, references and links go with it (ON DELETE CASCADE).
     deleted = await Repository.filter(id=repo.id).using_db(tx).delete()
+    await quotas.release(tx, repo.project_id)  # what only this repository held
     event.artifacts = [audit.Artifact(event.resource, str(d)) for d in digests] if deleted else []
     return await events.emit(tx, event)
 

@@ -48,10 +48,11 @@ RETENTION = "retention"  # a run of it: started, stopped
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
 LABEL = "label"  # a label made, changed or deleted, or attached to / removed from an artifact
 IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
+JOB_SERVICE = "jobservice"  # a job queue paused, resumed or emptied; a job stopped
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION, JOB_SERVICE,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"

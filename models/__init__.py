@@ -13,8 +13,9 @@ from models.identity import (
     UserGroup,
 )
 from models.immutability import ImmutableRule
-from models.jobs import Job, Lease, Schedule
+from models.jobs import Job, JobQueueState, Lease, Schedule, WorkerPool
 from models.labels import ArtifactLabel, Label
+from models.quota import ProjectBlob, Quota
 from models.registry import (
     Blob,
     Manifest,
@@ -76,6 +77,8 @@ __all__ = [
     "Signature",
     "WebhookExecution",
     "WebhookPolicy",
+    "ProjectBlob",
+    "Quota",
     "RetentionExecution",
     "RetentionPolicy",
     "RetentionTask",
@@ -87,4 +90,6 @@ __all__ = [
     "fetch",
     "open_database",
     "refresh_statistics",
+    "JobQueueState",
+    "WorkerPool",
 ]

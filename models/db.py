@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "models.replication",
     "models.signing",
     "models.trust",
+    "models.quota",
     "models.retention",
     "models.labels",
     "models.immutability",

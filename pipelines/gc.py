@@ -45,7 +45,12 @@ class GcWatcher(Protocol):
     async def line(self, text: str) -> None: ...
 
 
-@pipeline(gc_runs.GC_KIND)
+async def _stopped(job: ClaimedJob, context: PipelineContext) -> None:
+    """The run's job was stopped through the job service: the run ends Stopped."""
+    await interrupted(int(str(job.args["run"])))
+
+
+@pipeline(gc_runs.GC_KIND, on_stop=_stopped)
 async def gc_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
     """Carry out the run args.run names (nothing when it is final already)."""
 

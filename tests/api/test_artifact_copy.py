@@ -5,6 +5,7 @@ source and push on the target."""
 from __future__ import annotations
 
 import json
+import uuid
 
 from tests.factories import (
     GZIP_LAYER,
@@ -160,3 +161,22 @@ def test_a_copy_meets_the_push_policies_of_the_target(berth_server: RunningBerth
             f"/v2/{target_project}/app/manifests/v1", headers={"Accept": OCI_MANIFEST}
         )
     assert still.headers["Docker-Content-Digest"] == kept != source
+
+
+def test_a_copy_over_the_target_quota_is_refused(berth_server: RunningBerth) -> None:
+    # Given a target project of 1 000 bytes and a source image of some 200 kB
+    _, source_project = new_project(berth_server)
+    target_project = f"quota-{uuid.uuid4().hex[:8]}"
+    with admin_client(berth_server) as admin:
+        made = admin.post("/projects", json={"project_name": target_project, "storage_limit": 1000})
+        assert made.status_code == 201, made.text
+    with registry_client(berth_server) as client:
+        push_layers(client, f"{source_project}/app", "v1", [GZIP_LAYER])
+        # When it is copied there
+        refused = copy(client, f"{target_project}/app", f"{source_project}/app:v1")
+    # Then the copy is refused with the quota's message, and nothing was copied
+    assert refused.status_code == 403, refused.text  # type: ignore[attr-defined]
+    assert "exceed the configured upper limit" in refused.text  # type: ignore[attr-defined]
+    with admin_client(berth_server) as admin:
+        listed = admin.get(f"/projects/{target_project}/artifacts").json()
+    assert listed == []
