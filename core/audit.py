@@ -24,7 +24,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.jobs import enqueue
-from models import AuditEvent, Job, ManifestPull, fetch
+from models import AuditEvent, Job, ManifestPull, execute, fetch
 from search.audit import AuditRecord
 
 log = logging.getLogger("berth.audit")
@@ -196,6 +196,7 @@ class PullLog:
     def __init__(self, interval: float = 0.5, limit: int = 10_000) -> None:
         self._rows: list[AuditEvent] = []
         self._pulled: dict[tuple[str, str], datetime] = {}  # (repository, digest): last pull
+        self._counts: dict[str, int] = {}  # repository: pulls since the last flush
         self._interval = interval
         self._limit = limit
         self._dropped = 0
@@ -210,12 +211,14 @@ class PullLog:
         row = event.row(True, current_actor())
         self._rows.append(row)
         self._pulled[(repository, digest)] = row.occurred_at
+        self._counts[repository] = self._counts.get(repository, 0) + 1
 
     async def flush(self) -> int:
         """Write what was collected (with its projects' ids, looked up once) and the
         manifests' last pull times; the count of events."""
         rows, self._rows = self._rows, []
         pulled, self._pulled = self._pulled, {}
+        counts, self._counts = self._counts, {}
         if self._dropped:
             log.warning(
                 "pull events dropped: the database fell behind", extra={"count": self._dropped}
@@ -231,6 +234,7 @@ class PullLog:
             row.project_id = ids.get(row.project)
         await AuditEvent.bulk_create(rows)
         await _record_pull_times(pulled)
+        await _count_pulls(counts)
         return len(rows)
 
     async def run_forever(self) -> None:
@@ -278,6 +282,21 @@ async def _record_pull_times(pulled: dict[tuple[str, str], datetime]) -> None:
         )
     except IntegrityError:  # a manifest deleted since the read: its pull time goes with it
         log.info("pull times skipped: a pulled manifest was deleted meanwhile")
+
+
+_COUNT_PULLS = (
+    "INSERT INTO repository_detail (repository_id, description, pull_count)"
+    " SELECT id, '', ? FROM repository WHERE name = ?"
+    " ON CONFLICT (repository_id) DO UPDATE"
+    " SET pull_count = repository_detail.pull_count + excluded.pull_count"
+)
+
+
+async def _count_pulls(counts: dict[str, int]) -> None:
+    """Add each repository's pulls to its pull_count (the repositories API's), one upsert
+    per repository pulled from in the interval."""
+    for repository, count in sorted(counts.items()):
+        await execute(_COUNT_PULLS, count, repository)
 
 
 def artifact_resource(repository: str, reference: str, digest: str) -> str:

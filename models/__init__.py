@@ -25,6 +25,7 @@ from models.registry import (
     Project,
     Repository,
     RepositoryBlob,
+    RepositoryDetail,
     Tag,
     UploadSession,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "Manifest",
     "ManifestDigest",
     "ManifestPull",
+    "RepositoryDetail",
     "ManifestReference",
     "Project",
     "Repository",
