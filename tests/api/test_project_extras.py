@@ -25,7 +25,11 @@ def test_the_summary_counts_repositories_and_members_by_role(berth_server: Runni
     with caller(berth_server, guest) as client:
         got = client.get(f"{API}/projects/{project}/summary")
     assert got.status_code == 200, got.text
-    assert got.json() == {
+    summary = got.json()
+    # the quota: no limit by default, and the two images' bytes used (config and manifest each)
+    quota = summary.pop("quota")
+    assert quota["hard"] == {"storage": -1} and quota["used"]["storage"] > 0
+    assert summary == {
         "repo_count": 2,
         # the admin who made the project is its first Project Admin
         "project_admin_count": 2,
@@ -36,6 +40,20 @@ def test_the_summary_counts_repositories_and_members_by_role(berth_server: Runni
     }
     with caller(berth_server, None) as nobody:
         assert nobody.get(f"{API}/projects/{project}/summary").status_code in (401, 404)
+
+
+def test_the_summary_shows_the_quota_a_push_used(berth_server: RunningBerth) -> None:
+    project_id, project = new_project(berth_server)
+    with admin_client(berth_server) as admin:
+        (quota,) = admin.get("/quotas", params={"reference_id": project_id}).json()
+        assert admin.put(f"/quotas/{quota['id']}", json={"hard": {"storage": 1 << 20}}).is_success
+        before = admin.get(f"/projects/{project}/summary").json()["quota"]
+        push_image(berth_server, f"{project}/a", "v1")
+        after = admin.get(f"/projects/{project}/summary").json()["quota"]
+        (listed,) = admin.get("/quotas", params={"reference_id": project_id}).json()
+    assert before == {"hard": {"storage": 1 << 20}, "used": {"storage": 0}}
+    assert after["hard"] == {"storage": 1 << 20} and after["used"] == listed["used"]
+    assert after["used"]["storage"] > 0
 
 
 def test_metadatas_are_read_added_changed_and_deleted(berth_server: RunningBerth) -> None:

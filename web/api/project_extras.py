@@ -10,7 +10,7 @@ from quart import Response, current_app, request
 
 import services.project_metadata as metadata
 from access.roles import Permission, Role
-from core import artifacts, repositories
+from core import artifacts, quotas, repositories
 from core.service import Registry
 from models.errors import InvalidInput
 from search.audit import AuditQuery, Condition
@@ -60,6 +60,9 @@ async def project_summary(ref: str) -> Response:
     found = await repositories.project_summary(scope.project.id)
     body: dict[str, Any] = {"repo_count": found.repo_count}
     body.update({k: found.members_by_role.get(int(r), 0) for k, r in _SUMMARY_ROLES.items()})
+    quota = await quotas.project_quota(scope.project.id)
+    if quota is not None:
+        body["quota"] = {"hard": {"storage": quota.hard}, "used": {"storage": quota.used}}
     return json_response(body)
 
 

@@ -11,13 +11,23 @@ from web.api.schemas.common import MAX_QUERY, Closed, ListQuery, RequestBody
 Setting = str | bool | int | None
 
 
+class ProjectSummaryQuota(Closed):
+    """The project's storage limit and usage, in bytes (hard -1: unlimited)."""
+
+    hard: dict[str, int]
+    used: dict[str, int]
+
+
 class ProjectSummary(Closed):
+    """quota is absent for a project without one."""
+
     repo_count: int
     project_admin_count: int
     maintainer_count: int
     developer_count: int
     guest_count: int
     limited_guest_count: int
+    quota: ProjectSummaryQuota | None = None
 
 
 class ProjectMetadata(RequestBody):
