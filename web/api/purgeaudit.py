@@ -18,8 +18,8 @@ from web.api.common import created, current_identity, json_response, paged_respo
 from web.api.gc import exec_history
 from web.api.openapi import Content, operation
 from web.api.schemas.common import ListQuery
-from web.api.schemas.gc import ScheduleReq
-from web.api.schemas.purgeaudit import ExecHistory, PurgeSchedule
+from web.api.schemas.gc import ExecHistory, ScheduleReq
+from web.api.schemas.purgeaudit import PurgeSchedule
 from web.params import api_time
 
 LOCATION = "/api/v2.0/system/purgeaudit"

@@ -6,18 +6,6 @@ from web.api.schemas.common import Closed
 from web.api.schemas.gc import ScheduleObj
 
 
-class ExecHistory(Closed):
-    id: int
-    job_name: str
-    job_kind: str
-    job_parameters: str
-    schedule: ScheduleObj | None
-    job_status: str
-    deleted: bool
-    creation_time: str
-    update_time: str
-
-
 class PurgeSchedule(Closed):
     """The schedule as an ExecHistory; id, status and times are null when none is set."""
 
