@@ -175,6 +175,71 @@ async def get_artifact(repo: RepositoryRef, reference: str, with_tag: bool) -> A
     return found[0] if found else None
 
 
+async def repository_names(ids: set[int]) -> dict[int, str]:
+    """The full names of repositories by id."""
+    rows = await Repository.filter(id__in=sorted(ids)).values_list("id", "name")
+    return {int(i): str(n) for i, n in rows}
+
+
+async def list_project_artifacts(
+    project_id: int, filters: dict[str, Any], offset: int, limit: int, with_tag: bool
+) -> tuple[list[ArtifactInfo], int]:
+    """A page of the artifacts of every repository of the project, newest push first, and
+    the total count (the project's own listing, Harbor's listArtifactsOfProject)."""
+    query = Manifest.filter(repository__project_id=project_id, **filters)
+    total = await query.count()
+    rows = (
+        await query.order_by("-created_at", "-id")
+        .offset(offset)
+        .limit(limit)
+        .values("repository_id", *_FIELDS)
+    )
+    by_repository: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_repository.setdefault(int(row["repository_id"]), []).append(row)
+    found: dict[int, ArtifactInfo] = {}
+    for repo_id, group in by_repository.items():  # one batch of reads per repository
+        for item in await _artifacts(RepositoryRef(repo_id, project_id), group, with_tag):
+            found[item.id] = item
+    return [found[int(row["id"])] for row in rows], total
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow:
+    """A tag as the tags API shows it (Harbor's Tag)."""
+
+    id: int
+    repository_id: int
+    artifact_id: int
+    name: str
+    push_time: datetime
+    pull_time: datetime | None
+
+
+async def list_tags(
+    repo: RepositoryRef,
+    artifact_id: int,
+    filters: dict[str, Any],
+    order: list[str],
+    offset: int,
+    limit: int,
+) -> tuple[list[TagRow], int]:
+    """A page of the artifact's tags (by name unless order says otherwise), and the total."""
+    query = Tag.filter(repository_id=repo.id, manifest_id=artifact_id, **filters)
+    total = await query.count()
+    rows = (
+        await query.order_by(*(order or ["name"]), "id")
+        .offset(offset)
+        .limit(limit)
+        .values_list("id", "name", "updated_at")
+    )
+    pulled = await ManifestPull.filter(manifest_id=artifact_id).values_list("pulled_at", flat=True)
+    pull_time: datetime | None = pulled[0] if pulled else None  # type: ignore[assignment]
+    return [
+        TagRow(int(i), repo.id, artifact_id, str(n), when, pull_time) for i, n, when in rows
+    ], total
+
+
 _FIELDS = (
     "id",
     "digest",

@@ -2,7 +2,7 @@
 
 from models.audit import AuditEvent
 from models.db import close_database, execute, fetch, open_database, refresh_statistics
-from models.gc import GcRun
+from models.gc import GcRun, JobRun, PurgeRun
 from models.identity import (
     ConfigEntry,
     GroupMembership,
@@ -25,6 +25,7 @@ from models.registry import (
     Project,
     Repository,
     RepositoryBlob,
+    RepositoryDetail,
     Tag,
     UploadSession,
 )
@@ -43,6 +44,8 @@ __all__ = [
     "AuditEvent",
     "ConfigEntry",
     "GcRun",
+    "JobRun",
+    "PurgeRun",
     "GroupMembership",
     "Job",
     "Lease",
@@ -56,6 +59,7 @@ __all__ = [
     "Manifest",
     "ManifestDigest",
     "ManifestPull",
+    "RepositoryDetail",
     "ManifestReference",
     "Project",
     "Repository",

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.quotas import format_bytes
-from tests.api.test_gc_api import run_now
+from tests.api.gc_support import run_now
 from tests.factories import (
     OCI_MANIFEST,
     Answer,
