@@ -5,10 +5,11 @@ status is documented and its body matches the documented schema.
 Bounded (MAX_EXAMPLES per operation and phase) and derandomized (schemathesis' deterministic
 generation; the seed is passed as well, for the phases that take one), so a run repeats. Half
 of the path parameters come from data the fixture made (a project with an image, a member, a
-robot, a webhook policy, a label on the image, an immutable rule, a retention policy with a
-dry run's execution and tasks, the project's quota, the job service's pools, queues and jobs),
-so the fuzzer reaches real resources and checks real bodies, not only 404s. Nothing is
-excluded."""
+robot, a webhook policy, a user group member, a label on the image, an immutable rule, a
+retention policy with a dry run's execution and tasks, the project's quota, the job service's
+pools, queues and jobs, the image's digest, icon and additions, the project's metadata, a GC
+and an audit purge), so the fuzzer reaches real resources and checks real bodies, not only
+404s. Nothing is excluded."""
 
 from __future__ import annotations
 
@@ -69,12 +70,16 @@ def fuzzed(
     data_dir = Path(tmp_path_factory.mktemp(f"berth-fuzz-{request.param}"))
     with running_berth_with(request.param, data_dir) as server:
         project_id, project = new_project(server, prefix="fuzz")
-        push_image(server, f"{project}/app", "latest")
+        digest = push_image(server, f"{project}/app", "latest")
         _, guest = new_user(server, prefix="guest")
         add_member(server, project, guest, GUEST)
         new_robot(server, project)
         with admin_client(server) as admin:
             ids = seed(admin, project_id, project)
+            artifact = admin.get(f"/projects/{project}/repositories/app/artifacts/latest")
+            assert artifact.status_code == 200, artifact.text
+            ids["digest"] = [artifact.json()["icon"]]
+        ids["reference"] = ["latest", digest]
         ids["job_id"] = [str(row[0]) for row in run_sql(server, "SELECT id FROM job")][:3]
         yield Fuzzed(server, project, guest, ids)
     assert_log_clean(data_dir / "server.log", during="the fuzzing")
@@ -109,11 +114,29 @@ def seed(admin: httpx.Client, project_id: int, project: str) -> dict[str, list[A
     execution_id = made(run)
     tasks_url = f"/retentions/{retention_id}/executions/{execution_id}/tasks"
     tasks = wait_until("the dry run's tasks", lambda: admin.get(tasks_url).json())
+    group_id = made(admin.post("/usergroups", json={"group_name": "fuzz", "group_type": 2}))
+    member = {"role_id": GUEST, "member_group": {"id": group_id}}
+    group_member = made(admin.post(f"/projects/{project}/members", json=member))
+    run_ids = [
+        made(admin.post(f"/system/{job}/schedule", json=body))
+        for job, body in (
+            ("gc", {"schedule": {"type": "Manual"}, "parameters": {"dry_run": True}}),
+            (
+                "purgeaudit",
+                {"schedule": {"type": "Manual"}, "parameters": {"audit_retention_hour": 24}},
+            ),
+        )
+    ]
     quotas = admin.get("/quotas", params={"reference_id": project_id}).json()
     pools = admin.get("/jobservice/pools").json()
     queues = admin.get("/jobservice/queues").json()
     return {
         "policy_id": [hook_id, retention_id],
+        "group_id": [group_id],
+        "run_id": run_ids,
+        "mid": [1, 2, group_member],
+        "meta_name": ["public", "auto_scan", "retention_id"],
+        "addition": ["build_history", "values.yaml", "readme.md", "dependencies"],
         "label_id": [label_id],
         "rule_id": [rule_id],
         "execution_id": [execution_id],
@@ -137,12 +160,8 @@ def config(fuzzed: Fuzzed, folder: Path) -> Path:
         "path.ref": "names",
         "path.project_name": "names",
         "path.repository_name": "repositories",
-        "path.reference": "references",
         "path.tag_name": "references",
-        **{
-            f"path.{name}": "ids"
-            for name in ("mid", "user_id", "robot_id", "registry_id", "run_id")
-        },
+        **{f"path.{name}": "ids" for name in ("user_id", "robot_id", "registry_id", "run_id")},
         **{f"path.{name}": f"real_{name}" for name in fuzzed.ids},
     }
     lines = [
