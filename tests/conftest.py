@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.peers import Docker, running_dockerd
+from tests.peers import Docker, SeaweedS3, running_dockerd, running_seaweedfs
 from tests.support import (
     InProcessBerth,
     RunningBerth,
@@ -80,3 +80,11 @@ def dockerd() -> Iterator[Docker]:
     """A private dockerd for the whole session (the e2e and audit tests share it)."""
     with running_dockerd() as docker:
         yield docker
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedS3]:
+    """SeaweedFS with an S3 gateway for the whole session (the S3 driver's tests, and the
+    S3-backed Berth of the conformance and docker suites)."""
+    with running_seaweedfs() as store:
+        yield store
