@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.base import Appender, StorageDriver, StorageKeyMissing, StorageUnavailable
-from storage.filesystem import FilesystemDriver
 from storage.config import S3Config
+from storage.filesystem import FilesystemDriver
 
 __all__ = [
     "Appender",

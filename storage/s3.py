@@ -109,7 +109,11 @@ class S3Driver:
         while offset < end:
             if offset < tail_start:
                 index, within = divmod(offset, PART)
-                source, start, stop = _part_key(key, index), within, min(PART, end - offset + within)
+                source, start, stop = (
+                    _part_key(key, index),
+                    within,
+                    min(PART, end - offset + within),
+                )
             else:
                 source, start, stop = key, offset - tail_start, end - tail_start
             async for piece in self._get(source, start, stop):
@@ -245,7 +249,7 @@ class S3Driver:
             if code in _MISSING and key is not None:
                 raise StorageKeyMissing(key) from None
             raise StorageUnavailable(self._explain(code, exc)) from exc
-        except (BotoCoreError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, BotoCoreError, OSError) as exc:
             where = self.config.endpoint or "AWS S3"
             raise StorageUnavailable(f"S3 endpoint {where} does not answer: {exc}") from exc
 

