@@ -163,7 +163,7 @@ def running_dockerd() -> Iterator[Docker]:
         _wait_for_dockerd(client, proc, root / "dockerd.log")
         yield client
     finally:
-        stop(proc)
+        store.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -281,6 +281,12 @@ class SeaweedS3:
             ),
         )
 
+    def stop(self) -> None:
+        """SIGKILL by its PID: the data is thrown away, and SIGTERM takes weed 15 s."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def make_bucket(self, name: str) -> str:
         self.client().create_bucket(Bucket=name)
         return name
@@ -333,7 +339,7 @@ def running_seaweedfs(root: Path | None = None) -> Iterator[SeaweedS3]:
         f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3.grpc']}",
         "-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={root / 's3.json'}",
         "-master.volumeSizeLimitMB=64", "-volume.max=100", "-master.telemetry=false",
-        "-volume.preStopSeconds=0",
+        "-volume.preStopSeconds=0", "-s3.autoCreateBucket=false",
     ]  # fmt: skip
     log = root / "weed.log"
     with log.open("wb") as out:
