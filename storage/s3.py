@@ -165,7 +165,7 @@ class S3Driver:
                 MetadataDirective="REPLACE",
             )
         else:
-            await self._compose(dst, list(self._sources(src, size, tail)))
+            await self._compose(dst, tuple(self._sources(src, size, tail)))
         return True
 
     async def delete(self, key: str) -> None:
@@ -306,7 +306,7 @@ class S3Driver:
         elif tail:
             yield key, None
 
-    async def _compose(self, dst: str, sources: list[tuple[str, str | None]]) -> None:
+    async def _compose(self, dst: str, sources: Sequence[tuple[str, str | None]]) -> None:
         """dst from sources by server-side copy: visible only once complete."""
         started = await self._call("create_multipart_upload", dst, Bucket=self.bucket, Key=dst)
         upload_id = started["UploadId"]

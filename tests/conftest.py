@@ -24,7 +24,6 @@ from tests.support import (
     running_berth_with,
 )
 
-
 BerthServers = Callable[[str], RunningBerth]
 
 

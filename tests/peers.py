@@ -163,7 +163,7 @@ def running_dockerd() -> Iterator[Docker]:
         _wait_for_dockerd(client, proc, root / "dockerd.log")
         yield client
     finally:
-        store.stop()
+        stop(proc)
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -349,7 +349,7 @@ def running_seaweedfs(root: Path | None = None) -> Iterator[SeaweedS3]:
         _wait_for_weed(store, f"http://127.0.0.1:{p['master']}", log)
         yield store
     finally:
-        stop(proc)
+        store.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -19,6 +19,7 @@ from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
 from core import audit
 from core.service import Registry, close_registry, open_registry
+from storage import StorageUnavailable
 from web.api import api
 from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
@@ -140,6 +141,8 @@ async def _purge_uploads(app: Quart, settings: Settings) -> None:
             removed = await app.extensions["registry"].uploads.purge_stale(max_age)
             if removed:
                 log.info("purged abandoned uploads", extra={"count": removed})
+        except StorageUnavailable as exc:  # health says so; the next round tries again
+            log.warning("upload purge skipped: %s", exc)
         except Exception:
             log.exception("upload purge failed")
         await asyncio.sleep(settings.uploads.purge_interval_seconds)
