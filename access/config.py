@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from access.errors import InvalidInput
-from models import ConfigEntry, Project, User
+from models import ConfigEntry, Project, User, fetch
 
 log = logging.getLogger("berth.access")
 
@@ -42,6 +42,10 @@ DEFAULTS: dict[str, str | int | bool] = {
     "ldap_group_membership_attribute": "member",
     "ldap_group_admin_dn": "",
     "ldap_group_search_scope": 2,
+    # quotas (core/quotas.py): a new project's storage limit in bytes (-1: unlimited)
+    "storage_per_project": -1,
+    # read-only mode: every push and delete refused with 503, pulls served (web/read_only.py)
+    "read_only": False,
 }
 SCOPES = (0, 1, 2)  # base, one level, subtree
 
@@ -77,6 +81,15 @@ async def current() -> dict[str, Any]:
     for entry in await ConfigEntry.filter(key__in=list(DEFAULTS)):
         values[entry.key] = entry.value
     return values
+
+
+_READ_ONLY = "SELECT value FROM config_entry WHERE key = 'read_only'"
+
+
+async def read_only() -> bool:
+    """Whether the system is in read-only mode; one indexed read (asked by every change)."""
+    rows = await fetch(_READ_ONLY)
+    return bool(rows) and rows[0][0] in (True, "true")
 
 
 def ldap_settings(values: dict[str, Any]) -> LdapSettings:
@@ -128,6 +141,9 @@ def _check_ranges(changes: dict[str, Any]) -> None:
             raise ConfigInvalid(f"{key} must be 0 (base), 1 (one level) or 2 (subtree)")
     if "ldap_timeout" in changes and not 1 <= changes["ldap_timeout"] <= 300:
         raise ConfigInvalid("ldap_timeout must be 1..300 seconds")
+    limit = changes.get("storage_per_project", -1)
+    if limit != -1 and not 0 < limit <= 1024**5:
+        raise ConfigInvalid("storage_per_project must be -1 (unlimited) or 1..1024 TiB in bytes")
     url = changes.get("ldap_url")
     if url and not url.lower().startswith(("ldap://", "ldaps://")):
         raise ConfigInvalid("ldap_url must start with ldap:// or ldaps://")

@@ -321,3 +321,51 @@ async def search_groups(
             conn.unbind()
 
     return await asyncio.to_thread(run)
+
+
+@dataclass(frozen=True, slots=True)
+class FailedImport:
+    """Harbor's LdapFailedImportUser: a uid and why it was not imported."""
+
+    uid: str
+    error: str
+
+
+async def find_for_import(
+    settings: LdapSettings, uids: list[str]
+) -> tuple[list[DirectoryUser], list[FailedImport]]:
+    """The directory users of uids (Harbor's importLdapUser), and the uids not found, and
+    why. Only reads the directory: the caller records the users (`import_users`) in its
+    own transaction, which must not wait on the directory."""
+
+    def run() -> list[tuple[str, list[DirectoryUser]]]:
+        directory = LdapDirectory(settings)
+        conn = directory.searcher()
+        try:
+            return [(uid, directory.find_users(conn, uid) if uid else []) for uid in uids]
+        finally:
+            conn.unbind()
+
+    users: list[DirectoryUser] = []
+    failed: list[FailedImport] = []
+    for uid, found in await asyncio.to_thread(run):
+        if not uid:
+            failed.append(FailedImport(uid, "empty_uid"))
+        elif len(found) != 1:
+            failed.append(FailedImport(uid, "unknown_user" if not found else "ambiguous_user"))
+        else:
+            users.append(found[0])
+    return users, failed
+
+
+async def import_users(users: list[DirectoryUser]) -> list[FailedImport]:
+    """Record the local users of directory users, so they can be made members before their
+    first login; a user known here already is refreshed, as a login would. The ones a local
+    account's name is taken by, and why."""
+    failed: list[FailedImport] = []
+    for user in users:
+        if await User.filter(username=user.username, password_hash__isnull=False).exists():
+            failed.append(FailedImport(user.username, "a local user of that name exists"))
+        else:
+            await sync_user(DirectoryLogin(user, [], None))
+    return failed

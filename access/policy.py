@@ -230,3 +230,18 @@ async def project_ids_with(identity: Identity, permission: Permission) -> set[in
         for project_id, role in rows
         if permission in permissions_of({Role(int(role))})  # type: ignore[call-overload]
     }
+
+
+async def admin_of_some_project(identity: Identity) -> bool:
+    """Whether a user is Project Admin of at least one project, directly or by a group."""
+    if identity.user_id is None or identity.robot_id is not None:
+        return False
+    marks = ",".join("?" * len(identity.group_ids)) or "NULL"
+    rows = await fetch(
+        "SELECT 1 FROM project_member WHERE role = ? AND ((entity_type = 'u' AND entity_id = ?)"
+        f" OR (entity_type = 'g' AND entity_id IN ({marks}))) LIMIT 1",
+        int(Role.PROJECT_ADMIN),
+        identity.user_id,
+        *identity.group_ids,
+    )
+    return bool(rows)

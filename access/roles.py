@@ -57,6 +57,12 @@ class Permission(StrEnum):
     WEBHOOK_UPDATE = "webhook:update"
     WEBHOOK_DELETE = "webhook:delete"
     LOG_LIST = "log:list"
+    REPOSITORY_UPDATE = "repository:update"  # its description
+    METADATA_LIST = "metadata:list"  # Harbor grants it to no role: system admins only
+    METADATA_READ = "metadata:read"
+    METADATA_CREATE = "metadata:create"
+    METADATA_UPDATE = "metadata:update"
+    METADATA_DELETE = "metadata:delete"
     TAG_RETENTION_CREATE = "tag-retention:create"
     TAG_RETENTION_READ = "tag-retention:read"
     TAG_RETENTION_UPDATE = "tag-retention:update"
@@ -80,7 +86,7 @@ P = Permission
 _LIMITED_GUEST = frozenset({P.PROJECT_READ, P.REPOSITORY_LIST, P.REPOSITORY_PULL})
 _GUEST = _LIMITED_GUEST | {P.MEMBER_LIST}
 _GUEST |= {P.LABEL_READ, P.LABEL_LIST}
-_DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE}
+_DEVELOPER = _GUEST | {P.REPOSITORY_PUSH, P.TAG_CREATE, P.REPOSITORY_UPDATE}
 # Harbor gives developers (and so maintainers and project admins) all of tag retention
 _DEVELOPER |= {p for p in P if p.value.startswith("tag-retention:")}
 _DEVELOPER |= {P.ARTIFACT_LABEL_CREATE, P.ARTIFACT_LABEL_DELETE}
@@ -89,6 +95,7 @@ _MAINTAINER = _DEVELOPER | {
     P.ARTIFACT_DELETE,
     P.TAG_DELETE,
     P.WEBHOOK_LIST,
+    P.METADATA_READ,
 }
 _MAINTAINER |= {P.LABEL_CREATE, P.LABEL_UPDATE, P.LABEL_DELETE}
 _MAINTAINER |= {
@@ -110,6 +117,9 @@ _PROJECT_ADMIN = _MAINTAINER | {
     P.WEBHOOK_UPDATE,
     P.WEBHOOK_DELETE,
     P.LOG_LIST,
+    P.METADATA_CREATE,
+    P.METADATA_UPDATE,
+    P.METADATA_DELETE,
 }
 
 # role -> what it may do in its project. System admins may do everything everywhere.

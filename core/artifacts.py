@@ -10,7 +10,7 @@ from typing import Any
 
 from tortoise.exceptions import IntegrityError
 
-from core import audit, events, immutability, signatures
+from core import audit, events, immutability, quotas, signatures
 from core import mediatypes as mt
 from core.digests import is_digest
 from core.errors import ManifestUnknown
@@ -173,6 +173,71 @@ async def get_artifact(repo: RepositoryRef, reference: str, with_tag: bool) -> A
     rows = await query.limit(1).values(*_FIELDS)
     found = await _artifacts(repo, rows, with_tag)
     return found[0] if found else None
+
+
+async def repository_names(ids: set[int]) -> dict[int, str]:
+    """The full names of repositories by id."""
+    rows = await Repository.filter(id__in=sorted(ids)).values_list("id", "name")
+    return {int(i): str(n) for i, n in rows}
+
+
+async def list_project_artifacts(
+    project_id: int, filters: dict[str, Any], offset: int, limit: int, with_tag: bool
+) -> tuple[list[ArtifactInfo], int]:
+    """A page of the artifacts of every repository of the project, newest push first, and
+    the total count (the project's own listing, Harbor's listArtifactsOfProject)."""
+    query = Manifest.filter(repository__project_id=project_id, **filters)
+    total = await query.count()
+    rows = (
+        await query.order_by("-created_at", "-id")
+        .offset(offset)
+        .limit(limit)
+        .values("repository_id", *_FIELDS)
+    )
+    by_repository: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_repository.setdefault(int(row["repository_id"]), []).append(row)
+    found: dict[int, ArtifactInfo] = {}
+    for repo_id, group in by_repository.items():  # one batch of reads per repository
+        for item in await _artifacts(RepositoryRef(repo_id, project_id), group, with_tag):
+            found[item.id] = item
+    return [found[int(row["id"])] for row in rows], total
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow:
+    """A tag as the tags API shows it (Harbor's Tag)."""
+
+    id: int
+    repository_id: int
+    artifact_id: int
+    name: str
+    push_time: datetime
+    pull_time: datetime | None
+
+
+async def list_tags(
+    repo: RepositoryRef,
+    artifact_id: int,
+    filters: dict[str, Any],
+    order: list[str],
+    offset: int,
+    limit: int,
+) -> tuple[list[TagRow], int]:
+    """A page of the artifact's tags (by name unless order says otherwise), and the total."""
+    query = Tag.filter(repository_id=repo.id, manifest_id=artifact_id, **filters)
+    total = await query.count()
+    rows = (
+        await query.order_by(*(order or ["name"]), "id")
+        .offset(offset)
+        .limit(limit)
+        .values_list("id", "name", "updated_at")
+    )
+    pulled = await ManifestPull.filter(manifest_id=artifact_id).values_list("pulled_at", flat=True)
+    pull_time: datetime | None = pulled[0] if pulled else None  # type: ignore[assignment]
+    return [
+        TagRow(int(i), repo.id, artifact_id, str(n), when, pull_time) for i, n, when in rows
+    ], total
 
 
 _FIELDS = (
@@ -341,8 +406,10 @@ async def delete_artifact(
     await immutability.refuse_artifact_delete(
         event.project_id, repository, [int(str(i)) for i in ids]
     )
+    counted = await Manifest.filter(id__in=list(ids)).using_db(tx).values_list("digest", flat=True)
     if not ids or not await Manifest.filter(id__in=list(ids)).using_db(tx).delete():
         raise ManifestUnknown(digest)
+    await quotas.release(tx, await quotas.project_of_repository(repo_id), [str(d) for d in counted])
     event.resource = f"{repository}@{digest}"
     event.artifacts = [audit.Artifact(repository, digest)]
     return await events.emit(tx, event)
@@ -358,6 +425,7 @@ async def delete_repository(tx: events.Tx, event: audit.Event, repo: RepositoryR
     )
     # Manifests, tags, references and links go with it (ON DELETE CASCADE).
     deleted = await Repository.filter(id=repo.id).using_db(tx).delete()
+    await quotas.release(tx, repo.project_id)  # what only this repository held
     event.artifacts = [audit.Artifact(event.resource, str(d)) for d in digests] if deleted else []
     return await events.emit(tx, event)
 

@@ -24,7 +24,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from core.jobs import enqueue
-from models import AuditEvent, Job, ManifestPull, fetch
+from models import AuditEvent, Job, ManifestPull, execute, fetch
 from search.audit import AuditRecord
 
 log = logging.getLogger("berth.audit")
@@ -46,12 +46,16 @@ SIGNING_KEY = "signing_key"  # a project's key rotated, trusted or removed
 RETENTION_POLICY = "retention_policy"  # a project's tag retention policy
 RETENTION = "retention"  # a run of it: started, stopped
 TRUST_DATA = "trust_data"  # a GUN's Content Trust (Notary v1) metadata updated or deleted
+USER_GROUP = "user_group"
+PURGE_AUDIT = "purge_audit"  # an audit log purge run or its schedule
 LABEL = "label"  # a label made, changed or deleted, or attached to / removed from an artifact
 IMMUTABLE_RULE = "immutable_tag_rule"  # a project's tag immutability rule
+JOB_SERVICE = "jobservice"  # a job queue paused, resumed or emptied; a job stopped
 RESOURCE_TYPES = (
     ARTIFACT, TAG, REPOSITORY, PROJECT, MEMBER, USER, ROBOT, CONFIGURATION, WEBHOOK, AUDIT_LOG,
     GARBAGE_COLLECTION, REGISTRY, REPLICATION_POLICY, REPLICATION, SIGNATURE, SIGNING_KEY,
-    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION,
+    TRUST_DATA, LABEL, IMMUTABLE_RULE, RETENTION_POLICY, RETENTION, JOB_SERVICE, USER_GROUP,
+    PURGE_AUDIT,
 )  # fmt: skip
 
 ANONYMOUS = "anonymous"
@@ -192,6 +196,7 @@ class PullLog:
     def __init__(self, interval: float = 0.5, limit: int = 10_000) -> None:
         self._rows: list[AuditEvent] = []
         self._pulled: dict[tuple[str, str], datetime] = {}  # (repository, digest): last pull
+        self._counts: dict[str, int] = {}  # repository: pulls since the last flush
         self._interval = interval
         self._limit = limit
         self._dropped = 0
@@ -206,12 +211,14 @@ class PullLog:
         row = event.row(True, current_actor())
         self._rows.append(row)
         self._pulled[(repository, digest)] = row.occurred_at
+        self._counts[repository] = self._counts.get(repository, 0) + 1
 
     async def flush(self) -> int:
         """Write what was collected (with its projects' ids, looked up once) and the
         manifests' last pull times; the count of events."""
         rows, self._rows = self._rows, []
         pulled, self._pulled = self._pulled, {}
+        counts, self._counts = self._counts, {}
         if self._dropped:
             log.warning(
                 "pull events dropped: the database fell behind", extra={"count": self._dropped}
@@ -227,6 +234,7 @@ class PullLog:
             row.project_id = ids.get(row.project)
         await AuditEvent.bulk_create(rows)
         await _record_pull_times(pulled)
+        await _count_pulls(counts)
         return len(rows)
 
     async def run_forever(self) -> None:
@@ -274,6 +282,21 @@ async def _record_pull_times(pulled: dict[tuple[str, str], datetime]) -> None:
         )
     except IntegrityError:  # a manifest deleted since the read: its pull time goes with it
         log.info("pull times skipped: a pulled manifest was deleted meanwhile")
+
+
+_COUNT_PULLS = (
+    "INSERT INTO repository_detail (repository_id, description, pull_count)"
+    " SELECT id, '', ? FROM repository WHERE name = ?"
+    " ON CONFLICT (repository_id) DO UPDATE"
+    " SET pull_count = repository_detail.pull_count + excluded.pull_count"
+)
+
+
+async def _count_pulls(counts: dict[str, int]) -> None:
+    """Add each repository's pulls to its pull_count (the repositories API's), one upsert
+    per repository pulled from in the interval."""
+    for repository, count in sorted(counts.items()):
+        await execute(_COUNT_PULLS, count, repository)
 
 
 def artifact_resource(repository: str, reference: str, digest: str) -> str:
@@ -330,16 +353,24 @@ async def mark_all_unindexed() -> int:
     return await AuditEvent.filter(indexed=True).update(indexed=False)
 
 
-async def count_before(cutoff: datetime) -> int:
-    return await AuditEvent.filter(occurred_at__lt=cutoff).count()
+def _older(cutoff: datetime, operations: frozenset[str] | None) -> Q:
+    older = Q(occurred_at__lt=cutoff)
+    return older if operations is None else older & Q(operation__in=sorted(operations))
 
 
-async def delete_before(cutoff: datetime, chunk: int = 5000) -> int:
-    """Delete events older than cutoff in short transactions (no long write lock); the count."""
+async def count_before(cutoff: datetime, operations: frozenset[str] | None = None) -> int:
+    return await AuditEvent.filter(_older(cutoff, operations)).count()
+
+
+async def delete_before(
+    cutoff: datetime, chunk: int = 5000, operations: frozenset[str] | None = None
+) -> int:
+    """Delete events older than cutoff (of these operations only, when given) in short
+    transactions (no long write lock); the count."""
     removed = 0
     while True:
         ids = (
-            await AuditEvent.filter(occurred_at__lt=cutoff)
+            await AuditEvent.filter(_older(cutoff, operations))
             .limit(chunk)
             .values_list("id", flat=True)
         )

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from core import quotas
 from core.digests import parse_digest
 from core.errors import BlobBeingCollected, BlobUnknown
 from core.projects import existing_repository, repository_for_push
@@ -136,7 +137,8 @@ class BlobStore:
 
         While a collection deletes the blob, an upload waits for it to finish and publishes
         the blob anew (a dead collection's claim is taken over); without a source (a mount)
-        the answer is False at once. Raises BlobBeingCollected when the wait runs out.
+        the answer is False at once. Raises BlobBeingCollected when the wait runs out, and
+        QuotaExceeded (nothing linked) when the project has no room for the blob.
         """
         deadline = time.monotonic() + HAND_OVER_WAIT
         while not await self._link(repo_id, digest, size, source):
@@ -176,9 +178,16 @@ class BlobStore:
         """Remove the blob from one repository (GC reclaims the bytes). Raises BlobUnknown."""
         parse_digest(digest)
         repo_id = await existing_repository(repository)
-        deleted = await RepositoryBlob.filter(repository_id=repo_id, digest=digest).delete()
-        if not deleted:
-            raise BlobUnknown(digest)
+        project_id = await quotas.project_of_repository(repo_id)
+        async with in_transaction() as tx:
+            deleted = (
+                await RepositoryBlob.filter(repository_id=repo_id, digest=digest)
+                .using_db(tx)
+                .delete()
+            )
+            if not deleted:
+                raise BlobUnknown(digest)
+            await quotas.release(tx, project_id, [digest])
 
     async def _revive(self, digest: str) -> bool:
         """Take a marked (or live) blob back: none, version bumped. False when claimed."""
@@ -188,8 +197,8 @@ class BlobStore:
         return bool(updated)
 
     async def _link(self, repo_id: int, digest: str, size: int, source: str | None) -> bool:
-        """One transaction: the row (new or taken back), its file, the link. False while a
-        collection has it claimed."""
+        """One transaction: the row (new or taken back), its file, the link and its charge to
+        the project's quota. False while a collection has it claimed."""
         now = now_ms()
         async with in_transaction() as tx:
             # The first statement writes, so the transaction holds the write lock on SQLite.
@@ -217,6 +226,7 @@ class BlobStore:
                 ignore_conflicts=True,
                 using_db=tx,
             )
+            await quotas.charge_repository(tx, repo_id, digest, size)
         return True
 
     async def _ensure_file(self, source: str, digest: str) -> None:

@@ -158,6 +158,13 @@ class SignedInNotary(kinds.PreconditionFailed):
         super().__init__("the tag is signed in Notary: remove its signature first", detail)
 
 
+class ReadOnlyMode(Unavailable):
+    """A change asked while the system is in read-only mode (the `read_only` setting): 503."""
+
+    def __init__(self) -> None:
+        super().__init__("The system is in read only mode. Any modification is prohibited.")
+
+
 class TagImmutable(kinds.PreconditionFailed):
     """A push that would move, or a delete that would remove, a tag an immutability rule
     protects (412, as Harbor; its words, which docker shows)."""

@@ -20,6 +20,7 @@ from typing import Protocol
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
+from core import quotas
 from core.blobs import RUN_LEASE, now_ms
 from core.gc_untagged import delete_untagged, untagged_manifests
 from core.uploads import purge_abandoned
@@ -162,6 +163,8 @@ async def collect(
         await run.manifests()
         await run.blobs()
         await run.uploads()
+        if not options.dry_run:
+            await quotas.reconcile()  # the space given back counts for the projects at once
     except GcStopped:
         await execute(_UNMARK, run_id)
         raise

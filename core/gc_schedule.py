@@ -1,5 +1,7 @@
-"""The garbage-collection schedule: one row named "gc" in the schedule table (core.schedules
-fires it), whose job ("gc-schedule") creates a run through core.gc_runs.create like any other.
+"""The schedule of a one-at-a-time system job: one row in the schedule table (core.schedules
+fires it), whose job creates a run through core.gc_runs.create like any other. A JobSchedule
+names the row, the job and the job's parameters: GC_SCHEDULE ("gc", "gc-schedule"), every
+function's default, and core.purge_audit's.
 
 Harbor's schedule types: Hourly, Daily, Weekly (fixed crons), Custom (the caller's cron),
 Manual (run now; no schedule), None (no schedule). Harbor writes crons with six fields,
@@ -9,13 +11,14 @@ holds croniter's spelling (six fields put seconds last), the row's args the call
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from croniter import croniter
 
-from core.gc_runs import GcParameters, parse_parameters
+from core.gc_runs import RunParameters, parse_parameters
 from core.schedules import harbor_cron
 from models import Schedule
 from models.errors import AlreadyExists
@@ -36,10 +39,24 @@ class ScheduleRequest:
 
     type: str
     cron: str  # as the caller wrote it ("" for Manual and None)
-    parameters: GcParameters
+    parameters: RunParameters
 
 
-def parse_request(body: dict[str, Any]) -> ScheduleRequest:
+@dataclass(frozen=True, slots=True)
+class JobSchedule:
+    """One job's schedule: its row's name, the job a fire enqueues, how its parameters are
+    read, and its name in messages."""
+
+    name: str
+    fire_kind: str
+    parse_parameters: Callable[[object], RunParameters]
+    label: str
+
+
+GC_SCHEDULE = JobSchedule(SCHEDULE_NAME, FIRE_KIND, parse_parameters, "garbage-collection")
+
+
+def parse_request(body: dict[str, Any], job: JobSchedule = GC_SCHEDULE) -> ScheduleRequest:
     """The schedule a body asks for; ParameterInvalid naming the field otherwise."""
     schedule = body.get("schedule")
     if not isinstance(schedule, dict):
@@ -47,7 +64,7 @@ def parse_request(body: dict[str, Any]) -> ScheduleRequest:
     kind = schedule.get("type")
     if kind not in TYPES:
         raise ParameterInvalid("schedule.type", f"must be one of {', '.join(TYPES)}")
-    parameters = parse_parameters(body.get("parameters"))
+    parameters = job.parse_parameters(body.get("parameters"))
     if kind in FIXED:
         return ScheduleRequest(kind, FIXED[kind], parameters)
     if kind != CUSTOM:
@@ -65,15 +82,17 @@ def table_cron(cron: str) -> str:
     return harbor_cron(cron, "schedule.cron")
 
 
-async def set_schedule(request: ScheduleRequest, replace: bool) -> Schedule | None:
+async def set_schedule(
+    request: ScheduleRequest, replace: bool, job: JobSchedule = GC_SCHEDULE
+) -> Schedule | None:
     """Write (or, for None, remove) the schedule; replace=False refuses to replace one that
     exists (ScheduleExists). The stored row, or None when removed. Safe to repeat."""
     if request.type == NONE:
-        await Schedule.filter(name=SCHEDULE_NAME).delete()
+        await Schedule.filter(name=job.name).delete()
         return None
-    existing = await Schedule.get_or_none(name=SCHEDULE_NAME)
+    existing = await Schedule.get_or_none(name=job.name)
     if existing is not None and not replace:
-        raise ScheduleExists()
+        raise ScheduleExists(job.label)
     args = {
         "type": request.type,
         "cron": request.cron,
@@ -84,15 +103,15 @@ async def set_schedule(request: ScheduleRequest, replace: bool) -> Schedule | No
     now = datetime.now(UTC)
     if existing is None:
         return await Schedule.create(
-            name=SCHEDULE_NAME, cron=cron, kind=FIRE_KIND, args=args, last_fire=now
+            name=job.name, cron=cron, kind=job.fire_kind, args=args, last_fire=now
         )
     existing.cron, existing.args, existing.last_fire, existing.enabled = cron, args, now, True
     await existing.save()
     return existing
 
 
-async def get_schedule() -> Schedule | None:
-    return await Schedule.get_or_none(name=SCHEDULE_NAME)
+async def get_schedule(job: JobSchedule = GC_SCHEDULE) -> Schedule | None:
+    return await Schedule.get_or_none(name=job.name)
 
 
 def next_fire(row: Schedule, now: datetime | None = None) -> datetime:
@@ -114,5 +133,5 @@ def schedule_shape(row: Schedule | None) -> dict[str, Any]:
 
 
 class ScheduleExists(AlreadyExists):
-    def __init__(self) -> None:
-        super().__init__("a garbage-collection schedule exists already: change it with PUT")
+    def __init__(self, label: str = "garbage-collection") -> None:
+        super().__init__(f"a {label} schedule exists already: change it with PUT")

@@ -8,15 +8,30 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 
-from models import Job
+from models import Job, JobQueueState
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)  # a worker that goes silent this long is taken to be dead
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
+# The pseudo job kind whose queue, paused, stops every schedule from firing (Harbor's
+# SCHEDULER job type): no job row has it.
+SCHEDULER_QUEUE = "scheduler"
+
+
+def _not_paused() -> Q:
+    """Jobs whose kind's queue is not paused (one subquery, so that a claim and a pause
+    never interleave: a claim after the pause committed finds nothing)."""
+    paused = JobQueueState.filter(paused=True).values("kind")
+    return ~Q(kind__in=Subquery(paused))
+
+
+async def queue_paused(kind: str) -> bool:
+    """Whether an admin paused the queue of kind (see services.jobservice)."""
+    return await JobQueueState.filter(kind=kind, paused=True).exists()
 
 
 async def enqueue(kind: str, args: dict[str, Any], max_attempts: int = 5) -> int:
@@ -49,17 +64,24 @@ class JobQueue:
         self.lease = lease
 
     async def due(self, limit: int = 100) -> list[tuple[int, int]]:
-        """(id, attempts) of jobs ready now: pending and due, or running with a lapsed lease."""
+        """(id, attempts) of jobs ready now: pending and due, or running with a lapsed lease;
+        none of a paused queue."""
         now = datetime.now(UTC)
         ready = Q(status="pending", run_after__lte=now) | Q(status="running", lease_until__lt=now)
-        rows = await Job.filter(ready).order_by("id").limit(limit).values_list("id", "attempts")
+        rows = (
+            await Job.filter(ready & _not_paused())
+            .order_by("id")
+            .limit(limit)
+            .values_list("id", "attempts")
+        )
         return [(int(i), int(a)) for i, a in rows]
 
     async def claim(self, job_id: int) -> ClaimedJob | None:
-        """Take the job for this worker, or None when it is not ready or someone else has it."""
+        """Take the job for this worker, or None when it is not ready, its queue is paused or
+        someone else has it."""
         now = datetime.now(UTC)
         ready = Q(status="pending", run_after__lte=now) | Q(status="running", lease_until__lt=now)
-        taken = await Job.filter(Q(id=job_id) & ready).update(
+        taken = await Job.filter(Q(id=job_id) & ready & _not_paused()).update(
             status="running",
             attempts=F("attempts") + 1,
             lease_until=now + self.lease,
@@ -89,17 +111,24 @@ class JobQueue:
         """Schedule a retry with backoff, or mark failed after the last attempt; the new status."""
         job = await Job.get(id=job_id)
         now = datetime.now(UTC)
+        if job.status != "running":  # stopped meanwhile (the job service): it stays so
+            return job.status
         if job.attempts >= job.max_attempts:
-            await Job.filter(id=job_id).update(
+            await Job.filter(id=job_id, status="running").update(
                 status="failed", last_error=error[:4000], finished_at=now, lease_until=None
             )
             log.warning("job failed for good", extra={"job": job_id, "kind": job.kind})
             return "failed"
         delay = min(self.backoff_base * 2 ** (job.attempts - 1), BACKOFF_MAX_SECONDS)
-        await Job.filter(id=job_id).update(
+        await Job.filter(id=job_id, status="running").update(
             status="pending",
             last_error=error[:4000],
             lease_until=None,
             run_after=now + timedelta(seconds=delay),
         )
         return "pending"
+
+    async def still_mine(self, job_id: int) -> bool:
+        """Whether this worker still runs the job: False once it was stopped (the job
+        service) or taken over by another worker after a lapsed lease."""
+        return await Job.filter(id=job_id, status="running", worker=self.worker_name).exists()

@@ -68,3 +68,43 @@ async def store(project_id: int, values: dict[str, str]) -> dict[str, str]:
         if not updated:
             await ProjectMetadata.create(project_id=project_id, name=name, value=value)
     return {name: before.get(name, "false") for name in values}
+
+
+# --- the metadatas API: one setting at a time, each value checked by its name -------------
+
+PUBLIC = "public"
+SEVERITIES = ("none", "unknown", "negligible", "low", "medium", "high", "critical")
+_FLAGS = frozenset(
+    {PUBLIC, *SWITCHES, "auto_scan", "auto_sbom_generation", "prevent_vul",
+     "reuse_sys_cve_allowlist"}
+)  # fmt: skip
+_NUMBERS = frozenset({"retention_id", "proxy_speed_kb"})
+METADATA_NAMES = tuple(sorted(_FLAGS | _NUMBERS | {"severity"}))
+
+
+def checked_value(name: str, value: Any) -> str:
+    """A metadata value as stored (a string): "true"/"false" for a switch, a whole number
+    for retention_id and proxy_speed_kb, one of SEVERITIES for severity. InvalidInput
+    naming the setting otherwise, or naming an unknown setting."""
+    if name in _FLAGS:
+        flag = value if isinstance(value, bool) else parse_bool(f"metadata.{name}", str(value))
+        return "true" if flag else "false"
+    if name in _NUMBERS:
+        text = str(value).strip()
+        if isinstance(value, bool) or not text.lstrip("-").isdigit() or len(text) > 10:
+            raise InvalidInput(f"metadata.{name} must be a whole number")
+        if not -1 <= int(text) < 2**31:
+            raise InvalidInput(f"metadata.{name} must be -1..{2**31 - 1}")
+        return str(int(text))
+    if name == "severity":
+        if value not in SEVERITIES:
+            raise InvalidInput(f"metadata.severity must be one of {', '.join(SEVERITIES)}")
+        return str(value)
+    raise InvalidInput(
+        f"metadata.{name[:64]} is not a project setting; known: {', '.join(METADATA_NAMES)}"
+    )
+
+
+async def remove(project_id: int, name: str) -> bool:
+    """Delete one setting (in the caller's transaction); False when it was not set."""
+    return bool(await ProjectMetadata.filter(project_id=project_id, name=name).delete())

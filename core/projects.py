@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 from tortoise.transactions import in_transaction
 
+from core import quotas
 from core.errors import NameUnknown
 from core.names import MAX_NAME_LENGTH
 from models import (
@@ -37,7 +38,9 @@ async def ensure_default_project() -> None:
 
 async def create_project(name: str, public: bool = False) -> Project:
     await Project.bulk_create([Project(name=name, public=public)], ignore_conflicts=True)
-    return await Project.get(name=name)
+    project = await Project.get(name=name)
+    await quotas.create_quota(project.id, quotas.UNLIMITED)
+    return project
 
 
 async def project_for_push(repository: str, project_name: str) -> int:
@@ -113,7 +116,7 @@ async def find_project(ref: str, by_name: bool) -> ProjectInfo | None:
     """A project by name (by_name) or by numeric id; None when there is none."""
     if by_name:
         query = Project.filter(name=ref)
-    elif ref.isdigit() and len(ref) < 12:
+    elif ref.isascii() and ref.isdigit() and len(ref) < 12:
         query = Project.filter(id=int(ref))
     else:
         return None
@@ -125,7 +128,7 @@ async def project_key(ref: str, by_name: bool) -> tuple[str, int] | None:
     """The name and id of a project by name (by_name) or numeric id, in one indexed read."""
     if by_name:
         rows = await fetch("SELECT name, id FROM project WHERE name = ?", ref)
-    elif ref.isdigit() and len(ref) < 12:  # longer digit strings name no project
+    elif ref.isascii() and ref.isdigit() and len(ref) < 12:  # longer digit strings name no project
         rows = await fetch("SELECT name, id FROM project WHERE id = ?", int(ref))
     else:
         rows = []
@@ -157,14 +160,19 @@ async def list_projects(
 
 
 async def create_owned_project(
-    name: str, public: bool, owner_id: int | None, owner_role: int | None
+    name: str,
+    public: bool,
+    owner_id: int | None,
+    owner_role: int | None,
+    storage_limit: int = quotas.UNLIMITED,
 ) -> int:
-    """Create a project whose owner is its member with owner_role (none without one), in one
-    transaction."""
+    """Create a project whose owner is its member with owner_role (none without one), and
+    its quota (storage_limit bytes, -1 unlimited), in one transaction."""
     validate_project_name(name)
     try:
-        async with in_transaction():
+        async with in_transaction() as tx:
             project = await Project.create(name=name, public=public, owner_id=owner_id)
+            await quotas.create_quota(project.id, storage_limit, tx)
             if owner_id is not None and owner_role is not None:
                 await ProjectMember.create(
                     project_id=project.id, entity_type="u", entity_id=owner_id, role=owner_role
@@ -196,6 +204,7 @@ async def delete_project(project_id: int) -> None:
             await Project.filter(id=project_id).delete()
             await ProjectMember.filter(project_id=project_id).delete()
             await ProjectMetadata.filter(project_id=project_id).delete()
+            await quotas.delete_quota(project_id)
             await _delete_retention(project_id)
     except IntegrityError:  # a push created a repository in between
         raise ProjectNotEmpty("the project contains repositories; delete them first") from None

@@ -16,6 +16,7 @@ from core import (
     immutability,
     manifest_digests,
     project_settings,
+    quotas,
     signatures,
 )
 from core.artifacts import delete_artifact
@@ -200,6 +201,8 @@ class ManifestStore:
         names = tagged if by_digest else [reference]  # the tags this PUT sets
         sparse = await _takes_sparse(repo_id, parsed)
         blobs = await self._check_references(repo_id, parsed, sparse)
+        project_id = int(event.project_id or 0)
+        await quotas.precheck(project_id, len(body), digest)  # before the transaction's writes
         key = manifest_digests.key_of(body, digest)
         children = sorted({d.digest for d in parsed.children})
         subject = parsed.subject.digest if parsed.subject else None
@@ -219,6 +222,9 @@ class ManifestStore:
                     await manifest_digests.remember(repo_id, manifest_id, key, digest, known)
                     await _hold(tx, repo_id, blobs)
                     await _hold_children(tx, repo_id, children, sparse)
+                    # after the blobs' locks, as an upload's link takes them: one order
+                    counted = known.digest if known is not None else digest
+                    await quotas.charge(tx, project_id, counted, len(body))
                     # a tag an immutability rule protects is never moved (TagImmutable)
                     fresh = await immutability.refuse_moves(
                         event.project_id or 0, repository, repo_id, names, manifest_id

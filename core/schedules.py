@@ -7,6 +7,8 @@ enqueues, so even two schedulers overlapping for a moment enqueue each fire once
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from croniter import CroniterBadDateError, croniter
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from core.jobs import enqueue
+from core.jobs import SCHEDULER_QUEUE, enqueue, queue_paused
 from models import Lease, Schedule
 from models.values import ParameterInvalid
 
@@ -79,9 +81,12 @@ async def hold_lease(name: str, holder: str, ttl: timedelta) -> bool:
 
 
 async def fire_due(now: datetime | None = None) -> list[str]:
-    """Enqueue one job for every enabled schedule whose next fire time has come."""
+    """Enqueue one job for every enabled schedule whose next fire time has come; none while
+    the scheduler's queue is paused (a fire missed meanwhile comes once, on resume)."""
     now = now or datetime.now(UTC)
-    fired = []
+    fired: list[str] = []
+    if await queue_paused(SCHEDULER_QUEUE):  # paused by an admin: fires are held back
+        return fired
     for schedule in await Schedule.filter(enabled=True):
         due = croniter(schedule.cron, schedule.last_fire).get_next(datetime)
         if due > now:
@@ -94,3 +99,48 @@ async def fire_due(now: datetime | None = None) -> list[str]:
                 await enqueue(schedule.kind, dict(schedule.args))
                 fired.append(schedule.name)
     return fired
+
+
+# Harbor's vendor types of the schedules Berth keeps, by name (a name "<prefix>-<id>" is the
+# schedule of the object with that id, such as a replication policy's).
+_VENDOR_TYPES = {
+    "gc": "GARBAGE_COLLECTION",
+    "audit-purge": "PURGE_AUDIT_LOG",
+    "replication": "REPLICATION",
+    "retention": "RETENTION",
+    "scrub": "SCRUB",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTask:
+    """A schedule as Harbor's /schedules lists it."""
+
+    id: int
+    vendor_type: str
+    vendor_id: int
+    cron: str  # Harbor's spelling: six fields, seconds first
+    update_time: datetime
+    extra_attrs: dict[str, Any]
+
+
+def schedule_task(row: Schedule) -> ScheduleTask:
+    prefix, _, tail = row.name.rpartition("-")
+    if prefix and tail.isdigit():
+        vendor, vendor_id = prefix, int(tail)
+    else:
+        vendor, vendor_id = row.name, -1
+    kind = _VENDOR_TYPES.get(vendor) or vendor.upper().replace("-", "_")
+    fields = row.cron.split()
+    cron = " ".join([fields[5], *fields[:5]] if len(fields) == 6 else ["0", *fields])
+    # a stable id for a row whose key is its name
+    task_id = zlib.crc32(row.name.encode()) & 0x7FFFFFFF
+    return ScheduleTask(task_id, kind, vendor_id, cron, row.updated_at, dict(row.args))
+
+
+async def listing(offset: int, limit: int) -> tuple[list[ScheduleTask], int]:
+    """A page of the enabled schedules, by name, and how many there are."""
+    enabled = Schedule.filter(enabled=True)
+    total = await enabled.count()
+    rows = await enabled.order_by("name").offset(offset).limit(limit)
+    return [schedule_task(r) for r in rows], total

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from core import quotas
 from core.audit import PullLog
 from core.blobs import BlobStore
 from core.projects import ensure_default_project
@@ -64,6 +65,7 @@ async def open_registry(
     audit = audit or AuditOptions()
     await open_database(database_url)
     await ensure_default_project()
+    await quotas.prepare()  # every project has its quota; usage counted once after an upgrade
     index = open_audit_index(audit.search, audit.elasticsearch_url, audit.alias)
     try:
         await index.prepare()

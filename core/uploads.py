@@ -10,6 +10,7 @@ from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core import quotas
 from core.blobs import BlobStore
 from core.digests import Hasher, parse_digest
 from core.errors import (
@@ -83,7 +84,9 @@ class UploadService:
     ) -> str:
         """A monolithic upload (POST ?digest=): no session row, the bytes go straight through."""
         expected = parse_digest(digest)
-        await project_for_push(repository, project)
+        project_id = await project_for_push(repository, project)
+        if length is not None:  # refused before a byte is stored
+            await quotas.precheck(project_id, length, digest)
         key = upload_key(str(uuid.uuid4()))
         try:
             hasher = expected.hasher()
@@ -108,6 +111,13 @@ class UploadService:
             raise ChunkOutOfOrder(
                 f"chunk starts at {start}, upload is at {session.offset}", session.offset
             )
+        if length:  # a chunk that alone would pass the limit is refused before it is stored
+            project_id = await project_for_push(session.repository, _project_of(session))
+            try:
+                await quotas.precheck(project_id, session.offset + length)
+            except quotas.QuotaExceeded:
+                await self.cancel(session)
+                raise
         async with self._lock(session.id):
             received = await self._stream_session(session, body, length)
             new_offset = session.offset + received
@@ -130,9 +140,11 @@ class UploadService:
     ) -> str:
         """Append the last chunk, check the digest, and publish the blob atomically.
 
-        A wrong digest discards the whole upload (DigestInvalid).
+        A wrong digest discards the whole upload (DigestInvalid), and so does a blob the
+        project's quota has no room for (QuotaExceeded, before the blob is published).
         """
         expected = parse_digest(digest)
+        project_id = await project_for_push(session.repository, project)
         async with self._lock(session.id):
             if body is not None:
                 received = await self._stream_session(session, body, length)
@@ -141,9 +153,14 @@ class UploadService:
             if actual != str(expected):
                 await self.cancel(session)
                 raise DigestInvalid(f"content hashes to {actual}", digest)
-            await self._publish(
-                upload_key(session.id), digest, session.offset, session.repository, project
-            )
+            try:
+                await quotas.precheck(project_id, session.offset, digest)
+                await self._publish(
+                    upload_key(session.id), digest, session.offset, session.repository, project
+                )
+            except quotas.QuotaExceeded:
+                await self.cancel(session)
+                raise
             await self.cancel(session)  # the session and its file: the blob has its own name
         return digest
 
@@ -254,6 +271,10 @@ class UploadService:
     def _forget(self, session_id: str) -> None:
         self._hashes.pop(session_id, None)
         self._locks.pop(session_id, None)
+
+
+def _project_of(session: Upload) -> str:
+    return session.repository.split("/", 1)[0]
 
 
 async def purge_abandoned(storage: StorageDriver, max_age: timedelta, dry_run: bool = False) -> int:

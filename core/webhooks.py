@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -38,6 +39,7 @@ CLOUDEVENT_TYPES = {
 NOTIFY_TYPES = ("http",)
 PAYLOAD_FORMATS = ("Default", "CloudEvents")
 MAX_ATTEMPTS = 5
+MAX_LOG_CHARS = 64 * 1024  # of one execution's delivery log
 MAX_SECRET = 256
 SIGNATURE_HEADER = "X-Berth-Signature"
 
@@ -307,14 +309,26 @@ def signature_matches(secret: str, body: bytes, given: str) -> bool:
 
 
 async def record_attempt(
-    execution_id: int, attempt: int, status: str, code: int | None, message: str
+    execution_id: int,
+    attempt: int,
+    status: str,
+    code: int | None,
+    message: str,
+    lines: Sequence[str] = (),
 ) -> None:
-    """Note an attempt's outcome: status pending (will retry), success or failed."""
+    """Note an attempt's outcome: status pending (will retry), success or failed; lines
+    (one per target tried) go to the execution's log, which keeps its first MAX_LOG_CHARS."""
+    row = await WebhookExecution.filter(id=execution_id).values_list("log", flat=True)
+    log = str(row[0]) if row else ""
+    added = "".join(f"{line}\n" for line in lines)
+    if len(log) + len(added) > MAX_LOG_CHARS:
+        added = "" if len(log) >= MAX_LOG_CHARS else "... (log truncated)\n"
     await WebhookExecution.filter(id=execution_id).update(
         status=status,
         attempts=attempt,
         response_code=code,
         status_message=message[:2000],
+        log=log + added,
         updated_at=datetime.now(UTC),
     )
 

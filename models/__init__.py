@@ -2,7 +2,7 @@
 
 from models.audit import AuditEvent
 from models.db import close_database, execute, fetch, open_database, refresh_statistics
-from models.gc import GcRun
+from models.gc import GcRun, JobRun, PurgeRun
 from models.identity import (
     ConfigEntry,
     GroupMembership,
@@ -13,8 +13,9 @@ from models.identity import (
     UserGroup,
 )
 from models.immutability import ImmutableRule
-from models.jobs import Job, Lease, Schedule
+from models.jobs import Job, JobQueueState, Lease, Schedule, WorkerPool
 from models.labels import ArtifactLabel, Label
+from models.quota import ProjectBlob, Quota
 from models.registry import (
     Blob,
     Manifest,
@@ -24,6 +25,7 @@ from models.registry import (
     Project,
     Repository,
     RepositoryBlob,
+    RepositoryDetail,
     Tag,
     UploadSession,
 )
@@ -42,6 +44,8 @@ __all__ = [
     "AuditEvent",
     "ConfigEntry",
     "GcRun",
+    "JobRun",
+    "PurgeRun",
     "GroupMembership",
     "Job",
     "Lease",
@@ -55,6 +59,7 @@ __all__ = [
     "Manifest",
     "ManifestDigest",
     "ManifestPull",
+    "RepositoryDetail",
     "ManifestReference",
     "Project",
     "Repository",
@@ -74,6 +79,8 @@ __all__ = [
     "Signature",
     "WebhookExecution",
     "WebhookPolicy",
+    "ProjectBlob",
+    "Quota",
     "RetentionExecution",
     "RetentionPolicy",
     "RetentionTask",
@@ -85,4 +92,6 @@ __all__ = [
     "fetch",
     "open_database",
     "refresh_statistics",
+    "JobQueueState",
+    "WorkerPool",
 ]

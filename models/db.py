@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "models.replication",
     "models.signing",
     "models.trust",
+    "models.quota",
     "models.retention",
     "models.labels",
     "models.immutability",
@@ -33,6 +34,10 @@ _EXTRA_SCHEMA = (
     # one active signing key per project: a second made by a racing worker fails to insert
     "CREATE UNIQUE INDEX IF NOT EXISTS project_key_one_active ON project_key (project_id)"
     " WHERE status = 'active'",
+    # the repositories API's pages, newest first, of one project or of all (core.repositories)
+    "CREATE INDEX IF NOT EXISTS repository_project_created ON repository"
+    " (project_id, created_at, id)",
+    "CREATE INDEX IF NOT EXISTS repository_created ON repository (created_at, id)",
     # global labels' names are unique among them (unique_together cannot see a NULL project)
     "CREATE UNIQUE INDEX IF NOT EXISTS label_global_name ON label (name) WHERE project_id IS NULL",
 )
@@ -44,6 +49,7 @@ _ADDED_COLUMNS = (
     ("manifest", "trust", "VARCHAR(16) NOT NULL DEFAULT 'pending'"),
     ("manifest", "trust_reason", "TEXT"),
     ("manifest", "trust_seq", "INT NOT NULL DEFAULT 0"),
+    ("webhook_execution", "log", "TEXT NOT NULL DEFAULT ''"),
 )
 
 # SQLite only: a read-only connection used on the event loop itself for the pull path's

@@ -56,3 +56,32 @@ class Lease(Model):
 
     class Meta:
         table = "lease"
+
+
+class JobQueueState(Model):
+    """A job kind's queue as an admin set it: paused kinds are neither dispatched nor claimed
+    (the pseudo-kind "scheduler" pauses the firing of every schedule). No row: running."""
+
+    kind = fields.CharField(max_length=64, primary_key=True)
+    paused = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "job_queue"
+
+
+class WorkerPool(Model):
+    """A process running jobs (Harbor's worker pool): its Dramatiq threads, the heartbeat it
+    writes every few seconds, and when each job it runs now started (job id -> ISO time)."""
+
+    id = fields.CharField(max_length=128, primary_key=True)  # host:pid, as Job.worker names it
+    host = fields.CharField(max_length=255)
+    pid = fields.IntField()
+    concurrency = fields.IntField()
+    embedded = fields.BooleanField(default=True)  # inside `berth serve`, or a `berth worker`
+    started_at = fields.DatetimeField()
+    heartbeat_at = fields.DatetimeField(db_index=True)
+    running: fields.Field[dict[str, str]] = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "worker_pool"

@@ -30,6 +30,23 @@ class Repository(Model):
         table = "repository"
 
 
+class RepositoryDetail(Model):
+    """What the repositories API tells of a repository beyond its name: the description a
+    user sets, when it was last changed, and how many times its manifests were pulled. A
+    table of its own, written by the pull log's flush (core.audit) and by updates, so the
+    repository row the pull path reads is never rewritten."""
+
+    repository: fields.OneToOneRelation[Repository] = fields.OneToOneField(
+        "models.Repository", related_name="detail", on_delete=fields.CASCADE, primary_key=True
+    )
+    description = fields.TextField(default="")
+    pull_count = fields.BigIntField(default=0)
+    updated_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "repository_detail"
+
+
 class Blob(Model):
     """One stored blob, shared by every repository that links it.
 

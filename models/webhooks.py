@@ -42,6 +42,7 @@ class WebhookExecution(Model):
     response_code = fields.IntField(null=True)
     status_message = fields.TextField(default="")
     payload: fields.Field[dict[str, Any]] = fields.JSONField(default=dict)
+    log = fields.TextField(default="")  # a line per target of each attempt (its task's log)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

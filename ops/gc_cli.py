@@ -20,7 +20,7 @@ from ops.cli_common import DataDir, console, out, settings_or_exit, with_registr
 if TYPE_CHECKING:
     from core.gc_runs import GcParameters
     from core.service import Registry
-    from models import GcRun
+    from models import JobRun
     from ops.settings import Settings
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="only report what a collection would free")]
@@ -80,7 +80,7 @@ def gc(
     count = settings.gc.workers if workers is None else workers
     parameters = GcParameters(delete_untagged, dry_run, count)
 
-    async def work(registry: Registry) -> GcRun:
+    async def work(registry: Registry) -> JobRun:
         return await collect_here(registry, parameters)
 
     run = with_registry(settings, work)
@@ -88,7 +88,7 @@ def gc(
     raise typer.Exit(0 if run.status == "Success" else 1)
 
 
-async def collect_here(registry: Registry, parameters: GcParameters) -> GcRun:
+async def collect_here(registry: Registry, parameters: GcParameters) -> JobRun:
     """A CLI run, carried out here with progress bars; GcRunning while another is active."""
     from core import audit, gc_runs
     from pipelines.gc import execute, interrupted
@@ -102,7 +102,7 @@ async def collect_here(registry: Registry, parameters: GcParameters) -> GcRun:
         raise
 
 
-def summary(run: GcRun) -> str:
+def summary(run: JobRun) -> str:
     results = run.results or {}
     verb = "would free" if run.parameters.get("dry_run") else "freed"
     return (

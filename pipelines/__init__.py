@@ -7,6 +7,8 @@ at-least-once, and a job whose worker died is run again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,13 +28,19 @@ class PipelineContext:
 
 Pipeline = Callable[[ClaimedJob, PipelineContext], Awaitable[None]]
 PIPELINES: dict[str, Pipeline] = {}
+# kind -> what to do after a running job of that kind was stopped (the job service)
+ON_STOP: dict[str, Pipeline] = {}
+STOP_POLL_SECONDS = 1.0  # how often a running job's row is read for a stop
 
 
-def pipeline(kind: str) -> Callable[[Pipeline], Pipeline]:
-    """Register fn as the pipeline of job kind."""
+def pipeline(kind: str, on_stop: Pipeline | None = None) -> Callable[[Pipeline], Pipeline]:
+    """Register fn as the pipeline of job kind; on_stop, if given, runs after a running job
+    of that kind was stopped and cancelled (to give its own records a final state)."""
 
     def register(fn: Pipeline) -> Pipeline:
         PIPELINES[kind] = fn
+        if on_stop is not None:
+            ON_STOP[kind] = on_stop
         return fn
 
     return register
@@ -48,7 +56,7 @@ async def run_job(job_id: int, context: PipelineContext) -> str | None:
     try:
         if fn is None:
             raise LookupError(f"no pipeline for job kind {job.kind!r}")
-        await fn(job, context)
+        stopped = await _unless_stopped(fn(job, context), job.id, context.queue)
     except Exception as exc:
         status = await context.queue.fail(job.id, f"{type(exc).__name__}: {exc}")
         log.warning(
@@ -56,6 +64,11 @@ async def run_job(job_id: int, context: PipelineContext) -> str | None:
             extra={"job": job.id, "kind": job.kind, "attempt": job.attempt, "now": status},
         )
         return status
+    if stopped:
+        log.info("job stopped", extra={"job": job.id, "kind": job.kind})
+        if (after := ON_STOP.get(job.kind)) is not None:
+            await after(job, context)
+        return "stopped"
     await context.queue.succeed(job.id)
     log.info(
         "job done",
@@ -66,6 +79,26 @@ async def run_job(job_id: int, context: PipelineContext) -> str | None:
         },
     )
     return "succeeded"
+
+
+async def _unless_stopped(work: Awaitable[None], job_id: int, queue: JobQueue) -> bool:
+    """Run work to its end (False), or cancel it once the job is no longer this worker's:
+    stopped through the job service, or taken over after a lapsed lease (True)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=STOP_POLL_SECONDS)
+            if done:
+                task.result()
+                return False
+            if not await queue.still_mine(job_id):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                return True
+    except asyncio.CancelledError:
+        task.cancel()  # the process stops: the job's lease lapses and another worker resumes
+        raise
 
 
 def load_pipelines() -> None:

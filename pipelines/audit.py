@@ -9,6 +9,7 @@ a batch repeated after a crash replaces itself. "audit-purge" applies the retent
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import socket
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from core import audit
+from core import audit, gc_runs, purge_audit
 from core.jobs import ClaimedJob
 from core.service import Registry
 from pipelines import PipelineContext, pipeline
@@ -59,27 +60,112 @@ async def index_batch(registry: Registry, forwarder: SyslogForwarder | None = No
 
 @pipeline(PURGE_KIND)
 async def purge_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
-    """Remove events older than args.days from the database and the index."""
+    """The configured retention (audit.retention_days): remove events older than args.days,
+    of every operation, as a purge run of its own (so it shows in /system/purgeaudit), or
+    nothing but a log line while another purge runs."""
     days = int(str(job.args.get("days", 0)))
-    if days > 0:
-        await purge(context.registry, datetime.now(UTC) - timedelta(days=days))
+    if days <= 0:
+        return
+    parameters = purge_audit.PurgeParameters(days * 24, audit.OPERATIONS)
+    try:
+        run = await gc_runs.create(
+            gc_runs.SCHEDULE, parameters, audit.SYSTEM, enqueue_job=False,
+            kind=purge_audit.PURGE,
+        )  # fmt: skip
+    except gc_runs.RunActive as exc:
+        log.info("audit retention purge skipped: one is running", extra={"run": exc.run_id})
+        return
+    await execute_purge(context.registry, int(run.id))
 
 
-async def purge(registry: Registry, cutoff: datetime) -> int:
-    """Delete events before cutoff from the database (the truth), then from the index
-    (backends accept either order, so a crash between the two is mended by the next purge);
-    the purge itself is recorded."""
-    removed = await audit.delete_before(cutoff)
-    await registry.audit_index.delete_before(cutoff)
-    event = audit.Event(
-        audit.DELETE,
-        audit.AUDIT_LOG,
-        f"events before {cutoff.isoformat(timespec='seconds')}",
-        description=f"retention purge removed {removed} events",
-    )
-    await audit.record(event)
+async def purge(
+    registry: Registry,
+    cutoff: datetime,
+    operations: frozenset[str] | None = None,
+    record: bool = True,
+) -> int:
+    """Delete events before cutoff (of these operations, when given) from the database (the
+    truth), then from the index (backends accept either order, so a crash between the two is
+    mended by the next purge); the purge itself is recorded (record=False: the caller
+    records it, a purge run at its end)."""
+    removed = await audit.delete_before(cutoff, operations=operations)
+    await registry.audit_index.delete_before(cutoff, operations)
+    if record:
+        event = audit.Event(
+            audit.DELETE,
+            audit.AUDIT_LOG,
+            f"events before {cutoff.isoformat(timespec='seconds')}",
+            description=f"retention purge removed {removed} events",
+        )
+        await audit.record(event)
     log.info("audit events purged", extra={"count": removed, "before": cutoff.isoformat()})
     return removed
+
+
+@pipeline(purge_audit.RUN_KIND)
+async def purge_run_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
+    """Carry out the purge run args.run names (nothing when it is final already)."""
+    await execute_purge(context.registry, int(str(job.args["run"])))
+
+
+@pipeline(purge_audit.FIRE_KIND)
+async def scheduled_purge_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
+    """A fire of the purge schedule: a new run (trigger SCHEDULE), or nothing but a log line
+    when one is still running."""
+    parameters = purge_audit.parse_parameters(job.args.get("parameters"))
+    schedule = {"type": job.args.get("type"), "cron": job.args.get("cron")}
+    try:
+        run = await gc_runs.create(
+            gc_runs.SCHEDULE, parameters, audit.SYSTEM, schedule=schedule, kind=purge_audit.PURGE
+        )
+    except gc_runs.RunActive as exc:
+        log.info("scheduled audit purge skipped: one is running", extra={"run": exc.run_id})
+        return
+    log.info("scheduled audit purge created", extra={"run": run.id})
+
+
+async def execute_purge(registry: Registry, run_id: int) -> None:
+    """Carry out a purge run to a final status, with its log and its one audit event. Safe
+    to repeat: a final run is left alone, a Running one (its worker died) done again."""
+    kind = purge_audit.PURGE
+    run = await gc_runs.start(run_id, kind)
+    if run is None:
+        return
+    parameters = purge_audit.parse_parameters(run.parameters)
+    note = functools.partial(_note, run_id)
+    if run.stop_requested:
+        await note("stopped before it started")
+        await gc_runs.finish(run_id, gc_runs.STOPPED, None, kind=kind, values={"events": 0})
+        return
+    cutoff = datetime.now(UTC) - timedelta(hours=parameters.audit_retention_hour)
+    operations = frozenset(parameters.include_operations)
+    await note(
+        f"audit log purge {run_id} started ({run.trigger}): events before"
+        f" {cutoff.isoformat(timespec='seconds')} of {', '.join(sorted(operations))}"
+        f" dry_run={parameters.dry_run}"
+    )
+    status, count, error = gc_runs.SUCCESS, 0, ""
+    try:
+        if parameters.dry_run:
+            count = await audit.count_before(cutoff, operations)
+        else:
+            count = await purge(registry, cutoff, operations, record=False)
+    except Exception as exc:
+        log.warning("audit purge failed", extra={"run": run_id}, exc_info=True)
+        status, error = gc_runs.ERROR, f"{type(exc).__name__}: {exc}"
+    verb = "would remove" if parameters.dry_run else "removed"
+    await note(f"failed: {error}" if error else f"done; {verb} {count} events")
+    description = f"{status} ({run.trigger}): {verb} {count} events"
+    if error:
+        description += f"; {error}"
+    event = audit.Event(
+        audit.DELETE, audit.PURGE_AUDIT, f"audit log purge {run_id}", description=description
+    )
+    await gc_runs.finish(run_id, status, None, event, kind, {"events": count})
+
+
+async def _note(run_id: int, text: str) -> None:
+    await gc_runs.append_log(run_id, f"{gc_runs.stamp_now()} {text}", purge_audit.PURGE)
 
 
 class SyslogForwarder:

@@ -23,7 +23,7 @@ from core import audit, gc, gc_runs, gc_schedule
 from core.gc import GcResult, GcRunning, GcStopped
 from core.jobs import ClaimedJob
 from core.service import Registry
-from models import GcRun
+from models import JobRun
 from pipelines import PipelineContext, pipeline
 
 log = logging.getLogger("berth.gc")
@@ -45,7 +45,12 @@ class GcWatcher(Protocol):
     async def line(self, text: str) -> None: ...
 
 
-@pipeline(gc_runs.GC_KIND)
+async def _stopped(job: ClaimedJob, context: PipelineContext) -> None:
+    """The run's job was stopped through the job service: the run ends Stopped."""
+    await interrupted(int(str(job.args["run"])))
+
+
+@pipeline(gc_runs.GC_KIND, on_stop=_stopped)
 async def gc_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
     """Carry out the run args.run names (nothing when it is final already)."""
 
@@ -74,7 +79,7 @@ async def execute(
     run_id: int,
     watcher: GcWatcher | None = None,
     progress: Progress | None = None,
-) -> GcRun:
+) -> JobRun:
     """Carry out the run, to a final status; the run as it ended. GcRunUnknown. Safe to
     repeat: a final run is returned as it is, a Running one (its process died) resumed."""
     before = await gc_runs.get(run_id)
@@ -106,7 +111,7 @@ async def interrupted(run_id: int) -> None:
 
 
 async def _collect(
-    registry: Registry, run: GcRun, reporter: RunReporter
+    registry: Registry, run: JobRun, reporter: RunReporter
 ) -> tuple[str, GcResult, str]:
     """(final status, results, error text) of one collection."""
     if run.stop_requested:
@@ -141,7 +146,7 @@ def _freed(result: GcResult, dry_run: bool) -> str:
     )
 
 
-def _event(run: GcRun, status: str, result: GcResult, error: str) -> audit.Event:
+def _event(run: JobRun, status: str, result: GcResult, error: str) -> audit.Event:
     """The run's one audit event, with its results."""
     dry_run = bool(run.parameters.get("dry_run"))
     description = f"{status} ({run.trigger}): {_freed(result, dry_run)}"

@@ -32,7 +32,20 @@ log = logging.getLogger("berth.retention")
 Progress = Callable[[float], Awaitable[None]]
 
 
-@pipeline(retention.RUN_JOB)
+async def _stopped(job: ClaimedJob, context: PipelineContext) -> None:
+    """The run's job was stopped through the job service (and cancelled): the run and its
+    unfinished tasks end Stopped."""
+    execution_id = int(str(job.args["execution"]))
+    now = datetime.now(UTC)
+    await RetentionTask.filter(execution_id=execution_id, status__in=retention.ACTIVE).update(
+        status=retention.STOPPED, end_time=now
+    )
+    await RetentionExecution.filter(id=execution_id, status__in=retention.ACTIVE).update(
+        status=retention.STOPPED, end_time=now
+    )
+
+
+@pipeline(retention.RUN_JOB, on_stop=_stopped)
 async def run_pipeline(job: ClaimedJob, context: PipelineContext) -> None:
     """Carry out the execution args.execution names (nothing when it is final). Its last
     attempt failing marks the run Error, so that it does not stay Running for good."""

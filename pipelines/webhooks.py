@@ -7,6 +7,8 @@ backoff; the execution row records each attempt and, after the last, the failure
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
 from core import webhooks
@@ -28,17 +30,37 @@ async def deliver(job: ClaimedJob, context: PipelineContext) -> None:
     if delivery is None:
         return  # the policy or the execution was deleted meanwhile: nothing to send
     code, error = None, None
+    lines = []
     for target in delivery.targets:
         code, error = await _post(delivery, target)
+        lines.append(_log_line(job.attempt, target, code, error))
         if error is not None:
             break
     if error is None:
-        await webhooks.record_attempt(delivery.execution_id, job.attempt, "success", code, "")
+        await webhooks.record_attempt(
+            delivery.execution_id, job.attempt, "success", code, "", lines
+        )
         return
     last = await webhooks.is_last_attempt(job.id, job.attempt)
     status = "failed" if last else "pending"
-    await webhooks.record_attempt(delivery.execution_id, job.attempt, status, code, error)
+    if not last:
+        lines.append(f"{_stamp()} attempt {job.attempt} failed: it will be retried")
+    else:
+        lines.append(f"{_stamp()} attempt {job.attempt} failed: no attempt is left")
+    await webhooks.record_attempt(delivery.execution_id, job.attempt, status, code, error, lines)
     raise DeliveryFailed(error)
+
+
+def _log_line(attempt: int, target: dict[str, object], code: int | None, error: str | None) -> str:
+    """One target's outcome in the delivery's log: when, where, what it answered."""
+    outcome = f"answered {code}" if code is not None else f"failed: {error}"
+    if code is not None and error is None:
+        outcome += " (delivered)"
+    return f"{_stamp()} attempt {attempt}: POST {target.get('address')} {outcome}"
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def _post(

@@ -114,8 +114,11 @@ class AuditIndex(Protocol):
         serve (callers validate first, so this is a programming error)."""
         ...
 
-    async def delete_before(self, cutoff: datetime) -> None:
-        """Forget events that occurred before cutoff. Safe to repeat."""
+    async def delete_before(
+        self, cutoff: datetime, operations: frozenset[str] | None = None
+    ) -> None:
+        """Forget events that occurred before cutoff (of these operations only, when given).
+        Safe to repeat."""
         ...
 
     async def clear(self) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch, BadRequestError, NotFoundError
 from elasticsearch.helpers import async_bulk
@@ -59,16 +60,23 @@ class ElasticIndex:
             return AuditPage(0, [])
         return body.page_of(response.body, query.count_limit)
 
-    async def delete_before(self, cutoff: datetime) -> None:
+    async def delete_before(
+        self, cutoff: datetime, operations: frozenset[str] | None = None
+    ) -> None:
         """Drop the months wholly before cutoff, then delete the rest of the cutoff's month
-        by query. Safe to repeat."""
-        expired = body.expired_indices(self.alias, await self._indices(), cutoff)
-        if expired:
-            await self.client.indices.delete(index=",".join(expired))
-            self._created.difference_update(expired)
+        by query; with operations, delete only their events, by query. Safe to repeat."""
+        before = {"range": {"occurred_at": {"lt": body.value("occurred_at", cutoff)}}}
+        query: dict[str, Any] = before
+        if operations is not None:
+            query = {"bool": {"filter": [before, {"terms": {"operation": sorted(operations)}}]}}
+        else:
+            expired = body.expired_indices(self.alias, await self._indices(), cutoff)
+            if expired:
+                await self.client.indices.delete(index=",".join(expired))
+                self._created.difference_update(expired)
         await self.client.delete_by_query(
             index=self.alias,
-            query={"range": {"occurred_at": {"lt": body.value("occurred_at", cutoff)}}},
+            query=query,
             conflicts="proceed",
             refresh=True,
             ignore_unavailable=True,

@@ -208,13 +208,18 @@ class EmbeddedIndex:
             for statement, params in (statements.page, statements.count)
         ]
 
-    async def delete_before(self, cutoff: datetime) -> None:
-        """Delete the events before cutoff from audit_event (this index reads it directly)
-        and the words of every event no longer there. Safe to repeat, in either order with
-        the purge of the event table."""
+    async def delete_before(
+        self, cutoff: datetime, operations: frozenset[str] | None = None
+    ) -> None:
+        """Delete the events before cutoff (of these operations, when given) from
+        audit_event (this index reads it directly) and the words of every event no longer
+        there. Safe to repeat, in either order with the purge of the event table."""
         moment = sql.bind("occurred_at", cutoff, self.name)
         events = "DELETE FROM audit_event WHERE id IN (SELECT id FROM audit_event"
-        await self._drain(f"{events} WHERE occurred_at < ? LIMIT ?)", [moment])
+        chosen = sorted(operations) if operations is not None else []
+        only = f" AND operation IN ({','.join('?' * len(chosen)) or 'NULL'})"
+        where = "WHERE occurred_at < ?" + (only if operations is not None else "")
+        await self._drain(f"{events} {where} LIMIT ?)", [moment, *chosen])
         await self._drain(self._words.delete_orphans, [])
 
     async def clear(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from access.policy import Identity
 from core import audit, events, gc_runs, gc_schedule
-from models import GcRun, Schedule
+from models import JobRun, Schedule
 from services.attempts import Call, attempt
 from services.rights import require_system
 
@@ -24,7 +24,7 @@ def require(identity: Identity, permission: str) -> None:
     require_system(identity, permission)
 
 
-async def set_schedule(call: Call, replace: bool) -> GcRun | None:
+async def set_schedule(call: Call, replace: bool) -> JobRun | None:
     """Harbor's Schedule body: type Manual starts a run now (the run; GcRunning while one
     runs), None removes the schedule, any other sets it (replace=False, POST: ScheduleExists
     when one is set). Not safe to repeat for Manual (each starts a run)."""
@@ -34,15 +34,15 @@ async def set_schedule(call: Call, replace: bool) -> GcRun | None:
         request = gc_schedule.parse_request(await op.body())
         if request.type == gc_schedule.MANUAL:
             return await _run_now(op.tx, op.caller, request, event)
-        before = _described(await gc_schedule.get_schedule())
+        before = described(await gc_schedule.get_schedule())
         row = await gc_schedule.set_schedule(request, replace)
         event.operation = audit.DELETE if row is None else audit.UPDATE
-        event.description = audit.changes(before, _described(row))
+        event.description = audit.changes(before, described(row))
         await events.emit(op.tx, event)
     return None
 
 
-def _described(row: Schedule | None) -> dict[str, object]:
+def described(row: Schedule | None) -> dict[str, object]:
     """A schedule as its audit event describes a change of it."""
     shape = gc_schedule.schedule_shape(row)
     parameters = row.args.get("parameters") if row is not None else None
@@ -54,7 +54,7 @@ def _described(row: Schedule | None) -> dict[str, object]:
 
 async def _run_now(
     tx: events.Tx, caller: Identity, request: gc_schedule.ScheduleRequest, event: audit.Event
-) -> GcRun:
+) -> JobRun:
     event.operation = audit.CREATE
     operator = caller.username or audit.SYSTEM
     run = await gc_runs.create(gc_runs.MANUAL, request.parameters, operator, tx=tx)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from access import config
 from access.errors import InvalidInput
+from access.policy import ADMIN_ONLY, Identity, holds_system
 from access.robots import RobotService
 from access.roles import Permission, Role
 from access.users import ADMIN
-from core import audit, events, project_settings, projects, webhooks
+from core import audit, events, project_settings, projects, quotas, webhooks
 from models import User
 from models.values import parse_bool
 from services.attempts import Call, attempt, requested
@@ -39,7 +41,8 @@ async def create(call: Call) -> tuple[int, str]:
         owner, role = op.caller.user_id, _OWNER_ROLE
         if owner is None:  # a robot: owned by admin, nobody's membership
             owner, role = await _admin_id(), None
-        event.project_id = await projects.create_owned_project(name, public, owner, role)
+        limit = await _storage_limit(op.caller, body.get("storage_limit"))
+        event.project_id = await projects.create_owned_project(name, public, owner, role, limit)
         await project_settings.store(event.project_id, settings)
         await events.emit(op.tx, event)
     return event.project_id, name
@@ -72,6 +75,17 @@ async def delete(call: Call, ref: ProjectRef, robots: RobotService) -> None:
         await robots.delete_project_robots(scope.project.id)
         await webhooks.delete_project_policies(scope.project.id)
         await events.emit(op.tx, event)
+
+
+async def _storage_limit(caller: Identity, asked: object) -> int:
+    """The new project's storage limit: what a system admin asks (bytes, -1 unlimited), else
+    (nothing asked, 0, or another caller) the configured storage_per_project, as Harbor."""
+    if asked is not None and asked != 0:
+        quotas.checked_limit(asked, "storage_limit")
+    if asked and holds_system(caller, ADMIN_ONLY):
+        return int(asked)  # type: ignore[call-overload]
+    default = (await config.current())["storage_per_project"]
+    return int(default)
 
 
 async def _admin_id() -> int | None:

@@ -89,7 +89,7 @@ async def find_policy(ref: str) -> ReplicationPolicy:
     if "\x00" in ref:  # PostgreSQL compares no NUL: no policy is named so
         raise PolicyNamedUnknown(ref.replace("\x00", "\\x00"))
     policy = await ReplicationPolicy.get_or_none(name=ref[:255])
-    if policy is None and ref.isdigit() and 0 < int(ref) <= MAX_ID:
+    if policy is None and ref.isascii() and ref.isdigit() and 0 < int(ref) <= MAX_ID:
         policy = await ReplicationPolicy.get_or_none(id=int(ref))
     if policy is None:
         raise PolicyNamedUnknown(ref)

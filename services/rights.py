@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from access.errors import AuthenticationFailed, Forbidden, NotFound
-from access.policy import ADMIN_ONLY, Identity, ProjectAccess, holds_system, project_access
+from access.policy import (
+    ADMIN_ONLY,
+    Identity,
+    ProjectAccess,
+    admin_of_some_project,
+    holds_system,
+    project_access,
+)
 from access.roles import Permission
 from core import projects
 from core.projects import ProjectInfo
@@ -90,3 +97,15 @@ def require_self_or_system(identity: Identity, user_id: int, permission: str) ->
     if identity.user_id is not None and identity.user_id == user_id:
         return
     require_system(identity, permission)
+
+
+async def permissions_view(identity: Identity) -> bool:
+    """Who may read Harbor's permission list: a system admin, with the system permissions
+    (True), or a project admin, without them (False); 401 for nobody, 403 for anybody else."""
+    if holds_system(identity, ADMIN_ONLY):
+        return True
+    if identity.anonymous:
+        raise AuthenticationFailed("sign in first")
+    if await admin_of_some_project(identity):
+        return False
+    raise Forbidden("only system admins and project admins may read the permissions")

@@ -20,6 +20,7 @@ from access.users import UserService
 from core import audit
 from core.service import Registry, close_registry, open_registry
 from storage import StorageUnavailable
+from web import read_only
 from web.api import api
 from web.api.health import count_request, metrics
 from web.api.sessions import SessionStore, load_or_create_session_key, sign_in
@@ -60,6 +61,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     # Bodies stream to storage, so no global cap; the manifest handler enforces its own.
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
+    app.extensions["settings"] = settings  # read by web/api/systeminfo.py
     if settings.storage.redirect:
         app.extensions["redirect_seconds"] = settings.storage.redirect_seconds
     app.url_map.converters["int"] = RowId  # before the routes that use it are added
@@ -72,6 +74,7 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.register_blueprint(metrics)  # GET /metrics for Prometheus
     app.register_blueprint(ui)  # the dashboard: /, /ui/login, /ui/audit, /ui/assets/
     _install_request_log(app)
+    read_only.install(app)  # after the request log: a refused change is logged too
     install_error_handling(app)  # after the request log: its hooks need the request id
     _install_lifecycle(app, settings, jobs_factory)
     return app

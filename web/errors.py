@@ -102,11 +102,13 @@ OCI_SPEC_CODES: dict[type[BerthError], str] = {
     e.TooManyTags: "UNSUPPORTED",
     e.PolicyViolation: "PROJECTPOLICYVIOLATION",  # Harbor's, which docker shows as it is
     e.SignedInNotary: "PRECONDITION",  # Harbor's, as its /v2 answers a refused delete
+    e.ReadOnlyMode: "DENIED",  # Harbor's code for it (with 503: nothing is wrong with the caller)
     e.TagImmutable: "PRECONDITION",  # Harbor's, as its /v2 refuses a push or a delete
 }
 HARBOR_SPEC_CODES: dict[type[BerthError], str] = {
     MethodNotAllowed: "METHOD_NOT_ALLOWED",
     e.PolicyViolation: "PROJECTPOLICYVIOLATION",
+    e.ReadOnlyMode: "DENIED",
 }
 # Statuses other than their kind's
 CLASS_STATUS: dict[type[BerthError], int] = {

@@ -8,22 +8,25 @@ Either way an actor hands the job to the process's event loop, where the databas
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
 import socket
 import time
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-from core import audit
+from core import audit, jobservice
 from core.jobs import LEASE, JobQueue
+from core.jobservice import POOL_BEAT, PoolBeat
 from core.schedules import SCHEDULER, ensure_schedules, fire_due, hold_lease
+from models import JobQueueState
 from pipelines import PipelineContext, load_pipelines, run_job
 from pipelines.audit import INDEX_KIND, SILENCE
 
@@ -89,6 +92,11 @@ class JobRuntime:
         )(self._run)
         self.worker_threads = worker_threads
         self._worker: dramatiq.Worker | None = None
+        self._running: dict[int, datetime] = {}  # job id -> when a thread of ours took it
+        self._started_at = datetime.now(UTC)
+        self._beat: concurrent.futures.Future[None] | None = None
+        self._beat_stop = asyncio.Event()
+        self._queues_seen: object = None  # the paused queues at the last dispatch
         self._sent: dict[tuple[int, int], float] = {}
         self._wake = asyncio.Event()
         self.schedules: dict[str, tuple[str, str, dict[str, Any]]] = {}
@@ -97,18 +105,57 @@ class JobRuntime:
 
     def _run(self, job_id: int) -> None:
         """The actor: runs on a Dramatiq thread, hands the job to the event loop."""
-        future = asyncio.run_coroutine_threadsafe(run_job(job_id, self.context), self.loop)
-        future.result()
+        self._running[job_id] = datetime.now(UTC)
+        try:
+            future = asyncio.run_coroutine_threadsafe(run_job(job_id, self.context), self.loop)
+            future.result()
+        finally:
+            self._running.pop(job_id, None)
 
     def start_workers(self) -> None:
         self._worker = dramatiq.Worker(self.broker, worker_threads=self.worker_threads)
         self._worker.start()
+        self._started_at = datetime.now(UTC)
+        self._beat = asyncio.run_coroutine_threadsafe(self._beat_forever(), self.loop)
 
     def stop(self) -> None:
-        """Stop this process's Dramatiq workers, letting running jobs finish (10 s)."""
+        """Stop this process's Dramatiq workers, letting running jobs finish (10 s); then
+        its heartbeat, which takes the pool off the job service's list. Call it from another
+        thread than the event loop's (which must still run)."""
         if self._worker is not None:
             self._worker.stop(timeout=10_000)
             self._worker = None
+        if self._beat is not None:
+            self.loop.call_soon_threadsafe(self._beat_stop.set)
+            with contextlib.suppress(Exception):
+                self._beat.result(timeout=10)
+            self._beat = None
+
+    async def _beat_forever(self) -> None:
+        """Write this pool's heartbeat every few seconds (the job service lists live pools
+        and what their threads run) until stop; then remove the pool."""
+        while not self._beat_stop.is_set():
+            try:
+                await jobservice.beat(self._pool())
+            except Exception:
+                log.warning("worker pool heartbeat failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(POOL_BEAT.total_seconds()):
+                    await self._beat_stop.wait()
+        with contextlib.suppress(Exception):
+            await jobservice.drop_pool(self.queue.worker_name)
+
+    def _pool(self) -> PoolBeat:
+        host, _, pid = self.queue.worker_name.rpartition(":")
+        return PoolBeat(
+            self.queue.worker_name,
+            host,
+            int(pid) if pid.isdigit() else os.getpid(),
+            self.worker_threads,
+            self.embedded,
+            self._started_at,
+            dict(self._running),
+        )
 
     def wake(self) -> None:
         """Dispatch now rather than at the next tick (after a commit that enqueued a job)."""
@@ -153,6 +200,12 @@ class JobRuntime:
     async def dispatch_once(self) -> int:
         now = time.monotonic()
         sent = 0
+        queues = await JobQueueState.filter(paused=True).values_list("kind", flat=True)
+        if sorted(queues) != self._queues_seen:
+            # A queue was paused or resumed: what was sent meanwhile was refused by its claim
+            # (paused), so resend what is due now rather than after RESEND_AFTER_SECONDS.
+            self._queues_seen = sorted(queues)
+            self._sent.clear()
         for job_id, attempts in await self.queue.due():
             # Sent already for this attempt and not claimed yet: give the broker time.
             if now - self._sent.get((job_id, attempts), -1e9) < RESEND_AFTER_SECONDS:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from models.values import parse_time
+from tests.api.gc_support import FINAL, GC, SCHEDULE, finished, manual, run_now
 from tests.factories import (
     API,
     admin_client,
@@ -25,33 +26,6 @@ from tests.factories import (
     system_robot_body,
 )
 from tests.support import RunningBerth, berth_worker, running_berth_with, wait_until
-
-GC = "/system/gc"
-SCHEDULE = "/system/gc/schedule"
-FINAL = ("Success", "Error", "Stopped")
-
-
-def manual(**parameters: Any) -> dict[str, Any]:
-    return {"schedule": {"type": "Manual"}, "parameters": parameters}
-
-
-def finished(client: httpx.Client, run_id: int, within: float = 60) -> dict[str, Any]:
-    """The run's history row once it reached a final status."""
-
-    def final() -> dict[str, Any] | None:
-        row: dict[str, Any] = client.get(f"{GC}/{run_id}").json()
-        return row if row["job_status"] in FINAL else None
-
-    return wait_until(f"garbage collection {run_id} ends", final, within)
-
-
-def run_now(client: httpx.Client, **parameters: Any) -> int:
-    """Start a run and wait for its end; its id."""
-    answer = client.post(SCHEDULE, json=manual(**parameters))
-    assert answer.status_code == 201, answer.text
-    run_id = id_from_location(answer.headers["Location"])
-    finished(client, run_id)
-    return run_id
 
 
 def system_robot(server: RunningBerth, *pairs: str) -> httpx.Client:

@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from tests.factories import AppApi, app_as, app_project, app_user
+from tests.factories import AppApi, app_as, app_project, app_user, created, id_from_location
 from tests.support import InProcessBerth, berth_app
 
 API = "/api/v2.0"
@@ -132,3 +133,53 @@ async def test_a_valid_body_still_reaches_the_service(berth: InProcessBerth) -> 
     assert answer.status_code == 201, answer.text
     members = await AppApi(berth).get(f"/projects/{project}/members", params={"entityname": name})
     assert [m["role_id"] for m in members.json()] == [3]
+
+
+def conforms(doc: dict[str, Any], method: str, path: str, answer: Any) -> None:
+    """answer's JSON body matches the document's schema for its status at method path."""
+    responses = doc["paths"][path][method]["responses"]
+    schema = responses[str(answer.status_code)]["content"]["application/json"]["schema"]
+    jsonschema.validate(answer.json(), {**schema, "components": doc["components"]})
+
+
+async def test_the_documented_shapes_are_what_the_resources_answer(
+    in_process: InProcessBerth,
+) -> None:
+    """The answers the fuzzer's seed data cannot reach (a registry, a replication policy and
+    its local side, a GC run and schedule, the audit log) against their schemas."""
+    doc = await document(in_process)
+    admin = AppApi(in_process)
+    _, project = await app_project(in_process)
+    registry = {"name": "dc2", "url": "https://registry.dc2.example.com", "type": "harbor"}
+    registry["credential"] = {"type": "basic", "access_key": "r", "access_secret": "s"}
+    registry_id = id_from_location(
+        (await admin.post("/registries", json=registry)).headers["Location"]
+    )
+    policy = {"name": "to-dc2", "dest_registry": {"id": registry_id}}
+    policy_id = await created(await admin.post("/replication/policies", json=policy))
+    run = await admin.post("/system/gc/schedule", json={"schedule": {"type": "Manual"}})
+    assert run.status_code == 201, run.text
+    checks = [
+        ("/registries", await admin.get("/registries")),
+        ("/registries/{registry_id}", await admin.get(f"/registries/{registry_id}")),
+        ("/registries/{registry_id}/info", await admin.get(f"/registries/{registry_id}/info")),
+        ("/replication/adapterinfos", await admin.get("/replication/adapterinfos")),
+        ("/replication/policies", await admin.get("/replication/policies")),
+        (
+            "/replication/policies/{policy_id}",
+            await admin.get(f"/replication/policies/{policy_id}"),
+        ),
+        ("/system/gc", await admin.get("/system/gc")),
+        ("/system/gc/schedule", await admin.get("/system/gc/schedule")),
+        ("/auditlog-exts", await admin.get("/auditlog-exts")),
+        ("/auditlog-exts", await admin.get("/auditlog-exts", params={"text": project})),
+        ("/auditlog-exts/events", await admin.get("/auditlog-exts/events")),
+        ("/configurations", await admin.get("/configurations")),
+        ("/health", await admin.get("/health")),
+        ("/users/current/permissions", await admin.get("/users/current/permissions")),
+        ("/projects/{ref}/keys", await admin.get(f"/projects/{project}/keys")),
+    ]
+    for path, answer in checks:
+        assert answer.status_code == 200, (path, answer.text)
+        conforms(doc, "get", path, answer)
+    assert (await admin.get("/system/gc")).json(), "a GC run to check"

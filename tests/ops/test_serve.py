@@ -38,7 +38,7 @@ BAD_SETTINGS = [
     ({"BERTH_STORAGE__DRIVER": "s3"}, ["s3_bucket", "BERTH_STORAGE__S3_BUCKET=NAME"]),
     ({"BERTH_STORAGE__S3_BUCKET": "Bad_Bucket"}, ["BERTH_STORAGE__S3_BUCKET", "lowercase"]),
     ({"BERTH_STORAGE__S3_ENDPOINT": "localhost:9000"}, ["BERTH_STORAGE__S3_ENDPOINT", "http://"]),
-    ({"BERTH_STORAGE__S3_PATH_STYLE": "perhaps"}, ["BERTH_STORAGE__S3_PATH_STYLE", "true or false"]),
+    ({"BERTH_STORAGE__S3_PATH_STYLE": "no way"}, ["BERTH_STORAGE__S3_PATH_STYLE", "true or false"]),
     ({"BERTH_STORAGE__S3_ACCESS_KEY": "AK"}, ["s3_access_key and s3_secret_key go together"]),
     ({"BERTH_STORAGE__REDIRECT_SECONDS": "5"}, ["BERTH_STORAGE__REDIRECT_SECONDS", "10"]),
     ({"BERTH_AUDIT__SYSLOG_ADDRESS": "host:514"}, ["BERTH_AUDIT__SYSLOG_ADDRESS", "udp://"]),

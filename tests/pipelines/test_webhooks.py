@@ -5,12 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +14,12 @@ import httpx
 import pytest
 
 from tests.factories import admin_client, new_project, push_image
+from tests.pipelines.webhook_receiver import (
+    FAST_RETRIES,
+    Receiver,
+    add_policy,
+    serving_receiver,
+)
 from tests.support import (
     ADMIN,
     RunningBerth,
@@ -27,61 +29,12 @@ from tests.support import (
 )
 
 MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-FAST_RETRIES = {"BERTH_JOB_BACKOFF_SECONDS": "0.05"}
-
-
-@dataclass
-class Received:
-    headers: dict[str, str]
-    body: bytes
-    path: str = "/hook"
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """A loopback HTTP server that records every POST and answers the scripted statuses."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)  # answered in turn, then 200
-    received: list[Received] = field(default_factory=list)
-
-    def wait_for(self, count: int, within: float = 30.0) -> list[Received]:
-        deadline = time.monotonic() + within
-        while time.monotonic() < deadline and len(self.received) < count:
-            time.sleep(0.05)
-        assert len(self.received) >= count, f"got {len(self.received)} of {count} deliveries"
-        return self.received
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver("")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            state.received.append(Received(dict(self.headers.items()), body, self.path))
-            status = state.statuses.pop(0) if state.statuses else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving_receiver() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "sqlite-redis", "postgres"])
@@ -98,22 +51,6 @@ def server(
         return
     with running_berth_with("postgres", data_dir, FAST_RETRIES) as berth:
         yield berth
-
-
-def add_policy(server: RunningBerth, project: str, receiver: Receiver, **extra: Any) -> int:
-    target = {"type": "http", "address": receiver.url, "payload_format": "Default"}
-    target.update(extra.pop("target", {}))
-    body = {
-        "name": "ci",
-        "event_types": ["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT"],
-        "targets": [target],
-        "secret": "s3cret",
-        **extra,
-    }
-    with admin_client(server) as admin:
-        created = admin.post(f"/projects/{project}/webhook/policies", json=body)
-    assert created.status_code == 201, created.text
-    return int(created.json()["id"])
 
 
 def digest_of(server: RunningBerth, repository: str, tag: str) -> str:

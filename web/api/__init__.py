@@ -19,17 +19,26 @@ from web.api import (  # noqa: E402
     gc,  # noqa: F401
     health,  # noqa: F401
     immutable_rules,  # noqa: F401
+    jobservice,  # noqa: F401
     labels,  # noqa: F401
     ldap,  # noqa: F401
     members,  # noqa: F401
+    project_extras,  # noqa: F401
     projects,  # noqa: F401
+    purgeaudit,  # noqa: F401
+    quotas,  # noqa: F401
     registries,  # noqa: F401
     replication_executions,  # noqa: F401
     replication_policies,  # noqa: F401
+    repositories,  # noqa: F401
     retentions,  # noqa: F401
     robots,  # noqa: F401
+    schedules,  # noqa: F401
+    search,  # noqa: F401
     sessions,  # noqa: F401
     signing_keys,  # noqa: F401
+    systeminfo,  # noqa: F401
+    usergroups,  # noqa: F401
     users,  # noqa: F401
     webhooks,  # noqa: F401
 )

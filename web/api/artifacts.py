@@ -16,7 +16,7 @@ from quart import Response, request
 import services.artifacts
 from access.policy import project_access
 from access.roles import Permission
-from core import artifacts, content_trust, immutability, labels
+from core import artifacts, content_trust, icons, immutability, labels
 from core.artifacts import ArtifactInfo, RepositoryRef
 from models import Label
 from models.errors import NotFound
@@ -47,9 +47,7 @@ async def list_artifacts(project_name: str, repository_name: str) -> Response:
     repo = await _repository(project_name, repository_name)
     pages, with_tag = paging(), bool_arg("with_tag", True)
     items, total = await artifacts.list_artifacts(repo, pages.offset, pages.page_size, with_tag)
-    signed = await _signed_tags(project_name, repository_name, with_tag)
-    extra = await _extras(repo, _full_name(project_name, repository_name), items)
-    return paged_response([_render(a, signed, extra) for a in items], total, pages)
+    return paged_response(await render_artifacts(items, with_tag), total, pages)
 
 
 @api.route(f"{BASE}/<reference>", methods=["GET"])
@@ -60,9 +58,7 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
     found = await artifacts.get_artifact(repo, unquote(reference), with_tag)
     if found is None:
         raise NotFound(f"artifact {reference} not found")
-    signed = await _signed_tags(project_name, repository_name, with_tag)
-    extra = await _extras(repo, _full_name(project_name, repository_name), [found])
-    return json_response(_render(found, signed, extra))
+    return json_response((await render_artifacts([found], with_tag))[0])
 
 
 @api.route(REPOSITORY, methods=["DELETE"])
@@ -118,6 +114,22 @@ async def _signed_tags(project: str, encoded_name: str, with_tag: bool) -> dict[
     return await content_trust.signed_tags(_full_name(project, encoded_name)) if with_tag else {}
 
 
+async def render_artifacts(items: list[ArtifactInfo], with_tag: bool) -> list[dict[str, Any]]:
+    """Harbor's Artifacts, of one repository or of several (a project's listing, Harbor's
+    listArtifactsOfProject), in the order given; each repository's trust data, labels and
+    immutability rules read once."""
+    bool_arg("with_signature", False)
+    names = await artifacts.repository_names({a.repository_id for a in items})
+    rendered: dict[int, dict[str, Any]] = {}
+    for repo_id, name in names.items():
+        group = [a for a in items if a.repository_id == repo_id]
+        repo = RepositoryRef(repo_id, group[0].project_id)
+        signed = await content_trust.signed_tags(name) if with_tag else {}
+        extra = await _extras(repo, name, group)
+        rendered.update({a.id: _render(a, signed, extra) for a in group})
+    return [rendered[a.id] for a in items if a.id in rendered]
+
+
 @dataclass(frozen=True, slots=True)
 class _Extras:
     """What a render adds from other tables: labels (with_label) and immutable tags."""
@@ -168,6 +180,7 @@ def _render(item: ArtifactInfo, signed: dict[str, str], extra: _Extras) -> dict[
             }
             for child in item.references
         ],
+        "icon": icons.icon_digest(item.type),
         "verification": {
             "status": item.verification,
             "reason": item.verification_reason,

@@ -37,4 +37,4 @@ def project_ref(ref: str) -> ProjectRef:
     """A path's {project_name_or_id}: by name when X-Is-Resource-Name says so or when it is
     not a number."""
     by_name = request.headers.get("X-Is-Resource-Name", "").lower() == "true"
-    return ProjectRef(ref, by_name or not ref.isdigit())
+    return ProjectRef(ref, by_name or not (ref.isascii() and ref.isdigit()))

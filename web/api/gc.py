@@ -10,7 +10,7 @@ from quart import Response
 
 import services.gc
 from core import gc_runs, gc_schedule
-from models import GcRun, Schedule
+from models import JobRun, Schedule
 from web.api import api
 from web.api.calls import api_call
 from web.api.common import (
@@ -87,12 +87,11 @@ async def update_schedule() -> Response:
     return Response("", status=200)
 
 
-def history_row(run: GcRun, schedule: Schedule | None) -> dict[str, Any]:
-    """Harbor's GCHistory, plus trigger (MANUAL, SCHEDULE, START, CLI) and the results."""
-    results = run.results or {}
+def exec_history(run: JobRun, schedule: Schedule | None, job_name: str) -> dict[str, Any]:
+    """Harbor's ExecHistory of any kind of run (GC's GCHistory has the same fields)."""
     return {
         "id": run.id,
-        "job_name": JOB_NAME,
+        "job_name": job_name,
         "job_kind": gc_runs.SCHEDULE if run.trigger == gc_runs.SCHEDULE else gc_runs.MANUAL,
         "job_parameters": json.dumps(run.parameters, separators=(",", ":"), sort_keys=True),
         "schedule": _fired_by(run, schedule),
@@ -100,6 +99,14 @@ def history_row(run: GcRun, schedule: Schedule | None) -> dict[str, Any]:
         "deleted": False,
         "creation_time": api_time(run.created_at),
         "update_time": api_time(run.updated_at),
+    }
+
+
+def history_row(run: JobRun, schedule: Schedule | None) -> dict[str, Any]:
+    """Harbor's GCHistory, plus trigger (MANUAL, SCHEDULE, START, CLI) and the results."""
+    results = run.results or {}
+    return {
+        **exec_history(run, schedule, JOB_NAME),
         "trigger": run.trigger,
         "freed_bytes": int(results.get("bytes", 0)),
         "blobs": int(results.get("blobs", 0)),
@@ -108,7 +115,7 @@ def history_row(run: GcRun, schedule: Schedule | None) -> dict[str, Any]:
     }
 
 
-def _fired_by(run: GcRun, schedule: Schedule | None) -> dict[str, Any] | None:
+def _fired_by(run: JobRun, schedule: Schedule | None) -> dict[str, Any] | None:
     if run.trigger != gc_runs.SCHEDULE or not run.schedule:
         return None
     upcoming = gc_schedule.schedule_shape(schedule)["next_scheduled_time"] if schedule else None

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from quart import Response, request
 
 from access import config, ldap
 from models.errors import InvalidInput, NotFound, PreconditionFailed
 from web.api import api
-from web.api.common import json_response
+from web.api.common import json_body, json_response
 from web.api.configurations import admin_only
 from web.api.openapi import operation
 from web.api.schemas.ldap import (
@@ -28,9 +26,7 @@ from web.params import MAX_QUERY, name_arg
 async def ping_ldap() -> Response:
     """Bind with the search DN of the stored settings, or of those in the body (LdapConf)."""
     await admin_only()
-    body: Any = await request.get_json(force=True, silent=True) or {}
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
+    body = await json_body() if (await request.get_data()).strip() else {}
     settings = config.overridden(await config.current(), body)
     success, message = await ldap.ping(settings)
     return json_response({"success": success, "message": message})

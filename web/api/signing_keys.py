@@ -91,7 +91,7 @@ def key_json(row: ProjectKey) -> dict[str, Any]:
 
 
 def _row_id(text: str) -> int:
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise NotFound(f"the project has no key {text[:40]}")
     return int(text)
 

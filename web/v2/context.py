@@ -63,7 +63,7 @@ class V2Request:
         value = self.request.headers.get(header)
         if value is None or value == "":
             return None
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise SizeInvalid(f"{header} must be a non-negative integer")
         return int(value)
 

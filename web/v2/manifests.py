@@ -170,7 +170,7 @@ def _pagination(ctx: V2Request, default: int | None, longest: int) -> tuple[int 
         raise PaginationInvalid(f"last is longer than {longest} characters")
     if raw is None or raw == "":
         return default, last
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # int() refuses "¹"
         raise PaginationInvalid(f"n must be a non-negative integer, got {raw!r}")
     return min(int(raw), MAX_PAGE), last
 

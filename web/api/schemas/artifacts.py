@@ -48,6 +48,7 @@ class Artifact(Closed):
     pull_time: str | None
     tags: list[Tag] | None
     references: list[Reference]
+    icon: str
     verification: Verification
     labels: list[Label] | None = None  # with_label=true only
 

@@ -35,3 +35,14 @@ class AuditQuery(ListQuery):
 
 class ExportQuery(AuditQuery):
     pass
+
+
+class AuditLog(Closed):
+    """Harbor's AuditLog (listAuditLogs)."""
+
+    id: int
+    username: str
+    resource: str
+    resource_type: str
+    operation: str
+    op_time: str

@@ -13,7 +13,9 @@ class ScheduleObj(Closed):
     next_scheduled_time: str | None
 
 
-class GCHistory(Closed):
+class ExecHistory(Closed):
+    """A run of a system job (Harbor's ExecHistory: GC, the audit log purge)."""
+
     id: int
     job_name: str
     job_kind: str
@@ -23,6 +25,9 @@ class GCHistory(Closed):
     deleted: bool
     creation_time: str
     update_time: str
+
+
+class GCHistory(ExecHistory):
     trigger: str
     freed_bytes: int
     blobs: int

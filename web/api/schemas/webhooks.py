@@ -1,10 +1,13 @@
-"""Webhook policies (Harbor's WebhookPolicy, Execution, SupportedWebhookEventTypes)."""
+"""Webhooks (Harbor's WebhookPolicy, Execution, SupportedWebhookEventTypes, Task, WebhookJob,
+WebhookLastTrigger)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from web.api.schemas.common import Closed, RequestBody
+from pydantic import Field
+
+from web.api.schemas.common import Closed, PageQuery, RequestBody
 
 
 class WebhookPolicy(Closed):
@@ -57,3 +60,40 @@ class SupportedWebhookEventTypes(Closed):
     event_type: list[str]
     notify_type: list[str]
     payload_formats: list[PayloadFormat]
+
+
+class Task(Closed):
+    id: int
+    execution_id: int
+    status: str
+    status_message: str
+    run_count: int
+    extra_attrs: dict[str, Any]
+    creation_time: str
+    update_time: str
+    start_time: str
+    end_time: str | None
+
+
+class WebhookJob(Closed):
+    id: int
+    policy_id: int
+    event_type: str
+    notify_type: str
+    status: str
+    job_detail: str
+    creation_time: str
+    update_time: str
+
+
+class WebhookLastTrigger(Closed):
+    policy_name: str
+    event_type: str
+    enabled: bool
+    creation_time: str
+    last_trigger_time: str | None
+
+
+class WebhookJobsQuery(PageQuery):
+    policy_id: int = Field(..., ge=1, le=2**31 - 1)
+    status: list[str] | None = None
