@@ -7,7 +7,7 @@ import os
 # default (1 s, read when dramatiq is imported) makes every in-process Berth take 2 s to stop.
 os.environ.setdefault("dramatiq_worker_timeout", "100")
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 
 from tests.peers import Docker, SeaweedS3, running_dockerd, running_seaweedfs
 from tests.support import (
+    BerthServers,
     InProcessBerth,
     RunningBerth,
     assert_log_clean,
@@ -23,8 +24,6 @@ from tests.support import (
     require,
     running_berth_with,
 )
-
-BerthServers = Callable[[str], RunningBerth]
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,7 @@ import httpx
 import pytest
 
 from tests.conformance.oci import Registry, unique
-from tests.conftest import BerthServers
-from tests.support import ADMIN, RunningBerth
+from tests.support import ADMIN, BerthServers, RunningBerth
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres", "s3"])
