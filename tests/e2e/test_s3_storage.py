@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.peers import Docker, SeaweedS3, running_seaweedfs
-from tests.support import ADMIN, RunningBerth, assert_log_clean, running_berth
+from tests.support import ADMIN, BerthServers, RunningBerth, assert_log_clean, running_berth
 
 pytestmark = pytest.mark.e2e
 
@@ -133,3 +133,35 @@ def test_docker_pull_follows_the_redirect(
 def requests_logged(server: RunningBerth) -> list[dict[str, Any]]:
     lines = [line for line in server.log.read_text().splitlines() if line.startswith("{")]
     return [r for r in map(json.loads, lines) if r.get("msg") == "request"]
+
+
+def test_a_chunked_upload_across_part_boundaries_reads_back_whole(
+    berth_servers: BerthServers,
+) -> None:
+    server = berth_servers("s3")
+    chunks = [os.urandom(n) for n in (4 * 1024 * 1024, 7 * 1024 * 1024 + 3, 1, 1024 * 1024)]
+    data = b"".join(chunks)
+    digest = f"sha256:{hashlib.sha256(data).hexdigest()}"
+    with httpx.Client(base_url=server.url, auth=ADMIN, timeout=60) as client:
+        started = client.post("/v2/library/chunked-s3/blobs/uploads/")
+        assert started.status_code == 202, started.text
+        location, offset = started.headers["Location"], 0
+        for chunk in chunks:
+            answer = client.patch(
+                location,
+                content=chunk,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                },
+            )
+            assert answer.status_code == 202, answer.text
+            location, offset = answer.headers["Location"], offset + len(chunk)
+        done = client.put(location, params={"digest": digest})
+        assert done.status_code == 201, done.text
+        pulled = client.get(f"/v2/library/chunked-s3/blobs/{digest}")
+        assert pulled.status_code == 200 and pulled.content == data
+        ranged = client.get(
+            f"/v2/library/chunked-s3/blobs/{digest}", headers={"Range": "bytes=5242870-5242900"}
+        )
+        assert ranged.status_code == 206 and ranged.content == data[5242870:5242901]
