@@ -126,6 +126,11 @@ class BlobStore:
     def read(self, digest: str, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
         return self.storage.read(self.key(digest), offset, length)
 
+    async def redirect_url(self, digest: str, expires: int) -> str | None:
+        """A short-lived URL the store serves the blob's bytes at (None: read them here).
+        Only for a caller already allowed to pull it."""
+        return await self.storage.redirect_url(self.key(digest), expires)
+
     async def record(self, repo_id: int, digest: str, size: int, source: str | None = None) -> bool:
         """Register a blob and link it to repo; source: the storage key of its verified bytes
         (an upload), already placed at the content address by the caller. Safe to repeat.

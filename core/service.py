@@ -84,4 +84,5 @@ async def open_registry(
 async def close_registry(registry: Registry | None = None) -> None:
     if registry is not None:
         await registry.audit_index.close()
+        await registry.storage.close()
     await close_database()

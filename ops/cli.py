@@ -218,7 +218,6 @@ def worker(
     ] = None,
 ) -> None:
     """Run jobs from the Redis broker until SIGTERM / SIGINT (start any number, anywhere)."""
-    from storage import build_driver
     from workers.process import WorkerConfig, run_worker
 
     settings = settings_or_exit(data_dir=data_dir)
@@ -245,7 +244,7 @@ def worker(
         tuple(settings.sealing_keys()),
     )
     console.print(f"Berth worker on {settings.broker_namespace} with {config.threads} thread(s)")
-    run_worker(config, build_driver(settings.storage.driver, settings.storage_root))
+    run_worker(config, settings.storage_driver())
 
 
 @cli.command()

@@ -101,13 +101,12 @@ async def prepare(settings: Settings, keep_open: bool = False) -> Registry:
     from access.users import UserService
     from core.service import close_registry, open_registry
     from models import refresh_statistics
-    from storage import build_driver
 
     try:
         sealing_keys = settings.sealing_keys()
     except OSError as exc:
         fail([f"cannot make the secret key in {settings.keys_dir}: {exc}"], 1)
-    storage = build_driver(settings.storage.driver, settings.storage_root)
+    storage = settings.storage_driver()
     registry = await open_registry(
         storage,
         settings.db_url,

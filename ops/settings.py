@@ -33,6 +33,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from core.service import AuditOptions
 from ops.settings_errors import SettingsError, check_environment, render_validation_error
+from storage import S3Config, StorageDriver, build_driver
 
 CONFIG_FILE = "berth.toml"  # read from the working folder unless BERTH_CONFIG_FILE names one
 
@@ -78,9 +79,49 @@ class _Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _bucket(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        raise ValueError("a bucket name is 3-63 lowercase letters, digits, '.' and '-'")
+    return value
+
+
+Bucket = Annotated[str, AfterValidator(_bucket)]
+
+
 class StorageSettings(_Section):
-    driver: Literal["filesystem"] = "filesystem"
-    root: Path | None = None  # default: <data_dir>/storage
+    driver: Literal["filesystem", "s3"] = "filesystem"
+    root: Path | None = None  # filesystem: default <data_dir>/storage
+    # Distribution's option: blob GETs on /v2 answer 307 to a presigned URL (drivers that can
+    # presign, i.e. s3; the filesystem driver serves the bytes itself)
+    redirect: bool = False
+    redirect_seconds: Annotated[int, Field(ge=10, le=3600)] = 300  # the URL's lifetime
+    s3_endpoint: Annotated[str, _url("http", "https")] | None = None  # default: AWS
+    s3_region: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,40}$")] = "us-east-1"
+    s3_bucket: Bucket | None = None
+    s3_path_style: bool = False  # http://host/bucket/key rather than http://bucket.host/key
+    s3_access_key: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    s3_secret_key: SecretStr | None = None  # both keys, or neither: botocore's own chain
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> StorageSettings:
+        if self.driver == "s3" and not self.s3_bucket:
+            raise ValueError("driver = 's3' needs s3_bucket (BERTH_STORAGE__S3_BUCKET=NAME)")
+        if (self.s3_access_key is None) != (self.s3_secret_key is None):
+            raise ValueError("s3_access_key and s3_secret_key go together: set both or neither")
+        return self
+
+    def s3_config(self) -> S3Config | None:
+        if self.driver != "s3" or self.s3_bucket is None:
+            return None
+        secret = self.s3_secret_key.get_secret_value() if self.s3_secret_key else None
+        return S3Config(
+            self.s3_bucket,
+            self.s3_endpoint,
+            self.s3_region,
+            self.s3_path_style,
+            self.s3_access_key,
+            secret,
+        )
 
 
 class UploadSettings(_Section):
@@ -275,6 +316,10 @@ class Settings(BaseSettings):
     @property
     def storage_root(self) -> Path:
         return (self.storage.root or self.data_dir / "storage").resolve()
+
+    def storage_driver(self) -> StorageDriver:
+        """The configured blob store (nothing is contacted until it is used)."""
+        return build_driver(self.storage.driver, self.storage_root, self.storage.s3_config())
 
     @classmethod
     def settings_customise_sources(

@@ -14,6 +14,11 @@ class StorageKeyMissing(Exception):
         self.key = key
 
 
+class StorageUnavailable(Exception):
+    """The store cannot be used now: down, refusing the credentials, no such bucket. The
+    message says which and names the setting to check; callers answer 503."""
+
+
 class Appender(Protocol):
     """An open, append-only handle on one key (an upload in progress)."""
 
@@ -36,7 +41,8 @@ class Appender(Protocol):
 
 
 class StorageDriver(Protocol):
-    """Byte storage addressed by '/'-separated keys. Keys come from storage.keys only."""
+    """Byte storage addressed by '/'-separated keys. Keys come from storage.keys only. Any
+    method may raise StorageUnavailable when the backend cannot be reached or used."""
 
     async def stat(self, key: str) -> int:
         """Size in bytes. Raises StorageKeyMissing. Safe to repeat."""
@@ -81,4 +87,13 @@ class StorageDriver(Protocol):
 
     def list(self, prefix: str) -> AsyncIterator[tuple[str, int, float]]:
         """Every key under prefix, as (key, size, modified time in epoch seconds)."""
+        ...
+
+    async def redirect_url(self, key: str, expires: int) -> str | None:
+        """A URL that serves key's bytes to anyone for expires seconds, or None when this
+        backend cannot make one (clients then read through Berth). Safe to repeat."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections (the driver opens them again if used). Safe to repeat."""
         ...

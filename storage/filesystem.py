@@ -148,6 +148,12 @@ class FilesystemDriver:
                     continue
                 yield full.relative_to(self.root).as_posix(), st.st_size, st.st_mtime
 
+    async def redirect_url(self, key: str, expires: int) -> str | None:
+        return None  # files are served through Berth
+
+    async def close(self) -> None:
+        return None
+
     @staticmethod
     async def _sync_dir(folder: Path) -> None:
         fd = os.open(folder, os.O_RDONLY)

@@ -8,13 +8,14 @@ import os
 os.environ.setdefault("dramatiq_worker_timeout", "100")
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.peers import Docker, running_dockerd
+from tests.peers import Docker, SeaweedS3, running_dockerd, running_seaweedfs
 from tests.support import (
+    BerthServers,
     InProcessBerth,
     RunningBerth,
     assert_log_clean,
@@ -25,16 +26,36 @@ from tests.support import (
 )
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def berth_server(
+@pytest.fixture(scope="session")
+def berth_servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningBerth]:
-    """One real Berth process per database backend, shared by the session's tests. Its log
-    must hold no error-level line when it stops: nothing a test sends may be an error."""
-    data_dir = Path(tmp_path_factory.mktemp(f"berth-{request.param}"))
-    with running_berth_with(request.param, data_dir) as server:
-        yield server
-    assert_log_clean(data_dir / "server.log", during="the session")
+) -> Iterator[BerthServers]:
+    """The session's real Berth processes, started when first asked for and shared: "sqlite",
+    "postgres", or "s3" (SQLite, blobs in the session's SeaweedFS). Their logs must hold no
+    error-level line when they stop: nothing a test sends may be an error."""
+    servers: dict[str, RunningBerth] = {}
+    with ExitStack() as stack:
+
+        def get(kind: str) -> RunningBerth:
+            if kind not in servers:
+                data_dir = Path(tmp_path_factory.mktemp(f"berth-{kind}"))
+                env: dict[str, str] = {}
+                if kind == "s3":
+                    env = request.getfixturevalue("seaweedfs").env()
+                backend = "sqlite" if kind == "s3" else kind
+                servers[kind] = stack.enter_context(running_berth_with(backend, data_dir, env))
+            return servers[kind]
+
+        yield get
+    for server in servers.values():
+        assert_log_clean(server.data_dir / "server.log", during="the session")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def berth_server(request: pytest.FixtureRequest, berth_servers: BerthServers) -> RunningBerth:
+    """One real Berth process per database backend, shared by the session's tests (the
+    conformance and docker suites add "s3": the same on the S3 driver)."""
+    return berth_servers(request.param)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -80,3 +101,11 @@ def dockerd() -> Iterator[Docker]:
     """A private dockerd for the whole session (the e2e and audit tests share it)."""
     with running_dockerd() as docker:
         yield docker
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedS3]:
+    """SeaweedFS with an S3 gateway for the whole session (the S3 driver's tests, and the
+    S3-backed Berth of the conformance and docker suites)."""
+    with running_seaweedfs() as store:
+        yield store

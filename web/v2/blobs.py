@@ -25,6 +25,8 @@ async def get_blob(ctx: V2Request) -> Response:
     await ctx.authorize(Action.PULL)
     info = await ctx.registry.blobs.stat(ctx.name, ctx.arg)
     headers = _blob_headers(info.digest)
+    if url := await _redirect_url(ctx, info.digest):
+        return Response(b"", 307, {**headers, "Location": url, "Content-Length": "0"})
     start, length, status = 0, info.size, 200
     requested = ctx.request.headers.get("Range")
     span = parse_range(requested, info.size) if requested else None
@@ -36,6 +38,13 @@ async def get_blob(ctx: V2Request) -> Response:
     response = Response(body, status=status, headers=headers)
     response.headers["Content-Length"] = str(length)
     return response
+
+
+async def _redirect_url(ctx: V2Request, digest: str) -> str | None:
+    """storage.redirect: where the store serves the blob for a while (None: serve it here)."""
+    if not ctx.redirect_seconds:
+        return None
+    return await ctx.registry.blobs.redirect_url(digest, ctx.redirect_seconds)
 
 
 async def delete_blob(ctx: V2Request) -> Response:

@@ -26,6 +26,7 @@ class V2Request:
     project: str
     arg: str  # digest, reference or upload id, by route
     max_manifest_bytes: int
+    redirect_seconds: int | None = None  # storage.redirect: blob GETs go to presigned URLs
 
     async def authorize(self, action: Action) -> None:
         """The one access check of the /v2 API, against the roles as they are now.

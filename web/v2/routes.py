@@ -93,6 +93,7 @@ async def dispatch(rest: str) -> Response:
         project=project,
         arg=arg,
         max_manifest_bytes=current_app.extensions["max_manifest_bytes"],
+        redirect_seconds=current_app.extensions.get("redirect_seconds"),
     )
     return await handler(ctx)
 
