@@ -8,11 +8,14 @@ workers; exactly one node holds the scheduler lease."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from storage.keys import upload_key
+from storage.s3 import PART, PARTS
 from tests.peers import Docker, SeaweedS3
 from tests.support import (
     ADMIN,
@@ -102,58 +107,97 @@ def test_a_blob_pushed_through_one_node_is_pulled_through_the_other(cluster: Clu
         assert pulled.status_code == 200 and pulled.content == data
 
 
-def test_a_node_killed_mid_upload_leaves_the_rest_to_another_node(cluster: Cluster) -> None:
-    # Given a third node on the same services, taking a 256 MiB chunked upload
+def test_a_node_killed_mid_upload_leaves_the_rest_to_another_node(
+    cluster: Cluster, seaweedfs: SeaweedS3
+) -> None:
+    # Given a third node on the same services, taking a 256 MiB upload in 16 MiB chunks
     chunk, chunks = 16 * MiB, 16
     whole = hashlib.sha256()
-    with running_berth(cluster.root / "doomed", cluster.env) as doomed:
-        started = httpx.post(
-            f"{doomed.url}/v2/library/survivor/blobs/uploads/", auth=ADMIN, timeout=60
-        )
+    with (
+        running_berth(cluster.root / "doomed", cluster.env) as doomed,
+        httpx.Client(auth=ADMIN, timeout=120) as client,
+    ):
+        started = client.post(f"{doomed.url}/v2/library/survivor/blobs/uploads/")
         assert started.status_code == 202, started.text
         location, offset = started.headers["Location"], 0
-        with httpx.Client(auth=ADMIN, timeout=120) as client:
+        session = started.headers["Docker-Upload-UUID"]
 
-            def patch(node: RunningBerth, location: str, offset: int) -> str:
-                data = os.urandom(chunk)
-                whole.update(data)
-                answer = client.patch(
-                    httpx.URL(node.url).join(location),
-                    content=data,
-                    headers={
-                        "Content-Type": "application/octet-stream",
-                        "Content-Range": f"{offset}-{offset + chunk - 1}",
-                    },
-                )
-                assert answer.status_code == 202, answer.text
-                assert answer.headers["Range"] == f"0-{offset + chunk - 1}"
-                return str(answer.headers["Location"])
+        def patch(node: RunningBerth, data: bytes | Iterator[bytes]) -> httpx.Response:
+            return client.patch(
+                httpx.URL(node.url).join(location),
+                content=data,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + chunk - 1}",
+                    "Content-Length": str(chunk),
+                },
+            )
 
-            for _ in range(chunks // 2):
-                location, offset = patch(doomed, location, offset), offset + chunk
-            # When that node is SIGKILLed halfway, with all its processes
+        def next_chunk(node: RunningBerth, data: bytes) -> tuple[str, int]:
+            answer = patch(node, data)
+            assert answer.status_code == 202, answer.text
+            assert answer.headers["Range"] == f"0-{offset + chunk - 1}"
+            return str(answer.headers["Location"]), offset + chunk
+
+        for _ in range(chunks // 2 - 1):
+            data = os.urandom(chunk)
+            whole.update(data)
+            location, offset = next_chunk(doomed, data)
+
+        # When the node is SIGKILLed (with all its processes) in the middle of the next
+        # chunk, once part of it has reached the store
+        cut = os.urandom(chunk)
+        whole.update(cut)
+        halfway, killed = threading.Event(), threading.Event()
+
+        def cut_short() -> Iterator[bytes]:
+            for start in range(0, chunk, MiB):
+                if start == 12 * MiB:
+                    halfway.set()
+                    killed.wait(60)  # the rest goes to a dead node
+                yield cut[start : start + MiB]
+
+        with ThreadPoolExecutor(1) as pool:
+            sending = pool.submit(patch, doomed, cut_short())
+            halfway.wait(60)
+            beyond = f"{PARTS}/{upload_key(session)}/{(offset + 8 * MiB) // PART - 1:08d}"
+            wait_until(
+                "the cut chunk reaches the store", lambda: stored(seaweedfs, cluster, beyond)
+            )
             os.killpg(doomed.proc.pid, signal.SIGKILL)
             doomed.proc.wait()
+            killed.set()
+            with pytest.raises(httpx.TransportError):
+                sending.result()
 
-            # Then node B takes the next chunks and the final PUT
-            status = client.get(httpx.URL(cluster.b.url).join(location))
-            assert status.status_code == 204 and status.headers["Range"] == f"0-{offset - 1}"
-            for _ in range(chunks // 2):
-                location, offset = patch(cluster.b, location, offset), offset + chunk
-            digest = f"sha256:{whole.hexdigest()}"
-            done = client.put(httpx.URL(cluster.b.url).join(location), params={"digest": digest})
-            assert done.status_code == 201, done.text
+        # Then node B says where the upload stands (the cut chunk does not count) ...
+        status = client.get(httpx.URL(cluster.b.url).join(location))
+        assert status.status_code == 204 and status.headers["Range"] == f"0-{offset - 1}"
+        # ... takes that chunk again, the rest, and the final PUT
+        location, offset = next_chunk(cluster.b, cut)
+        for _ in range(chunks // 2):
+            data = os.urandom(chunk)
+            whole.update(data)
+            location, offset = next_chunk(cluster.b, data)
+        digest = f"sha256:{whole.hexdigest()}"
+        done = client.put(httpx.URL(cluster.b.url).join(location), params={"digest": digest})
+        assert done.status_code == 201, done.text
 
-            # ... and the blob, read back through node A, is those bytes
-            served = hashlib.sha256()
-            size = 0
-            url = f"{cluster.a.url}/v2/library/survivor/blobs/{digest}"
-            with client.stream("GET", url) as pulled:
-                assert pulled.status_code == 200
-                for piece in pulled.iter_bytes():
-                    served.update(piece)
-                    size += len(piece)
-            assert size == chunk * chunks and f"sha256:{served.hexdigest()}" == digest
+        # ... and the blob, read back through node A, is those bytes
+        served, size = hashlib.sha256(), 0
+        url = f"{cluster.a.url}/v2/library/survivor/blobs/{digest}"
+        with client.stream("GET", url) as pulled:
+            assert pulled.status_code == 200
+            for piece in pulled.iter_bytes():
+                served.update(piece)
+                size += len(piece)
+        assert size == chunk * chunks and f"sha256:{served.hexdigest()}" == digest
+
+
+def stored(seaweedfs: SeaweedS3, cluster: Cluster, key: str) -> bool:
+    bucket = cluster.env["BERTH_STORAGE__S3_BUCKET"]
+    listed = seaweedfs.client().list_objects_v2(Bucket=bucket, Prefix=key)
+    return bool(listed.get("KeyCount"))
 
 
 def test_docker_pull_through_the_redirecting_node_runs_the_image(
@@ -180,8 +224,15 @@ def test_docker_pull_through_the_redirecting_node_runs_the_image(
     assert run.stdout.strip() == "from the store"
     with cluster.b.log.open("rb") as log:
         log.seek(start)
-        logged = log.read().decode(errors="replace")
-    assert '"status": 307' in logged or '"status":307' in logged
+        lines = [line for line in log.read().decode().splitlines() if line.startswith("{")]
+    layer_gets = [
+        r["status"]
+        for r in map(json.loads, lines)
+        if r.get("msg") == "request"
+        and r["method"] == "GET"
+        and "/library/nodes-busybox/blobs/" in r["path"]
+    ]
+    assert layer_gets and set(layer_gets) == {307}  # the config and the layer: from the store
     dockerd.remove(ref)
 
 
