@@ -68,6 +68,7 @@ def cluster(seaweedfs: SeaweedS3, tmp_path_factory: pytest.TempPathFactory) -> I
             **seaweedfs.env(bucket=bucket),
             **broker_env(REDIS),
             "BERTH_DATABASE_URL": str(database),
+            "BERTH_SECRET_KEY": f"nodes-{uuid.uuid4().hex}",  # what every node is given alike
         }
         a = stack.enter_context(running_berth(root / "a", env))
         b = stack.enter_context(
@@ -105,6 +106,26 @@ def test_a_blob_pushed_through_one_node_is_pulled_through_the_other(cluster: Clu
             timeout=60,
         )
         assert pulled.status_code == 200 and pulled.content == data
+
+
+def test_a_token_or_session_one_node_issued_is_taken_by_the_other(cluster: Cluster) -> None:
+    # A registry token from node A (as behind one name: the realm and the registry may be
+    # answered by different nodes) ...
+    issued = httpx.get(
+        f"{cluster.a.url}/service/token",
+        params={"service": "harbor-registry", "scope": "repository:library/across:pull"},
+        auth=ADMIN,
+    )
+    assert issued.status_code == 200, issued.text
+    bearer = {"Authorization": f"Bearer {issued.json()['token']}"}
+    assert httpx.get(f"{cluster.b.url}/v2/", headers=bearer).status_code == 200
+    # ... and a console session signed in on node A, used on node B
+    with httpx.Client(base_url=cluster.a.url) as console:
+        signed_in = console.post("/c/login", data={"principal": ADMIN[0], "password": ADMIN[1]})
+        assert signed_in.status_code == 200, signed_in.text
+        cookies = console.cookies
+    current = httpx.get(f"{cluster.b.url}/api/v2.0/users/current", cookies=cookies)
+    assert current.status_code == 200 and current.json()["username"] == ADMIN[0]
 
 
 def test_a_node_killed_mid_upload_leaves_the_rest_to_another_node(
