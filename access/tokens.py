@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from access.errors import AuthenticationFailed
+from signer.sealing import derive_secret
 
 ALGORITHM = "ES256"
 # A refresh token (the token spec's OAuth2 form, access_type=offline) is good for 90 days,
@@ -28,17 +29,7 @@ _REFRESH = "refresh"
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     """The signing key at path (PEM, mode 0600), created on first use. Safe to repeat."""
     if not path.exists():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(pem)
+        tmp = _written(path, _pem(ec.generate_private_key(ec.SECP256R1())))
         with contextlib.suppress(FileExistsError):  # first writer wins when replicas race
             os.link(tmp, path)
         tmp.unlink()
@@ -46,6 +37,38 @@ def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{path} is not an EC private key")
     return loaded
+
+
+# the order of P-256's base point: a private key is a number in [1, order)
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def derived_key(secret: bytes, path: Path) -> ec.EllipticCurvePrivateKey:
+    """The signing key derived from a cluster's shared secret (settings.secret_key): every
+    node given it signs and checks tokens with the same key, whatever its data folder. It
+    is kept at path too (as load_or_create_key keeps its own), for what trusts that file."""
+    seed = int.from_bytes(derive_secret(secret, "registry token signing key", 48), "big")
+    key = ec.derive_private_key(seed % (_P256_ORDER - 1) + 1, ec.SECP256R1())
+    pem = _pem(key)
+    if not path.exists() or path.read_bytes() != pem:
+        _written(path, pem).replace(path)
+    return key
+
+
+def _pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _written(path: Path, pem: bytes) -> Path:
+    """pem in a private file (mode 0600) beside path, to be linked or moved there."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    return tmp
 
 
 def key_id(key: ec.EllipticCurvePrivateKey) -> str:

@@ -38,6 +38,12 @@ def _fernet(key: bytes) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
+def derive_secret(key: bytes, purpose: str, size: int = 32) -> bytes:
+    """A secret for purpose derived from key (HKDF): every node given the same key derives
+    the same one, and no purpose's secret tells anything of another's or of the key."""
+    return HKDF(hashes.SHA256(), size, salt=b"berth-derived", info=purpose.encode()).derive(key)
+
+
 class Sealer:
     """Seals with keys[0]; opens with any of keys."""
 

@@ -15,7 +15,7 @@ from quart import Quart, Response, g, request
 
 from access.accounts import AccountService
 from access.ldap import directory_login
-from access.tokens import TokenService, load_or_create_key
+from access.tokens import TokenService, derived_key, load_or_create_key
 from access.users import UserService
 from core import audit
 from core.service import Registry, close_registry, open_registry
@@ -81,8 +81,11 @@ def create_app(settings: Settings, jobs_factory: JobsFactory | None = None) -> Q
 
 
 def build_auth(settings: Settings) -> AuthServices:
-    """The user and token services; the signing key lives in the data folder's keys/."""
-    key = load_or_create_key(settings.keys_dir / "token.pem")
+    """The user and token services. The signing key is derived from secret_key when it is
+    set (the key every node of a cluster shares, so that any node takes a token any node
+    issued), else it lives in the data folder's keys/."""
+    shared, path = _shared_secret(settings), settings.keys_dir / "token.pem"
+    key = derived_key(shared, path) if shared else load_or_create_key(path)
     tokens = TokenService(
         key,
         settings.token_issuer,
@@ -93,6 +96,11 @@ def build_auth(settings: Settings) -> AuthServices:
     users = UserService()
     users.directory = directory_login  # reads auth_mode per login: LDAP only in ldap_auth
     return AuthServices(users, tokens)
+
+
+def _shared_secret(settings: Settings) -> bytes | None:
+    """secret_key, when set: the one secret every node of a cluster is given alike."""
+    return settings.secret_key.get_secret_value().encode() if settings.secret_key else None
 
 
 def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory | None) -> None:
@@ -109,7 +117,7 @@ def _install_lifecycle(app: Quart, settings: Settings, jobs_factory: JobsFactory
         )
         app.extensions["auth"] = build_auth(settings)
         app.extensions["sessions"] = SessionStore(
-            load_or_create_session_key(settings.keys_dir / "session.key")
+            load_or_create_session_key(settings.keys_dir / "session.key", _shared_secret(settings))
         )
         app.extensions["accounts"] = AccountService(
             app.extensions["auth"].users, settings.self_registration

@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from access.errors import AuthenticationFailed
-from access.tokens import TokenService, key_id, load_or_create_key
+from access.tokens import TokenService, derived_key, key_id, load_or_create_key
 
 ACCESS = [{"type": "repository", "name": "library/app", "actions": ["pull"]}]
 
@@ -111,3 +111,22 @@ def test_a_refresh_token_of_another_key_is_refused(service: TokenService, tmp_pa
     other = TokenService(load_or_create_key(tmp_path / "other.pem"), "issuer", "registry", 60)
     with pytest.raises(AuthenticationFailed):
         service.verify_refresh(other.issue_refresh("alice", "b"))
+
+
+def test_nodes_sharing_a_secret_take_each_others_tokens(tmp_path: Path) -> None:
+    # Given two nodes with data folders of their own, given the same secret_key
+    secret = b"the cluster's secret key, shared"
+    a = derived_key(secret, tmp_path / "a" / "token.pem")
+    b = derived_key(secret, tmp_path / "b" / "token.pem")
+    # When node A issues a token, then node B takes it
+    token, _, _ = TokenService(a, "issuer", "registry", 60).issue("alice", ACCESS)
+    assert TokenService(b, "issuer", "registry", 60).verify(token).subject == "alice"
+    # ... and each keeps that key in its keys/token.pem, private, as a generated one is kept
+    for node in ("a", "b"):
+        path = tmp_path / node / "token.pem"
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert key_id(load_or_create_key(path)) == key_id(a)
+    # A node given another secret signs with another key
+    other = derived_key(b"another cluster's secret key", tmp_path / "c" / "token.pem")
+    with pytest.raises(AuthenticationFailed):
+        TokenService(other, "issuer", "registry", 60).verify(token)

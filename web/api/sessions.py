@@ -23,7 +23,7 @@ from access.users import identity_of
 from core import audit
 from models import User
 from models.errors import InvalidInput
-from signer.sealing import load_or_create_secret
+from signer.sealing import derive_secret, load_or_create_secret
 from web.api import api
 from web.auth import AuthServices, check_credentials, note_failed_login, record_login
 
@@ -35,8 +35,12 @@ SESSION_SECONDS = 3600
 sign_in = Blueprint("sign_in", __name__, url_prefix="/c")
 
 
-def load_or_create_session_key(path: Path) -> bytes:
-    """The 32-byte session key at path (mode 0600), created on first use. Safe to repeat."""
+def load_or_create_session_key(path: Path, shared: bytes | None = None) -> bytes:
+    """The 32-byte session key: derived from the cluster's shared secret when there is one
+    (every node then opens every node's sessions), else the one at path (mode 0600),
+    created on first use. Safe to repeat."""
+    if shared is not None:
+        return derive_secret(shared, "console session key")
     return load_or_create_secret(path)
 
 
