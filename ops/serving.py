@@ -19,7 +19,6 @@ from functools import partial
 from multiprocessing import get_context
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Event
 from typing import Any, NoReturn
 
 from hypercorn.config import Config, Sockets
@@ -146,7 +145,10 @@ def serve_processes(
     """count server processes (ops.asgi:app each) on the shared socket, until SIGTERM/SIGINT.
     StartFailed when one fails to start or one exits unasked."""
     ctx = get_context("spawn")  # fresh interpreters: no forked event loop, threads or locks
-    shutdown = ctx.Event()
+    # The stop signal is the end of a pipe (every child sees EOF once the parent closes its
+    # end), not a multiprocessing Event: a semaphore would start multiprocessing's resource
+    # tracker, one more Python process (~13 MB) for the whole life of the server.
+    stop_reader, stop_writer = ctx.Pipe(duplex=False)
     # The children inherit SIGINT ignored: a terminal's ^C reaches the group, and only this
     # process decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -154,7 +156,7 @@ def serve_processes(
 
     def stop(signum: int, _frame: Any) -> None:
         stopping.append(signum)
-        shutdown.set()
+        stop_writer.close()
 
     processes, pipes = [], []
     try:
@@ -162,7 +164,7 @@ def serve_processes(
             reader, writer = ctx.Pipe(duplex=False)
             process = ctx.Process(
                 target=_server_process,
-                args=(config, sockets(config, sock), shutdown, writer),
+                args=(config, sockets(config, sock), stop_reader, writer),
                 name=f"berth-server-{index + 1}",
             )
             process.start()
@@ -179,7 +181,7 @@ def serve_processes(
             ended = [f"{p.name} (status {p.exitcode})" for p in processes if not p.is_alive()]
             raise StartFailed(f"server process {', '.join(ended)} exited unasked: stopping")
     finally:
-        shutdown.set()
+        stop_writer.close()
         _reap(processes)
 
 
@@ -216,7 +218,9 @@ def _reap(processes: Sequence[BaseProcess]) -> None:
             process.join(5)
 
 
-def _server_process(config: Config, sockets: Sockets, shutdown: Event, pipe: Connection) -> None:
+def _server_process(
+    config: Config, sockets: Sockets, shutdown: Connection, pipe: Connection
+) -> None:
     """The body of one spawned server process."""
     _die_with_parent()
     said: list[bool] = []
@@ -228,16 +232,26 @@ def _server_process(config: Config, sockets: Sockets, shutdown: Event, pipe: Con
 
     try:
         import uvloop
-        from hypercorn.utils import check_multiprocess_shutdown_event
 
         from ops.asgi import app  # settings, logging and the app, from the environment
 
-        trigger = partial(check_multiprocess_shutdown_event, shutdown, asyncio.sleep)
+        trigger = partial(_parent_said_stop, shutdown)
         uvloop.run(_serve(app, config, sockets, report, trigger))
     except Exception as exc:
         log.exception("server process failed")
         report(f"{type(exc).__name__}: {exc}")
         exit_now(1)
+
+
+async def _parent_said_stop(shutdown: Connection) -> None:
+    """Return once the parent closed its end of the stop pipe (the pipe turns readable: EOF)."""
+    loop = asyncio.get_running_loop()
+    said = asyncio.Event()
+    loop.add_reader(shutdown.fileno(), said.set)
+    try:
+        await said.wait()
+    finally:
+        loop.remove_reader(shutdown.fileno())
 
 
 def exit_now(status: int) -> NoReturn:
