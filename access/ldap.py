@@ -13,23 +13,30 @@ import asyncio
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import Any
-
-from ldap3 import BASE, LEVEL, NONE, SUBTREE, Connection, Server, Tls
-from ldap3.core.exceptions import LDAPException
-from ldap3.utils.conv import escape_filter_chars
+from typing import TYPE_CHECKING, Any
 
 from access import config
 from access.config import LdapSettings
 from access.errors import DirectoryUnavailable
 from models import GroupMembership, User, UserGroup
 
+if TYPE_CHECKING:
+    from ldap3 import Connection
+
+# ldap3 (some 100 modules, ~7 MB per server process) is imported on the first directory
+# question, not at start: most registries never configure a directory.
+
 log = logging.getLogger("berth.access")
 
 MAX_GROUP_DEPTH = 5  # nesting levels followed; guards against membership cycles too
 MAX_RESULTS = 500  # entries a search returns at most
 LDAP_GROUP = 1  # Harbor's group_type of an LDAP group
-_SCOPES = {0: BASE, 1: LEVEL, 2: SUBTREE}
+
+
+def escape_filter_chars(value: str) -> str:
+    from ldap3.utils.conv import escape_filter_chars as escape
+
+    return str(escape(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +68,17 @@ class LdapDirectory:
     def __init__(self, settings: LdapSettings) -> None:
         if not settings.url:
             raise DirectoryUnavailable("ldap_url is not configured")
+        from ldap3 import NONE, Server, Tls
+
         self.settings = settings
         tls = Tls(validate=ssl.CERT_REQUIRED if settings.verify_cert else ssl.CERT_NONE)
         self.server = Server(settings.url, tls=tls, connect_timeout=settings.timeout, get_info=NONE)
 
     def bind(self, dn: str, password: str) -> Connection | None:
         """A connection bound as dn; None when the directory refuses the credentials."""
+        from ldap3 import Connection
+        from ldap3.core.exceptions import LDAPException
+
         conn = Connection(
             self.server,
             user=dn or None,
@@ -93,9 +105,13 @@ class LdapDirectory:
         self, conn: Connection, base: str, flt: str, scope: int, attrs: list[str]
     ) -> list[tuple[str, dict[str, Any]]]:
         """(dn, attributes) of the matching entries; none when the base does not exist."""
+        from ldap3 import BASE, LEVEL, SUBTREE
+        from ldap3.core.exceptions import LDAPException
+
+        scopes = {0: BASE, 1: LEVEL, 2: SUBTREE}
         try:
             conn.search(
-                base, flt, search_scope=_SCOPES[scope], attributes=attrs, size_limit=MAX_RESULTS
+                base, flt, search_scope=scopes[scope], attributes=attrs, size_limit=MAX_RESULTS
             )
         except LDAPException as exc:
             raise DirectoryUnavailable(type(exc).__name__) from None

@@ -78,13 +78,13 @@ Workers = Annotated[
 @cli.command()
 def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = None) -> None:
     """Run the registry and its API until SIGTERM / SIGINT (^C)."""
+    from ops.processes import become_supervisor
     from ops.serving import (
         AddressInUse,
         StartFailed,
         bind,
         exit_now,
         serve_here,
-        serve_processes,
     )
     from ops.tls import trust_instructions
 
@@ -110,21 +110,24 @@ def serve(listen: Listen = None, data_dir: DataDir = None, workers: Workers = No
             )
         count = settings.server_processes
 
+        scheme = "https" if tls else "http"
+        said = (
+            f"Berth listening on {scheme}://{settings.listen} with {count} server process(es)"
+            f" (data in {settings.data_dir}, database {shown_url(settings.db_url)})"
+        )
+        if tls is not None:
+            said += "\n" + trust_instructions(tls, settings.listen)
+
         def announce() -> None:
-            scheme = "https" if tls else "http"
-            said = (
-                f"Berth listening on {scheme}://{settings.listen} with {count} server process(es)"
-                f" (data in {settings.data_dir}, database {shown_url(settings.db_url)})"
-            )
-            if tls is not None:
-                said += "\n" + trust_instructions(tls, settings.listen)
             console.print(said, markup=False)  # one write: a reader never sees half of it
 
         if count > 1:
             # The server processes build their settings from the environment, like ops.asgi.
             os.environ["BERTH_LISTEN"] = settings.listen
             os.environ["BERTH_DATA_DIR"] = str(settings.data_dir.resolve())
-            serve_processes(config, sock, count, announce)
+            # This process has imported the whole CLI (~68 MB): a lean supervisor takes its
+            # place (same pid) for the server's life (ops/processes.py).
+            become_supervisor(config, sock.fileno(), count, said)
         else:
             try:
                 serve_here(_app(settings), config, sock, announce)

@@ -3,7 +3,8 @@
 The parent binds the listening socket itself, without SO_REUSEPORT, so a second server on the
 same address fails to bind instead of splitting the traffic; every server process shares that
 one socket. A server process that fails while starting reports why over a pipe, and the parent
-stops the others and exits non-zero: a failed start never looks like a running server.
+stops the others and exits non-zero: a failed start never looks like a running server. With
+several server processes the parent is ops.processes' lean supervisor (it execs itself).
 """
 
 from __future__ import annotations
@@ -13,13 +14,8 @@ import errno
 import logging
 import signal
 import socket
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import partial
-from multiprocessing import get_context
-from multiprocessing.connection import Connection, wait
-from multiprocessing.process import BaseProcess
-from multiprocessing.synchronize import Event
 from typing import Any, NoReturn
 
 from hypercorn.config import Config, Sockets
@@ -27,8 +23,6 @@ from hypercorn.config import Config, Sockets
 from models.errors import AlreadyExists, Unavailable
 
 log = logging.getLogger("berth.serve")
-STARTUP_SECONDS = 90.0  # every server process has started, or the start failed
-STOP_SECONDS = 15.0  # after this, a server process that does not stop is killed
 
 
 class AddressInUse(AlreadyExists):
@@ -140,104 +134,47 @@ async def _serve(
         raise
 
 
-def serve_processes(
-    config: Config, sock: socket.socket, count: int, announce: Callable[[], None]
-) -> None:
-    """count server processes (ops.asgi:app each) on the shared socket, until SIGTERM/SIGINT.
-    StartFailed when one fails to start or one exits unasked."""
-    ctx = get_context("spawn")  # fresh interpreters: no forked event loop, threads or locks
-    shutdown = ctx.Event()
-    # The children inherit SIGINT ignored: a terminal's ^C reaches the group, and only this
-    # process decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    stopping: list[int] = []
+def server_process_main() -> None:
+    """The body of one server process that ops.processes started (see its docstring)."""
+    import os
+    import pickle
 
-    def stop(signum: int, _frame: Any) -> None:
-        stopping.append(signum)
-        shutdown.set()
+    from ops.processes import orders_of_server_process
 
-    processes, pipes = [], []
-    try:
-        for index in range(count):
-            reader, writer = ctx.Pipe(duplex=False)
-            process = ctx.Process(
-                target=_server_process,
-                args=(config, sockets(config, sock), shutdown, writer),
-                name=f"berth-server-{index + 1}",
-            )
-            process.start()
-            writer.close()
-            processes.append(process)
-            pipes.append(reader)
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, stop)
-        _await_start(processes, pipes, stopping)
-        if not stopping:
-            announce()
-            wait([p.sentinel for p in processes])  # any exit ends the server
-        if not stopping:
-            ended = [f"{p.name} (status {p.exitcode})" for p in processes if not p.is_alive()]
-            raise StartFailed(f"server process {', '.join(ended)} exited unasked: stopping")
-    finally:
-        shutdown.set()
-        _reap(processes)
-
-
-def _await_start(
-    processes: Sequence[BaseProcess], pipes: list[Connection], stopping: list[int]
-) -> None:
-    """Return when every process reported it started (or a stop signal came); else raise."""
-    pending = {pipe: process for pipe, process in zip(pipes, processes, strict=True)}
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while pending and not stopping:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise StartFailed(f"the server processes did not start within {STARTUP_SECONDS:.0f} s")
-        for ready in wait(list(pending), timeout=min(left, 0.5)):
-            assert isinstance(ready, Connection)
-            process = pending.pop(ready)
-            try:
-                problem = ready.recv()
-            except EOFError:  # died before it could say
-                process.join(1)
-                problem = f"it exited with status {process.exitcode}"
-            if problem is not None:
-                raise StartFailed(f"server process {process.name} failed to start: {problem}")
-
-
-def _reap(processes: Sequence[BaseProcess]) -> None:
-    deadline = time.monotonic() + STOP_SECONDS
-    for process in processes:
-        process.join(max(0.0, deadline - time.monotonic()))
-    for process in processes:
-        if process.is_alive():
-            log.warning("server process did not stop in time: killed", extra={"pid": process.pid})
-            process.kill()
-            process.join(5)
-
-
-def _server_process(config: Config, sockets: Sockets, shutdown: Event, pipe: Connection) -> None:
-    """The body of one spawned server process."""
     _die_with_parent()
+    config_bytes, sock_fd, stop_fd, ready_fd = orders_of_server_process()
     said: list[bool] = []
 
     def report(problem: str | None) -> None:
         if not said:
             said.append(True)
-            pipe.send(problem)
+            os.write(ready_fd, ((problem or "").replace("\n", " ") + "\n").encode())
+            os.close(ready_fd)
 
     try:
         import uvloop
-        from hypercorn.utils import check_multiprocess_shutdown_event
 
+        config = pickle.loads(config_bytes)
+        sock = socket.socket(fileno=sock_fd)
         from ops.asgi import app  # settings, logging and the app, from the environment
 
-        trigger = partial(check_multiprocess_shutdown_event, shutdown, asyncio.sleep)
-        uvloop.run(_serve(app, config, sockets, report, trigger))
+        trigger = partial(_parent_said_stop, stop_fd)
+        uvloop.run(_serve(app, config, sockets(config, sock), report, trigger))
     except Exception as exc:
         log.exception("server process failed")
         report(f"{type(exc).__name__}: {exc}")
         exit_now(1)
+
+
+async def _parent_said_stop(stop_fd: int) -> None:
+    """Return once the supervisor closed its end of the stop pipe (it turns readable: EOF)."""
+    loop = asyncio.get_running_loop()
+    said = asyncio.Event()
+    loop.add_reader(stop_fd, said.set)
+    try:
+        await said.wait()
+    finally:
+        loop.remove_reader(stop_fd)
 
 
 def exit_now(status: int) -> NoReturn:

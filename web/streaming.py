@@ -26,7 +26,7 @@ from quart import Request
 from quart.asgi import ASGIHTTPConnection
 from quart.wrappers.request import Body
 
-BUFFER_LIMIT = 4 * 1024 * 1024
+BUFFER_LIMIT = 1024 * 1024
 
 
 class BoundedBody(Body):

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
 from core import audit, jobservice
@@ -84,7 +83,7 @@ class JobRuntime:
         self.loop = loop
         self.embedded = broker_url is None
         self.broker: dramatiq.Broker = (
-            StubBroker() if broker_url is None else RedisBroker(url=broker_url, namespace=namespace)
+            StubBroker() if broker_url is None else _redis_broker(broker_url, namespace)
         )
         # Retries are the job table's business (backoff, max_attempts), not Dramatiq's.
         self.actor = dramatiq.actor(
@@ -227,3 +226,10 @@ async def _finished(step: Coroutine[Any, Any, None]) -> None:
     except asyncio.CancelledError:
         await work
         raise
+
+
+def _redis_broker(url: str, namespace: str) -> dramatiq.Broker:
+    """Imported only in Redis mode: redis-py costs some 10 MB per embedded server process."""
+    from dramatiq.brokers.redis import RedisBroker
+
+    return RedisBroker(url=url, namespace=namespace)

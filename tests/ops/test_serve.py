@@ -193,7 +193,7 @@ def test_a_server_process_that_dies_stops_the_server_with_status_1(tmp_path: Pat
         # When one server process dies (the kernel's OOM killer, a crash)
         servers = [
             pid for pid in session_processes(server.proc.pid)
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            if b"server_process_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]  # fmt: skip
         assert len(servers) == 2
         os.kill(servers[0], signal.SIGKILL)
