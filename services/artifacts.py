@@ -31,7 +31,7 @@ async def delete_repository(call: Call, path: RepositoryPath) -> int:
     Refused (SignedInNotary) while Docker Content Trust data signs a tag of one of them."""
     event = audit.Event(audit.DELETE, audit.REPOSITORY, path.name, path.project, host=call.host)
     async with attempt(call, event) as op:
-        repo = await _target(op.caller, path, Permission.REPOSITORY_DELETE, event)
+        repo = await target(op.caller, path, Permission.REPOSITORY_DELETE, event)
         await content_trust.refuse_repository_delete(path.name, repo.id)
         await immutability.refuse_repository_delete(repo.project_id, path.name, repo.id)
         return await artifacts.delete_repository(op.tx, event, repo)
@@ -43,7 +43,7 @@ async def delete_artifact(call: Call, path: RepositoryPath, reference: str) -> i
     resource = f"{path.name}@{reference}" if is_digest(reference) else f"{path.name}:{reference}"
     event = audit.Event(audit.DELETE, audit.ARTIFACT, resource, path.project, host=call.host)
     async with attempt(call, event) as op:
-        repo = await _target(op.caller, path, Permission.ARTIFACT_DELETE, event)
+        repo = await target(op.caller, path, Permission.ARTIFACT_DELETE, event)
         found = await _artifact(repo, reference)
         await content_trust.refuse_artifact_delete(path.name, found.digest)
         return await artifacts.delete_artifact(op.tx, event, repo.id, path.name, found.digest)
@@ -53,7 +53,7 @@ async def create_tag(call: Call, path: RepositoryPath, reference: str) -> str:
     """Tag the artifact with the body's name; the tag."""
     event = audit.Event(audit.CREATE, audit.TAG, path.name, path.project)
     async with attempt(call, event) as op:
-        repo = await _target(op.caller, path, Permission.TAG_CREATE, event)
+        repo = await target(op.caller, path, Permission.TAG_CREATE, event)
         tag = tag_name((await op.body()).get("name"))
         event.resource = f"{path.name}:{tag}"
         found = await _artifact(repo, reference)
@@ -69,7 +69,7 @@ async def delete_tag(call: Call, path: RepositoryPath, reference: str, tag: str)
     content trust data signs the tag with the artifact's digest."""
     event = audit.Event(audit.DELETE, audit.TAG, f"{path.name}:{tag}", path.project)
     async with attempt(call, event) as op:
-        repo = await _target(op.caller, path, Permission.TAG_DELETE, event)
+        repo = await target(op.caller, path, Permission.TAG_DELETE, event)
         found = await _artifact(repo, reference)
         event.description = f"from {found.digest}"
         await content_trust.refuse_tag_delete(path.name, tag)
@@ -90,7 +90,7 @@ def tag_name(name: object) -> str:
         ) from None
 
 
-async def _target(
+async def target(
     identity: Identity, path: RepositoryPath, permission: Permission, event: audit.Event
 ) -> RepositoryRef:
     """The repository a change names, if the caller holds permission there. The event learns

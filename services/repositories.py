@@ -23,7 +23,7 @@ from core.manifests import parse_manifest
 from core.names import MAX_PUSH_TAGS, validate_name, validate_tag
 from core.registry import ManifestStore, StoredManifest
 from models.errors import BerthError
-from services.artifacts import RepositoryPath
+from services.artifacts import RepositoryPath, target
 from services.attempts import Call, attempt
 from services.rights import require
 
@@ -34,7 +34,7 @@ async def update_description(call: Call, path: RepositoryPath) -> None:
     """Set the repository's description (Repository.description of the body)."""
     event = audit.Event(audit.UPDATE, audit.REPOSITORY, path.name, path.project)
     async with attempt(call, event) as op:
-        repo = await _repository(op.caller, path, Permission.REPOSITORY_UPDATE, event)
+        repo = await target(op.caller, path, Permission.REPOSITORY_UPDATE, event)
         description = (await op.body()).get("description") or ""  # null clears it
         if not isinstance(description, str):
             raise InvalidInput("description must be a string")
@@ -168,16 +168,3 @@ class _Copier:
             self.host,
             tags,
         )
-
-
-async def _repository(
-    identity: Identity, path: RepositoryPath, permission: Permission, event: audit.Event
-) -> artifacts.RepositoryRef:
-    access = await project_access(identity, path.project)
-    if access is not None:
-        event.project_id = access.project_id
-    require(identity, access, path.project, permission)
-    repo = await artifacts.repository_ref(path.name)
-    if repo is None:
-        raise NotFound(f"repository {path.name} not found")
-    return repo
