@@ -162,17 +162,25 @@ async def charge_repository(tx: BaseDBAsyncClient, repo_id: int, digest: str, si
 
 
 async def _add(tx: BaseDBAsyncClient, project_id: int, size: int) -> None:
-    if await execute(_ADD, size, _now(tx), project_id, size, using=tx):
-        return
-    rows = await execute(_USAGE, project_id, using=tx)
-    if rows:
+    """Add size to the project's usage within its limit; QuotaExceeded past it."""
+    hard, used = UNLIMITED, 0
+    for _ in range(3):
+        if await execute(_ADD, size, _now(tx), project_id, size, using=tx):
+            return
+        rows = await execute(_USAGE, project_id, using=tx)
+        if not rows:  # a project made without its quota row (an older Berth, a replication's pull)
+            await Quota.bulk_create(
+                [Quota(project_id=project_id, hard=UNLIMITED, used=0)],
+                ignore_conflicts=True,
+                using_db=tx,
+            )
+            continue
         hard, used = (int(v) for v in rows[0])  # type: ignore[call-overload]
-        raise QuotaExceeded(hard, used, size)
-    # a project made without its quota row (by an older Berth, or a replication's pull)
-    await Quota.bulk_create(
-        [Quota(project_id=project_id, hard=UNLIMITED, used=0)], ignore_conflicts=True, using_db=tx
-    )
-    await execute(_ADD, size, _now(tx), project_id, size, using=tx)
+        if 0 <= hard < used + size:
+            raise QuotaExceeded(hard, used, size)
+        # The row was made by a concurrent link after the UPDATE looked (PostgreSQL: the
+        # UPDATE's snapshot did not hold it yet): add again, now that it is there.
+    raise QuotaExceeded(hard, used, size)
 
 
 async def precheck(project_id: int, size: int, digest: str | None = None) -> None:

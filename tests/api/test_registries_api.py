@@ -211,6 +211,10 @@ async def test_a_system_robot_with_registry_rights_manages_registries(
     change = {"insecure": True, "requests_per_second": 5}
     assert (await api.put(f"/registries/{registry_id}", json=change)).status_code == 200
     assert (await api.get(f"/registries/{registry_id}")).json()["requests_per_second"] == 5
+    # a fractional rate (the dashboard's form sends 2.5) is a number, as the document says
+    slower = {"requests_per_second": 2.5}
+    assert (await api.put(f"/registries/{registry_id}", json=slower)).status_code == 200
+    assert (await api.get(f"/registries/{registry_id}")).json()["requests_per_second"] == 2.5
     assert (await api.get("/replication/adapters")).json() == ["docker-registry", "harbor"]
     assert (await api.delete(f"/registries/{registry_id}")).status_code == 200
     event = await AuditEvent.filter(resource_type="registry", operation="create").first()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -222,13 +223,17 @@ def stored(seaweedfs: SeaweedS3, cluster: Cluster, key: str) -> bool:
 
 
 def test_docker_pull_through_the_redirecting_node_runs_the_image(
-    cluster: Cluster, dockerd: Docker, busybox_context: Path
+    cluster: Cluster, dockerd: Docker, busybox_context: Path, tmp_path: Path
 ) -> None:
-    # Given an image pushed by docker through node A
+    # Given an image of its own (a layer no other test built, so that docker holds none of
+    # it before the pull) pushed by docker through node A
+    context = tmp_path / "context"
+    shutil.copytree(busybox_context, context, symlinks=True)
+    (context / "rootfs" / "nodes-marker").write_text(uuid.uuid4().hex)
     dockerd.login(cluster.a.host, *ADMIN)
     dockerd.login(cluster.b.host, *ADMIN)
     pushed_ref = f"{cluster.a.host}/library/nodes-busybox:v1"
-    built = dockerd.build(busybox_context, pushed_ref)
+    built = dockerd.build(context, pushed_ref)
     digest = dockerd.push(pushed_ref)
     dockerd.remove(pushed_ref)
 

@@ -56,9 +56,10 @@ async def get_artifact(project_name: str, repository_name: str, reference: str) 
     repo = await _repository(project_name, repository_name)
     with_tag = bool_arg("with_tag", True)
     found = await artifacts.get_artifact(repo, unquote(reference), with_tag)
-    if found is None:
+    rendered = await render_artifacts([found], with_tag) if found is not None else []
+    if not rendered:  # none, or its repository deleted since it was looked up
         raise NotFound(f"artifact {reference} not found")
-    return json_response((await render_artifacts([found], with_tag))[0])
+    return json_response(rendered[0])
 
 
 @api.route(REPOSITORY, methods=["DELETE"])

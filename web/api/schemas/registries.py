@@ -26,7 +26,7 @@ class Registry(Closed):
     credential: RegistryCredential
     insecure: bool
     status: str | None
-    requests_per_second: int | None = None  # Berth's own; absent on the local registry
+    requests_per_second: float | None = None  # Berth's own; absent on the local registry
     creation_time: str
     update_time: str
     ca_certificate: str | None = None  # only when one is set
@@ -67,7 +67,7 @@ class Registry_Req(RequestBody):  # noqa: N801 (Harbor's Registry, as a request)
     credential: dict[str, str | None] | None = None
     insecure: bool | None = None
     ca_certificate: str | None = None
-    requests_per_second: int | None = None
+    requests_per_second: float | None = None
 
 
 class RegistryPing(RequestBody):
